@@ -1,0 +1,1 @@
+"""Database access: embedded server, roles, engines, sessions and base models."""

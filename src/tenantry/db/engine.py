@@ -1,0 +1,74 @@
+"""Engines and sessions.
+
+``Database`` holds two engines: the app role's (everything the app serves goes
+through it, under RLS) and the migrator's (migrations and audited system scopes).
+Both hand out ``GuardedSession``s, so the ORM guard is on for both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from tenantry.db.bootstrap import DatabaseUrls, _one_line
+from tenantry.errors import DatabaseUnavailable
+from tenantry.isolation.context import dangerously_enter_system_scope
+from tenantry.isolation.guard import GuardedSession, GuardMode
+
+
+class Database:
+    def __init__(
+        self,
+        urls: DatabaseUrls,
+        *,
+        pool_size: int = 10,
+        max_overflow: int = 10,
+        guard_mode: GuardMode = "enforce",
+    ) -> None:
+        self.urls = urls
+        self.app_engine = create_engine(
+            urls.app, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
+        )
+        self.migrator_engine = create_engine(urls.migrator, pool_size=2, pool_pre_ping=True)
+        self._sessions = sessionmaker(
+            self.app_engine, class_=GuardedSession, expire_on_commit=False
+        )
+        self._system_sessions = sessionmaker(
+            self.migrator_engine, class_=GuardedSession, expire_on_commit=False
+        )
+        GuardedSession.guard_mode = guard_mode
+
+    def new_session(self) -> Session:
+        """A session as the app role; the caller commits (the request does, once)."""
+        return self._sessions()
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work as the app role: commit on success, roll back on error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    @contextlib.contextmanager
+    def system_session(self, *, reason: str) -> Iterator[Session]:
+        """A privileged unit of work (BYPASSRLS, no guard filter). Audited."""
+        with (
+            dangerously_enter_system_scope(reason=reason),
+            self._system_sessions() as session,
+            session.begin(),
+        ):
+            yield session
+
+    def check(self) -> None:
+        try:
+            with self.app_engine.connect() as conn:
+                conn.execute(text("select 1"))
+        except OperationalError as exc:
+            raise DatabaseUnavailable(_one_line(exc)) from exc
+
+    def dispose(self) -> None:
+        self.app_engine.dispose()
+        self.migrator_engine.dispose()

@@ -1,0 +1,103 @@
+"""Domain errors that carry their HTTP status and a stable machine-readable code."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class TenantryError(Exception):
+    status_code: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    message: ClassVar[str] = "Bad request."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        details: Any = None,
+    ) -> None:
+        self.detail = message or self.message
+        self.headers = headers or {}
+        self.details = details
+        super().__init__(self.detail)
+
+
+class NotAuthenticated(TenantryError):
+    status_code = 401
+    code = "not_authenticated"
+    message = "Sign in first."
+
+
+class Forbidden(TenantryError):
+    status_code = 403
+    code = "forbidden"
+    message = "You may not do this."
+
+
+class TenantSigMissing(Forbidden):
+    code = "tenant_sig_missing"
+    message = "The tenant signature cookie is missing."
+
+
+class TenantSigInvalid(Forbidden):
+    code = "tenant_sig_invalid"
+    message = "The tenant signature is invalid or expired."
+
+
+class TenantMismatchForbidden(Forbidden):
+    code = "tenant_mismatch"
+    message = "The session, signature and host name different tenants."
+
+
+class NotAMember(Forbidden):
+    code = "not_a_member"
+    message = "You are not a member of this tenant."
+
+
+class SessionRevoked(Forbidden):
+    code = "session_revoked"
+    message = "This session was revoked; sign in again."
+
+
+class TenantSuspended(Forbidden):
+    code = "tenant_suspended"
+    message = "This tenant is suspended."
+
+
+class NoActiveTenant(Forbidden):
+    code = "no_active_tenant"
+    message = "Choose a tenant first (POST /api/tenant/switch)."
+
+
+class RoleRequired(Forbidden):
+    code = "role_required"
+    message = "Your role does not allow this."
+
+
+class NotFound(TenantryError):
+    status_code = 404
+    code = "not_found"
+    message = "Not found."
+
+
+class Conflict(TenantryError):
+    status_code = 409
+    code = "conflict"
+    message = "Conflict."
+
+
+class InvalidCredentials(TenantryError):
+    status_code = 401
+    code = "invalid_credentials"
+    message = "Wrong email or password."
+
+
+class RateLimited(TenantryError):
+    status_code = 429
+    code = "rate_limited"
+    message = "Too many attempts; try again later."
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached; the CLI prints one line and exits non-zero."""

@@ -1,0 +1,102 @@
+"""Application settings, read from the environment (prefix ``TENANTRY_``).
+
+``DATABASE_URL`` is read without the prefix because that is where every tool and
+platform puts it. With no ``DATABASE_URL`` Tenantry runs its own embedded PostgreSQL
+in ``<data_dir>/pg``.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TENANTRY_", extra="ignore")
+
+    # Where the embedded database, generated secrets and uploads live.
+    data_dir: Path = Path(".tenantry")
+    # An admin connection (superuser or a role that may create roles and databases).
+    # Unset: the embedded server is used.
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "TENANTRY_DATABASE_URL")
+    )
+    # Database name used on the server; roles are named after it so that several
+    # Tenantry databases (e.g. parallel test runs) can share one server.
+    database_name: str = "tenantry"
+
+    # Comma-separated list of secrets; the first signs, all verify (key rotation).
+    # Unset in development: one is generated once and kept in <data_dir>/secrets.json.
+    secret_keys: str | None = None
+
+    base_domain: str = "localhost"
+    # Cookies get the __Host- prefix and Secure flag when served over HTTPS.
+    https: bool = False
+
+    session_idle_timeout_s: int = 60 * 60 * 8
+    session_absolute_timeout_s: int = 60 * 60 * 24 * 14
+    tenant_sig_max_age_s: int = 60 * 60 * 24 * 14
+
+    login_attempts_per_account: str = "10/minute"
+    login_attempts_per_address: str = "30/minute"
+
+    # ORM guard mode: "enforce" refuses, "log" reports and lets through (rollouts only).
+    guard_mode: Literal["enforce", "log"] = "enforce"
+
+    demo_password: str = "tenantry-demo"
+
+    log_json: bool = True
+    log_level: str = "INFO"
+
+    @property
+    def pg_dir(self) -> Path:
+        return self.data_dir / "pg"
+
+    @cached_property
+    def signing_keys(self) -> list[bytes]:
+        """Secrets as bytes, signing key first. Generated and persisted in development."""
+        if self.secret_keys:
+            keys = [k.strip() for k in self.secret_keys.split(",") if k.strip()]
+        else:
+            keys = [load_or_create_dev_secret(self.data_dir, "app_secret")]
+        return [k.encode() for k in keys]
+
+
+def load_or_create_dev_secret(data_dir: Path, name: str) -> str:
+    """Return secret ``name`` from ``<data_dir>/secrets.json``, creating it once.
+
+    Secrets are never hard-coded: a development install gets random ones that survive
+    restarts (so sessions survive restarts too).
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "secrets.json"
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    if name not in stored:
+        stored[name] = secrets.token_urlsafe(48)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(stored, indent=2))
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    return stored[name]
+
+
+_settings: Settings | None = None
+
+
+def get_settings() -> Settings:
+    global _settings
+    if _settings is None:
+        _settings = Settings()
+    return _settings
+
+
+def set_settings(settings: Settings) -> None:
+    """Install ``settings`` as the process-wide settings (CLI options, tests)."""
+    global _settings
+    _settings = settings
