@@ -1,0 +1,87 @@
+"""Test harness: a fresh, migrated PostgreSQL database per test run.
+
+With ``DATABASE_URL`` set, a new database ``tenantry_test_<random>`` (and its two
+roles) is created on that server and dropped afterwards. Without it, a private
+embedded PostgreSQL is started in a temporary folder and deleted at the end.
+Tests never share rows: each one provisions its own tenants with random slugs.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tenantry.db.bootstrap import DatabaseUrls, admin_url, ensure_database, resolve_urls
+from tenantry.db.engine import Database
+from tenantry.db.migrate import upgrade
+from tenantry.settings import Settings, set_settings
+
+TEST_KEYS = "test-signing-key-one-0123456789abcdef,test-signing-key-two-0123456789abcdef"
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("tenantry")
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path) -> Settings:
+    name = "tenantry_test_" + uuid.uuid4().hex[:8] if os.environ.get("DATABASE_URL") else "tenantry"
+    s = Settings(
+        data_dir=data_dir,
+        database_name=name,
+        secret_keys=TEST_KEYS,
+        log_json=True,
+        # Generous limits: tests log in a lot from one address; the limiter tests
+        # build their own settings.
+        login_attempts_per_account="1000/minute",
+        login_attempts_per_address="10000/minute",
+    )
+    set_settings(s)
+    return s
+
+
+@pytest.fixture(scope="session")
+def database_urls(settings: Settings) -> Iterator[DatabaseUrls]:
+    admin = admin_url(settings) if settings.database_url else None
+    if admin is None:
+        from tenantry.db.embedded import start_embedded
+
+        admin = start_embedded(settings.pg_dir, cleanup_mode="delete")
+    urls = resolve_urls(settings, admin)
+    ensure_database(urls)
+    upgrade(urls)
+    yield urls
+    if settings.database_url:
+        engine = create_engine(urls.admin, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{urls.database}" WITH (FORCE)'))
+            conn.execute(text(f'DROP ROLE IF EXISTS "{urls.app_role}"'))
+            conn.execute(text(f'DROP ROLE IF EXISTS "{urls.migrator_role}"'))
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def db(database_urls: DatabaseUrls) -> Iterator[Database]:
+    database = Database(database_urls)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def tenant_a(db: Database) -> "TenantFixture":
+    from tests.factories import make_tenant
+
+    return make_tenant(db)
+
+
+@pytest.fixture
+def tenant_b(db: Database) -> "TenantFixture":
+    from tests.factories import make_tenant
+
+    return make_tenant(db)
