@@ -1,0 +1,241 @@
+"""Route dependencies that authenticate and set the tenant context (walls 2 and 3).
+
+``require_tenant`` is the only code that turns a request into a tenant context. In
+order it checks: the ``tenant_sig`` signature (present and invalid is refused even
+without a session), the session, the signature against the session (same user,
+tenant and session version), the host's tenant against the session's, and then —
+in one query — the user's current session version, the tenant's status and the
+membership. Any failure is a distinct 401/403 code and a security event.
+
+It is ``async`` on purpose: FastAPI runs sync dependencies in a worker thread with a
+*copy* of the context, so a context variable set there would never reach the
+endpoint. Set here, in the request's own task, it reaches every later dependency
+and the endpoint (worker threads copy it in).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import structlog
+from fastapi import Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tenantry.auth import cookies
+from tenantry.auth.models import Membership, User
+from tenantry.db.engine import Database
+from tenantry.errors import (
+    NoActiveTenant,
+    NotAMember,
+    NotAuthenticated,
+    RoleRequired,
+    SessionRevoked,
+    TenantMismatchForbidden,
+    TenantryError,
+    TenantSigInvalid,
+    TenantSigMissing,
+    TenantSuspended,
+)
+from tenantry.isolation import signing
+from tenantry.isolation.context import TenantContext, set_context, tenant_context
+from tenantry.isolation.scopes import ROLES_ATTR, provides_tenant_context
+from tenantry.settings import Settings
+from tenantry.tenants.models import Tenant
+
+_log = structlog.get_logger("tenantry.security")
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_database(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+@dataclass(frozen=True)
+class Access:
+    session_version: int
+    tenant_status: str | None
+    role: str | None
+    membership_status: str | None
+
+
+def load_access(db: Database, user_id: uuid.UUID, tenant_id: uuid.UUID | None) -> Access | None:
+    """The user's live session version, and the tenant's status and their membership."""
+    with tenant_context(TenantContext(tenant_id=tenant_id, user_id=user_id)), db.session() as s:
+        version = s.scalar(select(User.session_version).where(User.id == user_id))
+        if version is None:
+            return None
+        if tenant_id is None:
+            return Access(version, None, None, None)
+        status = s.scalar(select(Tenant.status).where(Tenant.id == tenant_id))
+        member = s.execute(
+            select(Membership.role, Membership.status).where(Membership.user_id == user_id)
+        ).first()
+    return Access(
+        version, status, member.role if member else None, member.status if member else None
+    )
+
+
+def _refuse(request: Request, error: TenantryError, **fields: Any) -> TenantryError:
+    _log.warning(
+        "security_event",
+        code=error.code,
+        request_id=getattr(request.state, "request_id", None),
+        path=request.url.path,
+        client=request.client.host if request.client else None,
+        **{k: str(v) for k, v in fields.items()},
+    )
+    return error
+
+
+def _bind(request: Request, ctx: TenantContext) -> None:
+    set_context(ctx)
+    request.state.user_id = ctx.user_id
+    request.state.tenant_id = ctx.tenant_id
+    structlog.contextvars.bind_contextvars(
+        tenant_id=str(ctx.tenant_id) if ctx.tenant_id else None, user_id=str(ctx.user_id)
+    )
+
+
+@provides_tenant_context
+async def require_tenant(request: Request, response: Response) -> TenantContext:
+    settings = get_settings_dep(request)
+    sig = cookies.read_sig(settings, request)
+    claim: signing.TenantClaim | None = None
+    if sig is not None:
+        try:
+            claim = signing.verify(
+                settings.signing_keys, sig, max_age_s=settings.tenant_sig_max_age_s
+            )
+        except signing.SignatureError as exc:
+            raise _refuse(request, TenantSigInvalid(), reason=str(exc)) from exc
+    session = cookies.read_session(settings, request)
+    if session is None:
+        raise NotAuthenticated()
+    if session.tenant_id is None:
+        raise NoActiveTenant()
+    if claim is None:
+        raise _refuse(request, TenantSigMissing(), user=session.user_id)
+    if claim.user_id != session.user_id or claim.tenant_id != session.tenant_id:
+        raise _refuse(
+            request, TenantMismatchForbidden(), session_tenant=session.tenant_id,
+            sig_tenant=claim.tenant_id, user=session.user_id,
+        )  # fmt: skip
+    if claim.session_version != session.session_version:
+        raise _refuse(request, TenantSigInvalid(), reason="session version differs")
+    host_tenant = getattr(request.state, "host_tenant", None)
+    if host_tenant is not None and host_tenant.id != session.tenant_id:
+        raise _refuse(
+            request, TenantMismatchForbidden(), session_tenant=session.tenant_id,
+            host_tenant=host_tenant.id,
+        )  # fmt: skip
+    access = await run_in_threadpool(
+        load_access, get_database(request), session.user_id, session.tenant_id
+    )
+    if access is None or access.session_version != session.session_version:
+        raise _refuse(request, SessionRevoked(), user=session.user_id)
+    if access.tenant_status != "active":
+        raise _refuse(request, TenantSuspended(), tenant=session.tenant_id)
+    if access.role is None or access.membership_status != "active":
+        raise _refuse(request, NotAMember(), tenant=session.tenant_id, user=session.user_id)
+    ctx = TenantContext(
+        tenant_id=session.tenant_id,
+        user_id=session.user_id,
+        role=access.role,
+        request_id=getattr(request.state, "request_id", None),
+        scope="tenant",
+    )
+    _bind(request, ctx)
+    cookies.refresh_seen(settings, response, session)
+    return ctx
+
+
+@dataclass(frozen=True)
+class SignedInUser:
+    user_id: uuid.UUID
+    session: cookies.SessionData
+
+
+async def require_user(request: Request, response: Response) -> SignedInUser:
+    """A signed-in user whose session is still valid; no tenant required."""
+    settings = get_settings_dep(request)
+    session = cookies.read_session(settings, request)
+    if session is None:
+        raise NotAuthenticated()
+    access = await run_in_threadpool(load_access, get_database(request), session.user_id, None)
+    if access is None or access.session_version != session.session_version:
+        raise _refuse(request, SessionRevoked(), user=session.user_id)
+    _bind(
+        request,
+        TenantContext(
+            tenant_id=None,
+            user_id=session.user_id,
+            request_id=getattr(request.state, "request_id", None),
+            scope="public",
+        ),
+    )
+    cookies.refresh_seen(settings, response, session)
+    return SignedInUser(session.user_id, session)
+
+
+class RequireRole:
+    """``Depends(RequireRole("owner", "admin"))``: the member's role must be one of these."""
+
+    def __init__(self, *roles: str) -> None:
+        self.roles = roles
+        setattr(self, ROLES_ATTR, roles)
+
+    async def __call__(
+        self, request: Request, ctx: Annotated[TenantContext, Depends(require_tenant)]
+    ) -> TenantContext:
+        if ctx.role not in self.roles:
+            raise _refuse(request, RoleRequired(), role=ctx.role, needs=",".join(self.roles))
+        return ctx
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    """One unit of work per request: services flush, this commits once at the end."""
+    with get_database(request).session() as session:
+        yield session
+
+
+CurrentTenant = Annotated[TenantContext, Depends(require_tenant)]
+CurrentUser = Annotated[SignedInUser, Depends(require_user)]
+StaffMember = Annotated[TenantContext, Depends(RequireRole("owner", "admin", "staff"))]
+AdminMember = Annotated[TenantContext, Depends(RequireRole("owner", "admin"))]
+ClientMember = Annotated[TenantContext, Depends(RequireRole("client"))]
+TenantSession = Annotated[Session, Depends(db_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+def tenant_router(**kwargs: Any) -> Any:
+    """A router whose routes are tenant-scoped and authenticated by ``require_tenant``."""
+    from tenantry.isolation.scopes import scoped_router
+
+    deps = [Depends(require_tenant), *kwargs.pop("dependencies", [])]
+    return scoped_router("tenant", dependencies=deps, **kwargs)
+
+
+def public_router(**kwargs: Any) -> Any:
+    from tenantry.isolation.scopes import scoped_router
+
+    return scoped_router("public", **kwargs)
+
+
+def system_router(**kwargs: Any) -> Any:
+    from tenantry.isolation.scopes import scoped_router
+
+    return scoped_router("system", **kwargs)
+
+
+Dependency = Callable[..., Any]

@@ -1,0 +1,129 @@
+"""Account endpoints (public scope) and the tenant switch."""
+
+from __future__ import annotations
+
+from fastapi import Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+
+from tenantry.auth import cookies, service
+from tenantry.auth.dependencies import CurrentUser, DatabaseDep, SettingsDep, public_router
+from tenantry.auth.models import User
+from tenantry.auth.schemas import (
+    LoginIn,
+    MembershipOut,
+    OkOut,
+    RegisterIn,
+    SessionOut,
+    SwitchIn,
+    TenantOut,
+    UserOut,
+)
+from tenantry.errors import NotAuthenticated, TenantryError
+from tenantry.settings import Settings
+
+router = public_router(prefix="/api", tags=["auth"])
+
+ERRORS = {401: {"description": "Not signed in"}, 403: {"description": "Refused; see error.code"}}
+
+
+def _session_out(
+    user: User, active: MembershipOut | None, memberships: list[MembershipOut]
+) -> SessionOut:
+    return SessionOut(
+        user=UserOut(id=user.id, email=user.email, name=user.name,
+                     is_superadmin=user.is_superadmin),  # fmt: skip
+        active_tenant=TenantOut(id=active.tenant_id, slug=active.tenant_slug,
+                                name=active.tenant_name, status=active.tenant_status)
+        if active else None,  # fmt: skip
+        role=active.role if active else None,
+        memberships=memberships,
+    )
+
+
+def _start_session(
+    settings: Settings, response: Response, user: User, active: MembershipOut | None,
+    issued_at: int | None = None,
+) -> None:  # fmt: skip
+    cookies.issue_cookies(
+        settings, response, user_id=user.id, session_version=user.session_version,
+        tenant_id=active.tenant_id if active else None,
+        tenant_slug=active.tenant_slug if active else None, issued_at=issued_at,
+    )  # fmt: skip
+
+
+def _host_slug(request: Request) -> str | None:
+    host_tenant = getattr(request.state, "host_tenant", None)
+    return host_tenant.slug if host_tenant else None
+
+
+@router.post("/auth/login", response_model=SessionOut, responses={**ERRORS, 429: {}})
+async def login(body: LoginIn, request: Request, response: Response, db: DatabaseDep,
+                settings: SettingsDep) -> SessionOut:  # fmt: skip
+    """Sign in. Without ``tenant`` (and off a tenant's host) the active tenant is the
+    last one used, else the only one, else none until ``POST /api/tenant/switch``."""
+    requested = body.tenant or _host_slug(request)
+    address = request.client.host if request.client else "unknown"
+    result = await run_in_threadpool(
+        service.login, db, request.app.state.login_limiter, email=body.email,
+        password=body.password, requested_tenant=requested, address=address,
+    )  # fmt: skip
+    _start_session(settings, response, result.user, result.tenant)
+    memberships = await run_in_threadpool(service.memberships_of, db, result.user.id)
+    return _session_out(result.user, result.tenant, memberships)
+
+
+@router.post("/auth/register", response_model=SessionOut, status_code=status.HTTP_201_CREATED,
+             responses={404: {}, 409: {}})  # fmt: skip
+async def register(body: RegisterIn, request: Request, response: Response, db: DatabaseDep,
+                   settings: SettingsDep) -> SessionOut:  # fmt: skip
+    """Create an account as a client of the tenant named by the host or ``tenant``."""
+    slug = _host_slug(request) or body.tenant
+    if slug is None:
+        raise TenantryError("Name the tenant to join (`tenant`) or register on its host.")
+    result = await run_in_threadpool(
+        service.register, db, email=body.email, password=body.password, name=body.name,
+        tenant_slug=slug,
+    )  # fmt: skip
+    _start_session(settings, response, result.user, result.tenant)
+    return _session_out(result.user, result.tenant, [result.tenant] if result.tenant else [])
+
+
+@router.get("/auth/me", response_model=SessionOut, responses=ERRORS)
+async def me(user: CurrentUser, db: DatabaseDep) -> SessionOut:
+    """The signed-in user, their active tenant and all their memberships."""
+    record = await run_in_threadpool(service.get_user, db, user.user_id)
+    if record is None:
+        raise NotAuthenticated()
+    memberships = await run_in_threadpool(service.memberships_of, db, user.user_id)
+    active = next((m for m in memberships if m.tenant_id == user.session.tenant_id), None)
+    return _session_out(record, active, memberships)
+
+
+@router.post("/auth/logout", response_model=OkOut)
+async def logout(response: Response, settings: SettingsDep) -> OkOut:
+    """Forget this browser's session."""
+    cookies.clear_all(settings, response)
+    return OkOut()
+
+
+@router.post("/auth/logout-all", response_model=OkOut, responses=ERRORS)
+async def logout_all(user: CurrentUser, response: Response, db: DatabaseDep,
+                     settings: SettingsDep) -> OkOut:  # fmt: skip
+    """Sign out everywhere: every session and tenant signature issued so far dies."""
+    await run_in_threadpool(service.revoke_all_sessions, db, user.user_id)
+    cookies.clear_all(settings, response)
+    return OkOut()
+
+
+@router.post("/tenant/switch", response_model=SessionOut, responses=ERRORS)
+async def switch(body: SwitchIn, user: CurrentUser, response: Response, db: DatabaseDep,
+                 settings: SettingsDep) -> SessionOut:  # fmt: skip
+    """Make another of your tenants the active one; reissues both cookies."""
+    chosen = await run_in_threadpool(service.switch_tenant, db, user_id=user.user_id,
+                                     slug=body.tenant)  # fmt: skip
+    record = await run_in_threadpool(service.get_user, db, user.user_id)
+    if record is None:
+        raise NotAuthenticated()
+    _start_session(settings, response, record, chosen, issued_at=user.session.issued_at)
+    memberships = await run_in_threadpool(service.memberships_of, db, user.user_id)
+    return _session_out(record, chosen, memberships)

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import uuid
+
+from pydantic import BaseModel, EmailStr, Field
+
+
+class LoginIn(BaseModel):
+    email: EmailStr
+    password: str = Field(min_length=1, max_length=1024)
+    tenant: str | None = Field(default=None, description="Slug of the tenant to sign in to.")
+
+
+class RegisterIn(BaseModel):
+    email: EmailStr
+    password: str = Field(min_length=10, max_length=1024)
+    name: str = Field(default="", max_length=200)
+    tenant: str | None = Field(
+        default=None, description="Tenant slug; optional on a tenant's own host."
+    )
+
+
+class SwitchIn(BaseModel):
+    tenant: str = Field(min_length=1, max_length=63, description="Slug of the tenant.")
+
+
+class MembershipOut(BaseModel):
+    tenant_id: uuid.UUID
+    tenant_slug: str
+    tenant_name: str
+    tenant_status: str
+    role: str
+
+
+class UserOut(BaseModel):
+    id: uuid.UUID
+    email: str
+    name: str
+    is_superadmin: bool
+
+
+class TenantOut(BaseModel):
+    id: uuid.UUID
+    slug: str
+    name: str
+    status: str
+
+
+class SessionOut(BaseModel):
+    user: UserOut
+    active_tenant: TenantOut | None
+    role: str | None
+    memberships: list[MembershipOut]
+
+
+class CurrentTenantOut(BaseModel):
+    tenant: TenantOut
+    role: str
+
+
+class OkOut(BaseModel):
+    ok: bool = True

@@ -1,0 +1,154 @@
+"""Accounts: register, sign in, switch tenant, sign out everywhere.
+
+These run before a tenant context exists, so each opens its own short unit of work
+with exactly the context it needs: the user's (to read their own memberships through
+the ``member_self_read`` policy) or the chosen tenant's (to write a membership).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from tenantry.auth.models import Membership, User
+from tenantry.auth.passwords import hash_password, verify_password
+from tenantry.auth.ratelimit import LoginLimiter
+from tenantry.auth.schemas import MembershipOut
+from tenantry.db.engine import Database
+from tenantry.errors import Conflict, InvalidCredentials, NotAMember, NotFound, TenantSuspended
+from tenantry.isolation.context import TenantContext, tenant_context
+from tenantry.tenants.models import Tenant
+
+
+@dataclass(frozen=True)
+class SignIn:
+    user: User
+    tenant: MembershipOut | None
+
+
+def _user_context(user_id: uuid.UUID | None) -> TenantContext:
+    return TenantContext(tenant_id=None, user_id=user_id, scope="public")
+
+
+def memberships_of(db: Database, user_id: uuid.UUID) -> list[MembershipOut]:
+    """The user's active memberships in every tenant, for the tenant switcher.
+
+    Deliberately a Core query on the bare table: the ORM guard (rightly) refuses
+    tenant-owned entities without a tenant, and the database answers it only through
+    the read-only ``member_self_read`` policy keyed on ``app.current_user_id``.
+    """
+    m = Membership.__table__.c
+    with tenant_context(_user_context(user_id)), db.session() as s:
+        rows = s.execute(
+            select(m.tenant_id, m.role, Tenant.slug, Tenant.name, Tenant.status)
+            .join(Tenant, Tenant.id == m.tenant_id)
+            .where(m.user_id == user_id, m.status == "active")
+            .order_by(Tenant.name)
+        ).all()
+    return [
+        MembershipOut(
+            tenant_id=r.tenant_id, tenant_slug=r.slug, tenant_name=r.name,
+            tenant_status=r.status, role=r.role,
+        )  # fmt: skip
+        for r in rows
+    ]
+
+
+def get_user(db: Database, user_id: uuid.UUID) -> User | None:
+    with tenant_context(_user_context(user_id)), db.session() as s:
+        return s.get(User, user_id)
+
+
+def _remember_tenant(db: Database, user_id: uuid.UUID, tenant_id: uuid.UUID) -> None:
+    with tenant_context(_user_context(user_id)), db.session() as s:
+        s.execute(update(User).where(User.id == user_id).values(last_tenant_id=tenant_id))
+
+
+def choose_tenant(
+    memberships: list[MembershipOut], *, requested: str | None, last_tenant_id: uuid.UUID | None
+) -> MembershipOut | None:
+    """An explicit request wins; else the last active tenant; else the only one; else
+    none — the user chooses. Never a silent pick among several."""
+    if requested is not None:
+        chosen = next((m for m in memberships if m.tenant_slug == requested), None)
+        if chosen is None:
+            raise NotAMember()
+        if chosen.tenant_status != "active":
+            raise TenantSuspended()
+        return chosen
+    usable = [m for m in memberships if m.tenant_status == "active"]
+    last = next((m for m in usable if m.tenant_id == last_tenant_id), None)
+    if last is not None:
+        return last
+    return usable[0] if len(usable) == 1 else None
+
+
+def login(
+    db: Database,
+    limiter: LoginLimiter,
+    *,
+    email: str,
+    password: str,
+    requested_tenant: str | None,
+    address: str,
+) -> SignIn:
+    limiter.hit(account=email, address=address)
+    with tenant_context(_user_context(None)), db.session() as s:
+        user = s.scalar(select(User).where(User.email == email.lower()))
+    if not verify_password(user.password_hash if user else None, password) or user is None:
+        raise InvalidCredentials()
+    memberships = memberships_of(db, user.id)
+    chosen = choose_tenant(
+        memberships, requested=requested_tenant, last_tenant_id=user.last_tenant_id
+    )
+    if chosen is not None:
+        _remember_tenant(db, user.id, chosen.tenant_id)
+    return SignIn(user, chosen)
+
+
+def register(
+    db: Database, *, email: str, password: str, name: str, tenant_slug: str
+) -> SignIn:
+    """Create a user and their client membership in an active tenant."""
+    with tenant_context(_user_context(None)), db.session() as s:
+        tenant = s.scalar(select(Tenant).where(Tenant.slug == tenant_slug))
+    if tenant is None:
+        raise NotFound("No such tenant.")
+    if tenant.status != "active":
+        raise TenantSuspended()
+    with tenant_context(TenantContext(tenant_id=tenant.id, scope="tenant")), db.session() as s:
+        user = User(email=email.lower(), name=name, password_hash=hash_password(password),
+                    last_tenant_id=tenant.id)  # fmt: skip
+        s.add(user)
+        try:
+            s.flush()
+        except IntegrityError as exc:
+            raise Conflict("An account with this email exists; sign in instead.") from exc
+        s.add(Membership(user_id=user.id, role="client"))
+    membership = MembershipOut(
+        tenant_id=tenant.id, tenant_slug=tenant.slug, tenant_name=tenant.name,
+        tenant_status=tenant.status, role="client",
+    )  # fmt: skip
+    return SignIn(user, membership)
+
+
+def switch_tenant(db: Database, *, user_id: uuid.UUID, slug: str) -> MembershipOut:
+    chosen = choose_tenant(memberships_of(db, user_id), requested=slug, last_tenant_id=None)
+    assert chosen is not None
+    _remember_tenant(db, user_id, chosen.tenant_id)
+    return chosen
+
+
+def revoke_all_sessions(db: Database, user_id: uuid.UUID) -> int:
+    """Bump the session version: every cookie issued before is dead on its next use."""
+    with tenant_context(_user_context(user_id)), db.session() as s:
+        version = s.scalar(
+            update(User)
+            .where(User.id == user_id)
+            .values(session_version=User.session_version + 1)
+            .returning(User.session_version)
+        )
+    return int(version or 0)

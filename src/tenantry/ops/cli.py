@@ -1,0 +1,114 @@
+"""The ``tenantry`` command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tenantry.errors import DatabaseUnavailable
+from tenantry.settings import Settings, get_settings, set_settings
+
+app = typer.Typer(
+    help="Tenantry: a multi-tenant platform for service businesses.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Folder for the embedded database (<dir>/pg), secrets and uploads. "
+        "Default .tenantry. Ignored for the database when DATABASE_URL is set.",
+        envvar="TENANTRY_DATA_DIR",
+    ),
+]
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    settings = Settings(data_dir=data_dir) if data_dir else get_settings()
+    set_settings(settings)
+    return settings
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    demo: Annotated[bool, typer.Option(help="Load demo data into an empty database.")] = True,
+) -> None:
+    """Migrate, load demo data on an empty database, and serve the app."""
+    import uvicorn
+
+    from tenantry.ops.demo import is_empty, load_demo_data
+    from tenantry.ops.runtime import open_database
+
+    settings = _settings(data_dir)
+    try:
+        db = open_database(settings)
+        if demo and is_empty(db):
+            typer.echo("empty database: loading demo data (see README for the accounts)")
+            load_demo_data(db, settings.demo_password, progress=typer.echo)
+        db.dispose()
+    except DatabaseUnavailable as exc:
+        _fail(f"cannot reach the database: {exc}")
+    # Workers build their app from the environment (see tenantry.app:app_from_env).
+    os.environ["TENANTRY_DATA_DIR"] = str(settings.data_dir.resolve())
+    typer.echo(f"serving on http://{host}:{port} (data in {settings.data_dir})")
+    uvicorn.run(
+        "tenantry.wsgi:app_from_env", factory=True, host=host, port=port, workers=workers,
+        proxy_headers=True, log_level="warning", access_log=False,
+    )  # fmt: skip
+
+
+@app.command()
+def migrate(data_dir: DataDir = None) -> None:
+    """Create the roles and database if needed and migrate to the latest schema."""
+    from tenantry.ops.runtime import prepare_database
+
+    try:
+        urls = prepare_database(_settings(data_dir))
+    except DatabaseUnavailable as exc:
+        _fail(f"cannot reach the database: {exc}")
+    typer.echo(f"database {urls.database} is at the latest revision")
+
+
+@app.command("demo-data")
+def demo_data(data_dir: DataDir = None) -> None:
+    """Load the demo tenants and accounts (idempotent). Password: tenantry-demo, or
+    TENANTRY_DEMO_PASSWORD."""
+    from tenantry.ops.demo import demo_accounts, load_demo_data
+    from tenantry.ops.runtime import open_database
+
+    settings = _settings(data_dir)
+    try:
+        db = open_database(settings)
+    except DatabaseUnavailable as exc:
+        _fail(f"cannot reach the database: {exc}")
+    load_demo_data(db, settings.demo_password, progress=typer.echo)
+    db.dispose()
+    for email, what in demo_accounts():
+        typer.echo(f"  {email:28} {what}")
+
+
+def main() -> None:
+    try:
+        app()
+    except DatabaseUnavailable as exc:
+        typer.echo(f"error: cannot reach the database: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

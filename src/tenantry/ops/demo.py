@@ -1,0 +1,63 @@
+"""Demo data: tenants ``acme`` and ``globex`` with one user per role, and a consultant
+who is staff in both. Idempotent: running it again changes nothing that exists."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from tenantry.db.engine import Database
+from tenantry.tenants.lifecycle import TenantRef, add_member, ensure_user, provision_tenant
+from tenantry.tenants.models import Tenant
+
+DEMO_TENANTS = (("acme", "Acme Home Services"), ("globex", "Globex Facilities"))
+DEMO_ROLES = ("owner", "admin", "staff", "client")
+CONSULTANT = "consultant@demo.test"
+
+
+@dataclass
+class DemoTenant:
+    ref: TenantRef
+    users: dict[str, object] = field(default_factory=dict)  # role → user id
+
+
+# Business areas add their own demo rows here: f(db, demo_tenant).
+DEMO_FILLERS: list[Callable[[Database, DemoTenant], None]] = []
+
+
+def demo_accounts() -> list[tuple[str, str]]:
+    """(email, what it is) for the README and ``--help``."""
+    rows = [(f"{role}@{slug}.test", f"{role} of {slug}") for slug, _ in DEMO_TENANTS
+            for role in DEMO_ROLES]  # fmt: skip
+    rows.append((CONSULTANT, "staff of both acme and globex"))
+    return rows
+
+
+def is_empty(db: Database) -> bool:
+    with db.system_session(reason="check for demo data") as session:
+        return session.scalar(select(Tenant.id).limit(1)) is None
+
+
+def load_demo_data(db: Database, password: str, *, progress: Callable[[str], None] = print) -> None:
+    consultant = ensure_user(db, email=CONSULTANT, password=password, name="Casey Consultant")
+    for slug, name in DEMO_TENANTS:
+        with db.system_session(reason="demo data") as session:
+            existing = session.scalar(select(Tenant).where(Tenant.slug == slug))
+            ref = TenantRef(existing.id, existing.slug, existing.name) if existing else None
+        if ref is None:
+            ref = provision_tenant(db, slug=slug, name=name)
+            progress(f"created tenant {slug}")
+        demo = DemoTenant(ref)
+        for role in DEMO_ROLES:
+            email = f"{role}@{slug}.test"
+            user_id = ensure_user(db, email=email, password=password,
+                                  name=f"{role.title()} {name.split()[0]}")  # fmt: skip
+            add_member(db, tenant_id=ref.id, user_id=user_id, role=role)
+            demo.users[role] = user_id
+        add_member(db, tenant_id=ref.id, user_id=consultant, role="staff")
+        demo.users["consultant"] = consultant
+        for fill in DEMO_FILLERS:
+            fill(db, demo)
+        progress(f"demo data ready for {slug}")

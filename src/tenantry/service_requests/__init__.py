@@ -1,0 +1,1 @@
+"""Service requests: a client asks for a service; staff triage, assign and complete it."""

@@ -1,0 +1,66 @@
+"""Service requests. Client and assignee are memberships of the same tenant."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import CheckConstraint, ForeignKeyConstraint, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tenantry.db.base import TenantOwned, Timestamped, uuid_pk
+from tenantry.services.models import Service
+
+REQUEST_STATUSES = ("submitted", "triaged", "assigned", "in_progress", "completed", "cancelled")
+REQUEST_PRIORITIES = ("low", "normal", "high", "urgent")
+
+
+class ServiceRequest(TenantOwned, Timestamped):
+    __tablename__ = "service_requests"
+    __table_args__ = (
+        # Composite keys: a request can only point at a client, assignee or service of
+        # its own tenant — the database refuses anything else, whatever the code does.
+        ForeignKeyConstraint(
+            ["tenant_id", "client_id"],
+            ["tenant_memberships.tenant_id", "tenant_memberships.user_id"],
+            name="fk_service_requests_client_id",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "assignee_id"],
+            ["tenant_memberships.tenant_id", "tenant_memberships.user_id"],
+            name="fk_service_requests_assignee_id",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "service_id"],
+            ["services.tenant_id", "services.id"],
+            name="fk_service_requests_service_id",
+        ),
+        CheckConstraint(
+            "status in ('submitted', 'triaged', 'assigned', 'in_progress', 'completed',"
+            " 'cancelled')",
+            name="status_known",
+        ),
+        CheckConstraint("priority in ('low', 'normal', 'high', 'urgent')", name="priority_known"),
+        Index("ix_service_requests_tenant_status_created", "tenant_id", "status", "created_at"),
+        Index("ix_service_requests_tenant_client_created", "tenant_id", "client_id", "created_at"),
+        Index("ix_service_requests_tenant_assignee_status", "tenant_id", "assignee_id", "status"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    # User ids of memberships in this tenant (tenant_memberships(tenant_id, user_id)).
+    client_id: Mapped[uuid.UUID]
+    assignee_id: Mapped[uuid.UUID | None]
+    service_id: Mapped[uuid.UUID]
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    status: Mapped[str] = mapped_column(
+        String(16), default="submitted", server_default="submitted"
+    )
+    priority: Mapped[str] = mapped_column(String(16), default="normal", server_default="normal")
+
+    # Only service_id is foreign here: tenant_id is the row's own (set by the guard),
+    # never copied from a related object.
+    service: Mapped[Service] = relationship(
+        primaryjoin="and_(ServiceRequest.tenant_id == Service.tenant_id,"
+        " foreign(ServiceRequest.service_id) == Service.id)",
+        lazy="raise",
+    )

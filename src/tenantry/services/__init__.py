@@ -1,0 +1,1 @@
+"""Services: what a tenant sells (name, price, duration)."""

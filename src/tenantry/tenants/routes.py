@@ -1,0 +1,24 @@
+"""The active tenant, as the caller sees it."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from tenantry.auth.dependencies import CurrentTenant, TenantSession, tenant_router
+from tenantry.auth.schemas import CurrentTenantOut, TenantOut
+from tenantry.errors import NotFound
+from tenantry.tenants.models import Tenant
+
+router = tenant_router(prefix="/api/tenant", tags=["tenant"])
+
+
+@router.get("/current", response_model=CurrentTenantOut)
+def current_tenant(ctx: CurrentTenant, session: TenantSession) -> CurrentTenantOut:
+    """The active tenant and the caller's role in it."""
+    tenant = session.scalar(select(Tenant).where(Tenant.id == ctx.tenant_id))
+    if tenant is None or ctx.role is None:
+        raise NotFound()
+    return CurrentTenantOut(
+        tenant=TenantOut(id=tenant.id, slug=tenant.slug, name=tenant.name, status=tenant.status),
+        role=ctx.role,
+    )

@@ -1,0 +1,72 @@
+"""One handler shape for every error: ``{"error": {"code", "message", "request_id"}}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tenantry.errors import TenantryError
+
+_log = structlog.get_logger("tenantry.errors")
+
+_HTTP_CODES = {
+    400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+    415: "unsupported_media_type", 422: "validation_error", 429: "rate_limited",
+}  # fmt: skip
+
+
+def error_body(request: Request, code: str, message: str, details: Any = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "code": code,
+        "message": message,
+        "request_id": getattr(request.state, "request_id", None),
+    }
+    if details is not None:
+        body["details"] = details
+    return {"error": body}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(TenantryError)
+    async def _domain(request: Request, exc: TenantryError) -> JSONResponse:
+        return JSONResponse(
+            error_body(request, exc.code, exc.detail, jsonable_encoder(exc.details)),
+            status_code=exc.status_code,
+            headers=exc.headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        return JSONResponse(
+            error_body(request, "validation_error", "The request is invalid.", details),
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "error")
+        message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        return JSONResponse(
+            error_body(request, code, message),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        _log.exception("unhandled_error", path=request.url.path)
+        return JSONResponse(
+            error_body(request, "internal_error", "Something went wrong on our side."),
+            status_code=500,
+        )
