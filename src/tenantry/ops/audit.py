@@ -559,7 +559,12 @@ def schema_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print findings as JSON.")] = False,
     data_dir: Annotated[
         Path | None,
-        typer.Option("--data-dir", help="Data folder (embedded server, secrets)."),
+        typer.Option(
+            "--data-dir",
+            help="Folder of the embedded database (<dir>/pg) and secrets. Default .tenantry. "
+            "Ignored for the database when DATABASE_URL is set.",
+            envvar="TENANTRY_DATA_DIR",
+        ),
     ] = None,
 ) -> None:
     """Check every table in schema public; exit 1 on any finding.
@@ -582,7 +587,7 @@ def schema_command(
         finally:
             engine.dispose()
     except DatabaseUnavailable as exc:
-        typer.echo(f"database unavailable: {exc}", err=True)
+        typer.echo(f"error: cannot reach the database: {exc}", err=True)
         raise typer.Exit(2) from exc
 
     if as_json:
