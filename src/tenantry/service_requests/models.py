@@ -43,6 +43,7 @@ class ServiceRequest(TenantOwned, Timestamped):
         Index("ix_service_requests_tenant_status_created", "tenant_id", "status", "created_at"),
         Index("ix_service_requests_tenant_client_created", "tenant_id", "client_id", "created_at"),
         Index("ix_service_requests_tenant_assignee_status", "tenant_id", "assignee_id", "status"),
+        Index("ix_service_requests_tenant_service", "tenant_id", "service_id"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -52,9 +53,7 @@ class ServiceRequest(TenantOwned, Timestamped):
     service_id: Mapped[uuid.UUID]
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
-    status: Mapped[str] = mapped_column(
-        String(16), default="submitted", server_default="submitted"
-    )
+    status: Mapped[str] = mapped_column(String(16), default="submitted", server_default="submitted")
     priority: Mapped[str] = mapped_column(String(16), default="normal", server_default="normal")
 
     # Only service_id is foreign here: tenant_id is the row's own (set by the guard),

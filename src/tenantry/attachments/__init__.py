@@ -1,0 +1,1 @@
+"""Attachments: uploaded files on a service request or an expense."""

@@ -1,0 +1,1 @@
+"""Bookings: a client's appointment for a service at a time."""

@@ -1,0 +1,68 @@
+"""Bookings. Client and assignee are memberships of the same tenant."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, DateTime, ForeignKeyConstraint, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tenantry.db.base import TenantOwned, Timestamped, uuid_pk
+from tenantry.services.models import Service
+
+BOOKING_STATUSES = ("pending", "confirmed", "cancelled", "completed")
+
+
+class Booking(TenantOwned, Timestamped):
+    __tablename__ = "bookings"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "client_id"],
+            ["tenant_memberships.tenant_id", "tenant_memberships.user_id"],
+            name="fk_bookings_client_id",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "assignee_id"],
+            ["tenant_memberships.tenant_id", "tenant_memberships.user_id"],
+            name="fk_bookings_assignee_id",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "service_id"],
+            ["services.tenant_id", "services.id"],
+            name="fk_bookings_service_id",
+        ),
+        # Deleting the request keeps the booking. A plain SET NULL on a composite key
+        # would null tenant_id as well; the column list limits it to the link.
+        ForeignKeyConstraint(
+            ["tenant_id", "service_request_id"],
+            ["service_requests.tenant_id", "service_requests.id"],
+            name="fk_bookings_service_request_id",
+            ondelete="SET NULL (service_request_id)",
+        ),
+        CheckConstraint(
+            "status in ('pending', 'confirmed', 'cancelled', 'completed')", name="status_known"
+        ),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        Index("ix_bookings_tenant_starts", "tenant_id", "starts_at"),
+        Index("ix_bookings_tenant_client_starts", "tenant_id", "client_id", "starts_at"),
+        Index("ix_bookings_tenant_assignee_starts", "tenant_id", "assignee_id", "starts_at"),
+        Index("ix_bookings_tenant_service", "tenant_id", "service_id"),
+        Index("ix_bookings_tenant_service_request", "tenant_id", "service_request_id"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    client_id: Mapped[uuid.UUID]
+    assignee_id: Mapped[uuid.UUID | None]
+    service_id: Mapped[uuid.UUID]
+    service_request_id: Mapped[uuid.UUID | None]
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    notes: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+    service: Mapped[Service] = relationship(
+        primaryjoin="and_(Booking.tenant_id == Service.tenant_id,"
+        " foreign(Booking.service_id) == Service.id)",
+        lazy="raise",
+    )

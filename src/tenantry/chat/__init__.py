@@ -1,0 +1,1 @@
+"""Chat messages between a tenant's staff and clients."""

@@ -1,0 +1,1 @@
+"""Contact submissions from a tenant's public site."""

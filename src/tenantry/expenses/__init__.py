@@ -1,0 +1,1 @@
+"""Expenses: costs staff record and get approved or reimbursed."""

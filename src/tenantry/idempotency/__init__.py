@@ -1,0 +1,1 @@
+"""Idempotency keys: a repeated write with the same key replays the first response."""

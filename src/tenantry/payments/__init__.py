@@ -1,0 +1,1 @@
+"""Payment provider events (webhooks), recorded once per provider event id."""

@@ -1,0 +1,1 @@
+"""Posts: a tenant's public articles (news, blog)."""

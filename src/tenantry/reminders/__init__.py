@@ -1,0 +1,1 @@
+"""Scheduled reminders, sent by the job runner inside the tenant's context."""

@@ -1,0 +1,69 @@
+"""Scheduled reminders about a service request or a booking."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tenantry.db.base import TenantOwned, Timestamped, uuid_pk
+
+REMINDER_CHANNELS = ("email", "sms")
+REMINDER_STATUSES = ("pending", "sent", "failed", "cancelled")
+
+
+class ScheduledReminder(TenantOwned, Timestamped):
+    __tablename__ = "scheduled_reminders"
+    __table_args__ = (
+        # A reminder about something deleted has nothing left to remind of.
+        ForeignKeyConstraint(
+            ["tenant_id", "service_request_id"],
+            ["service_requests.tenant_id", "service_requests.id"],
+            name="fk_scheduled_reminders_service_request_id",
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "booking_id"],
+            ["bookings.tenant_id", "bookings.id"],
+            name="fk_scheduled_reminders_booking_id",
+            ondelete="CASCADE",
+        ),
+        CheckConstraint("channel in ('email', 'sms')", name="channel_known"),
+        CheckConstraint(
+            "status in ('pending', 'sent', 'failed', 'cancelled')", name="status_known"
+        ),
+        CheckConstraint("status <> 'sent' or sent_at is not null", name="sent_has_sent_at"),
+        Index("ix_scheduled_reminders_tenant_status_send", "tenant_id", "status", "send_at"),
+        Index("ix_scheduled_reminders_tenant_service_request", "tenant_id", "service_request_id"),
+        Index("ix_scheduled_reminders_tenant_booking", "tenant_id", "booking_id"),
+        # The job runner's cross-tenant "what is due" scan (system scope); tiny, partial.
+        Index(
+            "ix_scheduled_reminders_due",
+            "send_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    service_request_id: Mapped[uuid.UUID | None]
+    booking_id: Mapped[uuid.UUID | None]
+    channel: Mapped[str] = mapped_column(String(16))
+    send_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    payload: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, default=dict, server_default=text("'{}'::jsonb")
+    )

@@ -1,0 +1,1 @@
+"""Per-tenant singleton settings (named so as not to clash with ``tenantry.settings``)."""

@@ -1,0 +1,1 @@
+"""Work orders: internal jobs for staff, optionally tied to a request or booking."""
