@@ -85,3 +85,28 @@ def tenant_b(db: Database) -> "TenantFixture":
     from tests.factories import make_tenant
 
     return make_tenant(db)
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, db: Database):  # type: ignore[no-untyped-def]
+    from tenantry.app import create_app
+
+    return create_app(settings, db)
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    """An HTTP client through the real app (own cookie jar per test)."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as c:
+        yield c
+
+
+def login(client, member, tenant: str | None = None, **kw):  # type: ignore[no-untyped-def]
+    body = {"email": member.email, "password": member.password}
+    if tenant:
+        body["tenant"] = tenant
+    response = client.post("/api/auth/login", json=body, **kw)
+    assert response.status_code == 200, response.text
+    return response

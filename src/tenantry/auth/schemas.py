@@ -2,7 +2,22 @@ from __future__ import annotations
 
 import uuid
 
-from pydantic import BaseModel, EmailStr, Field
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, Field
+
+
+def _email(value: str) -> str:
+    value = value.strip()
+    local, _, domain = value.rpartition("@")
+    if not local or "." not in domain or " " in value or domain.startswith("."):
+        raise ValueError("not an email address")
+    return value.lower()
+
+
+# Deliberately lenient (reserved test domains such as .test are fine): an address is
+# proven by use, not by syntax.
+EmailStr = Annotated[str, Field(min_length=3, max_length=320), AfterValidator(_email)]
 
 
 class LoginIn(BaseModel):

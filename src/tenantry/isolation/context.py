@@ -119,7 +119,7 @@ def dangerously_enter_system_scope(*, reason: str) -> Iterator[TenantContext]:
         scope="system",
         reason=reason,
     )
-    _log.warning("system_scope_entered", reason=reason, request_id=ctx.request_id)
+    _log.info("system_scope_entered", reason=reason, request_id=ctx.request_id)
     with tenant_context(ctx):
         yield ctx
 

@@ -30,8 +30,11 @@ DataDir = Annotated[
 
 
 def _settings(data_dir: Path | None) -> Settings:
+    from tenantry.observability.logging import configure_logging
+
     settings = Settings(data_dir=data_dir) if data_dir else get_settings()
     set_settings(settings)
+    configure_logging(json_output=settings.log_json, level=settings.log_level)
     return settings
 
 
