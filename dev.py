@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Task runner that needs nothing but Python 3.11+.
+
+    python3 dev.py run        set up (first time) and serve the app on the embedded database
+    python3 dev.py test       set up (first time) and run the whole test suite
+    python3 dev.py lint       ruff
+    python3 dev.py typecheck  mypy --strict on src/
+    python3 dev.py bench      the isolation overhead benchmark
+
+The first call creates .venv and installs the project with its dev dependencies;
+later calls reinstall only when pyproject.toml changed. Extra arguments are passed on
+(``python3 dev.py run --port 9000``, ``python3 dev.py test -k signing``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".tenantry-installed"
+
+
+def ensure_env() -> None:
+    if sys.version_info < (3, 11):
+        sys.exit(f"Tenantry needs Python 3.11 or newer (this is {sys.version.split()[0]}).")
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == wanted and PY.exists():
+        return
+    if not PY.exists():
+        print("creating .venv ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    print("installing Tenantry and its dependencies (first run only) ...", flush=True)
+    subprocess.check_call([str(PY), "-m", "pip", "install", "-q", "--upgrade", "pip"])
+    subprocess.check_call([str(PY), "-m", "pip", "install", "-q", "-e", f"{ROOT}[dev]"])
+    STAMP.write_text(wanted)
+
+
+def run(*cmd: str) -> int:
+    return subprocess.call(list(cmd), cwd=ROOT)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(__doc__)
+        return 0
+    task, rest = argv[0], argv[1:]
+    ensure_env()
+    if task == "run":
+        return run(str(BIN / "tenantry"), "serve", *rest)
+    if task == "test":
+        return run(str(PY), "-m", "pytest", *rest)
+    if task == "lint":
+        return run(str(PY), "-m", "ruff", "check", "src", "tests", "bench", *rest)
+    if task == "typecheck":
+        return run(str(PY), "-m", "mypy", "src", *rest)
+    if task == "bench":
+        return run(str(PY), "-m", "bench.isolation_overhead", *rest)
+    print(f"unknown task {task!r}\n{__doc__}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
