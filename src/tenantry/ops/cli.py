@@ -105,6 +105,9 @@ def demo_data(data_dir: DataDir = None) -> None:
         typer.echo(f"  {email:28} {what}")
 
 
+app.add_typer(__import__("tenantry.ops.audit").ops.audit.audit_app, name="audit")  # audit schema
+
+
 def main() -> None:
     try:
         app()
