@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import importlib
+import importlib.util
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
 
 from tenantry import __version__
 from tenantry.auth.ratelimit import LoginLimiter
@@ -44,12 +48,45 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     for router in (health, auth_router, tenant_router, *extra_routers()):
         app.include_router(router)
     assert_routes_scoped(app)
+    for middleware in area_middleware():
+        app.add_middleware(middleware)
     app.add_middleware(
         EdgeMiddleware, resolve_host=app.state.host_resolver, base_domain=settings.base_domain
     )
     return app
 
 
-def extra_routers() -> list[object]:
-    """Business-area routers (each area registers here)."""
-    return []
+# Business areas: each ``tenantry.<area>.routes`` module that exists exposes
+# ``routers`` (a list) or ``router``; adding an area needs no edit elsewhere.
+AREAS = (
+    "services", "service_requests", "bookings", "work_orders", "invoices", "expenses",
+    "attachments", "reminders", "chat", "posts", "contact", "payments", "permissions",
+    "team", "tenant_settings", "users", "email", "calendar", "portal", "public",
+)  # fmt: skip
+# Middleware that areas provide, applied inside the edge middleware when present.
+AREA_MIDDLEWARE = ("tenantry.idempotency.middleware:IdempotencyMiddleware",)
+
+
+def extra_routers() -> list[APIRouter]:
+    found: list[APIRouter] = []
+    for area in AREAS:
+        name = f"tenantry.{area}.routes"
+        if importlib.util.find_spec(f"tenantry.{area}") is None:
+            continue
+        if importlib.util.find_spec(name) is None:
+            continue
+        module = importlib.import_module(name)
+        found.extend(getattr(module, "routers", None) or [module.router])
+    return found
+
+
+def area_middleware() -> list[Any]:
+    found = []
+    for spec in AREA_MIDDLEWARE:
+        module_name, _, attr = spec.partition(":")
+        if importlib.util.find_spec(module_name.rsplit(".", 1)[0]) is None:
+            continue
+        if importlib.util.find_spec(module_name) is None:
+            continue
+        found.append(getattr(importlib.import_module(module_name), attr))
+    return found

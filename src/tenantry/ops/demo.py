@@ -3,6 +3,8 @@ who is staff in both. Idempotent: running it again changes nothing that exists."
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -23,8 +25,22 @@ class DemoTenant:
     users: dict[str, object] = field(default_factory=dict)  # role → user id
 
 
-# Business areas add their own demo rows here: f(db, demo_tenant).
-DEMO_FILLERS: list[Callable[[Database, DemoTenant], None]] = []
+# Business areas add their demo rows in ``tenantry.<area>.demo.fill(db, demo_tenant)``;
+# they run in this order (later areas point at earlier areas' rows).
+DEMO_AREAS = (
+    "services", "tenant_settings", "permissions", "service_requests", "bookings",
+    "work_orders", "invoices", "expenses", "chat", "posts", "reminders", "attachments",
+    "contact",
+)  # fmt: skip
+
+
+def demo_fillers() -> list[Callable[[Database, DemoTenant], None]]:
+    fillers = []
+    for area in DEMO_AREAS:
+        name = f"tenantry.{area}.demo"
+        if importlib.util.find_spec(f"tenantry.{area}") and importlib.util.find_spec(name):
+            fillers.append(importlib.import_module(name).fill)
+    return fillers
 
 
 def demo_accounts() -> list[tuple[str, str]]:
@@ -58,6 +74,6 @@ def load_demo_data(db: Database, password: str, *, progress: Callable[[str], Non
             demo.users[role] = user_id
         add_member(db, tenant_id=ref.id, user_id=consultant, role="staff")
         demo.users["consultant"] = consultant
-        for fill in DEMO_FILLERS:
+        for fill in demo_fillers():
             fill(db, demo)
         progress(f"demo data ready for {slug}")

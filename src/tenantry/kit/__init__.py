@@ -1,0 +1,1 @@
+"""Small shared helpers for the business areas (pagination, cache, errors)."""
