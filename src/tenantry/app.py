@@ -59,10 +59,27 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
 # Business areas: each ``tenantry.<area>.routes`` module that exists exposes
 # ``routers`` (a list) or ``router``; adding an area needs no edit elsewhere.
 AREAS = (
-    "services", "service_requests", "bookings", "work_orders", "invoices", "expenses",
-    "attachments", "reminders", "chat", "posts", "contact", "payments", "permissions",
-    "team", "tenant_settings", "users", "email", "calendar", "portal", "public",
-)  # fmt: skip
+    "services",
+    "service_requests",
+    "bookings",
+    "work_orders",
+    "invoices",
+    "expenses",
+    "attachments",
+    "reminders",
+    "chat",
+    "posts",
+    "contact",
+    "payments",
+    "permissions",
+    "team",
+    "tenant_settings",
+    "users",
+    "email",
+    "calendar",
+    "portal",
+    "public",
+)
 # Middleware that areas provide, applied inside the edge middleware when present.
 AREA_MIDDLEWARE = ("tenantry.idempotency.middleware:IdempotencyMiddleware",)
 

@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     # ORM guard mode: "enforce" refuses, "log" reports and lets through (rollouts only).
     guard_mode: Literal["enforce", "log"] = "enforce"
 
-    demo_password: str = "tenantry-demo"
+    demo_password: str = "tenantry-demo"  # noqa: S105 - the documented demo password
 
     log_json: bool = True
     log_level: str = "INFO"

@@ -44,9 +44,7 @@ def cookie_name(settings: Settings, base: str) -> str:
 
 def _serializer(settings: Settings) -> URLSafeSerializer:
     # itsdangerous treats the *last* key as the signing key; ours is the first.
-    return URLSafeSerializer(
-        list(reversed(settings.signing_keys)), salt="tenantry.session.v1"
-    )
+    return URLSafeSerializer(list(reversed(settings.signing_keys)), salt="tenantry.session.v1")
 
 
 def encode_session(settings: Settings, data: SessionData) -> str:
@@ -57,7 +55,9 @@ def encode_session(settings: Settings, data: SessionData) -> str:
     return _serializer(settings).dumps(payload)
 
 
-def decode_session(settings: Settings, token: str, *, now: float | None = None) -> SessionData | None:
+def decode_session(
+    settings: Settings, token: str, *, now: float | None = None
+) -> SessionData | None:
     """The session in ``token``, or ``None`` if forged, malformed or timed out."""
     try:
         raw = _serializer(settings).loads(token)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import structlog
-from fastapi import Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -127,17 +127,22 @@ async def require_tenant(request: Request, response: Response) -> TenantContext:
         raise _refuse(request, TenantSigMissing(), user=session.user_id)
     if claim.user_id != session.user_id or claim.tenant_id != session.tenant_id:
         raise _refuse(
-            request, TenantMismatchForbidden(), session_tenant=session.tenant_id,
-            sig_tenant=claim.tenant_id, user=session.user_id,
-        )  # fmt: skip
+            request,
+            TenantMismatchForbidden(),
+            session_tenant=session.tenant_id,
+            sig_tenant=claim.tenant_id,
+            user=session.user_id,
+        )
     if claim.session_version != session.session_version:
         raise _refuse(request, TenantSigInvalid(), reason="session version differs")
     host_tenant = getattr(request.state, "host_tenant", None)
     if host_tenant is not None and host_tenant.id != session.tenant_id:
         raise _refuse(
-            request, TenantMismatchForbidden(), session_tenant=session.tenant_id,
+            request,
+            TenantMismatchForbidden(),
+            session_tenant=session.tenant_id,
             host_tenant=host_tenant.id,
-        )  # fmt: skip
+        )
     access = await run_in_threadpool(
         load_access, get_database(request), session.user_id, session.tenant_id
     )
@@ -218,7 +223,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 
 
-def tenant_router(**kwargs: Any) -> Any:
+def tenant_router(**kwargs: Any) -> APIRouter:
     """A router whose routes are tenant-scoped and authenticated by ``require_tenant``."""
     from tenantry.isolation.scopes import scoped_router
 
@@ -226,13 +231,13 @@ def tenant_router(**kwargs: Any) -> Any:
     return scoped_router("tenant", dependencies=deps, **kwargs)
 
 
-def public_router(**kwargs: Any) -> Any:
+def public_router(**kwargs: Any) -> APIRouter:
     from tenantry.isolation.scopes import scoped_router
 
     return scoped_router("public", **kwargs)
 
 
-def system_router(**kwargs: Any) -> Any:
+def system_router(**kwargs: Any) -> APIRouter:
     from tenantry.isolation.scopes import scoped_router
 
     return scoped_router("system", **kwargs)

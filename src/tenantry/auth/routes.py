@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 
@@ -23,32 +25,48 @@ from tenantry.settings import Settings
 
 router = public_router(prefix="/api", tags=["auth"])
 
-ERRORS = {401: {"description": "Not signed in"}, 403: {"description": "Refused; see error.code"}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Not signed in"},
+    403: {"description": "Refused; see error.code"},
+}
 
 
 def _session_out(
     user: User, active: MembershipOut | None, memberships: list[MembershipOut]
 ) -> SessionOut:
     return SessionOut(
-        user=UserOut(id=user.id, email=user.email, name=user.name,
-                     is_superadmin=user.is_superadmin),  # fmt: skip
-        active_tenant=TenantOut(id=active.tenant_id, slug=active.tenant_slug,
-                                name=active.tenant_name, status=active.tenant_status)
-        if active else None,  # fmt: skip
+        user=UserOut(
+            id=user.id, email=user.email, name=user.name, is_superadmin=user.is_superadmin
+        ),
+        active_tenant=TenantOut(
+            id=active.tenant_id,
+            slug=active.tenant_slug,
+            name=active.tenant_name,
+            status=active.tenant_status,
+        )
+        if active
+        else None,
         role=active.role if active else None,
         memberships=memberships,
     )
 
 
 def _start_session(
-    settings: Settings, response: Response, user: User, active: MembershipOut | None,
+    settings: Settings,
+    response: Response,
+    user: User,
+    active: MembershipOut | None,
     issued_at: int | None = None,
-) -> None:  # fmt: skip
+) -> None:
     cookies.issue_cookies(
-        settings, response, user_id=user.id, session_version=user.session_version,
+        settings,
+        response,
+        user_id=user.id,
+        session_version=user.session_version,
         tenant_id=active.tenant_id if active else None,
-        tenant_slug=active.tenant_slug if active else None, issued_at=issued_at,
-    )  # fmt: skip
+        tenant_slug=active.tenant_slug if active else None,
+        issued_at=issued_at,
+    )
 
 
 def _host_slug(request: Request) -> str | None:
@@ -57,33 +75,48 @@ def _host_slug(request: Request) -> str | None:
 
 
 @router.post("/auth/login", response_model=SessionOut, responses={**ERRORS, 429: {}})
-async def login(body: LoginIn, request: Request, response: Response, db: DatabaseDep,
-                settings: SettingsDep) -> SessionOut:  # fmt: skip
+async def login(
+    body: LoginIn, request: Request, response: Response, db: DatabaseDep, settings: SettingsDep
+) -> SessionOut:
     """Sign in. Without ``tenant`` (and off a tenant's host) the active tenant is the
     last one used, else the only one, else none until ``POST /api/tenant/switch``."""
     requested = body.tenant or _host_slug(request)
     address = request.client.host if request.client else "unknown"
     result = await run_in_threadpool(
-        service.login, db, request.app.state.login_limiter, email=body.email,
-        password=body.password, requested_tenant=requested, address=address,
-    )  # fmt: skip
+        service.login,
+        db,
+        request.app.state.login_limiter,
+        email=body.email,
+        password=body.password,
+        requested_tenant=requested,
+        address=address,
+    )
     _start_session(settings, response, result.user, result.tenant)
     memberships = await run_in_threadpool(service.memberships_of, db, result.user.id)
     return _session_out(result.user, result.tenant, memberships)
 
 
-@router.post("/auth/register", response_model=SessionOut, status_code=status.HTTP_201_CREATED,
-             responses={404: {}, 409: {}})  # fmt: skip
-async def register(body: RegisterIn, request: Request, response: Response, db: DatabaseDep,
-                   settings: SettingsDep) -> SessionOut:  # fmt: skip
+@router.post(
+    "/auth/register",
+    response_model=SessionOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={404: {}, 409: {}},
+)
+async def register(
+    body: RegisterIn, request: Request, response: Response, db: DatabaseDep, settings: SettingsDep
+) -> SessionOut:
     """Create an account as a client of the tenant named by the host or ``tenant``."""
     slug = _host_slug(request) or body.tenant
     if slug is None:
         raise TenantryError("Name the tenant to join (`tenant`) or register on its host.")
     result = await run_in_threadpool(
-        service.register, db, email=body.email, password=body.password, name=body.name,
+        service.register,
+        db,
+        email=body.email,
+        password=body.password,
+        name=body.name,
         tenant_slug=slug,
-    )  # fmt: skip
+    )
     _start_session(settings, response, result.user, result.tenant)
     return _session_out(result.user, result.tenant, [result.tenant] if result.tenant else [])
 
@@ -107,8 +140,9 @@ async def logout(response: Response, settings: SettingsDep) -> OkOut:
 
 
 @router.post("/auth/logout-all", response_model=OkOut, responses=ERRORS)
-async def logout_all(user: CurrentUser, response: Response, db: DatabaseDep,
-                     settings: SettingsDep) -> OkOut:  # fmt: skip
+async def logout_all(
+    user: CurrentUser, response: Response, db: DatabaseDep, settings: SettingsDep
+) -> OkOut:
     """Sign out everywhere: every session and tenant signature issued so far dies."""
     await run_in_threadpool(service.revoke_all_sessions, db, user.user_id)
     cookies.clear_all(settings, response)
@@ -116,11 +150,13 @@ async def logout_all(user: CurrentUser, response: Response, db: DatabaseDep,
 
 
 @router.post("/tenant/switch", response_model=SessionOut, responses=ERRORS)
-async def switch(body: SwitchIn, user: CurrentUser, response: Response, db: DatabaseDep,
-                 settings: SettingsDep) -> SessionOut:  # fmt: skip
+async def switch(
+    body: SwitchIn, user: CurrentUser, response: Response, db: DatabaseDep, settings: SettingsDep
+) -> SessionOut:
     """Make another of your tenants the active one; reissues both cookies."""
-    chosen = await run_in_threadpool(service.switch_tenant, db, user_id=user.user_id,
-                                     slug=body.tenant)  # fmt: skip
+    chosen = await run_in_threadpool(
+        service.switch_tenant, db, user_id=user.user_id, slug=body.tenant
+    )
     record = await run_in_threadpool(service.get_user, db, user.user_id)
     if record is None:
         raise NotAuthenticated()

@@ -50,9 +50,12 @@ def memberships_of(db: Database, user_id: uuid.UUID) -> list[MembershipOut]:
         ).all()
     return [
         MembershipOut(
-            tenant_id=r.tenant_id, tenant_slug=r.slug, tenant_name=r.name,
-            tenant_status=r.status, role=r.role,
-        )  # fmt: skip
+            tenant_id=r.tenant_id,
+            tenant_slug=r.slug,
+            tenant_name=r.name,
+            tenant_status=r.status,
+            role=r.role,
+        )
         for r in rows
     ]
 
@@ -109,9 +112,7 @@ def login(
     return SignIn(user, chosen)
 
 
-def register(
-    db: Database, *, email: str, password: str, name: str, tenant_slug: str
-) -> SignIn:
+def register(db: Database, *, email: str, password: str, name: str, tenant_slug: str) -> SignIn:
     """Create a user and their client membership in an active tenant."""
     with tenant_context(_user_context(None)), db.session() as s:
         tenant = s.scalar(select(Tenant).where(Tenant.slug == tenant_slug))
@@ -120,8 +121,12 @@ def register(
     if tenant.status != "active":
         raise TenantSuspended()
     with tenant_context(TenantContext(tenant_id=tenant.id, scope="tenant")), db.session() as s:
-        user = User(email=email.lower(), name=name, password_hash=hash_password(password),
-                    last_tenant_id=tenant.id)  # fmt: skip
+        user = User(
+            email=email.lower(),
+            name=name,
+            password_hash=hash_password(password),
+            last_tenant_id=tenant.id,
+        )
         s.add(user)
         try:
             s.flush()
@@ -129,9 +134,12 @@ def register(
             raise Conflict("An account with this email exists; sign in instead.") from exc
         s.add(Membership(user_id=user.id, role="client"))
     membership = MembershipOut(
-        tenant_id=tenant.id, tenant_slug=tenant.slug, tenant_name=tenant.name,
-        tenant_status=tenant.status, role="client",
-    )  # fmt: skip
+        tenant_id=tenant.id,
+        tenant_slug=tenant.slug,
+        tenant_name=tenant.name,
+        tenant_status=tenant.status,
+        role="client",
+    )
     return SignIn(user, membership)
 
 

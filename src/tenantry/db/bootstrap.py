@@ -77,10 +77,16 @@ def ensure_database(urls: DatabaseUrls) -> None:
     try:
         with engine.connect() as conn:
             for role, attrs, pw in (
-                (urls.migrator_role, "NOSUPERUSER NOCREATEDB NOCREATEROLE BYPASSRLS",
-                 urls.migrator.password),
-                (urls.app_role, "NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOINHERIT",
-                 urls.app.password),
+                (
+                    urls.migrator_role,
+                    "NOSUPERUSER NOCREATEDB NOCREATEROLE BYPASSRLS",
+                    urls.migrator.password,
+                ),
+                (
+                    urls.app_role,
+                    "NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOINHERIT",
+                    urls.app.password,
+                ),
             ):
                 exists = conn.execute(
                     text("select 1 from pg_roles where rolname = :r"), {"r": role}

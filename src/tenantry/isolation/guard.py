@@ -22,6 +22,9 @@ import structlog
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, with_loader_criteria
+from sqlalchemy.orm.context import FromStatement
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.elements import BindParameter, ClauseElement
 
 from tenantry.errors import TenantryError
 from tenantry.isolation.context import TenantContext, TenantContextMissing, current_context
@@ -37,8 +40,14 @@ class CrossTenantWrite(TenantryError):
     message = "Not found."
 
 
-class _Marker:
-    """Stands for every tenant-owned model in ``with_loader_criteria``."""
+class UnscopableStatement(TenantryError):
+    """An ORM statement on a tenant model whose rows the guard cannot pin to the tenant
+    (``from_statement(text(...))``, ``INSERT ... SELECT``). Use a repository query, or
+    an explicit system scope."""
+
+    status_code = 500
+    code = "unscopable_statement"
+    message = "This statement cannot be scoped to the tenant."
 
 
 def is_tenant_owned(cls: type) -> bool:
@@ -69,22 +78,133 @@ def _tenant_criteria(tenant_id: uuid.UUID) -> Any:
     )
 
 
+def _tenant_models_in(state: ORMExecuteState) -> list[str]:
+    """Every tenant-owned ORM entity the statement mentions, at any depth.
+
+    ``state.all_mappers`` alone is not enough: it lists only the entities that come
+    back as result columns, so ``select(func.count()).select_from(Service)``,
+    ``select(literal(1)).select_from(Service)``, ``select(exists().where(...))`` and a
+    select over a subquery report none — and were neither scoped nor refused.
+    Bare Core tables (``Model.__table__``) carry no ORM annotation and are not found
+    here on purpose: that is the documented RLS-only path.
+    """
+    found = {m.class_.__name__ for m in state.all_mappers if is_tenant_owned(m.class_)}
+    for element in visitors.iterate(state.statement):
+        annotations = getattr(element, "_annotations", None)
+        mapper = annotations.get("parentmapper") if annotations else None
+        if mapper is not None and is_tenant_owned(mapper.class_):
+            found.add(mapper.class_.__name__)
+    return sorted(found)
+
+
 @event.listens_for(GuardedSession, "do_orm_execute")
 def _scope_statement(state: ORMExecuteState) -> None:
-    if not (state.is_select or state.is_update or state.is_delete):
+    if not (state.is_select or state.is_update or state.is_delete or state.is_insert):
         return
-    if state.is_column_load:
-        return
-    owned = [m.class_.__name__ for m in state.all_mappers if is_tenant_owned(m.class_)]
+    owned = _tenant_models_in(state)
     if not owned:
         return
     ctx = current_context()
     if ctx is not None and ctx.scope == "system":
         return
     if ctx is None or ctx.tenant_id is None:
+        if state.is_column_load:
+            # Refreshing an attribute of an object this session already holds, by its
+            # full (tenant_id, id) key, reveals no row the caller does not have; refusing
+            # would break reading server-set values after the unit of work.
+            return
         _violation(state.session, TenantContextMissing(), models=owned)
         return
+    if isinstance(state.statement, FromStatement):
+        # ORM entities over hand-written SQL: the criteria cannot reach into the text.
+        _violation(state.session, UnscopableStatement(), models=owned)
+        return
+    if state.is_insert:
+        _check_insert(state, ctx.tenant_id, owned)
+        return
+    if state.is_update:
+        _check_update_values(state, ctx.tenant_id, owned)
+    # Column loads (refresh, expired or deferred attributes) are scoped too: an object
+    # of another tenant held by this session must not be re-read in this tenant's name.
     state.statement = state.statement.options(_tenant_criteria(ctx.tenant_id))
+
+
+def _tenant_value(value: Any) -> tuple[bool, Any]:
+    """(known, value) of a tenant_id given to INSERT/UPDATE; unknown for SQL expressions."""
+    if isinstance(value, BindParameter):
+        if value.callable is not None:
+            return False, None
+        value = value.value
+    if isinstance(value, ClauseElement):
+        return False, None
+    return True, value
+
+
+def _same_tenant(value: Any, tenant_id: uuid.UUID) -> bool:
+    known, value = _tenant_value(value)
+    if not known or value is None:
+        return False
+    try:
+        return uuid.UUID(str(value)) == tenant_id
+    except ValueError:
+        return False
+
+
+def _tenant_key(values: Any) -> Any:
+    """The tenant_id entry of a statement's values dict (keys are columns or names)."""
+    for key, value in values.items():
+        if getattr(key, "key", key) == "tenant_id":
+            return key, value
+    return None, None
+
+
+def _check_insert(state: ORMExecuteState, tenant_id: uuid.UUID, owned: list[str]) -> None:
+    """ORM ``insert(Model)`` skips the flush, so ``before_flush`` never sees its rows."""
+    stmt: Any = state.statement
+    refused = CrossTenantWrite()
+    if stmt.select is not None:
+        # INSERT ... SELECT: the tenant of each row is only known to the database.
+        _violation(state.session, UnscopableStatement(), models=owned, op="insert_from_select")
+        return
+    for row in stmt._multi_values[0] if stmt._multi_values else ():
+        _, value = _tenant_key(row)
+        if not _same_tenant(value, tenant_id):
+            _violation(state.session, refused, models=owned, op="insert")
+            return
+    key, value = _tenant_key(stmt._values or {})
+    if key is not None and not _same_tenant(value, tenant_id):
+        _violation(state.session, refused, models=owned, op="insert")
+        return
+    params = state.parameters
+    rows = params if isinstance(params, list) else [params] if params else []
+    if any("tenant_id" in row and not _same_tenant(row["tenant_id"], tenant_id) for row in rows):
+        _violation(state.session, refused, models=owned, op="insert")
+        return
+    if key is None and not stmt._multi_values:
+        if rows:
+            filled = [{**row, "tenant_id": row.get("tenant_id", tenant_id)} for row in rows]
+            state.parameters = filled if isinstance(params, list) else filled[0]
+        else:
+            state.statement = stmt.values(tenant_id=tenant_id)
+
+
+def _check_update_values(state: ORMExecuteState, tenant_id: uuid.UUID, owned: list[str]) -> None:
+    """Refuse ``update(Model).values(tenant_id=...)`` (re-tenanting) and bulk-by-key
+    parameter sets that name another tenant's rows."""
+    stmt: Any = state.statement
+    key, value = _tenant_key(stmt._values or {})
+    if key is not None and not _same_tenant(value, tenant_id):
+        _violation(
+            state.session,
+            CrossTenantWrite("Tenant of a row cannot change."),
+            models=owned,
+            op="retenant",
+        )
+        return
+    params = state.parameters
+    rows = params if isinstance(params, list) else []
+    if any("tenant_id" in row and not _same_tenant(row["tenant_id"], tenant_id) for row in rows):
+        _violation(state.session, CrossTenantWrite(), models=owned, op="update")
 
 
 @event.listens_for(GuardedSession, "before_flush")
@@ -92,7 +212,8 @@ def _check_writes(session: Session, flush_context: Any, instances: Any) -> None:
     ctx = current_context()
     if ctx is not None and ctx.scope == "system":
         return
-    for kind, objs in (("insert", session.new), ("update", session.dirty), ("delete", session.deleted)):
+    pending = (("insert", session.new), ("update", session.dirty), ("delete", session.deleted))
+    for kind, objs in pending:
         for obj in objs:
             if not is_tenant_owned(type(obj)):
                 continue

@@ -137,8 +137,14 @@ class EdgeMiddleware:
                     else await anyio.to_thread.run_sync(self.resolve_host, host)
                 )
             except UnknownTenantHost:
-                await _json(send, 404, "unknown_tenant_host", "No tenant lives at this host.",
-                            request_id, status_holder)
+                await _json(
+                    send,
+                    404,
+                    "unknown_tenant_host",
+                    "No tenant lives at this host.",
+                    request_id,
+                    status_holder,
+                )
                 return
             await self.app(scope, receive, send_wrapper)
         finally:

@@ -87,7 +87,7 @@ def iter_routes(app: FastAPI) -> Iterator[tuple[BaseRoute, str]]:
             yield route, getattr(route, "path", "")
         return
     for ctx in iter_route_contexts(app.routes):
-        yield ctx.original_route, ctx.path or getattr(ctx.original_route, "path", "")
+        yield ctx.original_route, str(ctx.path or getattr(ctx.original_route, "path", ""))
 
 
 def iter_api_routes(app: FastAPI) -> Iterator[tuple[APIRoute, str]]:

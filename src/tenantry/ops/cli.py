@@ -70,9 +70,15 @@ def serve(
     os.environ["TENANTRY_DATA_DIR"] = str(settings.data_dir.resolve())
     typer.echo(f"serving on http://{host}:{port} (data in {settings.data_dir})")
     uvicorn.run(
-        "tenantry.wsgi:app_from_env", factory=True, host=host, port=port, workers=workers,
-        proxy_headers=True, log_level="warning", access_log=False,
-    )  # fmt: skip
+        "tenantry.wsgi:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 @app.command()

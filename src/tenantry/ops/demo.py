@@ -28,10 +28,20 @@ class DemoTenant:
 # Business areas add their demo rows in ``tenantry.<area>.demo.fill(db, demo_tenant)``;
 # they run in this order (later areas point at earlier areas' rows).
 DEMO_AREAS = (
-    "services", "tenant_settings", "permissions", "service_requests", "bookings",
-    "work_orders", "invoices", "expenses", "chat", "posts", "reminders", "attachments",
+    "services",
+    "tenant_settings",
+    "permissions",
+    "service_requests",
+    "bookings",
+    "work_orders",
+    "invoices",
+    "expenses",
+    "chat",
+    "posts",
+    "reminders",
+    "attachments",
     "contact",
-)  # fmt: skip
+)
 
 
 def demo_fillers() -> list[Callable[[Database, DemoTenant], None]]:
@@ -45,8 +55,11 @@ def demo_fillers() -> list[Callable[[Database, DemoTenant], None]]:
 
 def demo_accounts() -> list[tuple[str, str]]:
     """(email, what it is) for the README and ``--help``."""
-    rows = [(f"{role}@{slug}.test", f"{role} of {slug}") for slug, _ in DEMO_TENANTS
-            for role in DEMO_ROLES]  # fmt: skip
+    rows = [
+        (f"{role}@{slug}.test", f"{role} of {slug}")
+        for slug, _ in DEMO_TENANTS
+        for role in DEMO_ROLES
+    ]
     rows.append((CONSULTANT, "staff of both acme and globex"))
     return rows
 
@@ -68,8 +81,9 @@ def load_demo_data(db: Database, password: str, *, progress: Callable[[str], Non
         demo = DemoTenant(ref)
         for role in DEMO_ROLES:
             email = f"{role}@{slug}.test"
-            user_id = ensure_user(db, email=email, password=password,
-                                  name=f"{role.title()} {name.split()[0]}")  # fmt: skip
+            user_id = ensure_user(
+                db, email=email, password=password, name=f"{role.title()} {name.split()[0]}"
+            )
             add_member(db, tenant_id=ref.id, user_id=user_id, role=role)
             demo.users[role] = user_id
         add_member(db, tenant_id=ref.id, user_id=consultant, role="staff")

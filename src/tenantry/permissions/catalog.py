@@ -42,7 +42,13 @@ DEFAULT_MATRIX: dict[str, frozenset[str]] = {
     "owner": _ALL,
     "admin": _ALL,
     "staff": _READS
-    | {"bookings.write", "requests.write", "work_orders.write", "expenses.write",
-       "chat.write", "attachments.write"},  # fmt: skip
+    | {
+        "bookings.write",
+        "requests.write",
+        "work_orders.write",
+        "expenses.write",
+        "chat.write",
+        "attachments.write",
+    },
     "client": frozenset(),  # clients use the portal, whose routes check ownership instead
 }

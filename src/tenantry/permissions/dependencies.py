@@ -32,7 +32,9 @@ def load_matrix(db: Database) -> dict[str, frozenset[str]]:
     custom: dict[str, set[str]] = {}
     for role, permission in rows:
         custom.setdefault(role, set()).add(permission)
-    matrix = {role: frozenset(custom.get(role, default)) for role, default in DEFAULT_MATRIX.items()}
+    matrix = {
+        role: frozenset(custom.get(role, default)) for role, default in DEFAULT_MATRIX.items()
+    }
     matrix["owner"] = frozenset(PERMISSIONS)
     return matrix
 

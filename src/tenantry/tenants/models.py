@@ -14,11 +14,34 @@ TENANT_STATUSES = ("active", "suspended", "archived")
 SLUG_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 RESERVED_SLUGS = frozenset(
     {
-        "www", "api", "app", "admin", "portal", "auth", "login", "logout", "static",
-        "assets", "mail", "smtp", "ftp", "root", "system", "public", "tenant", "tenants",
-        "status", "health", "healthz", "docs", "help", "support", "billing", "localhost",
+        "www",
+        "api",
+        "app",
+        "admin",
+        "portal",
+        "auth",
+        "login",
+        "logout",
+        "static",
+        "assets",
+        "mail",
+        "smtp",
+        "ftp",
+        "root",
+        "system",
+        "public",
+        "tenant",
+        "tenants",
+        "status",
+        "health",
+        "healthz",
+        "docs",
+        "help",
+        "support",
+        "billing",
+        "localhost",
     }
-)  # fmt: skip
+)
 
 
 class InvalidSlug(ValueError):
@@ -41,9 +64,7 @@ class Tenant(Base, Timestamped):
     __tablename__ = "tenants"
     __table_args__ = (
         CheckConstraint(f"slug ~ '{SLUG_PATTERN}'", name="slug_dns_label"),
-        CheckConstraint(
-            "status in ('active', 'suspended', 'archived')", name="status_known"
-        ),
+        CheckConstraint("status in ('active', 'suspended', 'archived')", name="status_known"),
         CheckConstraint("primary_domain = lower(primary_domain)", name="domain_lowercase"),
     )
 

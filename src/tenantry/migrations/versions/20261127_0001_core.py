@@ -18,7 +18,7 @@ depends_on = None
 SLUG_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 
 
-def _timestamps() -> list[sa.Column]:
+def _timestamps() -> list[sa.Column[object]]:
     return [
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
