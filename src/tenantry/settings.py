@@ -49,6 +49,27 @@ class Settings(BaseSettings):
     # ORM guard mode: "enforce" refuses, "log" reports and lets through (rollouts only).
     guard_mode: Literal["enforce", "log"] = "enforce"
 
+    # Outgoing mail (reminders, test email). Tests run a local SMTP server.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    mail_from: str = "Tenantry <no-reply@tenantry.localhost>"
+
+    # Payments webhook: HMAC-SHA256 over "timestamp.payload" (Stripe style).
+    # Unset in development: generated once into <data_dir>/secrets.json.
+    payments_webhook_secret: str | None = None
+    payments_webhook_tolerance_s: int = 300
+    # Antivirus scanner callback: shared secret sent in a header.
+    av_callback_secret: str | None = None
+
+    upload_max_bytes: int = 10 * 1024 * 1024
+    upload_content_types: str = (
+        "application/pdf,image/png,image/jpeg,image/gif,image/webp,text/plain,text/csv"
+    )
+    contact_form_rate: str = "5/minute"
+
     demo_password: str = "tenantry-demo"  # noqa: S105 - the documented demo password
 
     log_json: bool = True
@@ -57,6 +78,22 @@ class Settings(BaseSettings):
     @property
     def pg_dir(self) -> Path:
         return self.data_dir / "pg"
+
+    @property
+    def upload_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @cached_property
+    def webhook_secret(self) -> str:
+        return self.payments_webhook_secret or load_or_create_dev_secret(
+            self.data_dir, "payments_webhook_secret"
+        )
+
+    @cached_property
+    def av_secret(self) -> str:
+        return self.av_callback_secret or load_or_create_dev_secret(
+            self.data_dir, "av_callback_secret"
+        )
 
     @cached_property
     def signing_keys(self) -> list[bytes]:

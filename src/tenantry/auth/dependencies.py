@@ -33,6 +33,7 @@ from tenantry.errors import (
     NoActiveTenant,
     NotAMember,
     NotAuthenticated,
+    NotFound,
     RoleRequired,
     SessionRevoked,
     TenantMismatchForbidden,
@@ -164,6 +165,28 @@ async def require_tenant(request: Request, response: Response) -> TenantContext:
     return ctx
 
 
+async def require_host_tenant(request: Request) -> TenantContext:
+    """Public per-tenant routes (catalogue, posts, contact): the tenant is the host's.
+
+    Anonymous: the context carries the tenant and no user, so the guard and RLS scope
+    every read to the host's tenant.
+    """
+    host_tenant = getattr(request.state, "host_tenant", None)
+    if host_tenant is None:
+        raise NotFound("Use the tenant's own host (<slug>.<base-domain>) for this endpoint.")
+    if host_tenant.status != "active":
+        raise TenantSuspended()
+    ctx = TenantContext(
+        tenant_id=host_tenant.id,
+        request_id=getattr(request.state, "request_id", None),
+        scope="public",
+    )
+    set_context(ctx)
+    request.state.tenant_id = ctx.tenant_id
+    structlog.contextvars.bind_contextvars(tenant_id=str(ctx.tenant_id))
+    return ctx
+
+
 @dataclass(frozen=True)
 class SignedInUser:
     user_id: uuid.UUID
@@ -215,6 +238,7 @@ def db_session(request: Request) -> Iterator[Session]:
 
 CurrentTenant = Annotated[TenantContext, Depends(require_tenant)]
 CurrentUser = Annotated[SignedInUser, Depends(require_user)]
+HostTenant = Annotated[TenantContext, Depends(require_host_tenant)]
 StaffMember = Annotated[TenantContext, Depends(RequireRole("owner", "admin", "staff"))]
 AdminMember = Annotated[TenantContext, Depends(RequireRole("owner", "admin"))]
 ClientMember = Annotated[TenantContext, Depends(RequireRole("client"))]
