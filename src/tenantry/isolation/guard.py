@@ -1,16 +1,24 @@
 """The ORM guard (wall 4): SQLAlchemy session events that scope tenant-owned models.
 
-* Every ORM SELECT, UPDATE and DELETE that touches a tenant-owned model gets
-  ``tenant_id = <context tenant>`` on every tenant-owned entity it reads — joins,
-  subqueries, relationship loads and aliases included (``with_loader_criteria``).
+* Every ORM SELECT, UPDATE and DELETE that mentions a tenant-owned model anywhere —
+  result columns, ``select_from``, joins, subqueries, ``exists``, relationship loads,
+  aliases — gets ``tenant_id = <context tenant>`` on every tenant-owned entity it reads
+  (``with_loader_criteria``). ``select(func.count()).select_from(Model)`` included.
 * New tenant-owned objects get the context's ``tenant_id``; an object whose
-  ``tenant_id`` differs from the context is refused on insert, update and delete.
+  ``tenant_id`` differs from the context is refused on insert, update, delete and
+  refresh, and ``tenant_id`` itself never changes.
+* ORM ``insert(Model)`` / bulk ``update(Model)`` statements, which skip the unit of
+  work, are checked the same way (missing ``tenant_id`` on insert is filled in).
 * Any ORM statement on a tenant-owned model without a tenant context raises
-  ``TenantContextMissing`` — fail closed, never "all tenants".
+  ``TenantContextMissing`` — fail closed, never "all tenants". Statements the guard
+  cannot pin (ORM over ``text()``, ``INSERT ... SELECT``) raise ``UnscopableStatement``.
 * Inside an explicit system scope the guard steps aside (audited on entry).
 
-Raw SQL (``text()``) and Core statements on bare tables are not seen here; row-level
-security (wall 5) covers them. Mode ``log`` reports instead of refusing, for rollouts.
+Known bypasses, covered by row-level security (wall 5) alone: raw SQL (``text()``) on
+a connection, and Core statements on bare tables (``Model.__table__``), which carry no
+ORM entity. Also: a session's identity map is not re-checked by ``Session.get`` —
+never reuse one session across a system scope and a tenant scope.
+Mode ``log`` reports instead of refusing, for rollouts.
 """
 
 from __future__ import annotations
@@ -27,7 +35,12 @@ from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import BindParameter, ClauseElement
 
 from tenantry.errors import TenantryError
-from tenantry.isolation.context import TenantContext, TenantContextMissing, current_context
+from tenantry.isolation.context import (
+    TenantContext,
+    TenantContextMissing,
+    TenantMismatch,
+    current_context,
+)
 
 _log = structlog.get_logger("tenantry.guard")
 
@@ -89,7 +102,8 @@ def _tenant_models_in(state: ORMExecuteState) -> list[str]:
     here on purpose: that is the documented RLS-only path.
     """
     found = {m.class_.__name__ for m in state.all_mappers if is_tenant_owned(m.class_)}
-    for element in visitors.iterate(state.statement):
+    statement: Any = state.statement
+    for element in visitors.iterate(statement):
         annotations = getattr(element, "_annotations", None)
         mapper = annotations.get("parentmapper") if annotations else None
         if mapper is not None and is_tenant_owned(mapper.class_):
@@ -99,7 +113,8 @@ def _tenant_models_in(state: ORMExecuteState) -> list[str]:
 
 @event.listens_for(GuardedSession, "do_orm_execute")
 def _scope_statement(state: ORMExecuteState) -> None:
-    if not (state.is_select or state.is_update or state.is_delete or state.is_insert):
+    raw = isinstance(state.statement, FromStatement)  # reports is_select False
+    if not (raw or state.is_select or state.is_update or state.is_delete or state.is_insert):
         return
     owned = _tenant_models_in(state)
     if not owned:
@@ -107,15 +122,13 @@ def _scope_statement(state: ORMExecuteState) -> None:
     ctx = current_context()
     if ctx is not None and ctx.scope == "system":
         return
+    if state.is_column_load:
+        _check_refresh(state, ctx, owned)
+        return
     if ctx is None or ctx.tenant_id is None:
-        if state.is_column_load:
-            # Refreshing an attribute of an object this session already holds, by its
-            # full (tenant_id, id) key, reveals no row the caller does not have; refusing
-            # would break reading server-set values after the unit of work.
-            return
         _violation(state.session, TenantContextMissing(), models=owned)
         return
-    if isinstance(state.statement, FromStatement):
+    if raw:
         # ORM entities over hand-written SQL: the criteria cannot reach into the text.
         _violation(state.session, UnscopableStatement(), models=owned)
         return
@@ -124,9 +137,37 @@ def _scope_statement(state: ORMExecuteState) -> None:
         return
     if state.is_update:
         _check_update_values(state, ctx.tenant_id, owned)
-    # Column loads (refresh, expired or deferred attributes) are scoped too: an object
-    # of another tenant held by this session must not be re-read in this tenant's name.
     state.statement = state.statement.options(_tenant_criteria(ctx.tenant_id))
+
+
+def _check_refresh(state: ORMExecuteState, ctx: TenantContext | None, owned: list[str]) -> None:
+    """Refresh, expired and deferred attribute loads of one object already in the session.
+
+    SQLAlchemy never applies ``with_loader_criteria`` to these (by design), so the guard
+    compares the object's own tenant with the context instead: an object of another
+    tenant held by this session must not be re-read in this tenant's name. With no
+    tenant context the load is let through: it re-reads, by its full ``(tenant_id, id)``
+    key, a row the caller already holds, and refusing would break reading server-set
+    values after a unit of work.
+    """
+    if ctx is None or ctx.tenant_id is None:
+        return
+    refresh_state = state.load_options._refresh_state
+    if refresh_state is None or refresh_state.key is None:
+        return
+    mapper = refresh_state.mapper
+    identity = refresh_state.key[1]
+    names = [mapper.get_property_by_column(col).key for col in mapper.primary_key]
+    row_tenant = identity[names.index("tenant_id")] if "tenant_id" in names else None
+    if row_tenant != ctx.tenant_id:
+        _violation(
+            state.session,
+            TenantMismatch(),
+            models=owned,
+            op="refresh",
+            context_tenant=str(ctx.tenant_id),
+            row_tenant=str(row_tenant),
+        )
 
 
 def _tenant_value(value: Any) -> tuple[bool, Any]:
@@ -175,8 +216,8 @@ def _check_insert(state: ORMExecuteState, tenant_id: uuid.UUID, owned: list[str]
     if key is not None and not _same_tenant(value, tenant_id):
         _violation(state.session, refused, models=owned, op="insert")
         return
-    params = state.parameters
-    rows = params if isinstance(params, list) else [params] if params else []
+    params: Any = state.parameters
+    rows: list[dict[str, Any]] = params if isinstance(params, list) else [params] if params else []
     if any("tenant_id" in row and not _same_tenant(row["tenant_id"], tenant_id) for row in rows):
         _violation(state.session, refused, models=owned, op="insert")
         return
@@ -201,8 +242,8 @@ def _check_update_values(state: ORMExecuteState, tenant_id: uuid.UUID, owned: li
             op="retenant",
         )
         return
-    params = state.parameters
-    rows = params if isinstance(params, list) else []
+    params: Any = state.parameters
+    rows: list[dict[str, Any]] = params if isinstance(params, list) else []
     if any("tenant_id" in row and not _same_tenant(row["tenant_id"], tenant_id) for row in rows):
         _violation(state.session, CrossTenantWrite(), models=owned, op="update")
 
