@@ -242,7 +242,11 @@ HostTenant = Annotated[TenantContext, Depends(require_host_tenant)]
 StaffMember = Annotated[TenantContext, Depends(RequireRole("owner", "admin", "staff"))]
 AdminMember = Annotated[TenantContext, Depends(RequireRole("owner", "admin"))]
 ClientMember = Annotated[TenantContext, Depends(RequireRole("client"))]
-TenantSession = Annotated[Session, Depends(db_session)]
+# scope="function": commit right after the endpoint returns and BEFORE the response
+# is sent, so a client never gets a 2xx for a write that then fails to commit, and
+# its next request always sees its own write. (The default, "request", would commit
+# after the response went out.)
+TenantSession = Annotated[Session, Depends(db_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 
