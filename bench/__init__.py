@@ -1,0 +1,1 @@
+"""Benchmarks. Not part of the test suite; see bench/README.md."""

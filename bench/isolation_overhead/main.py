@@ -1,0 +1,322 @@
+"""Command line and orchestration: database → data → interleaved timings → plans → report."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import platform
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL
+
+from bench.isolation_overhead.data import Dataset, TenantSample, load
+from bench.isolation_overhead.plans import PlanCheck, check_plan
+from bench.isolation_overhead.report import (
+    TARGET,
+    Stat,
+    markdown_table,
+    summarize,
+    write_results,
+)
+from bench.isolation_overhead.server import bench_database
+from bench.isolation_overhead.workload import QUERIES, VARIANTS, Runner
+from tenantry.db.bootstrap import DatabaseUrls
+
+RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
+LARGE_TABLE_ROWS = 10_000  # tables at least this big must be read through an index
+
+
+@dataclass
+class BenchConfig:
+    rows: int = 1_000_000
+    tenants: int = 1_000
+    zipf_s: float = 1.0
+    iterations: int = 200  # measured rounds; each runs every query on a large and a small tenant
+    warmup: int = 15
+    large: int = 3  # the largest tenants
+    small: int = 20  # spread over the bottom half of the ranking
+    lookups: int = 64  # booking ids per sampled tenant for point lookups
+    trigram: bool = False  # add a pg_trgm GIN index on service_requests.title
+    seed: int = 42
+    label: str = "full"
+
+
+QUICK = {"rows": 50_000, "tenants": 200, "iterations": 40, "warmup": 5, "label": "quick"}
+
+
+@dataclass
+class BenchResult:
+    config: BenchConfig
+    dataset: Dataset
+    stats: dict[str, dict[str, Stat]]
+    plans: list[PlanCheck]
+    server: dict[str, str]
+    measure_seconds: float
+    samples: dict[str, dict[str, list[dict[str, int]]]] = field(repr=False, default_factory=dict)
+
+    @property
+    def violations(self) -> list[str]:
+        return [f"{p.query}: {v}" for p in self.plans for v in p.violations]
+
+    @property
+    def misses(self) -> list[str]:
+        return [q for q, by in self.stats.items() if by["all"].ratio_median > TARGET]
+
+
+def _server_facts(urls: DatabaseUrls) -> dict[str, str]:
+    engine = create_engine(urls.migrator)
+    try:
+        with engine.connect() as conn:
+            facts = {"version": conn.execute(text("select version()")).scalar_one()}
+            for name in (
+                "shared_buffers", "work_mem", "random_page_cost", "effective_cache_size",
+                "jit", "max_parallel_workers_per_gather",
+            ):  # fmt: skip
+                facts[name] = conn.execute(text(f"show {name}")).scalar_one()
+    finally:
+        engine.dispose()
+    facts["client"] = f"python {platform.python_version()} on {platform.machine()}"
+    return facts
+
+
+def _add_trigram_index(urls: DatabaseUrls) -> None:
+    # pg_trgm is a trusted extension: the database owner (the migrator) may create it.
+    engine = create_engine(urls.migrator)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("create extension if not exists pg_trgm"))
+            conn.execute(
+                text(
+                    "create index ix_bench_service_requests_title_trgm on service_requests"
+                    " using gin (title gin_trgm_ops)"
+                )
+            )
+            conn.execute(text("analyze service_requests"))
+    finally:
+        engine.dispose()
+
+
+def _measure(
+    runner: Runner, dataset: Dataset, config: BenchConfig, log: bool
+) -> dict[str, dict[str, list[dict[str, int]]]]:
+    """Interleave everything: per round, queries in random order, a large and a small
+    tenant each, the three variants in random order — drift hits all sides alike."""
+    rng = random.Random(config.seed)
+    samples: dict[str, dict[str, list[dict[str, int]]]] = {
+        q.name: {"large": [], "small": []} for q in QUERIES
+    }
+    classes: dict[str, list[TenantSample]] = {"large": dataset.large, "small": dataset.small}
+    total = config.warmup + config.iterations
+    started = time.perf_counter()
+    for rnd in range(total):
+        queries = list(QUERIES)
+        rng.shuffle(queries)
+        for query in queries:
+            for kind, tenants in classes.items():
+                tenant = tenants[rng.randrange(len(tenants))]
+                order = list(VARIANTS)
+                rng.shuffle(order)
+                times: dict[str, int] = {v: runner.timed(query, v, tenant, rnd) for v in order}
+                if rnd >= config.warmup:
+                    samples[query.name][kind].append(times)
+        if rnd % 20 == 0:
+            gc.collect()  # collect between rounds, not inside a timing
+        if log and (rnd + 1) % max(1, total // 10) == 0:
+            print(f"  round {rnd + 1}/{total}  {time.perf_counter() - started:6.1f}s", flush=True)
+    return samples
+
+
+def _plans(runner: Runner, dataset: Dataset, large_tables: set[str]) -> list[PlanCheck]:
+    tenant = dataset.large[0]
+    checks: list[PlanCheck] = []
+    for query in QUERIES:
+        for variant in ("walls", "off"):
+            for statement, params in runner.capture_sql(query, variant, tenant):
+                plan_json, lines = runner.explain(variant, tenant, statement, params)
+                check = check_plan(query.name, variant, statement, plan_json, lines, large_tables)
+                if variant == "off":
+                    check.violations = []  # reference only; the tenant queries are checked
+                checks.append(check)
+    return checks
+
+
+def run(
+    config: BenchConfig,
+    *,
+    admin: URL | None = None,
+    results_dir: Path | None = RESULTS_DIR,
+    log: bool = True,
+) -> BenchResult:
+    say = print if log else (lambda *a, **k: None)
+    with bench_database(admin=admin) as urls:
+        say(f"database {urls.database}: {config.rows:,} rows over {config.tenants:,} tenants")
+        random.seed(config.seed)
+        dataset = load(
+            urls,
+            rows=config.rows,
+            tenants=config.tenants,
+            zipf_s=config.zipf_s,
+            large=config.large,
+            small=config.small,
+            lookups=config.lookups,
+            seed=config.seed,
+            log=log,
+        )
+        if config.trigram:
+            _add_trigram_index(urls)
+        server = _server_facts(urls)
+        runner = Runner(urls)
+        try:
+            say(f"measuring {config.iterations} rounds (+{config.warmup} warm-up)")
+            t0 = time.perf_counter()
+            samples = _measure(runner, dataset, config, log)
+            measure_seconds = time.perf_counter() - t0
+            large_tables = {t for t, n in dataset.rows.items() if n >= LARGE_TABLE_ROWS}
+            plans = _plans(runner, dataset, large_tables)
+        finally:
+            runner.dispose()
+
+    stats = {
+        name: {
+            "all": summarize(by_kind["large"] + by_kind["small"]),
+            "large": summarize(by_kind["large"]),
+            "small": summarize(by_kind["small"]),
+        }
+        for name, by_kind in samples.items()
+    }
+    result = BenchResult(config, dataset, stats, plans, server, measure_seconds, samples)
+    if log:
+        _print_result(result)
+    if results_dir is not None:
+        stem = "isolation_overhead" + ("" if config.label == "full" else f"_{config.label}")
+        paths = write_results(results_dir, stem, _payload(result), _markdown(result))
+        say("wrote " + ", ".join(str(p) for p in paths))
+    return result
+
+
+def _payload(r: BenchResult) -> dict[str, Any]:
+    return {
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": "python -m bench.isolation_overhead " + " ".join(sys.argv[1:]),
+        "config": asdict(r.config),
+        "server": r.server,
+        "dataset": {
+            "tenants": r.dataset.tenants,
+            "rows": r.dataset.rows,
+            "load_seconds": round(r.dataset.load_seconds, 1),
+            "large": [{"rank": t.rank, "rows": t.rows} for t in r.dataset.large],
+            "small": [{"rank": t.rank, "rows": t.rows} for t in r.dataset.small],
+        },
+        "measure_seconds": round(r.measure_seconds, 1),
+        "target_median_ratio": TARGET,
+        "queries": {q.name: {"table": q.table, "what": q.description} for q in QUERIES},
+        "stats": {q: {k: asdict(s) for k, s in by.items()} for q, by in r.stats.items()},
+        "misses": r.misses,
+        "plans": [asdict(p) for p in r.plans],
+        "plan_violations": r.violations,
+    }
+
+
+def _markdown(r: BenchResult) -> str:
+    main_rows = sum(r.dataset.rows[t] for t in ("service_requests", "bookings", "invoices"))
+    largest = r.dataset.large[0].rows
+    head = (
+        f"Isolation overhead ({r.config.label}): {r.dataset.tenants:,} tenants, "
+        f"{main_rows:,} rows in the main tables (largest tenant: "
+        f"{sum(largest.values()):,} rows), {r.config.iterations} rounds; "
+        f"{r.server['version'].split(' on ')[0]}.\n"
+        "Ratios are per-iteration walls/off (same tenant, same round); target median "
+        f"≤ {TARGET:.2f}.\n\n"
+    )
+    tail = "\n" + _plan_table(r) + "\n"
+    if r.misses:
+        tail += f"\nMissed the target: {', '.join(r.misses)}.\n"
+    if r.violations:
+        tail += f"\nPlan check FAILED: {'; '.join(r.violations)}.\n"
+    else:
+        tail += "\nPlan check: every tenant query reads large tables through an index.\n"
+    return head + markdown_table(r.stats) + "\n" + tail
+
+
+def _plan_table(r: BenchResult) -> str:
+    """Server-side view on the largest tenant: access path and EXPLAIN ANALYZE times."""
+    lines = [
+        "Plans on the largest tenant (EXPLAIN ANALYZE, ms; walls / off):\n",
+        "| query | access path (walls) | planning | execution |",
+        "|---|---|---:|---:|",
+    ]
+    for q in QUERIES:
+        walls = [p for p in r.plans if p.query == q.name and p.variant == "walls"]
+        off = [p for p in r.plans if p.query == q.name and p.variant == "off"]
+        if not walls or not off:
+            continue
+        access = "; ".join(p.access for p in walls)
+        lines.append(
+            f"| {q.name} | {access} | {_ms_sum(walls, 'planning_ms')} / "
+            f"{_ms_sum(off, 'planning_ms')} | {_ms_sum(walls, 'execution_ms')} / "
+            f"{_ms_sum(off, 'execution_ms')} |"
+        )
+    return "\n".join(lines)
+
+
+def _ms_sum(plans: list[PlanCheck], attr: str) -> str:
+    values = [getattr(p, attr) for p in plans]
+    return "-" if None in values else f"{sum(values):.3f}"
+
+
+def _print_result(r: BenchResult) -> None:
+    print("\nEXPLAIN (ANALYZE) of the tenant queries (walls) on the largest tenant "
+          f"(rank {r.dataset.large[0].rank}):")  # fmt: skip
+    for p in r.plans:
+        if p.variant != "walls":
+            continue
+        verdict = "FAIL: " + "; ".join(p.violations) if p.violations else "ok"
+        print(f"\n-- {p.query} [{verdict}]\n   {p.statement.strip()}")
+        for line in p.text:
+            print("   " + line)
+    print("\n" + _markdown(r))
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.isolation_overhead",
+        description="Measure what the isolation walls cost (see bench/README.md).",
+    )
+    d = BenchConfig()
+    parser.add_argument("--quick", action="store_true", help="smoke size: 50k rows, 200 tenants")
+    parser.add_argument("--rows", type=int, help=f"rows in the main tables (default {d.rows:,})")
+    parser.add_argument("--tenants", type=int, help=f"number of tenants (default {d.tenants:,})")
+    parser.add_argument("--iterations", type=int, help=f"measured rounds (default {d.iterations})")
+    parser.add_argument("--zipf", type=float, help=f"size skew exponent (default {d.zipf_s})")
+    parser.add_argument("--trigram", action="store_true", help="add a pg_trgm index on titles")
+    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--no-results", action="store_true", help="write no result files")
+    args = parser.parse_args(argv)
+
+    config = BenchConfig(**QUICK) if args.quick else BenchConfig()  # type: ignore[arg-type]
+    for name, value in (
+        ("rows", args.rows), ("tenants", args.tenants), ("iterations", args.iterations),
+        ("zipf_s", args.zipf),
+    ):  # fmt: skip
+        if value is not None:
+            setattr(config, name, value)
+    config.trigram, config.seed = args.trigram, args.seed
+    if args.rows is not None or args.tenants is not None:
+        config.label = "custom"
+    if args.trigram:
+        config.label += "_trigram"
+    result = run(config, results_dir=None if args.no_results else args.results_dir)
+    if result.violations:
+        print("\nFAIL: a tenant query reads a large table without an index:", file=sys.stderr)
+        for v in result.violations:
+            print("  " + v, file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,254 @@
+"""The queries and the three ways of running each one.
+
+Every execution is one request-shaped unit of work — open a session, begin, run the
+statement, fetch everything, commit, close — so the per-transaction costs of the walls
+(the ``set_config`` round trip, the guard's statement rewriting) are counted, not
+hidden. Variants:
+
+``off``    the migrator (BYPASSRLS, so RLS is skipped), a plain ``Session`` and the
+           tenant predicate written by hand: the fastest correct way without isolation.
+``walls``  the app role (RLS applies), a ``GuardedSession`` inside ``tenant_context``:
+           the guard adds the tenant predicate and pins the transaction with
+           ``set_config`` — exactly what a request does (``Database.session()``).
+``set``    ``off`` plus the ``set_config`` round trip (still BYPASSRLS): what pinning
+           the transaction to a tenant costs, before any policy runs.
+``rls``    the app role, a plain ``Session``, a hand-written ``set_config`` and the same
+           hand-written predicate as ``off``: RLS without the guard.
+
+So walls/off = set/off (round trip) x rls/set (the policy, server side) x walls/rls
+(the guard, client side) — which is how a miss is attributed.
+
+Both engines run without ``pool_pre_ping`` (the app's ``Database`` has it on both; it
+adds the same round trip to each side and would only dilute the ratio) and with
+``synchronous_commit = off`` so the insert measures work, not the disk's fsync.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from bench.isolation_overhead.data import SEARCH_TERM, TenantSample
+from tenantry.bookings.models import Booking
+from tenantry.db.bootstrap import DatabaseUrls
+from tenantry.invoices.models import Invoice
+from tenantry.isolation.context import TenantContext, tenant_context
+from tenantry.isolation.guard import GuardedSession
+from tenantry.service_requests.models import ServiceRequest
+
+Variant = Literal["off", "set", "rls", "walls"]
+VARIANTS: tuple[Variant, ...] = ("off", "set", "rls", "walls")
+
+SET_TENANT = text(
+    "select set_config('app.current_tenant_id', :tenant_id, true),"
+    " set_config('app.current_user_id', '', true)"
+)
+
+
+@dataclass(frozen=True)
+class Query:
+    name: str
+    table: str
+    description: str
+    run: Callable[[Session, TenantSample, int, Variant], None]
+    writes: bool = False
+
+
+def _point_lookup(s: Session, t: TenantSample, i: int, v: Variant) -> None:
+    stmt = select(Booking).where(Booking.id == t.booking_ids[i % len(t.booking_ids)])
+    if v != "walls":
+        stmt = stmt.where(Booking.tenant_id == t.id)
+    s.scalars(stmt).one()
+
+
+def _filtered_list(s: Session, t: TenantSample, i: int, v: Variant) -> None:
+    stmt = (
+        select(ServiceRequest)
+        .where(ServiceRequest.status == "submitted")
+        .order_by(ServiceRequest.created_at.desc())
+        .limit(20)
+    )
+    if v != "walls":
+        stmt = stmt.where(ServiceRequest.tenant_id == t.id)
+    s.scalars(stmt).all()
+
+
+def _count(s: Session, t: TenantSample, i: int, v: Variant) -> None:
+    stmt = select(func.count()).select_from(Invoice)
+    if v != "walls":
+        stmt = stmt.where(Invoice.tenant_id == t.id)
+    s.scalar(stmt)
+
+
+def _insert(s: Session, t: TenantSample, i: int, v: Variant) -> None:
+    row = ServiceRequest(
+        client_id=t.client_id, service_id=t.service_id, title=f"Bench insert {v} {i}"
+    )
+    if v != "walls":
+        row.tenant_id = t.id  # the guard sets it in the walls variant
+    s.add(row)
+
+
+def _ilike_scoped(s: Session, t: TenantSample, i: int, v: Variant) -> None:
+    stmt = (
+        select(ServiceRequest)
+        .where(ServiceRequest.title.ilike(SEARCH_TERM))
+        .order_by(ServiceRequest.created_at.desc())
+        .limit(50)
+    )
+    if v != "walls":
+        stmt = stmt.where(ServiceRequest.tenant_id == t.id)
+    s.scalars(stmt).all()
+
+
+_ILIKE_SQL = (
+    "select id, title, status, created_at from service_requests where title ilike :q"
+    " {tenant} order by created_at desc limit 50"
+)
+_ILIKE_PLAIN = text(_ILIKE_SQL.format(tenant=""))
+_ILIKE_EXPLICIT = text(_ILIKE_SQL.format(tenant="and tenant_id = :tid"))
+
+
+def _ilike_plain(s: Session, t: TenantSample, i: int, v: Variant) -> None:
+    # Raw SQL is invisible to the guard: in ``walls`` and ``rls`` only the policy scopes
+    # it. ``off`` and ``set`` bypass RLS, so they need the hand-written predicate.
+    if v in ("off", "set"):
+        s.execute(_ILIKE_EXPLICIT, {"q": SEARCH_TERM, "tid": t.id}).all()
+    else:
+        s.execute(_ILIKE_PLAIN, {"q": SEARCH_TERM}).all()
+
+
+def _page(s: Session, t: TenantSample, i: int, v: Variant) -> None:
+    # A request rarely runs one statement: the per-transaction costs (the set_config
+    # round trip) are shared by everything the request reads.
+    _point_lookup(s, t, i, v)
+    _filtered_list(s, t, i, v)
+    _count(s, t, i, v)
+
+
+QUERIES: tuple[Query, ...] = (
+    Query("point_lookup", "bookings", "one booking by id", _point_lookup),
+    Query(
+        "filtered_list",
+        "service_requests",
+        "status = 'submitted' ORDER BY created_at DESC LIMIT 20",
+        _filtered_list,
+    ),
+    Query("count", "invoices", "count(*) of the tenant's invoices", _count),
+    Query("insert", "service_requests", "one new service request", _insert, writes=True),
+    Query(
+        "ilike_scoped",
+        "service_requests",
+        "ORM: title ILIKE '%boiler%' ORDER BY created_at DESC LIMIT 50"
+        " (tenant predicate from the guard / by hand)",
+        _ilike_scoped,
+    ),
+    Query(
+        "ilike_plain",
+        "service_requests",
+        "raw SQL: same search with no tenant predicate (RLS alone scopes it)",
+        _ilike_plain,
+    ),
+    Query(
+        "page",
+        "bookings, service_requests, invoices",
+        "point lookup + filtered list + count in one transaction (a typical request)",
+        _page,
+    ),
+)
+
+
+class Runner:
+    """Engines and sessions for the three variants, and a timed unit of work."""
+
+    def __init__(self, urls: DatabaseUrls) -> None:
+        options = {"options": "-c synchronous_commit=off"}
+        kw: dict[str, Any] = {"pool_size": 2, "max_overflow": 0, "connect_args": options}
+        self.app_engine: Engine = create_engine(urls.app, **kw)
+        self.off_engine: Engine = create_engine(urls.migrator, **kw)
+        # Like Database.session(): GuardedSession on the app engine for ``walls``.
+        walls = sessionmaker(self.app_engine, class_=GuardedSession, expire_on_commit=False)
+        rls = sessionmaker(self.app_engine, expire_on_commit=False)
+        off = sessionmaker(self.off_engine, expire_on_commit=False)
+        self._factories: dict[Variant, Callable[[], Session]] = {
+            "walls": walls, "rls": rls, "set": off, "off": off,
+        }  # fmt: skip
+
+    @contextmanager
+    def unit_of_work(self, variant: Variant, tenant: TenantSample) -> Iterator[Session]:
+        """What a request does: one session, one transaction, commit at the end."""
+        with _context_for(variant, tenant), self._factories[variant]() as s, s.begin():
+            if variant in ("rls", "set"):
+                s.execute(SET_TENANT, {"tenant_id": str(tenant.id)})
+            yield s
+
+    def timed(self, query: Query, variant: Variant, tenant: TenantSample, i: int) -> int:
+        started = time.perf_counter_ns()
+        with self.unit_of_work(variant, tenant) as s:
+            query.run(s, tenant, i, variant)
+        return time.perf_counter_ns() - started
+
+    def capture_sql(
+        self, query: Query, variant: Variant, tenant: TenantSample
+    ) -> list[tuple[str, Any]]:
+        """Run ``query`` once (rolled back) and return the statements it sent."""
+        engine = self.off_engine if variant in ("off", "set") else self.app_engine
+        sent: list[tuple[str, Any]] = []
+
+        def capture(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+            if "set_config(" not in statement:
+                sent.append((statement, params))
+
+        event.listen(engine, "before_cursor_execute", capture)
+        try:
+            with self._session_for(variant, tenant) as s:
+                query.run(s, tenant, 0, variant)
+                s.flush()
+        finally:
+            event.remove(engine, "before_cursor_execute", capture)
+        return sent
+
+    @contextmanager
+    def _session_for(self, variant: Variant, tenant: TenantSample) -> Iterator[Session]:
+        """Like ``unit_of_work`` but rolled back (EXPLAIN ANALYZE of an insert writes)."""
+        with _context_for(variant, tenant), self._factories[variant]() as s:
+            s.begin()
+            if variant in ("rls", "set"):
+                s.execute(SET_TENANT, {"tenant_id": str(tenant.id)})
+            try:
+                yield s
+            finally:
+                s.rollback()
+
+    def explain(
+        self, variant: Variant, tenant: TenantSample, statement: str, params: Any
+    ) -> tuple[Any, list[str]]:
+        """(JSON plan, EXPLAIN ANALYZE text) of ``statement`` as ``variant`` runs it."""
+        with self._session_for(variant, tenant) as s:
+            conn = s.connection()  # begins: the guard's set_config runs in ``walls``
+            plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, params).scalar()
+            lines = [
+                row[0]
+                for row in conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, params)
+            ]
+        return plan, lines
+
+    def dispose(self) -> None:
+        self.app_engine.dispose()
+        self.off_engine.dispose()
+
+
+@contextmanager
+def _context_for(variant: Variant, tenant: TenantSample) -> Iterator[None]:
+    """The tenant context a request would carry; only the guarded session reads it."""
+    if variant == "walls":
+        with tenant_context(TenantContext(tenant_id=tenant.id)):
+            yield
+    else:
+        yield
