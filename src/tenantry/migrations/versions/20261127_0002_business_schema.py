@@ -125,7 +125,10 @@ def _member(table: str, column: str) -> sa.ForeignKeyConstraint:
 
 
 def _check(table: str, name: str, condition: str) -> sa.CheckConstraint:
-    return sa.CheckConstraint(condition, name=f"ck_{table}_{name}")
+    # op.f(): the name is final. A plain string would go through the metadata's
+    # "ck_%(table_name)s_%(constraint_name)s" convention a second time and come out as
+    # ck_<table>_ck_<table>_<name> (which is what 0001's CHECK constraints are called).
+    return sa.CheckConstraint(condition, name=op.f(f"ck_{table}_{name}"))
 
 
 def _index(table: str, name: str, *columns: str) -> None:
