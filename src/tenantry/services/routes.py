@@ -1,0 +1,132 @@
+"""Services: the admin catalogue (CRUD and active flags) and the public catalogue."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Response, status
+
+from tenantry.auth.dependencies import HostTenant, TenantSession, public_router, tenant_router
+from tenantry.isolation.context import TenantContext
+from tenantry.kit.pagination import Page, Pagination
+from tenantry.permissions.dependencies import RequirePermission
+from tenantry.services import service
+from tenantry.services.schemas import (
+    CatalogueEntry,
+    CatalogueIn,
+    CatalogueOut,
+    PublicServiceOut,
+    ServiceIn,
+    ServiceOut,
+    ServicePatch,
+)
+
+ServicesRead = Annotated[TenantContext, Depends(RequirePermission("services.read"))]
+ServicesWrite = Annotated[TenantContext, Depends(RequirePermission("services.write"))]
+
+admin = tenant_router(prefix="/api/admin", tags=["services"])
+public = public_router(prefix="/api/public", tags=["services"])
+routers = [admin, public]
+
+DENIED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Not signed in"},
+    403: {"description": "Your role lacks the permission (`role_required`)"},
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such service"}}
+SLUG_TAKEN: dict[int | str, dict[str, Any]] = {
+    409: {"description": "The slug is taken in this tenant (`slug_taken`)"}
+}
+
+
+@admin.get("/services", response_model=Page[ServiceOut], responses=DENIED)
+def list_services(
+    ctx: ServicesRead,
+    session: TenantSession,
+    page: Pagination,
+    active: Annotated[bool | None, Query(description="Only active (or only retired).")] = None,
+) -> Page[ServiceOut]:
+    """The tenant's services, active and retired, by name."""
+    rows, total = service.list_services(session=session, active=active, page=page)
+    return Page(
+        items=[ServiceOut.model_validate(r) for r in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@admin.post(
+    "/services",
+    response_model=ServiceOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={**DENIED, **SLUG_TAKEN},
+)
+def create_service(ctx: ServicesWrite, session: TenantSession, body: ServiceIn) -> ServiceOut:
+    """Add a service to the catalogue."""
+    return ServiceOut.model_validate(service.create_service(session=session, data=body))
+
+
+@admin.get("/services/{service_id}", response_model=ServiceOut, responses={**DENIED, **NOT_FOUND})
+def get_service(ctx: ServicesRead, session: TenantSession, service_id: uuid.UUID) -> ServiceOut:
+    """One service of this tenant."""
+    return ServiceOut.model_validate(service.get_service(session=session, service_id=service_id))
+
+
+@admin.patch(
+    "/services/{service_id}",
+    response_model=ServiceOut,
+    responses={**DENIED, **NOT_FOUND, **SLUG_TAKEN},
+)
+def update_service(
+    ctx: ServicesWrite, session: TenantSession, service_id: uuid.UUID, body: ServicePatch
+) -> ServiceOut:
+    """Change some fields of a service (only those sent)."""
+    updated = service.update_service(session=session, service_id=service_id, data=body)
+    return ServiceOut.model_validate(updated)
+
+
+@admin.delete(
+    "/services/{service_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses={**DENIED, **NOT_FOUND},
+)
+def retire_service(ctx: ServicesWrite, session: TenantSession, service_id: uuid.UUID) -> Response:
+    """Retire a service: it leaves the public catalogue; existing bookings keep it."""
+    service.retire_service(session=session, service_id=service_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _catalogue_out(rows: list[Any]) -> CatalogueOut:
+    entries = [CatalogueEntry.model_validate(r) for r in rows]
+    return CatalogueOut(services=entries, active_count=sum(e.active for e in entries))
+
+
+@admin.get("/settings/services", response_model=CatalogueOut, responses=DENIED)
+def catalogue_settings(ctx: ServicesRead, session: TenantSession) -> CatalogueOut:
+    """Every service of the tenant with its active flag (the catalogue settings page)."""
+    return _catalogue_out(service.catalogue(session=session))
+
+
+@admin.put("/settings/services", response_model=CatalogueOut, responses={**DENIED, **NOT_FOUND})
+def set_catalogue_settings(
+    ctx: ServicesWrite, session: TenantSession, body: CatalogueIn
+) -> CatalogueOut:
+    """Set the active flag of several services at once (all or nothing: an unknown id
+    changes nothing and answers 404)."""
+    return _catalogue_out(service.set_catalogue(session=session, data=body))
+
+
+@public.get("/services", response_model=Page[PublicServiceOut], responses={404: {}})
+def public_services(
+    ctx: HostTenant, session: TenantSession, page: Pagination
+) -> Page[PublicServiceOut]:
+    """The active services of the tenant named by the host, by name."""
+    rows, total = service.public_catalogue(session=session, page=page)
+    return Page(
+        items=[PublicServiceOut.model_validate(r) for r in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )

@@ -1,0 +1,122 @@
+"""Request and response models for the services catalogue."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+SLUG_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+
+
+def _not_blank(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be blank")
+    return value
+
+
+Slug = Annotated[str, Field(min_length=1, max_length=100, pattern=SLUG_PATTERN)]
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_not_blank)]
+Description = Annotated[str, Field(max_length=5000)]
+PriceCents = Annotated[int, Field(ge=0, le=100_000_000, description="Price in cents.")]
+Minutes = Annotated[int, Field(gt=0, le=24 * 60, description="Duration in minutes.")]
+
+
+class ServiceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    slug: Slug = Field(description="Unique within the tenant; lowercase letters, digits, dashes.")
+    name: Name
+    description: Description = ""
+    price_cents: PriceCents
+    duration_minutes: Minutes
+    active: bool = True
+
+
+class ServicePatch(BaseModel):
+    """Partial update: only the fields sent change; an explicit null is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    slug: Slug | None = None
+    name: Name | None = None
+    description: Description | None = None
+    price_cents: PriceCents | None = None
+    duration_minutes: Minutes | None = None
+    active: bool | None = None
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> ServicePatch:
+        nulls = [f for f in self.model_fields_set if getattr(self, f) is None]
+        if nulls:
+            raise ValueError(f"fields may be omitted but not null: {', '.join(sorted(nulls))}")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)
+
+
+class ServiceOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    slug: str
+    name: str
+    description: str
+    price_cents: int
+    duration_minutes: int
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class PublicServiceOut(BaseModel):
+    """What anyone may see of an active service on the tenant's site."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    slug: str
+    name: str
+    description: str
+    price_cents: int
+    duration_minutes: int
+
+
+class CatalogueEntry(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    slug: str
+    name: str
+    active: bool
+
+
+class CatalogueOut(BaseModel):
+    """The catalogue settings view: every service with its active flag."""
+
+    services: list[CatalogueEntry]
+    active_count: int
+
+
+class CatalogueFlag(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: uuid.UUID
+    active: bool
+
+
+class CatalogueIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    services: list[CatalogueFlag] = Field(min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> CatalogueIn:
+        ids = [item.id for item in self.services]
+        if len(set(ids)) != len(ids):
+            raise ValueError("each service may appear once")
+        return self
