@@ -1,0 +1,129 @@
+"""Invoices: admin routes (``/api/admin/invoices``) and the client portal
+(``/api/portal/invoices``)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import Depends, Query
+
+from tenantry.auth.dependencies import ClientMember, TenantSession, tenant_router
+from tenantry.invoices import service
+from tenantry.invoices.schemas import InvoiceCreate, InvoiceDetail, InvoiceOut, InvoiceStatus
+from tenantry.isolation.context import TenantContext
+from tenantry.kit.pagination import Page, Pagination
+from tenantry.permissions.dependencies import RequirePermission
+
+InvoicesRead = Annotated[TenantContext, Depends(RequirePermission("invoices.read"))]
+InvoicesWrite = Annotated[TenantContext, Depends(RequirePermission("invoices.write"))]
+
+_ERROR = {"description": 'Error (`{"error": {"code", "message", "request_id"}}`).'}
+_READ_ERRORS: dict[int | str, dict[str, Any]] = {401: _ERROR, 403: _ERROR, 404: _ERROR}
+_WRITE_ERRORS: dict[int | str, dict[str, Any]] = {**_READ_ERRORS, 409: _ERROR, 422: _ERROR}
+
+admin = tenant_router(prefix="/api/admin/invoices", tags=["invoices"])
+portal = tenant_router(prefix="/api/portal/invoices", tags=["portal", "invoices"])
+routers = [admin, portal]
+
+
+@admin.get("", response_model=Page[InvoiceOut], responses=_READ_ERRORS)
+def list_invoices(
+    ctx: InvoicesRead,
+    session: TenantSession,
+    page: Pagination,
+    status: Annotated[InvoiceStatus | None, Query(description="Only this status.")] = None,
+    client_id: Annotated[uuid.UUID | None, Query(description="Only this client's.")] = None,
+) -> Page[InvoiceOut]:
+    """The tenant's invoices, newest first, optionally by status and client."""
+    rows, total = service.list_invoices(
+        session=session, status=status, client_id=client_id, limit=page.limit, offset=page.offset
+    )
+    return Page[InvoiceOut](
+        items=[InvoiceOut.model_validate(r) for r in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@admin.post("", response_model=InvoiceDetail, status_code=201, responses=_WRITE_ERRORS)
+def create_invoice(
+    ctx: InvoicesWrite, session: TenantSession, body: InvoiceCreate
+) -> InvoiceDetail:
+    """Create a draft invoice with its lines.
+
+    Line amounts (quantity * unit price) and the total are computed here; the number
+    (``INV-000123``) is the tenant's next. The client must be an active client member of
+    this tenant (422 `client_not_found` / `not_a_client`); an optional booking must be
+    this tenant's and the same client's (422 `booking_not_found` /
+    `booking_client_mismatch`). A negative total is 422 `invoice_total_negative`.
+    """
+    return InvoiceDetail.model_validate(service.create_invoice(session=session, data=body))
+
+
+@admin.get("/{invoice_id}", response_model=InvoiceDetail, responses=_READ_ERRORS)
+def get_invoice(ctx: InvoicesRead, session: TenantSession, invoice_id: uuid.UUID) -> InvoiceDetail:
+    """One invoice with its lines (404 `not_found` when not this tenant's)."""
+    return InvoiceDetail.model_validate(service.get_invoice(session=session, invoice_id=invoice_id))
+
+
+@admin.post("/{invoice_id}/send", response_model=InvoiceDetail, responses=_WRITE_ERRORS)
+def send_invoice(
+    ctx: InvoicesWrite, session: TenantSession, invoice_id: uuid.UUID
+) -> InvoiceDetail:
+    """Issue a draft: `draft → sent`, sets `issued_at` (else 409 `invalid_transition`)."""
+    invoice = service.transition(session=session, invoice_id=invoice_id, action="send")
+    return InvoiceDetail.model_validate(invoice)
+
+
+@admin.post("/{invoice_id}/mark-paid", response_model=InvoiceDetail, responses=_WRITE_ERRORS)
+def mark_invoice_paid(
+    ctx: InvoicesWrite, session: TenantSession, invoice_id: uuid.UUID
+) -> InvoiceDetail:
+    """Record a payment received outside the provider: `sent → paid`, sets `paid_at`
+    (else 409 `invalid_transition`)."""
+    invoice = service.transition(session=session, invoice_id=invoice_id, action="mark_paid")
+    return InvoiceDetail.model_validate(invoice)
+
+
+@admin.post("/{invoice_id}/void", response_model=InvoiceDetail, responses=_WRITE_ERRORS)
+def void_invoice(
+    ctx: InvoicesWrite, session: TenantSession, invoice_id: uuid.UUID
+) -> InvoiceDetail:
+    """Cancel an invoice: `draft|sent → void`. A paid invoice cannot be voided
+    (409 `invalid_transition`)."""
+    invoice = service.transition(session=session, invoice_id=invoice_id, action="void")
+    return InvoiceDetail.model_validate(invoice)
+
+
+@portal.get("", response_model=Page[InvoiceOut], responses=_READ_ERRORS)
+def list_my_invoices(
+    ctx: ClientMember,
+    session: TenantSession,
+    page: Pagination,
+    status: Annotated[InvoiceStatus | None, Query(description="Only this status.")] = None,
+) -> Page[InvoiceOut]:
+    """The signed-in client's own invoices (sent, paid, void — never drafts)."""
+    assert ctx.user_id is not None
+    rows, total = service.list_client_invoices(
+        session=session, client_id=ctx.user_id, status=status, limit=page.limit, offset=page.offset
+    )
+    return Page[InvoiceOut](
+        items=[InvoiceOut.model_validate(r) for r in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@portal.get("/{invoice_id}", response_model=InvoiceDetail, responses=_READ_ERRORS)
+def get_my_invoice(
+    ctx: ClientMember, session: TenantSession, invoice_id: uuid.UUID
+) -> InvoiceDetail:
+    """One of the client's own invoices with its lines; anyone else's, and drafts, are 404."""
+    assert ctx.user_id is not None
+    invoice = service.get_client_invoice(
+        session=session, client_id=ctx.user_id, invoice_id=invoice_id
+    )
+    return InvoiceDetail.model_validate(invoice)
