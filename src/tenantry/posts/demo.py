@@ -1,0 +1,95 @@
+"""Demo posts: a few published news items and one draft per tenant."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from tenantry.db.engine import Database
+from tenantry.isolation.context import TenantContext, tenant_context
+from tenantry.posts.models import Post
+
+if TYPE_CHECKING:
+    from tenantry.ops.demo import DemoTenant
+
+# (slug, title, body, days ago published or None for a draft)
+POSTS: dict[str, list[tuple[str, str, str, int | None]]] = {
+    "acme": [
+        (
+            "spring-cleaning-checklist",
+            "Our spring cleaning checklist",
+            "Twelve jobs that make the biggest difference, from oven racks to window tracks.",
+            21,
+        ),
+        (
+            "new-carpet-machines",
+            "New carpet machines, faster drying",
+            "Our new hot-water extractors leave carpets dry in about four hours.",
+            9,
+        ),
+        (
+            "booking-online",
+            "You can now book online",
+            "Pick a service and a time that suits you; we confirm within the hour.",
+            2,
+        ),
+        (
+            "holiday-hours",
+            "Holiday opening hours",
+            "Draft: confirm the team rota before publishing.",
+            None,
+        ),
+    ],
+    "globex": [
+        (
+            "fire-regulations-update",
+            "What the new fire regulations mean for you",
+            "Annual checks of emergency lighting are now mandatory for every site.",
+            30,
+        ),
+        (
+            "hvac-filter-season",
+            "It is filter season",
+            "Book your HVAC maintenance before the summer peak to keep costs down.",
+            12,
+        ),
+        (
+            "washroom-sustainability",
+            "Greener washrooms",
+            "Our consumables are now fully recycled; no change to your contract.",
+            4,
+        ),
+        (
+            "new-regional-office",
+            "A new regional office",
+            "Draft: waiting for the lease to be signed.",
+            None,
+        ),
+    ],
+}
+
+
+def fill(db: Database, demo: DemoTenant) -> None:
+    posts = POSTS.get(demo.ref.slug, POSTS["acme"])
+    author = demo.users.get("admin") or demo.users["owner"]
+    owner = demo.users["owner"]
+    assert isinstance(author, uuid.UUID) and isinstance(owner, uuid.UUID)
+    now = datetime.now(UTC)
+    ctx = TenantContext(tenant_id=demo.ref.id, user_id=owner, role="owner")
+    with tenant_context(ctx), db.session() as s:
+        if s.scalar(select(Post.id).limit(1)) is not None:
+            return  # the tenant already has posts: leave them alone
+        s.add_all(
+            Post(
+                author_id=author,
+                slug=slug,
+                title=title,
+                body=body,
+                status="draft" if days is None else "published",
+                published_at=None if days is None else now - timedelta(days=days),
+            )
+            for slug, title, body, days in posts
+        )

@@ -1,0 +1,136 @@
+"""Posts: admin drafting and publishing; the public list and page of published posts."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Query, Response, status
+
+from tenantry.auth.dependencies import HostTenant, TenantSession, public_router, tenant_router
+from tenantry.errors import NotFound
+from tenantry.isolation.context import TenantContext
+from tenantry.kit.pagination import Page, Pagination
+from tenantry.permissions.dependencies import RequirePermission
+from tenantry.posts import service
+from tenantry.posts.schemas import (
+    SLUG_PATTERN,
+    PostIn,
+    PostOut,
+    PostPatch,
+    PostStatus,
+    PublicPostOut,
+)
+
+PostsRead = Annotated[TenantContext, Depends(RequirePermission("posts.read"))]
+PostsWrite = Annotated[TenantContext, Depends(RequirePermission("posts.write"))]
+
+admin = tenant_router(prefix="/api/admin/posts", tags=["posts"])
+public = public_router(prefix="/api/public/posts", tags=["posts"])
+routers = [admin, public]
+
+DENIED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Not signed in"},
+    403: {"description": "Your role lacks the permission (`role_required`)"},
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such post"}}
+SLUG_TAKEN: dict[int | str, dict[str, Any]] = {
+    409: {"description": "The slug is taken in this tenant (`slug_taken`)"}
+}
+TRANSITION: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Not allowed in the post's status (`invalid_transition`)"}
+}
+
+
+def _page(rows: list[Any], total: int, limit: int, offset: int) -> Page[PostOut]:
+    items = [PostOut.model_validate(r) for r in rows]
+    return Page(items=items, total=total, limit=limit, offset=offset)
+
+
+@admin.get("", response_model=Page[PostOut], responses=DENIED)
+def list_posts(
+    ctx: PostsRead,
+    session: TenantSession,
+    page: Pagination,
+    status: Annotated[PostStatus | None, Query(description="Only drafts or published.")] = None,
+) -> Page[PostOut]:
+    """The tenant's posts, drafts included, newest first."""
+    rows, total = service.list_posts(session=session, status=status, page=page)
+    return _page(rows, total, page.limit, page.offset)
+
+
+@admin.post(
+    "",
+    response_model=PostOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={**DENIED, **SLUG_TAKEN},
+)
+def create_post(ctx: PostsWrite, session: TenantSession, body: PostIn) -> PostOut:
+    """Write a new draft; the caller is its author."""
+    if ctx.user_id is None:  # pragma: no cover - a tenant context always has a user
+        raise NotFound()
+    post = service.create_draft(session=session, author_id=ctx.user_id, data=body)
+    return PostOut.model_validate(post)
+
+
+@admin.get("/{post_id}", response_model=PostOut, responses={**DENIED, **NOT_FOUND})
+def get_post(ctx: PostsRead, session: TenantSession, post_id: uuid.UUID) -> PostOut:
+    """One post of this tenant, draft or published."""
+    return PostOut.model_validate(service.get_post(session=session, post_id=post_id))
+
+
+@admin.patch("/{post_id}", response_model=PostOut, responses={**DENIED, **NOT_FOUND, **SLUG_TAKEN})
+def update_post(
+    ctx: PostsWrite, session: TenantSession, post_id: uuid.UUID, body: PostPatch
+) -> PostOut:
+    """Change the slug, title or body (only the fields sent)."""
+    post = service.update_post(session=session, post_id=post_id, data=body)
+    return PostOut.model_validate(post)
+
+
+@admin.post(
+    "/{post_id}/publish", response_model=PostOut, responses={**DENIED, **NOT_FOUND, **TRANSITION}
+)
+def publish_post(ctx: PostsWrite, session: TenantSession, post_id: uuid.UUID) -> PostOut:
+    """Publish a draft now: it appears on the tenant's public site."""
+    return PostOut.model_validate(service.publish(session=session, post_id=post_id))
+
+
+@admin.post(
+    "/{post_id}/unpublish",
+    response_model=PostOut,
+    responses={**DENIED, **NOT_FOUND, **TRANSITION},
+)
+def unpublish_post(ctx: PostsWrite, session: TenantSession, post_id: uuid.UUID) -> PostOut:
+    """Take a published post back to draft; it leaves the public site."""
+    return PostOut.model_validate(service.unpublish(session=session, post_id=post_id))
+
+
+@admin.delete(
+    "/{post_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses={**DENIED, **NOT_FOUND},
+)
+def delete_post(ctx: PostsWrite, session: TenantSession, post_id: uuid.UUID) -> Response:
+    """Delete a post for good."""
+    service.delete_post(session=session, post_id=post_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@public.get("", response_model=Page[PublicPostOut], responses={404: {}})
+def public_posts(ctx: HostTenant, session: TenantSession, page: Pagination) -> Page[PublicPostOut]:
+    """Published posts of the tenant named by the host, newest first."""
+    rows, total = service.public_posts(session=session, page=page)
+    items = [PublicPostOut.model_validate(r) for r in rows]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@public.get("/{slug}", response_model=PublicPostOut, responses={404: {}})
+def public_post(
+    ctx: HostTenant,
+    session: TenantSession,
+    slug: Annotated[str, Path(max_length=200, pattern=SLUG_PATTERN)],
+) -> PublicPostOut:
+    """One published post of the host's tenant; drafts are not found."""
+    return PublicPostOut.model_validate(service.public_post(session=session, slug=slug))
