@@ -1,0 +1,162 @@
+"""The payments webhook: verify, resolve the tenant narrowly, then act inside it.
+
+1. The signature is verified first (``payments.signature``); nothing is parsed or
+   looked up for an unsigned request.
+2. The event names its invoice and tenant in ``data.object.metadata``. The tenant is
+   *resolved from the invoice* with one privileged query that selects only the
+   invoice's ``tenant_id`` (``db.system_session``, audited by its reason) and
+   cross-checked with the metadata: a disagreement is 400 ``tenant_mismatch`` and a
+   security event. The metadata alone is never trusted to pick a tenant.
+3. Everything else happens in that tenant's context with the app role (guard + RLS):
+   the event is stored once per (tenant, provider event id) — a replay answers
+   ``duplicate`` and changes nothing — and a ``sent`` invoice whose total matches the
+   amount becomes ``paid``.
+
+Unknown invoices are answered 200 ``{"status": "ignored"}``: a provider retries any
+non-2xx for days, and an invoice that does not exist will never start to. Only a
+correctly signed request (the provider, holding the secret) can tell "unknown" (200)
+from "another tenant's" (400 ``tenant_mismatch``); without the secret every request
+stops at the signature, before any lookup, so nobody else learns whether an invoice
+id exists in any tenant. The answers never name another tenant or its data.
+
+There is no request-scoped session on this system route, so this function owns its
+two short units of work (``db.system_session`` and ``db.session``), like a job.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+import structlog
+from pydantic import ValidationError
+
+from tenantry.db.engine import Database
+from tenantry.errors import TenantryError
+from tenantry.invoices import repository as invoices_repository
+from tenantry.invoices import service as invoices_service
+from tenantry.isolation.context import TenantContext, current_context, tenant_context
+from tenantry.payments import repository
+from tenantry.payments.models import PaymentEvent
+from tenantry.payments.schemas import WebhookEvent, WebhookResult
+from tenantry.payments.signature import verify_signature
+from tenantry.settings import Settings
+
+PROVIDER = "stripe"
+HANDLED_TYPES = frozenset({"payment_intent.succeeded"})
+RESOLVE_REASON = "payments webhook: resolve invoice tenant"
+
+_log = structlog.get_logger("tenantry.payments")
+_security = structlog.get_logger("tenantry.security")
+
+
+class InvalidEvent(TenantryError):
+    status_code = 400
+    code = "invalid_event"
+    message = "The event is not valid JSON of the expected shape."
+
+
+class PaymentTenantMismatch(TenantryError):
+    status_code = 400
+    code = "tenant_mismatch"
+    message = "The event's tenant does not match its invoice."
+
+
+def _metadata_uuid(event: WebhookEvent, name: str) -> uuid.UUID:
+    raw = event.data.object.metadata.get(name)
+    try:
+        return uuid.UUID(str(raw))
+    except ValueError as exc:
+        raise InvalidEvent(f"data.object.metadata.{name} must be a UUID.") from exc
+
+
+def handle_webhook(
+    *,
+    db: Database,
+    settings: Settings,
+    payload: bytes,
+    signature: str | None,
+    now: float | None = None,
+) -> WebhookResult:
+    verify_signature(
+        settings.webhook_secret,
+        payload,
+        signature,
+        tolerance_s=settings.payments_webhook_tolerance_s,
+        now=now,
+    )
+    try:
+        event = WebhookEvent.model_validate_json(payload)
+    except ValidationError as exc:
+        raise InvalidEvent() from exc
+    log = _log.bind(event_id=event.id, event_type=event.type)
+    if event.type not in HANDLED_TYPES:
+        log.info("payment_event_ignored", reason="type not handled")
+        return WebhookResult(status="ignored")
+    invoice_id = _metadata_uuid(event, "invoice_id")
+    claimed_tenant = _metadata_uuid(event, "tenant_id")
+
+    with db.system_session(reason=RESOLVE_REASON) as system:
+        tenants = repository.invoice_tenants(system, invoice_id=invoice_id)
+    if not tenants:
+        log.info("payment_event_ignored", reason="unknown invoice", invoice_id=str(invoice_id))
+        return WebhookResult(status="ignored")
+    if len(tenants) != 1 or tenants[0] != claimed_tenant:
+        _security.warning(
+            "security_event",
+            code=PaymentTenantMismatch.code,
+            event_id=event.id,
+            invoice_id=str(invoice_id),
+            claimed_tenant=str(claimed_tenant),
+            invoice_tenant=",".join(str(t) for t in tenants),
+        )
+        raise PaymentTenantMismatch()
+    return _apply(db=db, event=event, tenant_id=tenants[0], invoice_id=invoice_id, payload=payload)
+
+
+def _apply(
+    *,
+    db: Database,
+    event: WebhookEvent,
+    tenant_id: uuid.UUID,
+    invoice_id: uuid.UUID,
+    payload: bytes,
+) -> WebhookResult:
+    outer = current_context()
+    ctx = TenantContext(
+        tenant_id=tenant_id, request_id=outer.request_id if outer else None, scope="tenant"
+    )
+    log = _log.bind(event_id=event.id, tenant_id=str(tenant_id), invoice_id=str(invoice_id))
+    with tenant_context(ctx), db.session() as session:
+        # Lock the invoice first: concurrent deliveries of different events for one
+        # invoice then apply one after the other.
+        invoice = invoices_repository.get_invoice(session, invoice_id=invoice_id, for_update=True)
+        stored = repository.insert_event(
+            session,
+            PaymentEvent(
+                provider=PROVIDER,
+                provider_event_id=event.id,
+                type=event.type,
+                invoice_id=invoice_id if invoice is not None else None,
+                payload=json.loads(payload),
+            ),
+        )
+        if not stored:
+            log.info("payment_event_duplicate")
+            return WebhookResult(status="duplicate")
+        if invoice is None:  # deleted between the lookup and now
+            return WebhookResult(status="recorded")
+        amount = event.data.object.amount
+        if amount is not None and amount != invoice.total_cents:
+            log.warning("payment_amount_differs", amount=amount, total=invoice.total_cents)
+            return WebhookResult(status="recorded")
+        if invoice.status == "paid":
+            return WebhookResult(status="processed")
+        if invoices_service.mark_paid_by_provider(
+            session=session, invoice=invoice, paid_at=datetime.now(UTC)
+        ):
+            log.info("invoice_paid_by_provider")
+            return WebhookResult(status="processed")
+        log.warning("payment_for_unpayable_invoice", status=invoice.status)
+        return WebhookResult(status="recorded")
