@@ -1,0 +1,72 @@
+"""The public contact form and the admin inbox of its messages."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, status
+
+from tenantry.auth.dependencies import (
+    AdminMember,
+    HostTenant,
+    SettingsDep,
+    TenantSession,
+    public_router,
+    tenant_router,
+)
+from tenantry.contact import service
+from tenantry.contact.schemas import ContactIn, ContactReceivedOut, ContactSubmissionOut
+from tenantry.errors import NotFound
+from tenantry.kit.pagination import Page, Pagination
+
+public = public_router(prefix="/api/public", tags=["contact"])
+admin = tenant_router(prefix="/api/admin", tags=["contact"])
+routers = [public, admin]
+
+
+def contact_limiter(request: Request, settings: SettingsDep) -> service.ContactLimiter:
+    return service.ContactLimiter.of(request.app.state, settings.contact_form_rate)
+
+
+Limiter = Annotated[service.ContactLimiter, Depends(contact_limiter)]
+
+DENIED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Not signed in"},
+    403: {"description": "Owners and admins only (`role_required`)"},
+}
+
+
+@public.post(
+    "/contact",
+    response_model=ContactReceivedOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        404: {"description": "No tenant at this host"},
+        429: {"description": "Too many messages from this address (`rate_limited`)"},
+    },
+)
+def submit_contact(
+    ctx: HostTenant, session: TenantSession, limiter: Limiter, request: Request, body: ContactIn
+) -> ContactReceivedOut:
+    """Send a message to the tenant named by the host (rate-limited per address)."""
+    if ctx.tenant_id is None:  # pragma: no cover - HostTenant always names a tenant
+        raise NotFound()
+    address = request.client.host if request.client else "unknown"
+    saved = service.submit(
+        session=session, limiter=limiter, tenant_id=ctx.tenant_id, address=address, data=body
+    )
+    return ContactReceivedOut(id=saved.id, received_at=saved.created_at)
+
+
+@admin.get("/contact-submissions", response_model=Page[ContactSubmissionOut], responses=DENIED)
+def list_contact_submissions(
+    ctx: AdminMember, session: TenantSession, page: Pagination
+) -> Page[ContactSubmissionOut]:
+    """Messages sent through this tenant's contact form, newest first."""
+    rows, total = service.list_submissions(session=session, page=page)
+    return Page(
+        items=[ContactSubmissionOut.model_validate(r) for r in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
