@@ -1,0 +1,160 @@
+"""Queries for bookings. No tenant filter is written here (the ORM guard and RLS scope
+every statement); ``client_id`` arguments are the portal's ownership filter."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
+
+from tenantry.bookings.models import Booking
+from tenantry.services.models import Service
+from tenantry.tenant_settings.models import BookingSettings
+
+ACTIVE_STATUSES = ("pending", "confirmed")
+
+
+def get(
+    session: Session,
+    *,
+    booking_id: uuid.UUID,
+    client_id: uuid.UUID | None = None,
+    lock: bool = False,
+) -> Booking | None:
+    stmt = select(Booking).where(Booking.id == booking_id)
+    if client_id is not None:
+        stmt = stmt.where(Booking.client_id == client_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
+
+
+def for_request(session: Session, *, service_request_id: uuid.UUID) -> Booking | None:
+    return session.scalar(
+        select(Booking).where(Booking.service_request_id == service_request_id).limit(1)
+    )
+
+
+@dataclass(frozen=True)
+class BookingFilters:
+    status: str | None = None
+    starts_from: datetime | None = None
+    starts_before: datetime | None = None
+    client_id: uuid.UUID | None = None
+    assignee_id: uuid.UUID | None = None
+    service_id: uuid.UUID | None = None
+
+
+def _conditions(f: BookingFilters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if f.status is not None:
+        conditions.append(Booking.status == f.status)
+    if f.starts_from is not None:
+        conditions.append(Booking.starts_at >= f.starts_from)
+    if f.starts_before is not None:
+        conditions.append(Booking.starts_at < f.starts_before)
+    if f.client_id is not None:
+        conditions.append(Booking.client_id == f.client_id)
+    if f.assignee_id is not None:
+        conditions.append(Booking.assignee_id == f.assignee_id)
+    if f.service_id is not None:
+        conditions.append(Booking.service_id == f.service_id)
+    return conditions
+
+
+def list_bookings(
+    session: Session, *, filters: BookingFilters, limit: int, offset: int
+) -> tuple[list[Booking], int]:
+    """Soonest first; ``filters.client_id`` doubles as the portal's ownership filter."""
+    conditions = _conditions(filters)
+    total = session.scalar(select(func.count()).select_from(Booking).where(*conditions))
+    rows = session.scalars(
+        select(Booking)
+        .where(*conditions)
+        .order_by(Booking.starts_at, Booking.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return list(rows), total or 0
+
+
+def overlaps(
+    session: Session,
+    *,
+    assignee_id: uuid.UUID,
+    starts_at: datetime,
+    ends_at: datetime,
+    exclude_id: uuid.UUID | None = None,
+) -> bool:
+    """Does the assignee hold a pending or confirmed booking that intersects the span?"""
+    stmt = select(Booking.id).where(
+        Booking.assignee_id == assignee_id,
+        Booking.status.in_(ACTIVE_STATUSES),
+        Booking.starts_at < ends_at,
+        Booking.ends_at > starts_at,
+    )
+    if exclude_id is not None:
+        stmt = stmt.where(Booking.id != exclude_id)
+    return session.scalar(stmt.limit(1)) is not None
+
+
+def counts_by_status(session: Session) -> dict[str, int]:
+    rows = session.execute(select(Booking.status, func.count()).group_by(Booking.status)).all()
+    return {status: count for status, count in rows}
+
+
+def count_active_between(session: Session, *, start: datetime, end: datetime) -> int:
+    total = session.scalar(
+        select(func.count())
+        .select_from(Booking)
+        .where(
+            Booking.status.in_(ACTIVE_STATUSES),
+            Booking.starts_at >= start,
+            Booking.starts_at < end,
+        )
+    )
+    return total or 0
+
+
+def price_sum(session: Session, *, statuses: tuple[str, ...]) -> int:
+    total = session.scalar(
+        select(func.coalesce(func.sum(Service.price_cents), 0))
+        .select_from(Booking)
+        .join(Booking.service)
+        .where(Booking.status.in_(statuses))
+    )
+    return int(total or 0)
+
+
+def count_with_status(session: Session, *, status: str) -> int:
+    total = session.scalar(
+        select(func.count()).select_from(Booking).where(Booking.status == status)
+    )
+    return total or 0
+
+
+def in_range(
+    session: Session, *, start: datetime, end: datetime, include_cancelled: bool
+) -> list[tuple[Booking, str]]:
+    """Bookings that intersect [start, end), with their service's name."""
+    stmt = (
+        select(Booking, Service.name)
+        .join(Booking.service)
+        .where(Booking.starts_at < end, Booking.ends_at > start)
+        .order_by(Booking.starts_at, Booking.id)
+    )
+    if not include_cancelled:
+        stmt = stmt.where(Booking.status != "cancelled")
+    return [(booking, name) for booking, name in session.execute(stmt).all()]
+
+
+def booking_settings(session: Session) -> BookingSettings | None:
+    """The tenant's booking settings row, if it has one (a per-tenant singleton)."""
+    return session.scalar(select(BookingSettings).limit(1))
+
+
+def add(session: Session, booking: Booking) -> None:
+    session.add(booking)

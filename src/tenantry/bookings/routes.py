@@ -1,0 +1,236 @@
+"""Bookings: staff manage them under /api/admin/bookings; clients book and cancel their
+own under /api/portal/bookings (ownership checked in the repository query)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, status
+from pydantic import AwareDatetime
+
+from tenantry.auth.dependencies import ClientMember, TenantSession, tenant_router
+from tenantry.bookings import service
+from tenantry.bookings.repository import BookingFilters
+from tenantry.bookings.schemas import (
+    BookingCancel,
+    BookingCreate,
+    BookingOut,
+    BookingReschedule,
+    BookingStats,
+    BookingStatus,
+    PendingCount,
+    PortalBookingCancel,
+    PortalBookingCreate,
+)
+from tenantry.errors import NotAuthenticated
+from tenantry.isolation.context import TenantContext
+from tenantry.kit.pagination import Page, Pagination
+from tenantry.permissions.dependencies import RequirePermission
+
+BookingsRead = Annotated[TenantContext, Depends(RequirePermission("bookings.read"))]
+BookingsWrite = Annotated[TenantContext, Depends(RequirePermission("bookings.write"))]
+
+admin_router = tenant_router(prefix="/api/admin/bookings", tags=["bookings"])
+portal_router = tenant_router(prefix="/api/portal/bookings", tags=["portal"])
+
+R = dict[int | str, dict[str, Any]]
+AUTH: R = {401: {"description": "Not signed in"}, 403: {"description": "role_required"}}
+FOUND: R = {**AUTH, 404: {"description": "No such booking in this tenant (not_found)"}}
+WRITE: R = {
+    **FOUND,
+    409: {"description": "invalid_transition, slot_taken"},
+    422: {"description": "Invalid input, or unknown_client / unknown_service / unknown_assignee"},
+}
+
+
+def me(ctx: TenantContext) -> uuid.UUID:
+    """The signed-in client's user id: the portal's ownership filter."""
+    if ctx.user_id is None:  # ClientMember always has one; fail closed regardless
+        raise NotAuthenticated()
+    return ctx.user_id
+
+
+def _out(booking: object) -> BookingOut:
+    return BookingOut.model_validate(booking)
+
+
+# --- admin -------------------------------------------------------------------------
+
+
+@admin_router.get("", response_model=Page[BookingOut], responses=AUTH)
+def list_bookings(
+    ctx: BookingsRead,
+    session: TenantSession,
+    page: Pagination,
+    status_: Annotated[BookingStatus | None, Query(alias="status")] = None,
+    from_: Annotated[AwareDatetime | None, Query(alias="from", description="starts_at ≥")] = None,
+    to: Annotated[AwareDatetime | None, Query(description="starts_at <")] = None,
+    client_id: uuid.UUID | None = None,
+    assignee_id: uuid.UUID | None = None,
+    service_id: uuid.UUID | None = None,
+) -> Page[BookingOut]:
+    """Bookings of the tenant, soonest first, filtered by status, start range, client,
+    assignee and service."""
+    filters = BookingFilters(
+        status=status_,
+        starts_from=from_,
+        starts_before=to,
+        client_id=client_id,
+        assignee_id=assignee_id,
+        service_id=service_id,
+    )
+    items, total = service.list_bookings(
+        session, filters=filters, limit=page.limit, offset=page.offset
+    )
+    return Page(items=[_out(b) for b in items], total=total, limit=page.limit, offset=page.offset)
+
+
+@admin_router.get("/stats", response_model=BookingStats, responses=AUTH)
+def booking_stats(ctx: BookingsRead, session: TenantSession) -> BookingStats:
+    """Counts by status, bookings starting in the next 7 days, and revenue estimates
+    from current service prices (cached per tenant for a few seconds)."""
+    return service.stats(session)
+
+
+@admin_router.get("/pending-count", response_model=PendingCount, responses=AUTH)
+def pending_count(ctx: BookingsRead, session: TenantSession) -> PendingCount:
+    """How many bookings wait for confirmation (the admin badge)."""
+    return PendingCount(pending=service.pending_count(session))
+
+
+@admin_router.get("/{booking_id}", response_model=BookingOut, responses=FOUND)
+def get_booking(ctx: BookingsRead, session: TenantSession, booking_id: uuid.UUID) -> BookingOut:
+    """One booking."""
+    return _out(service.get(session, booking_id=booking_id))
+
+
+@admin_router.post(
+    "", response_model=BookingOut, status_code=status.HTTP_201_CREATED, responses=WRITE
+)
+def create_booking(ctx: BookingsWrite, session: TenantSession, body: BookingCreate) -> BookingOut:
+    """Book a client for an active service. ``ends_at`` defaults to ``starts_at`` plus
+    the service's duration; with an assignee, an overlapping pending or confirmed
+    booking of theirs is a 409 ``slot_taken``."""
+    booking = service.create(
+        session,
+        client_id=body.client_id,
+        service_id=body.service_id,
+        starts_at=body.starts_at,
+        ends_at=body.ends_at,
+        assignee_id=body.assignee_id,
+        status=body.status,
+        notes=body.notes,
+    )
+    return _out(booking)
+
+
+@admin_router.post("/{booking_id}/reschedule", response_model=BookingOut, responses=WRITE)
+def reschedule_booking(
+    ctx: BookingsWrite, session: TenantSession, booking_id: uuid.UUID, body: BookingReschedule
+) -> BookingOut:
+    """Move a pending or confirmed booking. Without ``ends_at`` it keeps its length."""
+    booking = service.reschedule(
+        session, booking_id=booking_id, starts_at=body.starts_at, ends_at=body.ends_at
+    )
+    return _out(booking)
+
+
+@admin_router.post("/{booking_id}/cancel", response_model=BookingOut, responses=WRITE)
+def cancel_booking(
+    ctx: BookingsWrite, session: TenantSession, booking_id: uuid.UUID, body: BookingCancel
+) -> BookingOut:
+    """Cancel a pending or confirmed booking; the reason is kept in its notes."""
+    return _out(service.cancel(session, booking_id=booking_id, reason=body.reason))
+
+
+@admin_router.post("/{booking_id}/confirm", response_model=BookingOut, responses=WRITE)
+def confirm_booking(
+    ctx: BookingsWrite, session: TenantSession, booking_id: uuid.UUID
+) -> BookingOut:
+    """pending → confirmed."""
+    return _out(service.set_status(session, booking_id=booking_id, to="confirmed"))
+
+
+@admin_router.post("/{booking_id}/complete", response_model=BookingOut, responses=WRITE)
+def complete_booking(
+    ctx: BookingsWrite, session: TenantSession, booking_id: uuid.UUID
+) -> BookingOut:
+    """confirmed → completed."""
+    return _out(service.set_status(session, booking_id=booking_id, to="completed"))
+
+
+# --- portal ------------------------------------------------------------------------
+
+
+@portal_router.get("", response_model=Page[BookingOut], responses=AUTH)
+def list_my_bookings(
+    ctx: ClientMember,
+    session: TenantSession,
+    page: Pagination,
+    status_: Annotated[BookingStatus | None, Query(alias="status")] = None,
+) -> Page[BookingOut]:
+    """The signed-in client's bookings, soonest first."""
+    items, total = service.list_bookings(
+        session,
+        filters=BookingFilters(status=status_, client_id=me(ctx)),
+        limit=page.limit,
+        offset=page.offset,
+    )
+    return Page(items=[_out(b) for b in items], total=total, limit=page.limit, offset=page.offset)
+
+
+@portal_router.get("/{booking_id}", response_model=BookingOut, responses=FOUND)
+def get_my_booking(ctx: ClientMember, session: TenantSession, booking_id: uuid.UUID) -> BookingOut:
+    """One of the client's own bookings (another client's is a 404)."""
+    return _out(service.get(session, booking_id=booking_id, client_id=me(ctx)))
+
+
+@portal_router.post(
+    "",
+    response_model=BookingOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        **AUTH,
+        422: {"description": "Invalid input, unknown_service, outside_booking_window"},
+    },
+)
+def create_my_booking(
+    ctx: ClientMember, session: TenantSession, body: PortalBookingCreate
+) -> BookingOut:
+    """Book an active service for yourself, within the tenant's booking window (minimum
+    notice and maximum advance from its booking settings, or the defaults)."""
+    booking = service.create_for_client(
+        session,
+        client_id=me(ctx),
+        service_id=body.service_id,
+        starts_at=body.starts_at,
+        notes=body.notes,
+    )
+    return _out(booking)
+
+
+@portal_router.post(
+    "/{booking_id}/cancel",
+    response_model=BookingOut,
+    responses={
+        **FOUND,
+        403: {"description": "role_required, cancellation_not_allowed"},
+        409: {"description": "invalid_transition, cancellation_too_late"},
+    },
+)
+def cancel_my_booking(
+    ctx: ClientMember,
+    session: TenantSession,
+    booking_id: uuid.UUID,
+    body: PortalBookingCancel | None = None,
+) -> BookingOut:
+    """Cancel one of your own pending or confirmed bookings, if the business allows
+    online cancellation and the start is far enough away."""
+    booking = service.cancel_for_client(
+        session, client_id=me(ctx), booking_id=booking_id, reason=body.reason if body else ""
+    )
+    return _out(booking)
+
+
+routers = [admin_router, portal_router]

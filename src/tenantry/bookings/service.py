@@ -1,0 +1,389 @@
+"""Booking rules: who and what a booking may point at, its status machine, the
+assignee overlap check, and the client-side booking window and cancellation policy.
+
+Services flush and never commit (the request commits once). The errors for unknown
+references and invalid transitions are defined here and reused by service requests
+and work orders, which depend on bookings (a request converts into one).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tenantry.auth.models import STAFF_ROLES
+from tenantry.bookings import repository as repo
+from tenantry.bookings.models import Booking
+from tenantry.bookings.schemas import BookingStats, CalendarEntry
+from tenantry.errors import Conflict, Forbidden, NotFound, TenantryError
+from tenantry.kit.cache import tenant_cache
+from tenantry.service_requests import repository as lookups
+
+STATS_KEY = "bookings.stats"
+PENDING_KEY = "bookings.pending_count"
+CALENDAR_MAX_DAYS = 62
+
+# status → statuses it may move to
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "pending": frozenset({"confirmed", "cancelled"}),
+    "confirmed": frozenset({"completed", "cancelled"}),
+    "cancelled": frozenset(),
+    "completed": frozenset(),
+}
+
+
+# --- errors shared with service requests and work orders -------------------------
+
+
+class InvalidReference(TenantryError):
+    """A body names a record that does not exist in this tenant. Another tenant's id
+    gets exactly the same answer as an id that exists nowhere."""
+
+    status_code = 422
+
+
+class UnknownClient(InvalidReference):
+    code = "unknown_client"
+    message = "No client of this tenant has this id."
+
+
+class UnknownService(InvalidReference):
+    code = "unknown_service"
+    message = "No available service of this tenant has this id."
+
+
+class UnknownAssignee(InvalidReference):
+    code = "unknown_assignee"
+    message = "No staff, admin or owner of this tenant has this id."
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+    message = "This status change is not allowed."
+
+
+class ConstraintConflict(Conflict):
+    code = "conflict"
+    message = "The change conflicts with the current data; reload and try again."
+
+
+def flush(session: Session) -> None:
+    """Flush, turning a constraint the checks did not foresee (a member removed or a
+    row changed concurrently) into a 409 that names nothing of the data."""
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise ConstraintConflict() from exc
+
+
+# --- errors of bookings ------------------------------------------------------------
+
+
+class SlotTaken(Conflict):
+    code = "slot_taken"
+    message = "The assignee already has a booking at this time."
+
+
+class InvalidTimeRange(TenantryError):
+    status_code = 422
+    code = "invalid_time_range"
+    message = "ends_at must be after starts_at."
+
+
+class OutsideBookingWindow(TenantryError):
+    status_code = 422
+    code = "outside_booking_window"
+    message = "This time is outside the tenant's booking window."
+
+
+class CancellationNotAllowed(Forbidden):
+    code = "cancellation_not_allowed"
+    message = "This business does not allow clients to cancel online; contact them."
+
+
+class CancellationTooLate(Conflict):
+    code = "cancellation_too_late"
+    message = "It is too late to cancel this booking online; contact the business."
+
+
+def _changed() -> None:
+    tenant_cache.invalidate(STATS_KEY)
+    tenant_cache.invalidate(PENDING_KEY)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- look-ups ------------------------------------------------------------------------
+
+
+def get(session: Session, *, booking_id: uuid.UUID, client_id: uuid.UUID | None = None) -> Booking:
+    booking = repo.get(session, booking_id=booking_id, client_id=client_id)
+    if booking is None:
+        raise NotFound()
+    return booking
+
+
+def _locked(
+    session: Session, *, booking_id: uuid.UUID, client_id: uuid.UUID | None = None
+) -> Booking:
+    booking = repo.get(session, booking_id=booking_id, client_id=client_id, lock=True)
+    if booking is None:
+        raise NotFound()
+    return booking
+
+
+def list_bookings(
+    session: Session, *, filters: repo.BookingFilters, limit: int, offset: int
+) -> tuple[list[Booking], int]:
+    return repo.list_bookings(session, filters=filters, limit=limit, offset=offset)
+
+
+def _span(starts_at: datetime, ends_at: datetime | None, minutes: int) -> tuple[datetime, datetime]:
+    end = ends_at if ends_at is not None else starts_at + timedelta(minutes=minutes)
+    if end <= starts_at:
+        raise InvalidTimeRange()
+    return starts_at, end
+
+
+def _check_slot(
+    session: Session,
+    *,
+    assignee_id: uuid.UUID,
+    starts_at: datetime,
+    ends_at: datetime,
+    exclude_id: uuid.UUID | None = None,
+) -> None:
+    # Locking the assignee's membership row serialises concurrent bookings of one
+    # assignee, so two requests cannot both pass the overlap check.
+    if lookups.find_member(session, user_id=assignee_id, roles=STAFF_ROLES, lock=True) is None:
+        raise UnknownAssignee()
+    if repo.overlaps(
+        session,
+        assignee_id=assignee_id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        exclude_id=exclude_id,
+    ):
+        raise SlotTaken()
+
+
+# --- staff ---------------------------------------------------------------------------
+
+
+def create(
+    session: Session,
+    *,
+    client_id: uuid.UUID,
+    service_id: uuid.UUID,
+    starts_at: datetime,
+    ends_at: datetime | None = None,
+    assignee_id: uuid.UUID | None = None,
+    status: str = "pending",
+    notes: str = "",
+    service_request_id: uuid.UUID | None = None,
+    active_service_only: bool = True,
+) -> Booking:
+    if lookups.find_member(session, user_id=client_id, roles=("client",)) is None:
+        raise UnknownClient()
+    service = lookups.find_service(session, service_id=service_id, active_only=active_service_only)
+    if service is None:
+        raise UnknownService()
+    start, end = _span(starts_at, ends_at, service.duration_minutes)
+    if assignee_id is not None:
+        _check_slot(session, assignee_id=assignee_id, starts_at=start, ends_at=end)
+    booking = Booking(
+        client_id=client_id,
+        service_id=service.id,
+        assignee_id=assignee_id,
+        service_request_id=service_request_id,
+        starts_at=start,
+        ends_at=end,
+        status=status,
+        notes=notes,
+    )
+    repo.add(session, booking)
+    flush(session)
+    _changed()
+    return booking
+
+
+def reschedule(
+    session: Session, *, booking_id: uuid.UUID, starts_at: datetime, ends_at: datetime | None
+) -> Booking:
+    """Move a pending or confirmed booking; without ``ends_at`` it keeps its length."""
+    booking = _locked(session, booking_id=booking_id)
+    if booking.status not in repo.ACTIVE_STATUSES:
+        raise InvalidTransition("Only pending or confirmed bookings can be rescheduled.")
+    length = booking.ends_at - booking.starts_at
+    end = ends_at if ends_at is not None else starts_at + length
+    start, end = _span(starts_at, end, 0)
+    if booking.assignee_id is not None:
+        _check_slot(
+            session,
+            assignee_id=booking.assignee_id,
+            starts_at=start,
+            ends_at=end,
+            exclude_id=booking.id,
+        )
+    booking.starts_at, booking.ends_at = start, end
+    flush(session)
+    _changed()
+    return booking
+
+
+def _move(booking: Booking, to: str) -> None:
+    if to not in TRANSITIONS[booking.status]:
+        raise InvalidTransition(f"A {booking.status} booking cannot become {to}.")
+    booking.status = to
+
+
+def _append_note(booking: Booking, line: str) -> None:
+    booking.notes = f"{booking.notes}\n{line}" if booking.notes else line
+
+
+def set_status(session: Session, *, booking_id: uuid.UUID, to: str) -> Booking:
+    booking = _locked(session, booking_id=booking_id)
+    _move(booking, to)
+    flush(session)
+    _changed()
+    return booking
+
+
+def cancel(session: Session, *, booking_id: uuid.UUID, reason: str) -> Booking:
+    booking = _locked(session, booking_id=booking_id)
+    _move(booking, "cancelled")
+    _append_note(booking, f"Cancelled: {reason}")
+    flush(session)
+    _changed()
+    return booking
+
+
+# --- portal (the client's own bookings) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Policy:
+    min_notice_minutes: int = 60
+    max_advance_days: int = 90
+    allow_client_cancellation: bool = True
+    cancellation_notice_hours: int = 24
+
+
+def policy(session: Session) -> Policy:
+    """The tenant's booking settings, or the defaults when it has no row."""
+    row = repo.booking_settings(session)
+    if row is None:
+        return Policy()
+    return Policy(
+        min_notice_minutes=row.min_notice_minutes,
+        max_advance_days=row.max_advance_days,
+        allow_client_cancellation=row.allow_client_cancellation,
+        cancellation_notice_hours=row.cancellation_notice_hours,
+    )
+
+
+def create_for_client(
+    session: Session,
+    *,
+    client_id: uuid.UUID,
+    service_id: uuid.UUID,
+    starts_at: datetime,
+    notes: str,
+) -> Booking:
+    rules = policy(session)
+    current = now()
+    earliest = current + timedelta(minutes=rules.min_notice_minutes)
+    latest = current + timedelta(days=rules.max_advance_days)
+    if starts_at < earliest:
+        raise OutsideBookingWindow(f"Book at least {rules.min_notice_minutes} minutes ahead.")
+    if starts_at > latest:
+        raise OutsideBookingWindow(f"Book at most {rules.max_advance_days} days ahead.")
+    return create(
+        session, client_id=client_id, service_id=service_id, starts_at=starts_at, notes=notes
+    )
+
+
+def cancel_for_client(
+    session: Session, *, client_id: uuid.UUID, booking_id: uuid.UUID, reason: str
+) -> Booking:
+    booking = _locked(session, booking_id=booking_id, client_id=client_id)
+    rules = policy(session)
+    if not rules.allow_client_cancellation:
+        raise CancellationNotAllowed()
+    if booking.status not in repo.ACTIVE_STATUSES:
+        raise InvalidTransition(f"A {booking.status} booking cannot be cancelled.")
+    if booking.starts_at - now() < timedelta(hours=rules.cancellation_notice_hours):
+        raise CancellationTooLate(
+            f"Cancel at least {rules.cancellation_notice_hours} hours ahead online."
+        )
+    _move(booking, "cancelled")
+    _append_note(
+        booking, f"Cancelled by the client: {reason}" if reason else "Cancelled by the client."
+    )
+    flush(session)
+    _changed()
+    return booking
+
+
+# --- reports -------------------------------------------------------------------------
+
+
+def stats(session: Session) -> BookingStats:
+    def load() -> BookingStats:
+        counts = repo.counts_by_status(session)
+        start = now()
+        return BookingStats(
+            by_status={s: counts.get(s, 0) for s in TRANSITIONS},
+            upcoming_7_days=repo.count_active_between(
+                session, start=start, end=start + timedelta(days=7)
+            ),
+            estimated_revenue_cents=repo.price_sum(
+                session, statuses=("pending", "confirmed", "completed")
+            ),
+            completed_revenue_cents=repo.price_sum(session, statuses=("completed",)),
+        )
+
+    return tenant_cache.get_or_load(STATS_KEY, load)
+
+
+def pending_count(session: Session) -> int:
+    return tenant_cache.get_or_load(
+        PENDING_KEY, lambda: repo.count_with_status(session, status="pending")
+    )
+
+
+class RangeTooLong(TenantryError):
+    status_code = 422
+    code = "range_too_long"
+    message = f"The range may span at most {CALENDAR_MAX_DAYS} days."
+
+
+def calendar(
+    session: Session, *, start: datetime, end: datetime, include_cancelled: bool = False
+) -> list[CalendarEntry]:
+    if end <= start:
+        raise InvalidTimeRange("to must be after from.")
+    if end - start > timedelta(days=CALENDAR_MAX_DAYS):
+        raise RangeTooLong()
+    return [
+        CalendarEntry(
+            id=b.id,
+            starts_at=b.starts_at,
+            ends_at=b.ends_at,
+            status=b.status,
+            service_id=b.service_id,
+            service_name=name,
+            client_id=b.client_id,
+            assignee_id=b.assignee_id,
+            service_request_id=b.service_request_id,
+        )
+        for b, name in repo.in_range(
+            session, start=start, end=end, include_cancelled=include_cancelled
+        )
+    ]

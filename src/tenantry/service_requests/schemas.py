@@ -1,0 +1,91 @@
+"""Service request payloads. Inputs forbid unknown fields, so a ``tenant_id`` (or any
+other stray key) in a body is a 422 rather than silently ignored."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+RequestStatus = Literal["submitted", "triaged", "assigned", "in_progress", "completed", "cancelled"]
+RequestPriority = Literal["low", "normal", "high", "urgent"]
+
+Title = Annotated[str, Field(min_length=1, max_length=200)]
+Description = Annotated[str, Field(max_length=10_000)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ServiceRequestOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    client_id: uuid.UUID
+    assignee_id: uuid.UUID | None
+    service_id: uuid.UUID
+    title: str
+    description: str
+    status: RequestStatus
+    priority: RequestPriority
+    created_at: datetime
+    updated_at: datetime
+
+
+class ServiceRequestCreate(_In):
+    """Staff file a request on behalf of one of the tenant's clients."""
+
+    client_id: uuid.UUID = Field(description="User id of a client member of this tenant.")
+    service_id: uuid.UUID
+    title: Title
+    description: Description = ""
+    priority: RequestPriority = "normal"
+
+
+class PortalServiceRequestCreate(_In):
+    """A client files a request for one of the tenant's active services."""
+
+    service_id: uuid.UUID
+    title: Title
+    description: Description = ""
+
+
+class ServiceRequestTriage(_In):
+    """Change any of priority, title and description (at least one)."""
+
+    priority: RequestPriority | None = None
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _something(self) -> ServiceRequestTriage:
+        if self.priority is None and self.title is None and self.description is None:
+            raise ValueError("give at least one of priority, title, description")
+        return self
+
+
+class ServiceRequestAssign(_In):
+    assignee_id: uuid.UUID = Field(description="User id of a staff, admin or owner member.")
+
+
+class ServiceRequestStatusChange(_In):
+    status: RequestStatus
+
+
+class ConvertToBooking(_In):
+    """Book the request. ``ends_at`` defaults to ``starts_at`` plus the service's
+    duration; the assignee defaults to the request's."""
+
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime | None = None
+    assignee_id: uuid.UUID | None = None
+    notes: str = Field(default="", max_length=10_000)
+
+    @model_validator(mode="after")
+    def _order(self) -> ConvertToBooking:
+        if self.ends_at is not None and self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
