@@ -1,0 +1,45 @@
+"""Attachment errors: each carries its HTTP status and a stable code."""
+
+from __future__ import annotations
+
+from tenantry.errors import Conflict, TenantryError
+
+
+class PayloadTooLarge(TenantryError):
+    status_code = 413
+    code = "payload_too_large"
+    message = "The file is larger than this server accepts."
+
+
+class UnsupportedMediaType(TenantryError):
+    status_code = 415
+    code = "unsupported_media_type"
+    message = "This type of file is not accepted."
+
+
+class InvalidUpload(TenantryError):
+    status_code = 422
+    code = "invalid_upload"
+    message = "Send the file as multipart/form-data in a part named 'file'."
+
+
+class ScanPending(Conflict):
+    code = "scan_pending"
+    message = "The file has not been scanned for viruses yet; try again shortly."
+
+
+class FileInfected(TenantryError):
+    status_code = 410
+    code = "file_infected"
+    message = "The file was found infected and has been quarantined."
+
+
+class ScanFinal(Conflict):
+    code = "scan_final"
+    message = "An infected file stays infected; upload a clean copy instead."
+
+
+class ScannerSecretInvalid(TenantryError):
+    status_code = 401
+    code = "scanner_secret_invalid"
+    message = "The scanner secret is missing or wrong."

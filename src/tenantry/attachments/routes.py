@@ -1,0 +1,302 @@
+"""Attachments: uploads on service requests and expenses, scanned downloads, scanner callback."""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import IO, Annotated, Any
+
+from fastapi import Depends, Header, Request, status
+from fastapi.responses import StreamingResponse
+
+from tenantry.attachments import service, storage
+from tenantry.attachments.errors import ScannerSecretInvalid
+from tenantry.attachments.schemas import AttachmentOut, ScanCallbackIn, ScanCallbackOut
+from tenantry.auth.dependencies import (
+    ClientMember,
+    CurrentTenant,
+    DatabaseDep,
+    SettingsDep,
+    TenantSession,
+    system_router,
+    tenant_router,
+)
+from tenantry.isolation.context import TenantContext
+from tenantry.kit.pagination import Page, Pagination
+from tenantry.permissions.dependencies import RequirePermission
+
+AttachmentsRead = Annotated[TenantContext, Depends(RequirePermission("attachments.read"))]
+AttachmentsWrite = Annotated[TenantContext, Depends(RequirePermission("attachments.write"))]
+
+admin = tenant_router(prefix="/api/admin", tags=["attachments"])
+portal = tenant_router(prefix="/api/portal", tags=["attachments"])
+system = system_router(prefix="/api/attachments", tags=["attachments"])
+routers = [admin, portal, system]
+
+DENIED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Not signed in"},
+    403: {"description": "Your role may not do this (`role_required`)"},
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such record here"}}
+UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
+    413: {"description": "The file exceeds the size limit (`payload_too_large`)"},
+    415: {
+        "description": "Type not allowed, or content does not match it (`unsupported_media_type`)"
+    },
+    422: {"description": "Not a multipart body with one part named `file` (`invalid_upload`)"},
+}
+DOWNLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Not scanned yet (`scan_pending`)"},
+    410: {"description": "Found infected and quarantined (`file_infected`)"},
+}
+MULTIPART_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
+                }
+            }
+        },
+    }
+}
+
+
+async def receive_upload(
+    request: Request, ctx: CurrentTenant, settings: SettingsDep
+) -> AsyncIterator[storage.ReceivedFile]:
+    """Stream the body to disk (size and type checked as it arrives); remove the bytes
+    again if anything after it fails — the endpoint, or the request's commit."""
+    assert ctx.tenant_id is not None
+    received = await storage.receive_file(
+        content_type_header=request.headers.get("content-type"),
+        content_length=request.headers.get("content-length"),
+        stream=request.stream(),
+        upload_dir=settings.upload_dir,
+        tenant_id=ctx.tenant_id,
+        max_bytes=settings.upload_max_bytes,
+        allowed_content_types=settings.upload_content_types,
+    )
+    try:
+        yield received
+    except BaseException:
+        storage.remove_quietly(received.path)
+        raise
+
+
+# Declared BEFORE TenantSession in each signature: entered first, it exits last and so
+# sees a failed commit too.
+Upload = Annotated[storage.ReceivedFile, Depends(receive_upload, scope="function")]
+
+
+def _page(rows: list[Any], total: int, page: Any) -> Page[AttachmentOut]:
+    return Page(
+        items=[AttachmentOut.model_validate(r) for r in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+def _iter_file(stream: IO[bytes]) -> Iterator[bytes]:
+    with stream:
+        while chunk := stream.read(64 * 1024):
+            yield chunk
+
+
+def _download_response(download: service.Download) -> StreamingResponse:
+    return StreamingResponse(
+        _iter_file(download.stream),
+        media_type=download.content_type,
+        headers={
+            "Content-Disposition": storage.content_disposition(download.filename),
+            "Content-Length": str(download.size_bytes),
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+# ----------------------------------------------------------------------------- admin
+
+
+@admin.post(
+    "/service-requests/{service_request_id}/attachments",
+    response_model=AttachmentOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={**DENIED, **NOT_FOUND, **UPLOAD_ERRORS},
+    openapi_extra=MULTIPART_BODY,
+)
+def upload_to_request(
+    ctx: AttachmentsWrite, upload: Upload, session: TenantSession, service_request_id: uuid.UUID
+) -> AttachmentOut:
+    """Attach a file to a service request. It is stored `pending` until the antivirus
+    scanner reports on it; downloads wait for `clean`."""
+    row = service.attach(session=session, received=upload, service_request_id=service_request_id)
+    return AttachmentOut.model_validate(row)
+
+
+@admin.get(
+    "/service-requests/{service_request_id}/attachments",
+    response_model=Page[AttachmentOut],
+    responses={**DENIED, **NOT_FOUND},
+)
+def list_request_attachments(
+    ctx: AttachmentsRead, session: TenantSession, page: Pagination, service_request_id: uuid.UUID
+) -> Page[AttachmentOut]:
+    """The files attached to a service request, oldest first."""
+    rows, total = service.list_for_request(
+        session=session, service_request_id=service_request_id, client_id=None, page=page
+    )
+    return _page(rows, total, page)
+
+
+@admin.post(
+    "/expenses/{expense_id}/attachments",
+    response_model=AttachmentOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={**DENIED, **NOT_FOUND, **UPLOAD_ERRORS},
+    openapi_extra=MULTIPART_BODY,
+)
+def upload_to_expense(
+    ctx: AttachmentsWrite, upload: Upload, session: TenantSession, expense_id: uuid.UUID
+) -> AttachmentOut:
+    """Attach a receipt (or any allowed file) to an expense; stored `pending` a scan."""
+    return AttachmentOut.model_validate(
+        service.attach(session=session, received=upload, expense_id=expense_id)
+    )
+
+
+@admin.get(
+    "/expenses/{expense_id}/attachments",
+    response_model=Page[AttachmentOut],
+    responses={**DENIED, **NOT_FOUND},
+)
+def list_expense_attachments(
+    ctx: AttachmentsRead, session: TenantSession, page: Pagination, expense_id: uuid.UUID
+) -> Page[AttachmentOut]:
+    """The files attached to an expense, oldest first."""
+    rows, total = service.list_for_expense(session=session, expense_id=expense_id, page=page)
+    return _page(rows, total, page)
+
+
+@admin.get(
+    "/attachments/{attachment_id}",
+    response_model=AttachmentOut,
+    responses={**DENIED, **NOT_FOUND},
+)
+def get_attachment(
+    ctx: AttachmentsRead, session: TenantSession, attachment_id: uuid.UUID
+) -> AttachmentOut:
+    """An attachment's metadata, scan status included."""
+    return AttachmentOut.model_validate(service.get(session=session, attachment_id=attachment_id))
+
+
+@admin.get(
+    "/attachments/{attachment_id}/download",
+    response_class=StreamingResponse,
+    responses={**DENIED, **NOT_FOUND, **DOWNLOAD_ERRORS},
+)
+def download_attachment(
+    ctx: AttachmentsRead, session: TenantSession, settings: SettingsDep, attachment_id: uuid.UUID
+) -> StreamingResponse:
+    """The file's bytes, as an attachment under its original (sanitised) name. Only a
+    file the scanner reported clean is served."""
+    attachment = service.get(session=session, attachment_id=attachment_id)
+    return _download_response(
+        service.open_download(attachment=attachment, upload_dir=settings.upload_dir)
+    )
+
+
+# ---------------------------------------------------------------------------- portal
+
+
+@portal.post(
+    "/service-requests/{service_request_id}/attachments",
+    response_model=AttachmentOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={**DENIED, **NOT_FOUND, **UPLOAD_ERRORS},
+    openapi_extra=MULTIPART_BODY,
+)
+def portal_upload_to_request(
+    ctx: ClientMember, upload: Upload, session: TenantSession, service_request_id: uuid.UUID
+) -> AttachmentOut:
+    """A client attaches a file to one of their own service requests."""
+    row = service.attach(
+        session=session,
+        received=upload,
+        service_request_id=service_request_id,
+        client_only=True,
+    )
+    return AttachmentOut.model_validate(row)
+
+
+@portal.get(
+    "/service-requests/{service_request_id}/attachments",
+    response_model=Page[AttachmentOut],
+    responses={**DENIED, **NOT_FOUND},
+)
+def portal_list_request_attachments(
+    ctx: ClientMember, session: TenantSession, page: Pagination, service_request_id: uuid.UUID
+) -> Page[AttachmentOut]:
+    """The files on one of the client's own service requests."""
+    rows, total = service.list_for_request(
+        session=session, service_request_id=service_request_id, client_id=ctx.user_id, page=page
+    )
+    return _page(rows, total, page)
+
+
+@portal.get(
+    "/attachments/{attachment_id}/download",
+    response_class=StreamingResponse,
+    responses={**DENIED, **NOT_FOUND, **DOWNLOAD_ERRORS},
+)
+def portal_download_attachment(
+    ctx: ClientMember, session: TenantSession, settings: SettingsDep, attachment_id: uuid.UUID
+) -> StreamingResponse:
+    """Download a clean file from one of the client's own service requests."""
+    assert ctx.user_id is not None
+    attachment = service.get_for_client(
+        session=session, attachment_id=attachment_id, client_id=ctx.user_id
+    )
+    return _download_response(
+        service.open_download(attachment=attachment, upload_dir=settings.upload_dir)
+    )
+
+
+# ---------------------------------------------------------------------------- system
+
+
+def require_scanner(
+    settings: SettingsDep,
+    x_scanner_secret: Annotated[
+        str | None, Header(description="The shared scanner secret.")
+    ] = None,
+) -> None:
+    """The scanner proves itself with the shared secret (constant-time comparison)."""
+    if x_scanner_secret is None or not hmac.compare_digest(
+        x_scanner_secret.encode(), settings.av_secret.encode()
+    ):
+        raise ScannerSecretInvalid()
+
+
+@system.post(
+    "/scan-callback",
+    response_model=ScanCallbackOut,
+    dependencies=[Depends(require_scanner)],
+    responses={
+        401: {"description": "Missing or wrong `X-Scanner-Secret` (`scanner_secret_invalid`)"},
+        404: {"description": "No such attachment"},
+        409: {"description": "An infected file cannot be re-marked clean (`scan_final`)"},
+    },
+)
+def scan_callback(body: ScanCallbackIn, db: DatabaseDep, settings: SettingsDep) -> ScanCallbackOut:
+    """The antivirus scanner reports a verdict. The tenant comes from the attachment
+    itself, never from the caller; an infected file's bytes are deleted at once."""
+    return service.apply_scan_result(
+        db=db, upload_dir=settings.upload_dir, attachment_id=body.attachment_id, result=body.result
+    )
