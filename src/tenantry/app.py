@@ -79,6 +79,7 @@ AREAS = (
     "calendar",
     "portal",
     "public",
+    "web",
 )
 # Middleware that areas provide, applied inside the edge middleware when present.
 AREA_MIDDLEWARE = ("tenantry.idempotency.middleware:IdempotencyMiddleware",)

@@ -1,0 +1,357 @@
+"""The web UI in a real Chromium (Playwright) against the real app served by uvicorn.
+
+Chromium comes from the system (``/usr/bin/chromium``; ``.ci/run`` installs it with
+apt-get); ``playwright install`` is never used. Without Chromium or Playwright the tests
+fail in CI (``CI=true``) and are skipped elsewhere.
+
+Screenshots land in each test's pytest tmp dir (``-s`` prints their paths).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from tenantry.app import create_app
+from tenantry.db.engine import Database
+from tenantry.settings import Settings
+from tenantry.tenants.lifecycle import add_member, provision_tenant
+from tests.factories import Member, TenantFixture, make_tenant, make_user
+
+CHROMIUM = Path(os.environ.get("TENANTRY_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+        pytest.fail(f"browser tests cannot run in CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+try:
+    from playwright.sync_api import Browser, Page, expect, sync_playwright
+except ImportError:  # pragma: no cover - depends on the environment
+    sync_playwright = None  # type: ignore[assignment]
+
+
+# ---- the server -------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def serve(app: Any) -> LiveServer:
+    port = _free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", access_log=False
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    return LiveServer(f"http://127.0.0.1:{port}", server, thread)
+
+
+@pytest.fixture(scope="module")
+def live_url(app: Any) -> Iterator[str]:
+    live = serve(app)
+    yield live.url
+    live.stop()
+
+
+# ---- the browser ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if sync_playwright is None:
+        _unavailable("the playwright package is not installed (pip install -e '.[dev]')")
+    if not CHROMIUM.exists():
+        _unavailable(
+            f"{CHROMIUM} is missing; install it with `apt-get install -y chromium` "
+            "(never `playwright install`)"
+        )
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser, live_url: str) -> Iterator[Page]:
+    context = browser.new_context(base_url=live_url, viewport={"width": 1280, "height": 860})
+    context.set_default_timeout(10_000)
+    p = context.new_page()
+    errors: list[str] = []
+    p.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield p
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def shoot(tmp_path: Path) -> Callable[[Page, str], Path]:
+    def _shoot(p: Page, name: str) -> Path:
+        path = tmp_path / f"{name}.png"
+        p.screenshot(path=str(path), full_page=True)
+        print(f"screenshot: {path}")
+        return path
+
+    return _shoot
+
+
+# ---- data ---------------------------------------------------------------------------
+
+
+@dataclass
+class TwoTenants:
+    first: TenantFixture
+    first_name: str
+    second: TenantFixture
+    second_name: str
+    user: Member  # admin of the first, client of the second
+
+
+# Shown as text, never interpreted: the page must not run it.
+HOSTILE_NAME = '<img src=x onerror="window.__pwned=1">Globex & Co'
+
+
+@pytest.fixture
+def two_tenants(db: Database) -> TwoTenants:
+    slug_a = "acme-" + uuid.uuid4().hex[:8]
+    slug_b = "globex-" + uuid.uuid4().hex[:8]
+    name_a = f"Acme Home Services {slug_a[-4:]}"
+    name_b = f"{HOSTILE_NAME} {slug_b[-4:]}"
+    ref_a = provision_tenant(db, slug=slug_a, name=name_a)
+    ref_b = provision_tenant(db, slug=slug_b, name=name_b)
+    user = make_user(db)
+    add_member(db, tenant_id=ref_a.id, user_id=user.user_id, role="admin")
+    add_member(db, tenant_id=ref_b.id, user_id=user.user_id, role="client")
+    return TwoTenants(
+        TenantFixture(ref_a.id, ref_a.slug),
+        name_a,
+        TenantFixture(ref_b.id, ref_b.slug),
+        name_b,
+        user,
+    )
+
+
+@pytest.fixture
+def tenant_a(db: Database) -> TenantFixture:
+    """A fresh tenant with just an owner (password hashing dominates setup time)."""
+    return make_tenant(db, roles=("owner",))
+
+
+def sign_in(p: Page, email: str, password: str) -> None:
+    p.goto("/login")
+    p.fill("#email", email)
+    p.fill("#password", password)
+    p.click("#login-submit")
+
+
+# ---- tests ----------------------------------------------------------------------------
+
+
+def test_the_root_sends_a_visitor_to_the_sign_in_form(page: Page) -> None:
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/login$"))
+    expect(page.locator("#login-form")).to_be_visible()
+    page.goto("/app")
+    expect(page).to_have_url(re.compile(r"/login$"))
+
+
+def test_a_member_signs_in_through_the_form_and_sees_the_active_tenant(
+    page: Page, tenant_a: TenantFixture, shoot: Callable[[Page, str], Path]
+) -> None:
+    owner = tenant_a["owner"]
+    sign_in(page, owner.email, owner.password)
+
+    expect(page).to_have_url(re.compile(r"/app$"))
+    # Some rows for the dashboard, through the API with the page's own cookies (the
+    # services area may not be built yet: then its panel says "not available").
+    created = [
+        page.request.post(
+            "/api/admin/services",
+            data={"slug": slug, "name": name, "price_cents": cents, "duration_minutes": 60},
+        ).status
+        for slug, name, cents in (
+            ("deep-clean", "Deep clean", 12900),
+            ("boiler", "Boiler <b>check</b>", 8900),
+        )
+    ]
+    page.reload()
+    expect(page.locator("#user-email")).to_have_text(owner.email)
+    expect(page.locator("#tenant-name")).to_have_text(f"Tenant {tenant_a.slug}")
+    expect(page.locator("#tenant-role")).to_have_text("owner")
+    switcher = page.locator("#tenant-switcher")
+    expect(switcher).to_have_value(tenant_a.slug)
+    # Staff see the admin dashboard: one panel per admin list, each loaded or "not
+    # available" (an area not built yet), never stuck on "loading".
+    panels = page.locator(".panel")
+    expect(panels).to_have_count(4)
+    expect(page.locator(".panel", has_text="loading…")).to_have_count(0)
+    expect(page.locator(".panel .error")).to_have_count(0)
+    services = page.locator(".panel", has=page.locator("h2", has_text="Services"))
+    if created == [201, 201]:
+        expect(services.locator("tbody tr")).to_have_count(2)
+        expect(services.locator("td", has_text="Boiler <b>check</b>")).to_have_count(1)
+        expect(services.locator("td", has_text="129.00")).to_have_count(1)
+    else:
+        assert created == [404, 404], created
+        expect(services).to_contain_text("Not available")
+    # The root now goes straight to the app.
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/app$"))
+    expect(page.locator("#tenant-role")).to_have_text("owner")
+    expect(page.locator(".panel", has_text="loading…")).to_have_count(0)
+    shoot(page, "owner-dashboard")
+
+
+def test_a_member_of_two_tenants_chooses_switches_and_signs_out_everywhere(
+    page: Page, browser: Browser, live_url: str, two_tenants: TwoTenants, shoot: Any
+) -> None:
+    t = two_tenants
+    sign_in(page, t.user.email, t.user.password)
+
+    # Two tenants and none used yet: the user must choose.
+    expect(page).to_have_url(re.compile(r"/app$"))
+    expect(page.locator("#no-tenant")).to_be_visible()
+    expect(page.locator("#no-tenant h1")).to_have_text("Choose a tenant")
+    switcher = page.locator("#tenant-switcher")
+    expect(switcher.locator("option:checked")).to_have_text("choose a tenant…")
+    shoot(page, "choose-a-tenant")
+
+    switcher.select_option(t.first.slug)
+    expect(page.locator("#tenant-name")).to_have_text(t.first_name)
+    expect(page.locator("#tenant-role")).to_have_text("admin")
+    expect(page.locator("#no-tenant")).to_be_hidden()
+    expect(page.locator(".panel h2", has_text="Services")).to_have_count(1)
+    shoot(page, "first-tenant-admin")
+
+    switcher.select_option(t.second.slug)
+    expect(page.locator("#tenant-name")).to_have_text(t.second_name)
+    expect(page.locator("#tenant-role")).to_have_text("client")
+    expect(switcher).to_have_value(t.second.slug)
+    # A client sees the portal lists, not the admin ones.
+    expect(page.locator(".panel h2", has_text="My invoices")).to_have_count(1)
+    expect(page.locator(".panel h2", has_text="Services")).to_have_count(0)
+    # The hostile tenant name is text: no element was created, nothing ran.
+    expect(page.locator("#tenant-name img")).to_have_count(0)
+    assert page.evaluate("window.__pwned") is None
+    shoot(page, "second-tenant-client")
+
+    old_cookies = page.context.cookies()
+    page.click("#logout-all")
+    expect(page).to_have_url(re.compile(r"/login\?notice=all$"))
+    expect(page.locator("#login-notice")).to_have_text("You are signed out everywhere.")
+    shoot(page, "signed-out-everywhere")
+    page.goto("/app")
+    expect(page).to_have_url(re.compile(r"/login$"))
+
+    # A browser that kept the old cookies is signed out too: the API refuses the
+    # session and the shell sends it back to the form.
+    other = browser.new_context(base_url=live_url)
+    try:
+        other.add_cookies(old_cookies)  # type: ignore[arg-type]
+        me = other.request.get("/api/auth/me")
+        assert me.status == 403
+        assert me.json()["error"]["code"] == "session_revoked"
+        stale = other.new_page()
+        stale.goto("/app")
+        expect(stale).to_have_url(re.compile(r"/login\?notice=expired$"))
+        expect(stale.locator("#login-notice")).to_contain_text("session has ended")
+    finally:
+        other.close()
+
+
+def test_a_wrong_password_shows_the_api_error(
+    page: Page, tenant_a: TenantFixture, shoot: Callable[[Page, str], Path]
+) -> None:
+    sign_in(page, tenant_a["owner"].email, "not-the-password")
+
+    error = page.locator("#login-error")
+    expect(error).to_be_visible()
+    expect(error).to_have_text("Wrong email or password. [invalid_credentials]")
+    expect(page).to_have_url(re.compile(r"/login$"))
+    expect(page.locator("#login-submit")).to_be_enabled()
+    shoot(page, "wrong-password")
+
+
+def test_a_malformed_email_shows_the_validation_details(page: Page) -> None:
+    sign_in(page, "not-an-email", "whatever")
+
+    error = page.locator("#login-error")
+    expect(error).to_contain_text("The request is invalid.")
+    expect(error).to_contain_text("email:")
+    expect(error).to_contain_text("[validation_error]")
+
+
+def test_too_many_attempts_show_the_rate_limit_message(
+    browser: Browser, settings: Settings, db: Database, tenant_a: TenantFixture
+) -> None:
+    strict = settings.model_copy(update={"login_attempts_per_account": "2/minute"})
+    live = serve(create_app(strict, db))
+    context = browser.new_context(base_url=live.url)
+    try:
+        p = context.new_page()
+        for _ in range(2):
+            sign_in(p, tenant_a["owner"].email, "not-the-password")
+            expect(p.locator("#login-error")).to_contain_text("[invalid_credentials]")
+        sign_in(p, tenant_a["owner"].email, tenant_a["owner"].password)
+        expect(p.locator("#login-error")).to_contain_text("[rate_limited]")
+        expect(p).to_have_url(re.compile(r"/login$"))
+    finally:
+        context.close()
+        live.stop()
+
+
+def test_the_demo_hint_fills_the_form(page: Page, settings: Settings) -> None:
+    page.goto("/login")
+    hint = page.locator("#demo-hint")
+    expect(hint).to_contain_text(settings.demo_password)
+    page.locator(".demo-account", has_text="consultant@demo.test").click()
+    expect(page.locator("#email")).to_have_value("consultant@demo.test")
+    expect(page.locator("#password")).to_have_value(settings.demo_password)
+
+
+def test_unknown_static_files_are_not_served(page: Page) -> None:
+    for name in ("routes.py", "..%2Froutes.py", "templates%2Fbase.html"):
+        response = page.request.get(f"/static/{name}")
+        assert response.status == 404, name
+    assert page.request.get("/static/app.js").status == 200
