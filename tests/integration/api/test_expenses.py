@@ -225,3 +225,19 @@ def test_admin_of_a_cannot_decide_an_expense_of_b(db, as_a, admin_b, tb, action)
 def test_deciding_unknown_or_malformed_ids(as_a):
     assert as_a["admin"].post(f"{URL}/{uuid.uuid4()}/approve").status_code == 404
     assert as_a["admin"].post(f"{URL}/nope/reject").status_code == 422
+
+
+def test_demo_expenses_are_varied_and_loading_twice_adds_nothing(db):
+    from tenantry.expenses.demo import fill
+    from tenantry.ops.demo import DemoTenant
+    from tenantry.tenants.lifecycle import TenantRef
+
+    tenant = make_tenant(db, roles=("owner", "admin", "staff"))
+    demo = DemoTenant(TenantRef(tenant.id, tenant.slug, tenant.slug))
+    demo.users = {role: m.user_id for role, m in tenant.members.items()}
+    fill(db, demo)
+    first = rows(db, tenant.id)
+    fill(db, demo)
+    assert rows(db, tenant.id).keys() == first.keys()
+    assert {e.status for e in first.values()} == {"submitted", "approved"}
+    assert all(e.incurred_on <= TODAY for e in first.values())

@@ -364,3 +364,24 @@ def test_portal_rejects_malformed_input(client, tenant_a):
     login(client, tenant_a["client"])
     assert client.get(f"{PORTAL}/nope").status_code == 422
     assert client.get(PORTAL, params={"status": "bogus"}).status_code == 422
+
+
+def test_demo_invoices_cover_every_status_and_loading_twice_adds_nothing(db, tenant_a):
+    from tenantry.invoices.demo import fill
+    from tenantry.ops.demo import DemoTenant
+    from tenantry.tenants.lifecycle import TenantRef
+
+    other = second_client(db, tenant_a)
+    demo = DemoTenant(TenantRef(tenant_a.id, tenant_a.slug, tenant_a.slug))
+    demo.users = {role: m.user_id for role, m in tenant_a.members.items()}
+    fill(db, demo)
+    first = invoice_rows(db, tenant_a.id)
+    fill(db, demo)
+    assert [i.id for i in invoice_rows(db, tenant_a.id)] == [i.id for i in first]
+    assert len(first) == 8 and {i.client_id for i in first} == {
+        tenant_a["client"].user_id,
+        other.user_id,
+    }
+    assert {i.status for i in first} == {"draft", "sent", "paid", "void"}
+    assert all(i.paid_at for i in first if i.status == "paid")
+    assert all(i.total_cents > 0 for i in first)
