@@ -1,0 +1,78 @@
+"""Tenant settings: booking, communication and thresholds (one row each per tenant)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends
+
+from tenantry.auth.dependencies import TenantSession, tenant_router
+from tenantry.isolation.context import TenantContext
+from tenantry.permissions.dependencies import RequirePermission
+from tenantry.tenant_settings import service
+from tenantry.tenant_settings.schemas import (
+    BookingSettingsIn,
+    BookingSettingsOut,
+    CommunicationSettingsIn,
+    CommunicationSettingsOut,
+    ThresholdsIn,
+    ThresholdsOut,
+)
+
+SettingsRead = Annotated[TenantContext, Depends(RequirePermission("settings.read"))]
+SettingsWrite = Annotated[TenantContext, Depends(RequirePermission("settings.write"))]
+
+router = tenant_router(prefix="/api/admin", tags=["settings"])
+
+DENIED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Not signed in"},
+    403: {"description": "Your role lacks the permission (`role_required`)"},
+}
+INVALID: dict[int | str, dict[str, Any]] = {422: {"description": "Invalid settings"}}
+
+
+@router.get("/booking-settings", response_model=BookingSettingsOut, responses=DENIED)
+def get_booking_settings(ctx: SettingsRead, session: TenantSession) -> BookingSettingsOut:
+    """Booking windows, slot length, cancellation rules and opening hours (defaults until
+    saved)."""
+    return service.read(session=session, kind=service.BOOKING)
+
+
+@router.put("/booking-settings", response_model=BookingSettingsOut, responses={**DENIED, **INVALID})
+def put_booking_settings(
+    ctx: SettingsWrite, session: TenantSession, body: BookingSettingsIn
+) -> BookingSettingsOut:
+    """Replace the booking settings (fields left out take their defaults)."""
+    return service.write(session=session, kind=service.BOOKING, data=body)
+
+
+@router.get("/communication-settings", response_model=CommunicationSettingsOut, responses=DENIED)
+def get_communication_settings(
+    ctx: SettingsRead, session: TenantSession
+) -> CommunicationSettingsOut:
+    """Sender, channels, reminder lead time and templates (defaults until saved)."""
+    return service.read(session=session, kind=service.COMMUNICATION)
+
+
+@router.put(
+    "/communication-settings",
+    response_model=CommunicationSettingsOut,
+    responses={**DENIED, **INVALID},
+)
+def put_communication_settings(
+    ctx: SettingsWrite, session: TenantSession, body: CommunicationSettingsIn
+) -> CommunicationSettingsOut:
+    """Replace the communication settings (fields left out take their defaults)."""
+    return service.write(session=session, kind=service.COMMUNICATION, data=body)
+
+
+@router.get("/thresholds", response_model=ThresholdsOut, responses=DENIED)
+def get_thresholds(ctx: SettingsRead, session: TenantSession) -> ThresholdsOut:
+    """Expense approval limit, invoice overdue days, request response time."""
+    return service.read(session=session, kind=service.THRESHOLDS)
+
+
+@router.put("/thresholds", response_model=ThresholdsOut, responses={**DENIED, **INVALID})
+def put_thresholds(ctx: SettingsWrite, session: TenantSession, body: ThresholdsIn) -> ThresholdsOut:
+    """Replace the thresholds (fields left out take their defaults)."""
+    return service.write(session=session, kind=service.THRESHOLDS, data=body)
