@@ -1,0 +1,33 @@
+"""Chat payloads."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class ChatMessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: str = Field(min_length=1, max_length=4000, description="The message text (1-4000).")
+
+    @field_validator("body")
+    @classmethod
+    def not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the message is empty")
+        return value
+
+
+class ChatMessageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    service_request_id: uuid.UUID | None = Field(
+        description="The service request the message is about; null in the team chat."
+    )
+    sender_id: uuid.UUID
+    body: str
+    created_at: datetime
