@@ -1,0 +1,46 @@
+"""The role → permission matrix: read it, and set the list of an editable role."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends
+
+from tenantry.auth.dependencies import TenantSession, tenant_router
+from tenantry.isolation.context import TenantContext
+from tenantry.permissions import service
+from tenantry.permissions.dependencies import RequirePermission
+from tenantry.permissions.schemas import MatrixOut, Role, RolePermissionsIn
+
+TeamRead = Annotated[TenantContext, Depends(RequirePermission("team.read"))]
+PermissionsManage = Annotated[TenantContext, Depends(RequirePermission("permissions.manage"))]
+
+router = tenant_router(prefix="/api/admin/permissions", tags=["permissions"])
+
+DENIED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Not signed in"},
+    403: {"description": "Your role lacks the permission (`role_required`)"},
+}
+
+
+@router.get("", response_model=MatrixOut, responses=DENIED)
+def get_matrix(ctx: TeamRead, session: TenantSession) -> MatrixOut:
+    """The permission catalogue and what each role holds in this tenant."""
+    return service.matrix(session=session)
+
+
+@router.put(
+    "/{role}",
+    response_model=MatrixOut,
+    responses={
+        **DENIED,
+        409: {"description": "The owner and client roles are fixed (`role_not_editable`)"},
+        422: {"description": "Unknown role or permission, or an empty list"},
+    },
+)
+def set_role_permissions(
+    ctx: PermissionsManage, session: TenantSession, role: Role, body: RolePermissionsIn
+) -> MatrixOut:
+    """Replace the permission list of the admin or staff role; takes effect on the
+    members' next request."""
+    return service.set_role(session=session, role=role, permissions=body.permissions)

@@ -1,0 +1,82 @@
+"""The role → permission matrix of a tenant. Flush only.
+
+Only ``admin`` and ``staff`` are editable. The owner always has everything (so a
+tenant cannot lock itself out), and clients stay at none: a client permission would
+let one client read every other client's records through the admin routes, while
+clients are meant to reach only their own through the portal.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tenantry.errors import Conflict, TenantryError
+from tenantry.isolation.context import require_context, tenant_context
+from tenantry.permissions import repository
+from tenantry.permissions.catalog import DEFAULT_MATRIX, PERMISSIONS
+from tenantry.permissions.dependencies import invalidate_matrix
+from tenantry.permissions.schemas import MatrixOut, PermissionOut, RolePermissionsOut
+
+EDITABLE_ROLES = ("admin", "staff")
+
+
+class RoleNotEditable(Conflict):
+    code = "role_not_editable"
+    message = "The owner role always has every permission and clients have none."
+
+
+class ConcurrentChange(Conflict):
+    code = "concurrent_change"
+    message = "The role was changed by another request at the same time; try again."
+
+
+def matrix(*, session: Session) -> MatrixOut:
+    custom = repository.customized(session)
+    roles = []
+    for role, default in DEFAULT_MATRIX.items():
+        if role == "owner":
+            granted: set[str] | frozenset[str] = frozenset(PERMISSIONS)
+        else:
+            granted = custom.get(role, default)
+        roles.append(
+            RolePermissionsOut(
+                role=role,
+                permissions=sorted(granted),
+                editable=role in EDITABLE_ROLES,
+                customized=role in custom and role != "owner",
+            )
+        )
+    return MatrixOut(
+        permissions=[PermissionOut(key=k, description=v) for k, v in PERMISSIONS.items()],
+        roles=roles,
+    )
+
+
+def set_role(*, session: Session, role: str, permissions: list[str]) -> MatrixOut:
+    if role not in EDITABLE_ROLES:
+        raise RoleNotEditable()
+    if not permissions:  # also refused by the schema; no rows would mean "the defaults"
+        raise TenantryError("A role needs at least one permission.")
+    try:
+        with session.begin_nested():
+            repository.replace_role(session, role=role, permissions=permissions)
+            session.flush()
+    except IntegrityError as exc:
+        raise ConcurrentChange() from exc
+    _invalidate(session)
+    return matrix(session=session)
+
+
+def _invalidate(session: Session) -> None:
+    """Now, and again after the commit: a concurrent request between this flush and
+    the commit could otherwise cache the old matrix for a whole TTL."""
+    invalidate_matrix()
+    ctx = require_context()
+
+    def after_commit(_: Session) -> None:
+        with tenant_context(ctx):
+            invalidate_matrix()
+
+    event.listen(session, "after_commit", after_commit, once=True)
