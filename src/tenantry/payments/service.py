@@ -46,6 +46,7 @@ from tenantry.settings import Settings
 PROVIDER = "stripe"
 HANDLED_TYPES = frozenset({"payment_intent.succeeded"})
 RESOLVE_REASON = "payments webhook: resolve invoice tenant"
+MAX_PAYLOAD_BYTES = 256 * 1024  # provider events are a few KB
 
 _log = structlog.get_logger("tenantry.payments")
 _security = structlog.get_logger("tenantry.security")
@@ -79,6 +80,8 @@ def handle_webhook(
     signature: str | None,
     now: float | None = None,
 ) -> WebhookResult:
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise InvalidEvent("The event is too large.")
     verify_signature(
         settings.webhook_secret,
         payload,

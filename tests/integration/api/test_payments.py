@@ -236,3 +236,8 @@ def test_a_missing_or_malformed_signature_is_400(client, settings, ta, header):
 def test_a_signed_but_malformed_event_is_400(client, settings, raw):
     r = deliver(client, settings, raw)
     assert r.status_code == 400 and code(r) == "invalid_event"
+
+
+def test_an_oversized_event_is_refused_before_any_work(client, settings):
+    r = deliver(client, settings, b"{" + b" " * (300 * 1024) + b"}")
+    assert r.status_code == 400 and code(r) == "invalid_event"
