@@ -1,0 +1,48 @@
+"""Email: send a test message through the same SMTP path the reminders use."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Body, Depends
+
+from tenantry.auth.dependencies import SettingsDep, TenantSession, tenant_router
+from tenantry.email import service
+from tenantry.email.schemas import SentEmailOut, TestEmailIn
+from tenantry.isolation.context import TenantContext
+from tenantry.permissions.dependencies import RequirePermission
+
+EmailTest = Annotated[TenantContext, Depends(RequirePermission("email.test"))]
+
+router = tenant_router(prefix="/api/admin/email", tags=["email"])
+
+
+@router.post(
+    "/test",
+    response_model=SentEmailOut,
+    responses={
+        401: {"description": "Not signed in"},
+        403: {"description": "Your role lacks `email.test` (`role_required`)"},
+        422: {
+            "description": "The address is not a member of this tenant (`recipient_not_in_team`)"
+        },
+        502: {"description": "The mail server failed (`mail_unavailable`)"},
+    },
+)
+def send_test_email(
+    ctx: EmailTest,
+    session: TenantSession,
+    settings: SettingsDep,
+    body: Annotated[TestEmailIn | None, Body()] = None,
+) -> SentEmailOut:
+    """Send a test message to you (or to a member of your team) right now, and show
+    what was sent. It goes directly, not through the job queue, so the answer tells
+    whether mail works."""
+    sent = service.send_test_email(session=session, settings=settings, to=body.to if body else None)
+    return SentEmailOut(
+        to=sent.to,
+        mail_from=sent.mail_from,
+        subject=sent.subject,
+        body=sent.body,
+        sent_at=sent.sent_at,
+    )

@@ -1,0 +1,27 @@
+"""Email payloads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TestEmailIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=320,
+        pattern=r"^[^@\s]+@[^@\s]+$",
+        description="A member of this tenant's team; default: you.",
+    )
+
+
+class SentEmailOut(BaseModel):
+    to: str
+    mail_from: str
+    subject: str
+    body: str
+    sent_at: datetime

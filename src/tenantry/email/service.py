@@ -1,0 +1,84 @@
+"""Sending mail over SMTP, and the test email.
+
+One path for every message (``send_mail``): plain SMTP to ``smtp_host:smtp_port``,
+STARTTLS when ``smtp_starttls``, AUTH when a username is configured.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import structlog
+from sqlalchemy.orm import Session
+
+from tenantry.email import repository
+from tenantry.errors import TenantryError
+from tenantry.isolation.context import require_context
+from tenantry.settings import Settings
+
+_log = structlog.get_logger("tenantry.email")
+
+
+class MailUnavailable(TenantryError):
+    status_code = 502
+    code = "mail_unavailable"
+    message = "The mail server could not be reached or refused the message."
+
+
+class RecipientNotInTeam(TenantryError):
+    status_code = 422
+    code = "recipient_not_in_team"
+    message = "The recipient must be a member of this tenant."
+
+
+@dataclass(frozen=True)
+class SentMail:
+    to: str
+    mail_from: str
+    subject: str
+    body: str
+    sent_at: datetime
+
+
+def send_mail(settings: Settings, *, to: str, subject: str, body: str) -> SentMail:
+    """Send one plain-text message; raises ``MailUnavailable`` when SMTP fails."""
+    message = EmailMessage()
+    message["From"] = settings.mail_from
+    message["To"] = to
+    message["Subject"] = subject
+    message["Message-ID"] = make_msgid(domain="tenantry")
+    message.set_content(body)
+    try:
+        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
+            if settings.smtp_starttls:
+                smtp.starttls()
+            if settings.smtp_username:
+                smtp.login(settings.smtp_username, settings.smtp_password or "")
+            smtp.send_message(message)
+    except (smtplib.SMTPException, OSError) as exc:
+        _log.warning("mail_failed", error=exc.__class__.__name__)
+        raise MailUnavailable() from exc
+    _log.info("mail_sent", subject=subject)
+    return SentMail(to, settings.mail_from, subject, body, datetime.now(UTC))
+
+
+def send_test_email(*, session: Session, settings: Settings, to: str | None) -> SentMail:
+    """A test message to the caller, or to a member of this tenant's team."""
+    ctx = require_context()
+    assert ctx.user_id is not None
+    if to is None:
+        recipient = repository.member_email(session, user_id=ctx.user_id)
+    else:
+        # Anyone outside this tenant looks exactly like an unknown address.
+        recipient = repository.member_with_email(session, email=to)
+    if recipient is None:
+        raise RecipientNotInTeam()
+    body = (
+        "This is a test message from Tenantry.\n\n"
+        "If you can read it, outgoing mail works for your workspace."
+    )
+    return send_mail(settings, to=recipient, subject="Tenantry test email", body=body)

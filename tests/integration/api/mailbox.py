@@ -1,0 +1,69 @@
+"""A real SMTP server for tests (aiosmtpd on 127.0.0.1, free port) and an app that mails it."""
+
+from __future__ import annotations
+
+import email
+import socket
+from dataclasses import dataclass, field
+from email.message import Message
+
+import pytest
+from aiosmtpd.controller import Controller
+from fastapi.testclient import TestClient
+
+from tenantry.app import create_app
+from tenantry.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Mailbox:
+    port: int
+    received: list[tuple[list[str], Message]] = field(default_factory=list)
+
+    async def handle_DATA(self, server, session, envelope):
+        self.received.append(
+            (list(envelope.rcpt_tos), email.message_from_bytes(envelope.original_content))
+        )
+        return "250 OK"
+
+    def to(self, address: str) -> list[Message]:
+        return [m for rcpts, m in self.received if address.lower() in [r.lower() for r in rcpts]]
+
+
+def mail_settings(settings: Settings, port: int) -> Settings:
+    return Settings(
+        data_dir=settings.data_dir,
+        database_name=settings.database_name,
+        database_url=settings.database_url,
+        secret_keys=settings.secret_keys,
+        login_attempts_per_account="1000/minute",
+        login_attempts_per_address="10000/minute",
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+    )
+
+
+@pytest.fixture(scope="module")
+def mailbox():
+    box = Mailbox(free_port())
+    controller = Controller(box, hostname="127.0.0.1", port=box.port)
+    controller.start()
+    yield box
+    controller.stop()
+
+
+@pytest.fixture(scope="module")
+def mail_app(settings, db, mailbox):
+    return create_app(mail_settings(settings, mailbox.port), db)
+
+
+@pytest.fixture
+def mail_client(mail_app):
+    with TestClient(mail_app) as c:
+        yield c
