@@ -8,13 +8,13 @@ from fastapi.testclient import TestClient
 from tenantry.app import create_app
 from tests.conftest import login
 from tests.factories import make_tenant
-from tests.integration.api.mailbox import (  # noqa: F401 - fixtures
-    free_port,
-    mail_app,
-    mail_client,
-    mail_settings,
-    mailbox,
-)
+from tests.integration.api import mailbox as smtp
+from tests.integration.api.mailbox import free_port, mail_settings
+
+# The shared SMTP fixtures, made visible to pytest in this module.
+mailbox = smtp.mailbox
+mail_app = smtp.mail_app
+mail_client = smtp.mail_client
 
 PATH = "/api/admin/email/test"
 
