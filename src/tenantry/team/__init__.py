@@ -1,0 +1,1 @@
+"""Team management: members of a tenant, invitations, roles and removal."""
