@@ -1,0 +1,31 @@
+"""Background jobs on a PostgreSQL queue (procrastinate), always run in a tenant's context.
+
+* A task is declared with ``@tenant_task("area.name")``; its body receives the job
+  environment and the tenant id: ``def body(env: JobEnv, *, tenant_id, **kwargs)``.
+* ``defer(session, "area.name", ...)`` enqueues a job **inside the caller's
+  transaction** (the request's session): the job exists if and only if the request's
+  rows commit. Its ``tenant_id`` comes from the current tenant context, never from an
+  argument.
+* The worker (``tenantry worker``) enters ``tenant_context(TenantContext(tenant_id=...,
+  scope="tenant"))`` before every task body, so the guard and RLS scope the task
+  exactly as they scope a request. A job without a valid ``tenant_id`` is refused: it
+  fails, is logged as a security event, and its body never runs.
+"""
+
+from tenantry.jobs.runner import (
+    JobEnv,
+    JobRefused,
+    build_job_app,
+    defer,
+    registered_tasks,
+    tenant_task,
+)
+
+__all__ = [
+    "JobEnv",
+    "JobRefused",
+    "build_job_app",
+    "defer",
+    "registered_tasks",
+    "tenant_task",
+]
