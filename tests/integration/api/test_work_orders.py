@@ -432,3 +432,66 @@ def test_status_with_invalid_input_is_422(
     response = sign_in(tenant_a["staff"]).post(f"{URL}/{orders['a']}/status", json=body)
     assert response.status_code == 422
     assert snapshot(db, tenant_a.id) == before
+
+
+# --- demo data (requests, bookings and work orders fillers) --------------------------
+
+
+def test_demo_fillers_add_believable_rows_once_and_nothing_without_services(db: Any) -> None:
+    from tenantry.bookings import demo as bookings_demo
+    from tenantry.ops.demo import DemoTenant
+    from tenantry.service_requests import demo as requests_demo
+    from tenantry.tenants.lifecycle import TenantRef, add_member
+    from tenantry.work_orders import demo as work_orders_demo
+    from tests.factories import make_user
+
+    fillers = (requests_demo.fill, bookings_demo.fill, work_orders_demo.fill)
+
+    def demo_for(tenant: Any) -> DemoTenant:
+        consultant = make_user(db)
+        add_member(db, tenant_id=tenant.id, user_id=consultant.user_id, role="staff")
+        users: dict[str, object] = {r: m.user_id for r, m in tenant.members.items()}
+        return DemoTenant(
+            TenantRef(tenant.id, tenant.slug, "Demo"), {**users, "consultant": consultant.user_id}
+        )
+
+    def rows(tenant_id: uuid.UUID) -> tuple[list[str], list[str], list[str]]:
+        with tenant_context(TenantContext(tenant_id=tenant_id)), db.session() as s:
+            return (
+                sorted(s.scalars(select(ServiceRequest.status))),
+                sorted(s.scalars(select(Booking.status))),
+                sorted(s.scalars(select(WorkOrder.status))),
+            )
+
+    bare = make_tenant(db)
+    for fill in fillers:
+        fill(db, demo_for(bare))
+    assert rows(bare.id) == ([], [], [])
+
+    tenant = make_tenant(db)
+    make_sources(db, tenant)  # a service, a request and a booking
+    make_work_order(db, tenant.id)  # ... and a work order: it already has rows of each kind
+    fresh = make_tenant(db)
+    with tenant_context(TenantContext(tenant_id=fresh.id)), db.session() as s:
+        s.add(Service(slug="clean", name="Clean", price_cents=9000, duration_minutes=120))
+        s.add(Service(slug="windows", name="Windows", price_cents=5000, duration_minutes=60))
+    demo = demo_for(fresh)
+    for _ in range(2):
+        for fill in fillers:
+            fill(db, demo)
+    requests, bookings, work_orders = rows(fresh.id)
+    assert requests == sorted(
+        ["submitted", "triaged", "assigned", "in_progress", "completed", "cancelled"]
+    )
+    assert set(bookings) == {"pending", "confirmed", "cancelled", "completed"}
+    assert len(bookings) >= 10 and len(work_orders) >= 4
+    with tenant_context(TenantContext(tenant_id=fresh.id)), db.session() as s:
+        linked = s.scalars(select(Booking).where(Booking.service_request_id.is_not(None))).all()
+        assert len(linked) == 2
+        starts = [b.starts_at for b in s.scalars(select(Booking))]
+        assert max(starts) - datetime.now(UTC) < timedelta(days=22)
+    # The tenant that already had rows of each kind got nothing more.
+    before = rows(tenant.id)
+    for fill in fillers:
+        fill(db, demo_for(tenant))
+    assert rows(tenant.id) == before

@@ -1,0 +1,88 @@
+"""Demo bookings: a few finished last week and a working diary over the coming three
+weeks, spread across the team, for the demo client. The request that is ``assigned``
+or ``in_progress`` gets its booking. Runs after services and service requests; with
+no services it adds nothing. Idempotent: a tenant with bookings is left alone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from tenantry.bookings.models import Booking
+from tenantry.db.engine import Database
+from tenantry.isolation.context import TenantContext, tenant_context
+from tenantry.service_requests.demo import user
+from tenantry.service_requests.models import ServiceRequest
+from tenantry.services.models import Service
+
+if TYPE_CHECKING:
+    from tenantry.ops.demo import DemoTenant
+
+# (day offset from today, start hour UTC, assignee role or None, status, notes)
+DIARY: tuple[tuple[int, int, str | None, str, str], ...] = (
+    (-6, 9, "staff", "completed", "Paid on the day."),
+    (-3, 14, "consultant", "completed", ""),
+    (-1, 10, "staff", "cancelled", "Cancelled: client away, rebook next month."),
+    (1, 9, "staff", "confirmed", "Side gate code 4512."),
+    (1, 13, "consultant", "confirmed", ""),
+    (2, 10, "admin", "pending", "First visit; call on arrival."),
+    (4, 8, "staff", "confirmed", "Parking on the street only."),
+    (5, 15, None, "pending", "Asked for a morning slot if one opens up."),
+    (8, 11, "consultant", "pending", ""),
+    (9, 9, "staff", "confirmed", "Regular fortnightly visit."),
+    (12, 14, "admin", "cancelled", "Cancelled: moved to the week after."),
+    (15, 10, "staff", "pending", ""),
+    (18, 13, "consultant", "confirmed", "Bring the long ladder."),
+    (20, 9, None, "pending", "Online booking."),
+)
+
+
+def fill(db: Database, demo: DemoTenant) -> None:
+    ctx = TenantContext(tenant_id=demo.ref.id, user_id=user(demo, "owner"), role="owner")
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    with tenant_context(ctx), db.session() as s:
+        if s.scalar(select(Booking.id).limit(1)) is not None:
+            return
+        services = list(
+            s.scalars(select(Service).where(Service.active.is_(True)).order_by(Service.name))
+        )
+        if not services:
+            return
+        for index, (day, hour, assignee, status, notes) in enumerate(DIARY):
+            service = services[index % len(services)]
+            starts = today + timedelta(days=day, hours=hour)
+            s.add(
+                Booking(
+                    client_id=user(demo, "client"),
+                    service_id=service.id,
+                    assignee_id=user(demo, assignee) if assignee else None,
+                    starts_at=starts,
+                    ends_at=starts + timedelta(minutes=service.duration_minutes),
+                    status=status,
+                    notes=notes,
+                )
+            )
+        # The requests staff are working on were booked from the request.
+        for offset, request in enumerate(
+            s.scalars(
+                select(ServiceRequest)
+                .where(ServiceRequest.status.in_(("assigned", "in_progress")))
+                .order_by(ServiceRequest.created_at)
+            )
+        ):
+            starts = today + timedelta(days=3 + 4 * offset, hours=16)
+            minutes = next((v.duration_minutes for v in services if v.id == request.service_id), 60)
+            s.add(
+                Booking(
+                    client_id=request.client_id,
+                    service_id=request.service_id,
+                    service_request_id=request.id,
+                    assignee_id=request.assignee_id,
+                    starts_at=starts,
+                    ends_at=starts + timedelta(minutes=minutes),
+                    status="confirmed",
+                    notes=request.title,
+                )
+            )
