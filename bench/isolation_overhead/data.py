@@ -42,6 +42,7 @@ class TenantSample:
     booking_ids: list[uuid.UUID] = field(default_factory=list)
     client_id: uuid.UUID | None = None
     service_id: uuid.UUID | None = None
+    rare_term: str = "%-%"  # an ILIKE pattern matching ~one of the tenant's requests
 
 
 @dataclass
@@ -284,6 +285,14 @@ def _sample(conn: Connection, tenants: int, *, large: int, small: int, lookups: 
                 text("select user_id from tenant_memberships where tenant_id = :t limit 1"),
                 {"t": sample.id},
             ).scalar_one()
+            fragment = conn.execute(
+                text(
+                    "select substr(description, 40, 8) from service_requests"
+                    " where tenant_id = :t limit 1"
+                ),
+                {"t": sample.id},
+            ).scalar_one()
+            sample.rare_term = f"%{fragment}%"
             sample.service_id = conn.execute(
                 text("select id from services where tenant_id = :t limit 1"), {"t": sample.id}
             ).scalar_one()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
+import os
 import platform
 import random
 import sys
@@ -26,7 +27,7 @@ from bench.isolation_overhead.report import (
     write_results,
 )
 from bench.isolation_overhead.server import bench_database
-from bench.isolation_overhead.workload import QUERIES, VARIANTS, Runner
+from bench.isolation_overhead.workload import QUERIES, TRIGRAM_QUERIES, VARIANTS, Query, Runner
 from tenantry.db.bootstrap import DatabaseUrls
 
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
@@ -43,7 +44,7 @@ class BenchConfig:
     large: int = 3  # the largest tenants
     small: int = 20  # spread over the bottom half of the ranking
     lookups: int = 64  # booking ids per sampled tenant for point lookups
-    trigram: bool = False  # add a pg_trgm GIN index on service_requests.title
+    trigram: bool = False  # add a pg_trgm GIN index on service_requests.description
     seed: int = 42
     label: str = "full"
 
@@ -62,12 +63,20 @@ class BenchResult:
     samples: dict[str, dict[str, list[dict[str, int]]]] = field(repr=False, default_factory=dict)
 
     @property
+    def queries(self) -> tuple[Query, ...]:
+        return queries_for(self.config)
+
+    @property
     def violations(self) -> list[str]:
         return [f"{p.query}: {v}" for p in self.plans for v in p.violations]
 
     @property
     def misses(self) -> list[str]:
         return [q for q, by in self.stats.items() if by["all"].ratio_median > TARGET]
+
+
+def queries_for(config: BenchConfig) -> tuple[Query, ...]:
+    return QUERIES + (TRIGRAM_QUERIES if config.trigram else ())
 
 
 def _server_facts(urls: DatabaseUrls) -> dict[str, str]:
@@ -83,6 +92,7 @@ def _server_facts(urls: DatabaseUrls) -> dict[str, str]:
     finally:
         engine.dispose()
     facts["client"] = f"python {platform.python_version()} on {platform.machine()}"
+    facts["cpus"] = str(os.cpu_count())
     return facts
 
 
@@ -94,8 +104,8 @@ def _add_trigram_index(urls: DatabaseUrls) -> None:
             conn.execute(text("create extension if not exists pg_trgm"))
             conn.execute(
                 text(
-                    "create index ix_bench_service_requests_title_trgm on service_requests"
-                    " using gin (title gin_trgm_ops)"
+                    "create index ix_bench_service_requests_description_trgm"
+                    " on service_requests using gin (description gin_trgm_ops)"
                 )
             )
             conn.execute(text("analyze service_requests"))
@@ -110,13 +120,13 @@ def _measure(
     tenant each, the three variants in random order — drift hits all sides alike."""
     rng = random.Random(config.seed)
     samples: dict[str, dict[str, list[dict[str, int]]]] = {
-        q.name: {"large": [], "small": []} for q in QUERIES
+        q.name: {"large": [], "small": []} for q in queries_for(config)
     }
     classes: dict[str, list[TenantSample]] = {"large": dataset.large, "small": dataset.small}
     total = config.warmup + config.iterations
     started = time.perf_counter()
     for rnd in range(total):
-        queries = list(QUERIES)
+        queries = list(queries_for(config))
         rng.shuffle(queries)
         for query in queries:
             for kind, tenants in classes.items():
@@ -133,10 +143,12 @@ def _measure(
     return samples
 
 
-def _plans(runner: Runner, dataset: Dataset, large_tables: set[str]) -> list[PlanCheck]:
+def _plans(
+    runner: Runner, dataset: Dataset, large_tables: set[str], queries: tuple[Query, ...]
+) -> list[PlanCheck]:
     tenant = dataset.large[0]
     checks: list[PlanCheck] = []
-    for query in QUERIES:
+    for query in queries:
         for variant in ("walls", "off"):
             for statement, params in runner.capture_sql(query, variant, tenant):
                 plan_json, lines = runner.explain(variant, tenant, statement, params)
@@ -176,10 +188,14 @@ def run(
         try:
             say(f"measuring {config.iterations} rounds (+{config.warmup} warm-up)")
             t0 = time.perf_counter()
+            load_before = os.getloadavg()[0]
             samples = _measure(runner, dataset, config, log)
             measure_seconds = time.perf_counter() - t0
+            # Other work on the machine shows up as noise (p95) more than as bias:
+            # every round interleaves the variants. Recorded so a reader can judge.
+            server["loadavg_1min_before_after"] = f"{load_before:.1f} / {os.getloadavg()[0]:.1f}"
             large_tables = {t for t, n in dataset.rows.items() if n >= LARGE_TABLE_ROWS}
-            plans = _plans(runner, dataset, large_tables)
+            plans = _plans(runner, dataset, large_tables, queries_for(config))
         finally:
             runner.dispose()
 
@@ -216,7 +232,7 @@ def _payload(r: BenchResult) -> dict[str, Any]:
         },
         "measure_seconds": round(r.measure_seconds, 1),
         "target_median_ratio": TARGET,
-        "queries": {q.name: {"table": q.table, "what": q.description} for q in QUERIES},
+        "queries": {q.name: {"table": q.table, "what": q.description} for q in r.queries},
         "stats": {q: {k: asdict(s) for k, s in by.items()} for q, by in r.stats.items()},
         "misses": r.misses,
         "plans": [asdict(p) for p in r.plans],
@@ -231,7 +247,8 @@ def _markdown(r: BenchResult) -> str:
         f"Isolation overhead ({r.config.label}): {r.dataset.tenants:,} tenants, "
         f"{main_rows:,} rows in the main tables (largest tenant: "
         f"{sum(largest.values()):,} rows), {r.config.iterations} rounds; "
-        f"{r.server['version'].split(' on ')[0]}.\n"
+        f"{r.server['version'].split(' on ')[0]}, {r.server['cpus']} CPUs, load average "
+        f"{r.server['loadavg_1min_before_after']} (before / after).\n"
         "Ratios are per-iteration walls/off (same tenant, same round); target median "
         f"≤ {TARGET:.2f}.\n\n"
     )
@@ -252,7 +269,7 @@ def _plan_table(r: BenchResult) -> str:
         "| query | access path (walls) | planning | execution |",
         "|---|---|---:|---:|",
     ]
-    for q in QUERIES:
+    for q in r.queries:
         walls = [p for p in r.plans if p.query == q.name and p.variant == "walls"]
         off = [p for p in r.plans if p.query == q.name and p.variant == "off"]
         if not walls or not off:
