@@ -16,18 +16,20 @@ from tests.factories import Member
 
 
 class SignedIn:
-    """``as_(member)``: a TestClient signed in as ``member`` (created once, then reused)."""
+    """``as_(member, tenant=None)``: a TestClient signed in as ``member`` (to ``tenant``,
+    a slug, when they belong to several); created once, then reused."""
 
     def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
         self.app = app
         self._clients: dict[str, TestClient] = {}
 
-    def __call__(self, member: Member) -> TestClient:
-        client = self._clients.get(member.email)
+    def __call__(self, member: Member, tenant: str | None = None) -> TestClient:
+        key = f"{member.email} {tenant or ''}"
+        client = self._clients.get(key)
         if client is None:
             client = TestClient(self.app)
-            login(client, member)
-            self._clients[member.email] = client
+            login(client, member, tenant)
+            self._clients[key] = client
         return client
 
     def close(self) -> None:

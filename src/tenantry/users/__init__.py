@@ -1,0 +1,1 @@
+"""The users of a tenant: a searchable directory of its active members."""

@@ -1,0 +1,39 @@
+"""Users of this tenant: a paginated, searchable directory of active members."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Query
+
+from tenantry.auth.dependencies import TenantSession, tenant_router
+from tenantry.isolation.context import TenantContext
+from tenantry.kit.pagination import Page, Pagination
+from tenantry.permissions.dependencies import RequirePermission
+from tenantry.users import service
+from tenantry.users.schemas import Role, TenantUserOut
+
+TeamRead = Annotated[TenantContext, Depends(RequirePermission("team.read"))]
+
+router = tenant_router(prefix="/api/admin/users", tags=["users"])
+
+DENIED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Not signed in"},
+    403: {"description": "Your role lacks the permission (`role_required`)"},
+}
+
+
+@router.get("", response_model=Page[TenantUserOut], responses=DENIED)
+def list_users(
+    ctx: TeamRead,
+    session: TenantSession,
+    page: Pagination,
+    q: Annotated[
+        str | None,
+        Query(max_length=100, description="Part of the email or name (case-insensitive)."),
+    ] = None,
+    role: Annotated[Role | None, Query(description="One role only.")] = None,
+) -> Page[TenantUserOut]:
+    """Active members of this tenant (staff and clients), by email."""
+    items, total = service.list_users(session=session, search=q, role=role, page=page)
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
