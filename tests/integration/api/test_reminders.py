@@ -325,3 +325,51 @@ def test_a_mail_server_that_is_down_leaves_the_reminder_pending_for_a_retry(
     assert reminder["status"] == "pending" and reminder["attempts"] == 1
     assert datetime.fromisoformat(reminder["send_at"]) > datetime.now(UTC)
     assert [j["status"] for j in jobs_of(db, tenant)].count("todo") == 1  # the retry
+
+
+# ------------------------------------------------------------------ demo data
+
+
+def test_demo_fillers_for_chat_reminders_and_attachments_run_once(db, settings):
+    from tenantry.attachments import demo as attachments_demo
+    from tenantry.attachments.models import Attachment
+    from tenantry.bookings import demo as bookings_demo
+    from tenantry.chat import demo as chat_demo
+    from tenantry.chat.models import ChatMessage
+    from tenantry.ops.demo import DemoTenant
+    from tenantry.service_requests import demo as requests_demo
+    from tenantry.tenants.lifecycle import TenantRef, add_member
+    from tests.factories import make_user
+
+    tenant = make_tenant(db)
+    consultant = make_user(db)
+    add_member(db, tenant_id=tenant.id, user_id=consultant.user_id, role="staff")
+    users = {r: m.user_id for r, m in tenant.members.items()}
+    demo = DemoTenant(
+        TenantRef(tenant.id, tenant.slug, "Demo"), {**users, "consultant": consultant.user_id}
+    )
+    with tenant_context(TenantContext(tenant_id=tenant.id)), db.session() as s:
+        s.add(Service(slug="clean", name="Clean", price_cents=9000, duration_minutes=120))
+    requests_demo.fill(db, demo)
+    bookings_demo.fill(db, demo)
+
+    def rows():
+        with tenant_context(TenantContext(tenant_id=tenant.id)), db.session() as s:
+            return (
+                len(s.scalars(select(ChatMessage.id)).all()),
+                sorted(s.scalars(select(ScheduledReminder.status))),
+                sorted(s.scalars(select(Attachment.scan_status))),
+            )
+
+    for _ in range(2):
+        for fill in (chat_demo.fill, attachments_demo.fill):
+            fill(db, demo)
+        from tenantry.reminders import demo as reminders_demo
+
+        reminders_demo.fill(db, demo)
+    chats, reminders, attachments = rows()
+    assert chats >= 8
+    assert {"pending", "cancelled"} <= set(reminders) and len(reminders) >= 5
+    assert attachments == ["clean", "pending"]
+    pending_jobs = [j for j in jobs_of(db, tenant) if j["status"] == "todo"]
+    assert len(pending_jobs) == reminders.count("pending")

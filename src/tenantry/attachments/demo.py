@@ -1,0 +1,62 @@
+"""Demo attachments: a small clean text note on the first open service request, and a
+pending one (waiting for the scanner). Idempotent: a tenant with attachments is left
+alone. The bytes go under ``upload_dir/<tenant>/<random hex>`` like real uploads."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from tenantry.attachments.models import Attachment
+from tenantry.attachments.storage import tenant_dir
+from tenantry.db.engine import Database
+from tenantry.isolation.context import TenantContext, tenant_context
+from tenantry.service_requests.models import ServiceRequest
+from tenantry.settings import get_settings
+
+if TYPE_CHECKING:
+    from tenantry.ops.demo import DemoTenant
+
+FILES = (
+    (
+        "access-notes.txt",
+        b"Side gate code 4512. Dog is friendly. Stopcock under the sink.\n",
+        "clean",
+    ),
+    ("photo-list.txt", b"1. kitchen tap\n2. boiler pressure gauge\n", "pending"),
+)
+
+
+def fill(db: Database, demo: DemoTenant) -> None:
+    owner = uuid.UUID(str(demo.users["owner"]))
+    ctx = TenantContext(tenant_id=demo.ref.id, user_id=owner, role="owner")
+    folder = tenant_dir(get_settings().upload_dir, demo.ref.id)
+    with tenant_context(ctx), db.session() as s:
+        if s.scalar(select(Attachment.id).limit(1)) is not None:
+            return
+        request = s.execute(
+            select(ServiceRequest.id, ServiceRequest.client_id)
+            .where(ServiceRequest.status.not_in(("completed", "cancelled")))
+            .order_by(ServiceRequest.created_at, ServiceRequest.id)
+            .limit(1)
+        ).first()
+        if request is None:
+            return
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for filename, content, scan_status in FILES:
+            name = secrets.token_hex(16)
+            (folder / name).write_bytes(content)
+            s.add(
+                Attachment(
+                    service_request_id=request[0],
+                    uploaded_by_id=request[1],
+                    filename=filename,
+                    content_type="text/plain",
+                    size_bytes=len(content),
+                    storage_key=f"{demo.ref.id}/{name}",
+                    scan_status=scan_status,
+                )
+            )
