@@ -144,8 +144,14 @@ def list_bookings(
     return repo.list_bookings(session, filters=filters, limit=limit, offset=offset)
 
 
-def _span(starts_at: datetime, ends_at: datetime | None, minutes: int) -> tuple[datetime, datetime]:
-    end = ends_at if ends_at is not None else starts_at + timedelta(minutes=minutes)
+def _span(
+    starts_at: datetime, ends_at: datetime | None, length: timedelta
+) -> tuple[datetime, datetime]:
+    """The booking's start and end; without ``ends_at`` it lasts ``length``."""
+    try:
+        end = ends_at if ends_at is not None else starts_at + length
+    except OverflowError as exc:  # starts_at near the end of year 9999
+        raise InvalidTimeRange("The booking would end beyond the supported dates.") from exc
     if end <= starts_at:
         raise InvalidTimeRange()
     return starts_at, end
@@ -194,7 +200,7 @@ def create(
     service = lookups.find_service(session, service_id=service_id, active_only=active_service_only)
     if service is None:
         raise UnknownService()
-    start, end = _span(starts_at, ends_at, service.duration_minutes)
+    start, end = _span(starts_at, ends_at, timedelta(minutes=service.duration_minutes))
     if assignee_id is not None:
         _check_slot(session, assignee_id=assignee_id, starts_at=start, ends_at=end)
     booking = Booking(
@@ -220,9 +226,7 @@ def reschedule(
     booking = _locked(session, booking_id=booking_id)
     if booking.status not in repo.ACTIVE_STATUSES:
         raise InvalidTransition("Only pending or confirmed bookings can be rescheduled.")
-    length = booking.ends_at - booking.starts_at
-    end = ends_at if ends_at is not None else starts_at + length
-    start, end = _span(starts_at, end, 0)
+    start, end = _span(starts_at, ends_at, booking.ends_at - booking.starts_at)
     if booking.assignee_id is not None:
         _check_slot(
             session,

@@ -62,7 +62,8 @@ def list_requests(
     assignee_id: uuid.UUID | None = None,
     client_id: uuid.UUID | None = None,
     q: Annotated[
-        str | None, Query(max_length=200, description="Text in title or description")
+        str | None,
+        Query(max_length=200, pattern=r"^[^\x00]*$", description="Text in title or description"),
     ] = None,
 ) -> Page[ServiceRequestOut]:
     """The tenant's service requests, newest first."""

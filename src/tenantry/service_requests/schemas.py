@@ -7,7 +7,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 RequestStatus = Literal["submitted", "triaged", "assigned", "in_progress", "completed", "cancelled"]
 RequestPriority = Literal["low", "normal", "high", "urgent"]
@@ -18,6 +25,14 @@ Description = Annotated[str, Field(max_length=10_000)]
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        # PostgreSQL text cannot hold NUL; refused here it is a 422, not a 500.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("text may not contain NUL characters")
+        return value
 
 
 class ServiceRequestOut(BaseModel):

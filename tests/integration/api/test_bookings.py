@@ -812,3 +812,28 @@ def test_portal_cancel_with_invalid_input_is_422(
     assert response.status_code == 422
     assert client.post(f"{PORTAL}/not-a-uuid/cancel").status_code == 422
     assert snapshot(db, tenant_a.id) == before
+
+
+def test_a_start_at_the_end_of_time_is_422_not_500(db: Any, tenant_a: Any, sign_in: Any) -> None:
+    svc = make_service(db, tenant_a.id)
+    before = booking_count(db, tenant_a.id)
+    response = sign_in(tenant_a["staff"]).post(
+        ADMIN,
+        json={
+            "client_id": str(tenant_a["client"].user_id),
+            "service_id": str(svc),
+            "starts_at": "9999-12-31T23:30:00Z",
+            "notes": "x\u0000",
+        },
+    )
+    assert response.status_code == 422
+    response = sign_in(tenant_a["staff"]).post(
+        ADMIN,
+        json={
+            "client_id": str(tenant_a["client"].user_id),
+            "service_id": str(svc),
+            "starts_at": "9999-12-31T23:30:00Z",
+        },
+    )
+    assert response.status_code == 422 and code(response) == "invalid_time_range"
+    assert booking_count(db, tenant_a.id) == before

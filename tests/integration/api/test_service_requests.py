@@ -745,3 +745,22 @@ def test_a_client_cannot_cancel_a_request_of_another_client_or_of_b(
         assert response.status_code == 404 and code(response) == "not_found"
     assert snapshot(db, tenant_a.id) == before_a
     assert snapshot(db, tenant_b.id) == before_b
+
+
+def test_nul_characters_are_refused_with_422_not_stored(
+    db: Any, tenant_a: Any, sign_in: Any
+) -> None:
+    svc = make_service(db, tenant_a.id)
+    before = request_count(db, tenant_a.id)
+    admin = sign_in(tenant_a["admin"])
+    assert admin.get(ADMIN, params={"q": "a\x00b"}).status_code == 422
+    response = admin.post(
+        ADMIN,
+        json={
+            "client_id": str(tenant_a["client"].user_id),
+            "service_id": str(svc),
+            "title": "a\u0000b",
+        },
+    )
+    assert response.status_code == 422 and code(response) == "validation_error"
+    assert request_count(db, tenant_a.id) == before
