@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from functools import lru_cache
 
+from tenantry.auth.passwords import hash_password
 from tenantry.db.engine import Database
 from tenantry.tenants.lifecycle import add_member, ensure_user, provision_tenant
 
 PASSWORD = "correct-horse-battery"
+
+
+@lru_cache(maxsize=1)
+def password_hash() -> str:
+    """argon2id is slow by design; every factory user shares one hash of PASSWORD."""
+    return hash_password(PASSWORD)
 
 
 @dataclass
@@ -31,7 +39,7 @@ class TenantFixture:
 
 def make_user(db: Database, *, email: str | None = None) -> Member:
     email = email or f"user-{uuid.uuid4().hex[:10]}@example.test"
-    return Member(ensure_user(db, email=email, password=PASSWORD), email, role="")
+    return Member(ensure_user(db, email=email, password_hash=password_hash()), email, role="")
 
 
 def make_tenant(
@@ -42,7 +50,7 @@ def make_tenant(
     tenant = TenantFixture(ref.id, ref.slug)
     for role in roles:
         email = f"{role}-{uuid.uuid4().hex[:8]}@{slug}.test"
-        user_id = ensure_user(db, email=email, password=PASSWORD)
+        user_id = ensure_user(db, email=email, password_hash=password_hash())
         add_member(db, tenant_id=ref.id, user_id=user_id, role=role)
         tenant.members[role] = Member(user_id, email, role)
     return tenant

@@ -49,13 +49,24 @@ def set_tenant_status(db: Database, tenant_id: uuid.UUID, status: str) -> None:
         session.execute(update(Tenant).where(Tenant.id == tenant_id).values(status=status))
 
 
-def ensure_user(db: Database, *, email: str, password: str, name: str = "") -> uuid.UUID:
+def ensure_user(
+    db: Database,
+    *,
+    email: str,
+    password: str | None = None,
+    name: str = "",
+    password_hash: str | None = None,
+) -> uuid.UUID:
     """Create the user if the email is new; return its id either way."""
     with db.system_session(reason="ensure user") as session:
         existing = session.scalar(select(User.id).where(User.email.ilike(email)))
         if existing is not None:
             return existing
-        user = User(email=email.lower(), name=name, password_hash=hash_password(password))
+        if password_hash is None:
+            if password is None:
+                raise ValueError("give a password or its hash")
+            password_hash = hash_password(password)
+        user = User(email=email.lower(), name=name, password_hash=password_hash)
         session.add(user)
         session.flush()
         return user.id
