@@ -135,6 +135,7 @@ def fill(db: Database, demo: DemoTenant) -> None:
                 price_cents=price,
                 duration_minutes=minutes,
                 active=active,
+                position=position,
             )
-            for slug, name, description, price, minutes, active in catalogue
+            for position, (slug, name, description, price, minutes, active) in enumerate(catalogue)
         )

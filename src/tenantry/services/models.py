@@ -18,6 +18,7 @@ class Service(TenantOwned, Timestamped):
         CheckConstraint("slug ~ '^[a-z0-9]([a-z0-9-]*[a-z0-9])?$'", name="slug_format"),
         CheckConstraint("price_cents >= 0", name="price_not_negative"),
         CheckConstraint("duration_minutes > 0", name="duration_positive"),
+        CheckConstraint("position >= 0", name="position_not_negative"),
         Index("ix_services_tenant_active_name", "tenant_id", "active", "name"),
     )
 
@@ -28,3 +29,5 @@ class Service(TenantOwned, Timestamped):
     price_cents: Mapped[int] = mapped_column(Integer)
     duration_minutes: Mapped[int] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    # Display order in the catalogue (ascending; ties by name). Migration 20261127_0004.
+    position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 
 from tenantry.services.models import Service
 
+ORDER = (Service.position, Service.name, Service.id)
+
 
 def get(session: Session, *, service_id: uuid.UUID) -> Service | None:
     return session.scalar(select(Service).where(Service.id == service_id))
@@ -33,13 +35,18 @@ def page(
     if active is not None:
         query = query.where(Service.active == active)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(Service.name, Service.id).limit(limit).offset(offset))
+    rows = session.scalars(query.order_by(*ORDER).limit(limit).offset(offset))
     return list(rows), total
 
 
 def all_services(session: Session) -> list[Service]:
-    return list(session.scalars(select(Service).order_by(Service.name, Service.id)))
+    return list(session.scalars(select(Service).order_by(*ORDER)))
 
 
 def many(session: Session, *, ids: Collection[uuid.UUID]) -> list[Service]:
     return list(session.scalars(select(Service).where(Service.id.in_(list(ids)))))
+
+
+def next_position(session: Session) -> int:
+    last = session.scalar(select(func.max(Service.position)))
+    return 0 if last is None else last + 1

@@ -46,7 +46,7 @@ def list_services(
     page: Pagination,
     active: Annotated[bool | None, Query(description="Only active (or only retired).")] = None,
 ) -> Page[ServiceOut]:
-    """The tenant's services, active and retired, by name."""
+    """The tenant's services, active and retired, in catalogue order."""
     rows, total = service.list_services(session=session, active=active, page=page)
     return Page(
         items=[ServiceOut.model_validate(r) for r in rows],
@@ -105,7 +105,8 @@ def _catalogue_out(rows: list[Any]) -> CatalogueOut:
 
 @admin.get("/settings/services", response_model=CatalogueOut, responses=DENIED)
 def catalogue_settings(ctx: ServicesRead, session: TenantSession) -> CatalogueOut:
-    """Every service of the tenant with its active flag (the catalogue settings page)."""
+    """Every service of the tenant with its active flag, in catalogue order (the
+    catalogue settings page)."""
     return _catalogue_out(service.catalogue(session=session))
 
 
@@ -113,8 +114,8 @@ def catalogue_settings(ctx: ServicesRead, session: TenantSession) -> CatalogueOu
 def set_catalogue_settings(
     ctx: ServicesWrite, session: TenantSession, body: CatalogueIn
 ) -> CatalogueOut:
-    """Set the active flag of several services at once (all or nothing: an unknown id
-    changes nothing and answers 404)."""
+    """Set the active flag and/or position of several services at once (all or nothing:
+    an unknown id changes nothing and answers 404)."""
     return _catalogue_out(service.set_catalogue(session=session, data=body))
 
 
@@ -122,7 +123,7 @@ def set_catalogue_settings(
 def public_services(
     ctx: HostTenant, session: TenantSession, page: Pagination
 ) -> Page[PublicServiceOut]:
-    """The active services of the tenant named by the host, by name."""
+    """The active services of the tenant named by the host, in catalogue order."""
     rows, total = service.public_catalogue(session=session, page=page)
     return Page(
         items=[PublicServiceOut.model_validate(r) for r in rows],

@@ -23,6 +23,9 @@ Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_not_b
 Description = Annotated[str, Field(max_length=5000)]
 PriceCents = Annotated[int, Field(ge=0, le=100_000_000, description="Price in cents.")]
 Minutes = Annotated[int, Field(gt=0, le=24 * 60, description="Duration in minutes.")]
+Position = Annotated[
+    int, Field(ge=0, le=100_000, description="Catalogue order, ascending (ties by name).")
+]
 
 
 class ServiceIn(BaseModel):
@@ -34,6 +37,7 @@ class ServiceIn(BaseModel):
     price_cents: PriceCents
     duration_minutes: Minutes
     active: bool = True
+    position: Position | None = Field(default=None, description="Default: after the last.")
 
 
 class ServicePatch(BaseModel):
@@ -47,6 +51,7 @@ class ServicePatch(BaseModel):
     price_cents: PriceCents | None = None
     duration_minutes: Minutes | None = None
     active: bool | None = None
+    position: Position | None = None
 
     @model_validator(mode="after")
     def _no_nulls(self) -> ServicePatch:
@@ -69,6 +74,7 @@ class ServiceOut(BaseModel):
     price_cents: int
     duration_minutes: int
     active: bool
+    position: int
     created_at: datetime
     updated_at: datetime
 
@@ -93,20 +99,30 @@ class CatalogueEntry(BaseModel):
     slug: str
     name: str
     active: bool
+    position: int
 
 
 class CatalogueOut(BaseModel):
-    """The catalogue settings view: every service with its active flag."""
+    """The catalogue settings view: every service with its active flag, in order."""
 
     services: list[CatalogueEntry]
     active_count: int
 
 
 class CatalogueFlag(BaseModel):
+    """One service's new flag and/or position; what is left out stays as it is."""
+
     model_config = ConfigDict(extra="forbid")
 
     id: uuid.UUID
-    active: bool
+    active: bool | None = None
+    position: Position | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> CatalogueFlag:
+        if self.active is None and self.position is None:
+            raise ValueError("give active, position or both")
+        return self
 
 
 class CatalogueIn(BaseModel):

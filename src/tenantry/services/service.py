@@ -53,7 +53,10 @@ def get_service(*, session: Session, service_id: uuid.UUID) -> Service:
 def create_service(*, session: Session, data: ServiceIn) -> Service:
     if repository.slug_in_use(session, slug=data.slug):
         raise SlugTaken()
-    created = Service(**data.model_dump())
+    values = data.model_dump()
+    if values["position"] is None:
+        values["position"] = repository.next_position(session)
+    created = Service(**values)
     session.add(created)
     _flush(session)
     return created
@@ -83,17 +86,20 @@ def catalogue(*, session: Session) -> list[Service]:
 
 
 def set_catalogue(*, session: Session, data: CatalogueIn) -> list[Service]:
-    """Set many active flags at once; all or nothing.
+    """Set many active flags and positions at once; all or nothing.
 
     Every id is looked up through the tenant-scoped repository first: an id of
     another tenant (or none at all) is simply not found, and nothing is changed.
     """
-    wanted = {item.id: item.active for item in data.services}
+    wanted = {item.id: item for item in data.services}
     found = {s.id: s for s in repository.many(session, ids=wanted)}
     if len(found) != len(wanted):
         raise ServiceNotFound("One or more services do not exist.")
-    for service_id, active in wanted.items():
-        found[service_id].active = active
+    for service_id, item in wanted.items():
+        if item.active is not None:
+            found[service_id].active = item.active
+        if item.position is not None:
+            found[service_id].position = item.position
     session.flush()
     return repository.all_services(session)
 

@@ -319,3 +319,28 @@ def test_demo_services_are_believable_and_idempotent(db):
     fill(db, demo)
     assert snapshot(db, tenant) == first
     assert 5 <= len(first) <= 6 and any(not row[4] for row in first)
+
+
+def test_catalogue_order_is_set_in_bulk_and_followed_by_every_listing(client, db):
+    tenant = make_tenant(db, roles=("admin",))  # fresh: the order must be exact
+    login(client, tenant["admin"])
+    ids = {}
+    for slug in ("alpha", "beta", "gamma"):
+        r = client.post(SERVICES, json=body(slug))
+        ids[slug] = r.json()["id"]
+    assert [r["position"] for r in client.get(SERVICES).json()["items"]] == [0, 1, 2]
+    r = client.put(SETTINGS, json={"services": [
+        {"id": ids["gamma"], "position": 0},
+        {"id": ids["alpha"], "position": 5, "active": False},
+        {"id": ids["beta"], "position": 3},
+    ]})  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert [(s["slug"], s["active"]) for s in r.json()["services"]] == [
+        ("gamma", True), ("beta", True), ("alpha", False)]  # fmt: skip
+    assert [s["slug"] for s in client.get(SERVICES).json()["items"]] == ["gamma", "beta", "alpha"]
+    public = client.get(PUBLIC, headers=host(tenant)).json()["items"]
+    assert [s["slug"] for s in public] == ["gamma", "beta"]
+    bad = client.put(SETTINGS, json={"services": [{"id": ids["beta"], "position": -1}]})
+    assert bad.status_code == 422
+    assert [s["slug"] for s in client.get(SETTINGS).json()["services"]] == [
+        "gamma", "beta", "alpha"]  # fmt: skip
