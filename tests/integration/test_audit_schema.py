@@ -122,6 +122,23 @@ def test_cli_exits_zero_and_says_clean_on_the_migrated_database(database_urls, s
     assert "clean" in output
 
 
+def test_tenantry_cli_registers_audit_schema(database_urls, settings):
+    from tenantry.ops.cli import app
+
+    previous = get_settings()
+    set_settings(settings)
+    try:
+        result = CliRunner().invoke(app, ["audit", "schema", "--json"])
+    finally:
+        set_settings(previous)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {
+        "database": database_urls.database,
+        "ok": True,
+        "findings": [],
+    }
+
+
 def test_broken_isolation_is_reported_table_by_table(scratch_urls, settings):
     engine = create_engine(scratch_urls.migrator)
     try:
