@@ -252,10 +252,15 @@ DatabaseDep = Annotated[Database, Depends(get_database)]
 
 
 def tenant_router(**kwargs: Any) -> APIRouter:
-    """A router whose routes are tenant-scoped and authenticated by ``require_tenant``."""
+    """A router whose routes are tenant-scoped and authenticated by ``require_tenant``.
+
+    Every route also gets ``idempotency_guard`` (a no-op unless a POST carries an
+    ``Idempotency-Key``; see ``tenantry.idempotency.middleware``).
+    """
+    from tenantry.idempotency.middleware import idempotency_guard
     from tenantry.isolation.scopes import scoped_router
 
-    deps = [Depends(require_tenant), *kwargs.pop("dependencies", [])]
+    deps = [Depends(require_tenant), Depends(idempotency_guard), *kwargs.pop("dependencies", [])]
     return scoped_router("tenant", dependencies=deps, **kwargs)
 
 
