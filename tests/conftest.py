@@ -12,6 +12,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -20,6 +21,9 @@ from tenantry.db.bootstrap import DatabaseUrls, admin_url, ensure_database, reso
 from tenantry.db.engine import Database
 from tenantry.db.migrate import upgrade
 from tenantry.settings import Settings, set_settings
+
+if TYPE_CHECKING:
+    from tests.factories import TenantFixture
 
 TEST_KEYS = "test-signing-key-one-0123456789abcdef,test-signing-key-two-0123456789abcdef"
 
@@ -80,14 +84,14 @@ def db(database_urls: DatabaseUrls) -> Iterator[Database]:
 
 
 @pytest.fixture
-def tenant_a(db: Database) -> "TenantFixture":
+def tenant_a(db: Database) -> TenantFixture:
     from tests.factories import make_tenant
 
     return make_tenant(db)
 
 
 @pytest.fixture
-def tenant_b(db: Database) -> "TenantFixture":
+def tenant_b(db: Database) -> TenantFixture:
     from tests.factories import make_tenant
 
     return make_tenant(db)

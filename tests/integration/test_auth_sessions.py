@@ -36,17 +36,24 @@ def test_login_sets_both_cookies_and_scopes_to_the_members_tenant(client, tenant
 
 def test_spoofed_tenant_headers_change_nothing(client, tenant_a, tenant_b):
     login(client, tenant_a["staff"])
-    r = client.get(CURRENT, headers={"x-tenant-id": str(tenant_b.id),
-                                     "x-tenant-slug": tenant_b.slug,
-                                     "x-user-id": str(tenant_b["owner"].user_id)})
+    r = client.get(
+        CURRENT,
+        headers={
+            "x-tenant-id": str(tenant_b.id),
+            "x-tenant-slug": tenant_b.slug,
+            "x-user-id": str(tenant_b["owner"].user_id),
+        },
+    )
     assert r.status_code == 200
     assert r.json()["tenant"]["id"] == str(tenant_a.id)
     assert r.headers["x-user-id"] == str(tenant_a["staff"].user_id)
 
 
 def test_request_id_is_kept_when_well_formed_and_replaced_otherwise(client):
-    assert client.get("/healthz", headers={"x-request-id": "abc-123-XYZ"}).headers[
-        "x-request-id"] == "abc-123-XYZ"
+    assert (
+        client.get("/healthz", headers={"x-request-id": "abc-123-XYZ"}).headers["x-request-id"]
+        == "abc-123-XYZ"
+    )
     replaced = client.get("/healthz", headers={"x-request-id": "bad id\twith junk"})
     assert replaced.headers["x-request-id"] != "bad id\twith junk"
     assert len(replaced.headers["x-request-id"]) == 32
@@ -88,8 +95,13 @@ def test_truncated_signature_is_refused(client, tenant_a):
 def test_expired_signature_is_refused(client, settings, tenant_a):
     member = tenant_a["staff"]
     login(client, member)
-    old = signing.sign(settings.signing_keys, tenant_id=tenant_a.id, user_id=member.user_id,
-                       session_version=1, issued_at=int(time.time()) - settings.tenant_sig_max_age_s - 10)
+    old = signing.sign(
+        settings.signing_keys,
+        tenant_id=tenant_a.id,
+        user_id=member.user_id,
+        session_version=1,
+        issued_at=int(time.time()) - settings.tenant_sig_max_age_s - 10,
+    )
     client.cookies.set("tenant_sig", old)
     r = client.get(CURRENT)
     assert r.status_code == 403 and code(r) == "tenant_sig_invalid"
@@ -114,7 +126,8 @@ def test_another_tenants_signature_with_my_session_is_a_mismatch(app, tenant_a, 
 
 
 def test_my_signature_with_the_session_of_a_user_of_another_tenant_is_a_mismatch(
-        app, tenant_a, tenant_b):
+    app, tenant_a, tenant_b
+):
     with TestClient(app) as a, TestClient(app) as b:
         login(a, tenant_a["staff"])
         login(b, tenant_b["staff"])
@@ -137,10 +150,14 @@ def test_an_unknown_tenant_host_is_404(client):
 
 
 def _app_with_keys(settings: Settings, db, keys: str) -> FastAPI:
-    other = Settings(data_dir=settings.data_dir, database_name=settings.database_name,
-                     database_url=settings.database_url, secret_keys=keys,
-                     login_attempts_per_account="1000/minute",
-                     login_attempts_per_address="10000/minute")
+    other = Settings(
+        data_dir=settings.data_dir,
+        database_name=settings.database_name,
+        database_url=settings.database_url,
+        secret_keys=keys,
+        login_attempts_per_account="1000/minute",
+        login_attempts_per_address="10000/minute",
+    )
     return create_app(other, db)
 
 
@@ -230,8 +247,9 @@ def test_a_removed_membership_is_refused_on_the_very_next_request(client, db, te
     login(client, member)
     assert client.get(CURRENT).status_code == 200
     with tenant_context(TenantContext(tenant_id=tenant_a.id)), db.session() as s:
-        s.execute(update(Membership).where(Membership.user_id == member.user_id)
-                  .values(status="removed"))
+        s.execute(
+            update(Membership).where(Membership.user_id == member.user_id).values(status="removed")
+        )
     r = client.get(CURRENT)
     assert r.status_code == 403 and code(r) == "not_a_member"
 
@@ -256,22 +274,32 @@ def test_me_lists_only_my_own_memberships(client, db, tenant_a, tenant_b):
 
 
 def test_register_on_a_tenant_host_makes_a_client_there(client, tenant_a):
-    r = client.post("/api/auth/register",
-                    json={"email": "New.Client@Example.test", "password": "long-enough-pw"},
-                    headers={"host": f"{tenant_a.slug}.localhost"})
+    r = client.post(
+        "/api/auth/register",
+        json={"email": "New.Client@Example.test", "password": "long-enough-pw"},
+        headers={"host": f"{tenant_a.slug}.localhost"},
+    )
     assert r.status_code == 201, r.text
     assert r.json()["role"] == "client" and r.json()["active_tenant"]["slug"] == tenant_a.slug
-    again = client.post("/api/auth/register",
-                        json={"email": "new.client@example.test", "password": "long-enough-pw",
-                              "tenant": tenant_a.slug})
+    again = client.post(
+        "/api/auth/register",
+        json={
+            "email": "new.client@example.test",
+            "password": "long-enough-pw",
+            "tenant": tenant_a.slug,
+        },
+    )
     assert again.status_code == 409
 
 
-@pytest.mark.parametrize("body", [
-    {"email": "not-an-email", "password": "long-enough-pw", "tenant": "x"},
-    {"email": "a@b.test", "password": "short", "tenant": "x"},
-    {"password": "long-enough-pw"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"email": "not-an-email", "password": "long-enough-pw", "tenant": "x"},
+        {"email": "a@b.test", "password": "short", "tenant": "x"},
+        {"password": "long-enough-pw"},
+    ],
+)
 def test_register_with_invalid_input_is_422(client, body):
     r = client.post("/api/auth/register", json=body)
     assert r.status_code == 422 and code(r) == "validation_error"
@@ -279,10 +307,14 @@ def test_register_with_invalid_input_is_422(client, body):
 
 
 def test_login_is_rate_limited_per_account_with_retry_after(settings, db, tenant_a):
-    strict = Settings(data_dir=settings.data_dir, database_name=settings.database_name,
-                      database_url=settings.database_url, secret_keys=settings.secret_keys,
-                      login_attempts_per_account="3/minute",
-                      login_attempts_per_address="100/minute")
+    strict = Settings(
+        data_dir=settings.data_dir,
+        database_name=settings.database_name,
+        database_url=settings.database_url,
+        secret_keys=settings.secret_keys,
+        login_attempts_per_account="3/minute",
+        login_attempts_per_address="100/minute",
+    )
     with TestClient(create_app(strict, db)) as c:
         body = {"email": tenant_a["staff"].email, "password": "wrong"}
         statuses = [c.post("/api/auth/login", json=body).status_code for _ in range(4)]
@@ -295,10 +327,14 @@ def test_login_is_rate_limited_per_account_with_retry_after(settings, db, tenant
 
 
 def test_login_is_rate_limited_per_address(settings, db, tenant_a):
-    strict = Settings(data_dir=settings.data_dir, database_name=settings.database_name,
-                      database_url=settings.database_url, secret_keys=settings.secret_keys,
-                      login_attempts_per_account="100/minute",
-                      login_attempts_per_address="3/minute")
+    strict = Settings(
+        data_dir=settings.data_dir,
+        database_name=settings.database_name,
+        database_url=settings.database_url,
+        secret_keys=settings.secret_keys,
+        login_attempts_per_account="100/minute",
+        login_attempts_per_address="3/minute",
+    )
     with TestClient(create_app(strict, db)) as c:
         for i in range(3):
             c.post("/api/auth/login", json={"email": f"u{i}@x.test", "password": "x"})
@@ -307,9 +343,13 @@ def test_login_is_rate_limited_per_address(settings, db, tenant_a):
 
 
 def test_cookies_are_httponly_lax_and_host_prefixed_under_https(settings, db, tenant_a):
-    secure = Settings(data_dir=settings.data_dir, database_name=settings.database_name,
-                      database_url=settings.database_url, secret_keys=settings.secret_keys,
-                      https=True)
+    secure = Settings(
+        data_dir=settings.data_dir,
+        database_name=settings.database_name,
+        database_url=settings.database_url,
+        secret_keys=settings.secret_keys,
+        https=True,
+    )
     with TestClient(create_app(secure, db), base_url="https://testserver") as c:
         r = login(c, tenant_a["staff"])
         set_cookies = r.headers.get_list("set-cookie")

@@ -27,10 +27,14 @@ def _env(settings, **extra: str) -> dict[str, str]:
 
 
 def test_an_unreachable_database_is_one_clear_line_and_a_nonzero_exit(settings, tmp_path):
-    env = _env(settings, DATABASE_URL="postgresql://nobody:pw@127.0.0.1:1/nowhere",
-               TENANTRY_DATA_DIR=str(tmp_path))
-    result = subprocess.run([*TENANTRY, "migrate"], env=env, capture_output=True, text=True,
-                            timeout=60)
+    env = _env(
+        settings,
+        DATABASE_URL="postgresql://nobody:pw@127.0.0.1:1/nowhere",
+        TENANTRY_DATA_DIR=str(tmp_path),
+    )
+    result = subprocess.run(
+        [*TENANTRY, "migrate"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: cannot reach the database:"), lines
@@ -40,16 +44,19 @@ def test_an_unreachable_database_is_one_clear_line_and_a_nonzero_exit(settings, 
 def test_migrate_and_demo_data_reuse_the_running_server_and_are_idempotent(settings, db):
     env = _env(settings)
     for _ in range(2):
-        migrate = subprocess.run([*TENANTRY, "migrate"], env=env, capture_output=True,
-                                 text=True, timeout=120)
+        migrate = subprocess.run(
+            [*TENANTRY, "migrate"], env=env, capture_output=True, text=True, timeout=120
+        )
         assert migrate.returncode == 0, migrate.stderr
         assert "latest revision" in migrate.stdout
-    demo = subprocess.run([*TENANTRY, "demo-data"], env=env, capture_output=True, text=True,
-                          timeout=300)
+    demo = subprocess.run(
+        [*TENANTRY, "demo-data"], env=env, capture_output=True, text=True, timeout=300
+    )
     assert demo.returncode == 0, demo.stderr
     assert "consultant@demo.test" in demo.stdout
-    again = subprocess.run([*TENANTRY, "demo-data"], env=env, capture_output=True, text=True,
-                           timeout=300)
+    again = subprocess.run(
+        [*TENANTRY, "demo-data"], env=env, capture_output=True, text=True, timeout=300
+    )
     assert again.returncode == 0, again.stderr
     with db.system_session(reason="test: inspect demo data") as s:
         slugs = set(s.scalars(select(Tenant.slug).where(Tenant.slug.in_(["acme", "globex"]))))

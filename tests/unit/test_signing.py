@@ -14,8 +14,13 @@ T, U = uuid.uuid4(), uuid.uuid4()
 
 
 def make(keys=(K1,), **kw):
-    return signing.sign(list(keys), tenant_id=kw.get("t", T), user_id=kw.get("u", U),
-                        session_version=kw.get("v", 1), issued_at=kw.get("iat"))
+    return signing.sign(
+        list(keys),
+        tenant_id=kw.get("t", T),
+        user_id=kw.get("u", U),
+        session_version=kw.get("v", 1),
+        issued_at=kw.get("iat"),
+    )
 
 
 def test_a_fresh_signature_verifies_and_returns_its_claim():
@@ -49,8 +54,13 @@ def test_a_signature_issued_in_the_future_is_refused():
 @pytest.mark.parametrize("field", range(1, 6))
 def test_changing_any_field_breaks_the_signature(field):
     parts = make().split(".")
-    replacement = {1: str(uuid.uuid4()), 2: str(uuid.uuid4()), 3: "2",
-                   4: str(int(parts[4]) - 1), 5: "A" * len(parts[5])}[field]
+    replacement = {
+        1: str(uuid.uuid4()),
+        2: str(uuid.uuid4()),
+        3: "2",
+        4: str(int(parts[4]) - 1),
+        5: "A" * len(parts[5]),
+    }[field]
     parts[field] = replacement
     with pytest.raises(signing.SignatureError):
         signing.verify([K1], ".".join(parts), max_age_s=3600)
@@ -68,12 +78,16 @@ def test_arbitrary_input_never_verifies_and_never_crashes(token):
         signing.verify([K1], token, max_age_s=3600)
 
 
-@given(st.binary(min_size=1, max_size=64), st.uuids(), st.uuids(),
-       st.integers(min_value=0, max_value=2**31), st.integers(min_value=0, max_value=300))
+@given(
+    st.binary(min_size=1, max_size=64),
+    st.uuids(),
+    st.uuids(),
+    st.integers(min_value=0, max_value=2**31),
+    st.integers(min_value=0, max_value=300),
+)
 def test_round_trip_for_any_key_and_claim(key, t, u, v, age):
     now = time.time()
-    token = signing.sign([key], tenant_id=t, user_id=u, session_version=v,
-                         issued_at=int(now) - age)
+    token = signing.sign([key], tenant_id=t, user_id=u, session_version=v, issued_at=int(now) - age)
     claim = signing.verify([key], token, max_age_s=400, now=now)
     assert (claim.tenant_id, claim.user_id, claim.session_version) == (t, u, v)
     with pytest.raises(signing.SignatureError):

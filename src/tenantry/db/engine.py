@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tenantry.db.bootstrap import DatabaseUrls, _one_line
 from tenantry.errors import DatabaseUnavailable
 from tenantry.isolation.context import dangerously_enter_system_scope
-from tenantry.isolation.guard import GuardedSession, GuardMode
+from tenantry.isolation.guard import GuardedSession, GuardMode, session_class
 
 
 class Database:
@@ -34,13 +34,13 @@ class Database:
             urls.app, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
         )
         self.migrator_engine = create_engine(urls.migrator, pool_size=2, pool_pre_ping=True)
+        self.guard_mode = guard_mode
         self._sessions = sessionmaker(
-            self.app_engine, class_=GuardedSession, expire_on_commit=False
+            self.app_engine, class_=session_class(guard_mode), expire_on_commit=False
         )
         self._system_sessions = sessionmaker(
             self.migrator_engine, class_=GuardedSession, expire_on_commit=False
         )
-        GuardedSession.guard_mode = guard_mode
 
     def new_session(self) -> Session:
         """A session as the app role; the caller commits (the request does, once)."""

@@ -73,6 +73,21 @@ class GuardedSession(Session):
     guard_mode: GuardMode = "enforce"
 
 
+class LoggingGuardedSession(GuardedSession):
+    """The guard in ``log`` mode: violations are reported, not refused (rollouts only).
+
+    A subclass rather than a flag on ``GuardedSession`` so one ``Database`` in log mode
+    never switches the sessions of another to it. The event listeners registered on
+    ``GuardedSession`` apply to this subclass too.
+    """
+
+    guard_mode: GuardMode = "log"
+
+
+def session_class(mode: GuardMode) -> type[GuardedSession]:
+    return LoggingGuardedSession if mode == "log" else GuardedSession
+
+
 def _violation(session: Session, error: TenantryError, **fields: Any) -> None:
     mode = getattr(session, "guard_mode", "enforce")
     _log.warning("guard_violation", code=error.code, mode=mode, **fields)

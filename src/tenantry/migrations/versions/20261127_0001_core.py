@@ -37,9 +37,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_tenants"),
         sa.UniqueConstraint("slug", name="uq_tenants_slug"),
         sa.UniqueConstraint("primary_domain", name="uq_tenants_primary_domain"),
-        sa.CheckConstraint(f"slug ~ '{SLUG_PATTERN}'", name="ck_tenants_slug_dns_label"),
-        sa.CheckConstraint("status in ('active', 'suspended', 'archived')", name="ck_tenants_status_known"),
-        sa.CheckConstraint("primary_domain = lower(primary_domain)", name="ck_tenants_domain_lowercase"),
+        sa.CheckConstraint(f"slug ~ '{SLUG_PATTERN}'", name=op.f("ck_tenants_slug_dns_label")),
+        sa.CheckConstraint("status in ('active', 'suspended', 'archived')", name=op.f("ck_tenants_status_known")),
+        sa.CheckConstraint("primary_domain = lower(primary_domain)", name=op.f("ck_tenants_domain_lowercase")),
     )
     op.create_table(
         "users",
@@ -69,8 +69,8 @@ def upgrade() -> None:
                                 name="fk_tenant_memberships_tenant_id_tenants"),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE",
                                 name="fk_tenant_memberships_user_id_users"),
-        sa.CheckConstraint("role in ('owner', 'admin', 'staff', 'client')", name="ck_tenant_memberships_role_known"),
-        sa.CheckConstraint("status in ('active', 'removed')", name="ck_tenant_memberships_status_known"),
+        sa.CheckConstraint("role in ('owner', 'admin', 'staff', 'client')", name=op.f("ck_tenant_memberships_role_known")),
+        sa.CheckConstraint("status in ('active', 'removed')", name=op.f("ck_tenant_memberships_status_known")),
     )
     op.create_index("ix_tenant_memberships_user_id", "tenant_memberships", ["user_id"])
     # A signed-in user may list their own memberships across tenants (tenant switcher)
