@@ -112,6 +112,7 @@ def demo_data(data_dir: DataDir = None) -> None:
 
 
 app.add_typer(__import__("tenantry.ops.audit").ops.audit.audit_app, name="audit")  # audit schema
+app.command("probe")(__import__("tenantry.ops.probe").ops.probe.probe_command)  # probe
 app.command("worker")(__import__("tenantry.ops.worker").ops.worker.worker_command)  # job worker
 
 

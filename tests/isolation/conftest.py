@@ -1,0 +1,60 @@
+"""Fixtures for the isolation suite: two-tenant worlds, engine runs, reports."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tenantry.db.engine import Database
+from tenantry.isolation.attack import Engine, Report, SqlAdapter
+from tenantry.isolation.scopes import iter_api_routes, route_scope
+from tenantry.settings import Settings
+from tests.isolation.world import World, make_world
+
+REPORT_DIR = Path(os.environ.get("TENANTRY_ISOLATION_REPORTS", "build/isolation"))
+
+
+@pytest.fixture
+def world(db: Database) -> World:
+    """A fresh world: for runs whose closing scenarios remove members and sessions."""
+    return make_world(db)
+
+
+@pytest.fixture(scope="module")
+def shared_world(db: Database) -> World:
+    """One world for the runs of a module that leave memberships and sessions alone."""
+    return make_world(db)
+
+
+def route_table(app: FastAPI) -> list[tuple[str, str, str | None]]:
+    return [
+        (method, path, route_scope(route))
+        for route, path in iter_api_routes(app)
+        for method in sorted(route.methods or ())
+    ]
+
+
+def run_engine(
+    app: FastAPI,
+    db: Database,
+    settings: Settings,
+    world: World,
+    *,
+    name: str,
+    **config: object,
+) -> Report:
+    """One engine run in-process; prints the summary and writes the JSON report."""
+    cfg = world.config(settings, route_table=route_table(app), **config)
+    target = f"in-process app ({name})"
+    with TestClient(app) as client:
+        report = Engine(client, cfg, adapter=SqlAdapter(db), target=target).run()
+    for t in (world.a, world.b):
+        report.notes += [f"demo filler failed for {t.slug}: {f}" for f in t.failed_fillers]
+    print(report.summary())
+    REPORT_DIR.mkdir(parents=True, exist_ok=True)
+    report.write(REPORT_DIR / f"{name}.json")
+    return report

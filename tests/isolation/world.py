@@ -1,0 +1,186 @@
+"""Two tenants with data for the attack engine, built for one run.
+
+Each tenant gets the demo fillers' rows (every area that has a ``demo.fill``) and, on
+top, rows of its own written through the models — so the engine has something of B's to
+look for even in areas without a filler yet. A has two clients with records each (the
+portal check), a *leaver* whose membership is removed at the end of the run, and a
+consultant who is staff of both tenants (a shared member must not turn A's view of its
+own data into a "leak").
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
+
+from sqlalchemy import select
+
+from tenantry.attachments.models import Attachment
+from tenantry.auth.models import User
+from tenantry.auth.passwords import hash_password
+from tenantry.bookings.models import Booking
+from tenantry.chat.models import ChatMessage
+from tenantry.contact.models import ContactSubmission
+from tenantry.db.engine import Database
+from tenantry.expenses.models import Expense
+from tenantry.invoices.models import Invoice, InvoiceLine
+from tenantry.isolation.attack import Config, Credentials, Side
+from tenantry.ops.demo import DemoTenant, demo_fillers
+from tenantry.payments.models import PaymentEvent
+from tenantry.posts.models import Post
+from tenantry.reminders.models import ScheduledReminder
+from tenantry.service_requests.models import ServiceRequest
+from tenantry.services.models import Service
+from tenantry.settings import Settings
+from tenantry.tenants.lifecycle import TenantRef, add_member, provision_tenant
+from tenantry.work_orders.models import WorkOrder
+from tests.factories import PASSWORD, Member
+
+ROLES = {"owner": "owner", "admin": "admin", "staff": "staff", "client": "client"}
+A_EXTRA = {"client2": "client", "leaver": "staff"}
+
+
+@dataclass
+class SeededTenant:
+    id: uuid.UUID
+    slug: str
+    members: dict[str, Member] = field(default_factory=dict)
+    failed_fillers: list[str] = field(default_factory=list)
+
+    def __getitem__(self, label: str) -> Member:
+        return self.members[label]
+
+    def creds(self, label: str) -> Credentials:
+        m = self.members[label]
+        return Credentials(label, m.email, m.password, self.slug)
+
+
+@dataclass
+class World:
+    a: SeededTenant
+    b: SeededTenant
+    consultant: Member
+
+    def config(self, settings: Settings, **kw: object) -> Config:
+        a_labels = ("owner", "admin", "staff", "client", "client2")
+        return Config(
+            a=Side(self.a.slug, {k: self.a.creds(k) for k in a_labels}),
+            b=Side(self.b.slug, {k: self.b.creds(k) for k in ("owner", "client")}),
+            signing_keys=list(settings.signing_keys),
+            sig_max_age_s=settings.tenant_sig_max_age_s,
+            base_domain=settings.base_domain,
+            leaver=self.a.creds("leaver"),
+            **kw,  # type: ignore[arg-type]
+        )
+
+
+@cache
+def _password_hash() -> str:
+    return hash_password(PASSWORD)
+
+
+def new_user(db: Database, email: str, name: str = "") -> uuid.UUID:
+    """A user with the test password, hashed once per run (argon2 is slow on purpose)."""
+    with db.system_session(reason="isolation test user") as s:
+        user = User(email=email.lower(), name=name, password_hash=_password_hash())
+        s.add(user)
+        s.flush()
+        return user.id
+
+
+def make_world(db: Database) -> World:
+    consultant_email = f"consultant-{uuid.uuid4().hex[:8]}@example.test"
+    consultant = Member(new_user(db, consultant_email, "Consultant"), consultant_email, "staff")
+    a = _tenant(db, "a", {**ROLES, **A_EXTRA}, consultant)
+    b = _tenant(db, "b", ROLES, consultant)
+    return World(a, b, consultant)
+
+
+def _tenant(db: Database, side: str, roles: dict[str, str], consultant: Member) -> SeededTenant:
+    slug = f"iso{side}-{uuid.uuid4().hex[:8]}"
+    ref = provision_tenant(db, slug=slug, name=f"Isolation {side.upper()} {slug}")
+    tenant = SeededTenant(ref.id, slug)
+    for label, role in roles.items():
+        email = f"{label}-{uuid.uuid4().hex[:6]}@{slug}.test"
+        user_id = new_user(db, email, f"{label} of {slug}")
+        add_member(db, tenant_id=ref.id, user_id=user_id, role=role)
+        tenant.members[label] = Member(user_id, email, role)
+    add_member(db, tenant_id=ref.id, user_id=consultant.user_id, role="staff")
+    _fill_demo(db, ref, tenant, consultant)
+    _seed(db, tenant)
+    return tenant
+
+
+def _fill_demo(db: Database, ref: TenantRef, tenant: SeededTenant, consultant: Member) -> None:
+    demo = DemoTenant(ref)
+    demo.users = {label: tenant.members[label].user_id for label in ROLES}
+    demo.users["consultant"] = consultant.user_id
+    for fill in demo_fillers():
+        try:
+            fill(db, demo)
+        except Exception as exc:  # another area's filler: report it, keep our own rows
+            tenant.failed_fillers.append(f"{fill.__module__}: {exc!r}"[:300])
+
+
+def _seed(db: Database, t: SeededTenant) -> None:
+    """Rows in every area, for both clients of the tenant, each naming the tenant."""
+    staff = t.members["staff"].user_id
+    clients = [label for label in ("client", "client2") if label in t.members]
+    when = datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0)
+    with db.system_session(reason="isolation test world") as s:
+        services = [
+            Service(tenant_id=t.id, slug=f"iso-{n}-{uuid.uuid4().hex[:6]}",
+                    name=f"Service {n} of {t.slug}", price_cents=5000 * n, duration_minutes=60)
+            for n in (1, 2)
+        ]  # fmt: skip
+        s.add_all(services)
+        s.flush()
+        invoice_no = s.scalar(select(Invoice.number).where(Invoice.tenant_id == t.id).limit(1))
+        for n, label in enumerate(clients):
+            client = t.members[label].user_id
+            start = when + timedelta(days=7 + n)
+            req = ServiceRequest(tenant_id=t.id, client_id=client, service_id=services[0].id,
+                                 assignee_id=staff, title=f"Leaky tap of {label} at {t.slug}",
+                                 description=f"Request of {label} in {t.slug}")  # fmt: skip
+            s.add(req)
+            s.flush()
+            booking = Booking(tenant_id=t.id, client_id=client, service_id=services[0].id,
+                              service_request_id=req.id, assignee_id=staff, starts_at=start,
+                              ends_at=start + timedelta(hours=1),
+                              notes=f"Booking of {label} at {t.slug}")  # fmt: skip
+            s.add(booking)
+            s.flush()
+            number = f"ISO-{t.slug}-{n}" if invoice_no is None else f"ISO-{uuid.uuid4().hex[:8]}"
+            invoice = Invoice(tenant_id=t.id, client_id=client, booking_id=booking.id,
+                              number=number, total_cents=5000)  # fmt: skip
+            invoice.lines = [
+                InvoiceLine(tenant_id=t.id, position=0, description=f"Work for {label} {t.slug}",
+                            quantity=1, unit_price_cents=5000, amount_cents=5000)
+            ]  # fmt: skip
+            s.add(invoice)
+            s.flush()
+            s.add_all([
+                ChatMessage(tenant_id=t.id, service_request_id=req.id, sender_id=client,
+                            body=f"Hello from {label} of {t.slug}"),
+                ScheduledReminder(tenant_id=t.id, booking_id=booking.id, channel="email",
+                                  send_at=start - timedelta(days=1)),
+                WorkOrder(tenant_id=t.id, service_request_id=req.id, booking_id=booking.id,
+                          assignee_id=staff, title=f"Fix tap for {label} at {t.slug}",
+                          due_at=start),
+                Attachment(tenant_id=t.id, service_request_id=req.id, uploaded_by_id=client,
+                           filename=f"photo-{label}.png", content_type="image/png",
+                           size_bytes=4, storage_key=f"{t.id}/{uuid.uuid4()}"),
+                PaymentEvent(tenant_id=t.id, provider="test", type="invoice.paid",
+                             provider_event_id=f"evt-{uuid.uuid4().hex}", invoice_id=invoice.id),
+            ])  # fmt: skip
+        s.add_all([
+            Expense(tenant_id=t.id, user_id=staff, amount_cents=1234, category="supplies",
+                    description=f"Parts for {t.slug}", incurred_on=date.today()),
+            Post(tenant_id=t.id, author_id=t.members["owner"].user_id,
+                 slug=f"news-{uuid.uuid4().hex[:6]}", title=f"News of {t.slug}",
+                 body=f"Body of {t.slug}", status="published", published_at=when),
+            ContactSubmission(tenant_id=t.id, name=f"Visitor of {t.slug}",
+                              email=f"visitor@{t.slug}.test", message=f"Hello {t.slug}"),
+        ])  # fmt: skip
