@@ -40,6 +40,12 @@ PROBE_TABLES = [
          constraint pk_probe_notes primary key (tenant_id, id))""",
 ]
 
+EXTRA_READ_POLICY = (
+    "create policy client_reads_own on probe_children for select using ("
+    " tenant_id = nullif(current_setting('app.current_tenant_id', true), '')::uuid"
+    " and parent_id = nullif(current_setting('app.current_user_id', true), '')::uuid)"
+)
+
 BREAKAGE = [
     # one policy
     "drop policy tenant_isolation on tenant_memberships",
@@ -148,6 +154,8 @@ def test_broken_isolation_is_reported_table_by_table(scratch_urls, settings):
             for table in ("probe_parents", "probe_children", "probe_notes"):
                 for statement in strict_policy_sql(table):
                     conn.execute(text(statement))
+            # An extra read policy narrower than the tenant policy is allowed.
+            conn.execute(text(EXTRA_READ_POLICY))
         # The probes are well-formed: the audit has nothing to say yet.
         assert audit_schema(engine) == []
 

@@ -339,39 +339,45 @@ def _loose_extra_problem(expression: str | None) -> str | None:
 # ------------------------------------------------------------------------- the rules
 
 
+def _strict_problems(policy: _Policy) -> list[str]:
+    """Why ``policy`` is not the strict tenant policy for its commands ([] if it is)."""
+    # USING governs which rows are seen/changed; WITH CHECK which rows may be written.
+    # A missing WITH CHECK on ALL/UPDATE means "same as USING" (PostgreSQL's rule).
+    parts: list[tuple[str, str | None]] = []
+    if policy.command in ("ALL", "SELECT", "UPDATE", "DELETE"):
+        parts.append(("USING", policy.using))
+    if policy.command in ("ALL", "UPDATE") and policy.check is not None:
+        parts.append(("WITH CHECK", policy.check))
+    if policy.command == "INSERT":
+        parts.append(("WITH CHECK", policy.check))
+    return [
+        f"{label} {problem}"
+        for label, expr in parts
+        if (problem := strict_tenant_problem(expr)) is not None
+    ]
+
+
 def _policy_findings(rel: _Relation, policies: Sequence[_Policy]) -> Iterable[Finding]:
     covered: set[str] = set()
     for policy in policies:
         if not policy.permissive:
             continue  # restrictive policies are AND-ed: they can only narrow
+        problems = _strict_problems(policy)
+        if not problems:
+            covered.update(COMMANDS if policy.command == "ALL" else (policy.command,))
+            continue
+        if policy.command == "SELECT" and _loose_extra_problem(policy.using) is None:
+            continue  # an extra read policy keyed on a setting (member_self_read)
         mentions_tenant = any(
             expr and re.search(rf"\b{TENANT_COLUMN}\b", _LITERAL.sub("''", expr))
             for expr in (policy.using, policy.check)
         )
-        commands = COMMANDS if policy.command == "ALL" else (policy.command,)
-        if mentions_tenant:
-            # USING governs which rows are seen/changed; WITH CHECK which rows may be
-            # written. A missing WITH CHECK on ALL/UPDATE means "same as USING".
-            parts: list[tuple[str, str | None]] = []
-            if policy.command in ("ALL", "SELECT", "UPDATE", "DELETE"):
-                parts.append(("USING", policy.using))
-            if policy.command in ("ALL", "UPDATE") and policy.check is not None:
-                parts.append(("WITH CHECK", policy.check))
-            if policy.command == "INSERT":
-                parts.append(("WITH CHECK", policy.check))
-            problems = [
-                f"{label} {problem}"
-                for label, expr in parts
-                if (problem := strict_tenant_problem(expr)) is not None
-            ]
-            if problems:
-                yield Finding(
-                    rel.name,
-                    "tenant_policy_not_strict",
-                    f"policy {policy.name} (FOR {policy.command}): " + "; ".join(problems),
-                )
-            else:
-                covered.update(commands)
+        if mentions_tenant:  # meant as the tenant policy, but loosened
+            yield Finding(
+                rel.name,
+                "tenant_policy_not_strict",
+                f"policy {policy.name} (FOR {policy.command}): " + "; ".join(problems),
+            )
         elif policy.command != "SELECT":
             yield Finding(
                 rel.name,
@@ -379,11 +385,11 @@ def _policy_findings(rel: _Relation, policies: Sequence[_Policy]) -> Iterable[Fi
                 f"policy {policy.name} is FOR {policy.command}; permissive policies are "
                 "OR-ed with the tenant policy, so extra ones may only be FOR SELECT",
             )
-        elif (problem := _loose_extra_problem(policy.using)) is not None:
+        else:
             yield Finding(
                 rel.name,
                 "extra_permissive_policy",
-                f"read policy {policy.name} {problem}",
+                f"read policy {policy.name} {_loose_extra_problem(policy.using)}",
             )
     missing = [c for c in COMMANDS if c not in covered]
     if missing:
