@@ -28,7 +28,10 @@ Views must be ``security_invoker`` unless declared global: a plain view runs as 
 owner, the migrator, which has BYPASSRLS — it would serve every tenant's rows.
 The app role itself must not be superuser, have BYPASSRLS, or own relations here.
 
-The audit only reads. It does not migrate first: it reports the database as it is.
+The audit's queries only read, and it does not migrate first: it reports the database
+as it is. (The command opens the database through ``prepare_database`` like every other
+command, and that step is idempotent but not read-only: it creates missing roles and the
+database and re-applies the roles' attributes and passwords from the data folder.)
 """
 
 from __future__ import annotations
@@ -576,7 +579,7 @@ def schema_command(
     """Check every table in schema public; exit 1 on any finding.
 
     Reads the database named by the settings (``DATABASE_URL`` or the embedded server
-    in the data folder) as the migrator. Nothing is migrated or changed.
+    in the data folder) as the migrator. Nothing is migrated.
     """
     from tenantry.errors import DatabaseUnavailable
     from tenantry.ops.runtime import prepare_database
