@@ -20,6 +20,13 @@ def _known(values: list[str]) -> list[str]:
     return sorted(values)
 
 
+# Validated by ``_known`` (422 on an unknown key); the enum documents the valid keys
+# in OpenAPI, so clients and generated probes can build a valid request.
+PermissionKey = Annotated[
+    str, Field(max_length=100, json_schema_extra={"enum": sorted(PERMISSIONS)})
+]
+
+
 class PermissionOut(BaseModel):
     key: str
     description: str
@@ -41,7 +48,7 @@ class RolePermissionsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     permissions: Annotated[
-        list[str],
+        list[PermissionKey],
         Field(min_length=1, max_length=len(PERMISSIONS)),
         AfterValidator(_known),
     ] = Field(description="The role's complete permission list (replaces the current one).")
