@@ -110,9 +110,8 @@ class CancellationTooLate(Conflict):
     message = "It is too late to cancel this booking online; contact the business."
 
 
-def _changed() -> None:
-    tenant_cache.invalidate(STATS_KEY)
-    tenant_cache.invalidate(PENDING_KEY)
+def _changed(session: Session) -> None:
+    tenant_cache.invalidate_on_commit(session, STATS_KEY, PENDING_KEY)
 
 
 def now() -> datetime:
@@ -215,7 +214,7 @@ def create(
     )
     repo.add(session, booking)
     flush(session)
-    _changed()
+    _changed(session)
     return booking
 
 
@@ -237,7 +236,7 @@ def reschedule(
         )
     booking.starts_at, booking.ends_at = start, end
     flush(session)
-    _changed()
+    _changed(session)
     return booking
 
 
@@ -255,7 +254,7 @@ def set_status(session: Session, *, booking_id: uuid.UUID, to: str) -> Booking:
     booking = _locked(session, booking_id=booking_id)
     _move(booking, to)
     flush(session)
-    _changed()
+    _changed(session)
     return booking
 
 
@@ -264,7 +263,7 @@ def cancel(session: Session, *, booking_id: uuid.UUID, reason: str) -> Booking:
     _move(booking, "cancelled")
     _append_note(booking, f"Cancelled: {reason}")
     flush(session)
-    _changed()
+    _changed(session)
     return booking
 
 
@@ -331,7 +330,7 @@ def cancel_for_client(
         booking, f"Cancelled by the client: {reason}" if reason else "Cancelled by the client."
     )
     flush(session)
-    _changed()
+    _changed(session)
     return booking
 
 

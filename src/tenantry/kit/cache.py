@@ -15,7 +15,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from tenantry.isolation.context import require_tenant_id
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from tenantry.isolation.context import require_context, require_tenant_id, tenant_context
 
 T = TypeVar("T")
 
@@ -48,6 +51,24 @@ class TenantCache:
         with self._lock:
             for key in [k for k in self._data if k[0] == tenant_id and name in (None, k[1])]:
                 del self._data[key]
+
+    def invalidate_on_commit(self, session: Session, *names: str) -> None:
+        """Drop the current tenant's ``names`` now and again once ``session`` commits.
+
+        Now, so the rest of this request reads fresh values; after the commit, because
+        a concurrent request between this write and the commit could otherwise cache
+        the old value again for a whole TTL.
+        """
+        ctx = require_context()
+        for name in names:
+            self.invalidate(name)
+
+        def after_commit(_: Session) -> None:
+            with tenant_context(ctx):
+                for name in names:
+                    self.invalidate(name)
+
+        event.listen(session, "after_commit", after_commit, once=True)
 
     def clear(self) -> None:
         with self._lock:

@@ -43,10 +43,6 @@ def tenant_matrix(db: Database) -> dict[str, frozenset[str]]:
     return tenant_cache.get_or_load(CACHE_KEY, lambda: load_matrix(db))
 
 
-def invalidate_matrix() -> None:
-    tenant_cache.invalidate(CACHE_KEY)
-
-
 class RequirePermission:
     def __init__(self, permission: str) -> None:
         if permission not in PERMISSIONS:

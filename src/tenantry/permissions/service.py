@@ -8,15 +8,14 @@ clients are meant to reach only their own through the portal.
 
 from __future__ import annotations
 
-from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tenantry.errors import Conflict, TenantryError
-from tenantry.isolation.context import require_context, tenant_context
+from tenantry.kit.cache import tenant_cache
 from tenantry.permissions import repository
 from tenantry.permissions.catalog import DEFAULT_MATRIX, PERMISSIONS
-from tenantry.permissions.dependencies import invalidate_matrix
+from tenantry.permissions.dependencies import CACHE_KEY
 from tenantry.permissions.schemas import MatrixOut, PermissionOut, RolePermissionsOut
 
 EDITABLE_ROLES = ("admin", "staff")
@@ -70,13 +69,4 @@ def set_role(*, session: Session, role: str, permissions: list[str]) -> MatrixOu
 
 
 def _invalidate(session: Session) -> None:
-    """Now, and again after the commit: a concurrent request between this flush and
-    the commit could otherwise cache the old matrix for a whole TTL."""
-    invalidate_matrix()
-    ctx = require_context()
-
-    def after_commit(_: Session) -> None:
-        with tenant_context(ctx):
-            invalidate_matrix()
-
-    event.listen(session, "after_commit", after_commit, once=True)
+    tenant_cache.invalidate_on_commit(session, CACHE_KEY)

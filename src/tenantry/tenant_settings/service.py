@@ -12,11 +12,9 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tenantry.isolation.context import require_context, tenant_context
 from tenantry.kit.cache import tenant_cache
 from tenantry.tenant_settings import repository
 from tenantry.tenant_settings.models import BookingSettings, CommunicationSettings, Thresholds
@@ -85,11 +83,4 @@ def write(
 
 
 def _invalidate(session: Session, key: str) -> None:
-    tenant_cache.invalidate(key)
-    ctx = require_context()
-
-    def after_commit(_: Session) -> None:
-        with tenant_context(ctx):
-            tenant_cache.invalidate(key)
-
-    event.listen(session, "after_commit", after_commit, once=True)
+    tenant_cache.invalidate_on_commit(session, key)
