@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tenantry.errors import TenantryError
@@ -70,6 +71,26 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        # A value PostgreSQL refuses to store (NUL characters, out-of-range numbers or
+        # dates) that input validation let through: the client's input, not our fault.
+        _log.info("data_error", path=request.url.path, error=str(exc.orig).split("\n")[0])
+        return JSONResponse(
+            error_body(request, "invalid_value", "A value in the request cannot be stored."),
+            status_code=422,
+        )
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        # Last line of defence: services turn constraint failures into precise codes.
+        # The database's detail is never echoed — it could name another tenant's value.
+        _log.warning("integrity_error", path=request.url.path, constraint=_constraint(exc))
+        return JSONResponse(
+            error_body(request, "conflict", "The request conflicts with stored data."),
+            status_code=409,
+        )
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         _log.exception("unhandled_error", path=request.url.path)
@@ -77,3 +98,8 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body(request, "internal_error", "Something went wrong on our side."),
             status_code=500,
         )
+
+
+def _constraint(exc: IntegrityError) -> str | None:
+    diag = getattr(exc.orig, "diag", None)
+    return getattr(diag, "constraint_name", None)
