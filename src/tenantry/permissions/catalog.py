@@ -32,6 +32,8 @@ PERMISSIONS: dict[str, str] = {
     "posts.write": "Write, publish and unpublish posts",
     "attachments.read": "Download attachments",
     "attachments.write": "Upload attachments",
+    "reminders.read": "See scheduled reminders",
+    "reminders.write": "Schedule and cancel reminders",
     "email.test": "Send a test email",
 }
 
@@ -49,6 +51,7 @@ DEFAULT_MATRIX: dict[str, frozenset[str]] = {
         "expenses.write",
         "chat.write",
         "attachments.write",
+        "reminders.write",
     },
     "client": frozenset(),  # clients use the portal, whose routes check ownership instead
 }

@@ -5,14 +5,19 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import Query, status
+from fastapi import Depends, Query, status
 
-from tenantry.auth.dependencies import StaffMember, TenantSession, tenant_router
+from tenantry.auth.dependencies import TenantSession, tenant_router
+from tenantry.isolation.context import TenantContext
 from tenantry.kit.pagination import Page, Pagination
+from tenantry.permissions.dependencies import RequirePermission
 from tenantry.reminders import service
 from tenantry.reminders.schemas import ReminderIn, ReminderOut
 
 router = tenant_router(prefix="/api/admin/reminders", tags=["reminders"])
+
+RemindersRead = Annotated[TenantContext, Depends(RequirePermission("reminders.read"))]
+RemindersWrite = Annotated[TenantContext, Depends(RequirePermission("reminders.write"))]
 
 DENIED: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not signed in"},
@@ -23,7 +28,7 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such remi
 
 @router.get("", response_model=Page[ReminderOut], responses=DENIED)
 def list_reminders(
-    ctx: StaffMember,
+    ctx: RemindersRead,
     session: TenantSession,
     page: Pagination,
     status_: Annotated[
@@ -47,14 +52,14 @@ def list_reminders(
     status_code=status.HTTP_201_CREATED,
     responses={**DENIED, **NOT_FOUND},
 )
-def create_reminder(ctx: StaffMember, session: TenantSession, body: ReminderIn) -> ReminderOut:
+def create_reminder(ctx: RemindersWrite, session: TenantSession, body: ReminderIn) -> ReminderOut:
     """Schedule an email reminder to the client of a booking or service request of this
     tenant. A job is queued for `send_at`, in the same transaction as the reminder."""
     return ReminderOut.model_validate(service.create_reminder(session=session, data=body))
 
 
 @router.get("/{reminder_id}", response_model=ReminderOut, responses={**DENIED, **NOT_FOUND})
-def get_reminder(ctx: StaffMember, session: TenantSession, reminder_id: uuid.UUID) -> ReminderOut:
+def get_reminder(ctx: RemindersRead, session: TenantSession, reminder_id: uuid.UUID) -> ReminderOut:
     """One reminder of this tenant, with its status and attempts."""
     return ReminderOut.model_validate(
         service.get_reminder(session=session, reminder_id=reminder_id)
@@ -71,7 +76,7 @@ def get_reminder(ctx: StaffMember, session: TenantSession, reminder_id: uuid.UUI
     },
 )
 def cancel_reminder(
-    ctx: StaffMember, session: TenantSession, reminder_id: uuid.UUID
+    ctx: RemindersWrite, session: TenantSession, reminder_id: uuid.UUID
 ) -> ReminderOut:
     """Cancel a pending reminder; its job then finds nothing to send."""
     return ReminderOut.model_validate(
