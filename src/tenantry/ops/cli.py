@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from tenantry.errors import DatabaseUnavailable
+from tenantry.ops.audit import audit_app
+from tenantry.ops.probe import probe_command
+from tenantry.ops.worker import worker_command
 from tenantry.settings import Settings, get_settings, set_settings
 
 app = typer.Typer(
@@ -50,8 +55,15 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
     demo: Annotated[bool, typer.Option(help="Load demo data into an empty database.")] = True,
+    job_worker: Annotated[
+        bool,
+        typer.Option(
+            "--job-worker/--no-job-worker",
+            help="Also run the job worker (reminders, background jobs) beside the server.",
+        ),
+    ] = True,
 ) -> None:
-    """Migrate, load demo data on an empty database, and serve the app."""
+    """Migrate, load demo data on an empty database, start the job worker, and serve."""
     import uvicorn
 
     from tenantry.ops.demo import is_empty, load_demo_data
@@ -68,7 +80,12 @@ def serve(
         _fail(f"cannot reach the database: {exc}")
     # Workers build their app from the environment (see tenantry.app:app_from_env).
     os.environ["TENANTRY_DATA_DIR"] = str(settings.data_dir.resolve())
+    if job_worker:
+        _start_job_worker_thread(settings)
     typer.echo(f"serving on http://{host}:{port} (data in {settings.data_dir})")
+    # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit
+    # lets exit handlers run, so the embedded PostgreSQL stops with the last user.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         "tenantry.wsgi:app_from_env",
         factory=True,
@@ -79,6 +96,25 @@ def serve(
         log_level="warning",
         access_log=False,
     )
+
+
+def _start_job_worker_thread(settings: Settings) -> None:
+    """Run the job worker in a daemon thread of the serving process.
+
+    A thread rather than a child process: it ends with the server however the server
+    ends (uvicorn re-raises SIGTERM after its graceful shutdown, which would skip any
+    clean-up of a child). For more job throughput run ``tenantry worker`` separately.
+    """
+    from tenantry.jobs import JobEnv, build_job_app
+    from tenantry.ops.runtime import open_database
+
+    job_app = build_job_app(JobEnv(db=open_database(settings, migrate=False), settings=settings))
+    threading.Thread(
+        target=job_app.run_worker,
+        kwargs={"install_signal_handlers": False},
+        daemon=True,
+        name="tenantry-job-worker",
+    ).start()
 
 
 @app.command()
@@ -111,9 +147,9 @@ def demo_data(data_dir: DataDir = None) -> None:
         typer.echo(f"  {email:28} {what}")
 
 
-app.add_typer(__import__("tenantry.ops.audit").ops.audit.audit_app, name="audit")  # audit schema
-app.command("probe")(__import__("tenantry.ops.probe").ops.probe.probe_command)  # probe
-app.command("worker")(__import__("tenantry.ops.worker").ops.worker.worker_command)  # job worker
+app.add_typer(audit_app, name="audit")
+app.command("probe")(probe_command)
+app.command("worker")(worker_command)
 
 
 def main() -> None:
