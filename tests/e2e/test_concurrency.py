@@ -118,9 +118,11 @@ def server(settings: Settings, database_urls: DatabaseUrls, tmp_path_factory) ->
     """``uvicorn --workers 2`` on the test database; yields (base URL, log file)."""
     port = free_port()
     log = tmp_path_factory.mktemp("server") / "stdout.jsonl"
+    # Not PYTHONUNBUFFERED: unbuffered, print() writes a line and its newline in two
+    # system calls, and the two workers' log lines interleave; buffered with flush=True
+    # (structlog's PrintLogger) each line is one write.
     env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
+        **{k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"},
         "DATABASE_URL": database_urls.admin.render_as_string(hide_password=False),
         "TENANTRY_DATA_DIR": str(settings.data_dir),
         "TENANTRY_DATABASE_NAME": settings.database_name,
