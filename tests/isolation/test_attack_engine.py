@@ -58,6 +58,16 @@ MIN_PROBES = 1000
 KNOWN_FINDINGS: dict[str, str] = {}
 
 
+def one_line(report: Report) -> str:
+    routes = list(report.routes.values())
+    return (
+        f"[{report.target}] {report.probes} probes over {len(routes)} routes "
+        f"({sum(r.exercised for r in routes)} exercised, {len(report.skipped)} skipped with "
+        f"a reason), {len(report.leaks)} leaks, {len(report.findings) - len(report.leaks)} "
+        "other findings"
+    )
+
+
 def assert_clean(report: Report, *, require_exercised: bool = True) -> None:
     breaches = report.of_kind(*BREACHES)
     assert not breaches, "LEAKS:\n" + "\n".join(f.line() for f in breaches)
@@ -72,9 +82,10 @@ def assert_clean(report: Report, *, require_exercised: bool = True) -> None:
 
 
 @pytest.mark.slow
-def test_no_route_leaks_across_tenants(app, db, settings, world):
+def test_no_route_leaks_across_tenants(app, db, settings, world, capsys):
     report = run_engine(app, db, settings, world, name="all-walls")
-    print(f"\n{report.probes} probes, {len(report.leaks)} leaks")
+    with capsys.disabled():  # shown in CI logs even when the test passes
+        print(f"\n{one_line(report)}")
     assert report.probes >= MIN_PROBES
     assert_clean(report)
     # The closing scenarios really ran.
@@ -132,7 +143,7 @@ def test_the_guardless_session_really_has_no_guard(database_urls, shared_world):
 
 @pytest.mark.slow
 def test_with_the_guard_off_rls_alone_keeps_tenants_apart(
-    database_urls, db, settings, shared_world
+    database_urls, db, settings, shared_world, capsys
 ):
     unguarded = database_without_guard(database_urls)
     try:
@@ -142,6 +153,8 @@ def test_with_the_guard_off_rls_alone_keeps_tenants_apart(
         )  # fmt: skip
     finally:
         unguarded.dispose()
+    with capsys.disabled():
+        print(f"\n{one_line(report)}")
     assert report.probes > MIN_PROBES // 2
     assert_clean(report, require_exercised=False)
 
@@ -162,7 +175,7 @@ def test_the_privileged_database_really_bypasses_rls(database_urls, shared_world
 
 @pytest.mark.slow
 def test_with_rls_off_the_guard_alone_keeps_tenants_apart(
-    database_urls, db, settings, shared_world
+    database_urls, db, settings, shared_world, capsys
 ):
     database = Database(privileged(database_urls))
     try:
@@ -172,6 +185,8 @@ def test_with_rls_off_the_guard_alone_keeps_tenants_apart(
         )  # fmt: skip
     finally:
         database.dispose()
+    with capsys.disabled():
+        print(f"\n{one_line(report)}")
     assert report.probes > MIN_PROBES // 2
     assert_clean(report, require_exercised=False)
 
@@ -181,7 +196,7 @@ def test_with_rls_off_the_guard_alone_keeps_tenants_apart(
 
 @pytest.mark.slow
 def test_with_guard_and_rls_off_the_engine_finds_the_leaks(
-    database_urls, db, settings, shared_world
+    database_urls, db, settings, shared_world, capsys
 ):
     database = database_without_guard(privileged(database_urls))
     try:
@@ -193,6 +208,8 @@ def test_with_guard_and_rls_off_the_engine_finds_the_leaks(
         )  # fmt: skip
     finally:
         database.dispose()
+    with capsys.disabled():
+        print(f"\n{one_line(report)}")
     if not any(key.startswith("GET /api/admin/") for key in report.routes):
         pytest.skip("no admin read routes yet")
     assert report.leaks, "with both data walls off the sweep must see B's rows"

@@ -24,6 +24,7 @@ own API view is re-read and compared (always).
 
 from __future__ import annotations
 
+import random
 import secrets
 import time
 import uuid
@@ -129,6 +130,8 @@ class Config:
     scenarios: bool = True
     # Which of A's identities try to sign in to B (each attempt costs a password hash).
     login_scenario_roles: tuple[str, ...] = ("owner", "client")
+    # Seed of the request builder (dates, sizes): the same seed builds the same requests.
+    seed: int = 5
     # Probe only the routes (``"METHOD /path"``) this accepts; None: every route.
     select: Callable[[str], bool] | None = None
     progress: Callable[[str], None] | None = None
@@ -188,6 +191,8 @@ class Engine:
         self._api_view: dict[str, str] = {}
         self._view_plan: list[tuple[Actor, Operation]] = []
         self._styles: dict[str, Style] = {}
+        self._reads_checked = False
+        self.rng = random.Random(config.seed)  # noqa: S311 - test data, not secrets
         self._started = 0.0
 
     # ================================================================== run
@@ -436,6 +441,10 @@ class Engine:
             return
         stats.exempt = exemptions.exempt_reason(op.key, op.scope)
         before = stats.probes
+        if op.mutating and not self._reads_checked:
+            # Reads must not change anything either: B's view once, after all of them.
+            self._check_api_view("every read route (GET)")
+            self._reads_checked = True
         if op.scope == "tenant":
             self._sweep_tenant(op)
         else:
@@ -484,7 +493,7 @@ class Engine:
         self, pick: Callable[[str | None, str], str | None], style: Style = STYLES[0]
     ) -> Builder:
         assert self.spec is not None
-        return Builder(self.spec.resolve, pick, style)
+        return Builder(self.spec.resolve, pick, style, rng=self.rng)
 
     def _own_pick(
         self, actor: Actor, *, avoid: set[str]
@@ -559,6 +568,7 @@ class Engine:
         tried: list[Style] = []
         errors: list[str] = []
         first: Req | None = None
+        extended = known is not None  # a style that worked for another member: no variants
         while queue and len(tried) < MAX_BASELINE_TRIES:
             style = queue.pop(0)
             if style in tried:
@@ -583,9 +593,9 @@ class Engine:
             repaired = self._repair(style, sent)
             if repaired is not None:
                 queue.insert(0, repaired)
-            if len(tried) >= 2 and not queue and known is None:
+            if len(tried) >= 2 and not queue and not extended:
                 queue += [v for v in variants(self._optional_fields(op)) if v not in tried]
-                known = STYLES[0]  # extend once
+                extended = True
         stats.baseline = "no valid request found (422): " + " | ".join(errors[:4])
         return first
 
@@ -700,8 +710,7 @@ class Engine:
                 NOT_REFUSED, op.key, kind, actor.label,
                 f"expected 401/403/404, got {outcome(sent)}", sent,
             )  # fmt: skip
-        if op.mutating:
-            self._check_digest(op.key, kind, actor.label, sent)
+        self._check_digest(op.key, kind, actor.label, sent)  # reads must not write either
         if (
             authenticated
             and actor.creds.email
@@ -735,14 +744,14 @@ class Engine:
 
     def _slot_probes(self, op: Operation, actor: Actor, req: Req) -> None:
         for slot in req.slots:
-            for value, _whose in self._foreign_values(slot, actor):
+            for value, whose in self._foreign_values(slot, actor):
                 foreign = self._probe(op, actor, req.with_slot(slot, value), "foreign")
                 control = self._probe(op, actor, req.with_slot(slot, _control(value)), "control")
                 if foreign is None or control is None:
                     continue
                 if not same_outcome(foreign, control):
                     self._finding(
-                        DISTINGUISHABLE, op.key, f"{slot.label} = {_whose}'s id", actor.label,
+                        DISTINGUISHABLE, op.key, f"{slot.label} = {whose}'s id", actor.label,
                         f"foreign id → {outcome(foreign)}; random id → {outcome(control)}", foreign,
                     )  # fmt: skip
 
