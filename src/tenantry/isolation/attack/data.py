@@ -85,14 +85,14 @@ class SqlAdapter:
         if not tables:
             return {}
         parts = [
-            f"select '{t}' as t, count(*) as n, "  # noqa: S608 - catalogue names, quoted
+            f"select '{t}' as table_name, count(*) as n, "  # noqa: S608 - catalogue names, quoted
             f"md5(coalesce(string_agg(x::text, '|' order by x::text), '')) as h "
             f'from "{t}" x where x.tenant_id = :tid'
             for t in tables
         ]
         with self._in(tenant_id), self.db.session() as s:
             result = s.execute(text(" union all ".join(parts)), {"tid": tenant_id})
-            return {str(r.t): f"{r.n}:{r.h}" for r in result}
+            return {str(name): f"{n}:{h}" for name, n, h in result}
 
     def remove_membership(self, tenant_id: str, user_id: str) -> None:
         with self._in(tenant_id), self.db.session() as s:
