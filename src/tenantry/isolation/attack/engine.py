@@ -224,8 +224,14 @@ class Engine:
         return sent.body
 
     def _cross_check(self, spec: Spec) -> None:
+        if self.cfg.route_table is None:
+            self.report.notes.append(
+                "no route table given (over HTTP): routes hidden from the OpenAPI document "
+                "cannot be seen, only documented operations are probed"
+            )
+            return
         documented = {op.key for op in spec.operations}
-        for method, path, scope in self.cfg.route_table or ():
+        for method, path, scope in self.cfg.route_table:
             key = f"{method} {path}"
             if method in ("HEAD", "OPTIONS") or key in documented:
                 continue
@@ -348,6 +354,11 @@ class Engine:
         other = self.a.get(self.cfg.other_client)
         if other is not None and self.cfg.client in self.a:
             self.markers_c2.add_uuids(self._c2_owned | {other.user_id})
+        else:
+            self.report.notes.append(
+                "client-to-client check skipped: no second client of A "
+                f"({self.cfg.other_client!r}) to attack"
+            )
         self._say(
             f"markers: {len(self.markers_b.uuids)} ids and {len(self.markers_b.strings)} "
             f"strings of B; {len(self.markers_c2.uuids)} ids of A's other client"
