@@ -7,12 +7,13 @@ A reaches nothing of A's other client.
 
 Then each wall is switched off alone, and the sweep is repeated:
 
-* **wall 4 off** (ORM guard): sessions without the guard's listeners — no tenant filter
-  on reads, no write checks. ``GuardedSession.guard_mode = "log"`` is *weaker* than
-  this (in log mode the guard still adds its filter to every read; only refusals become
-  log lines), so we go further. The one thing kept is the guard's ``set_config`` of the
-  tenant at transaction start, which is wall 5's *input*, and the default ``tenant_id``
-  of new rows, without which no insert could work at all. RLS alone must hold.
+* **wall 4 off** (ORM guard), two ways. The guard in ``log`` mode (``Database(...,
+  guard_mode="log")``, the rollout setting) — but log mode still adds the tenant filter
+  to every read, only its refusals become log lines — so also sessions *without the
+  guard's listeners*: no tenant filter on reads, no write checks. The one thing kept is
+  the guard's ``set_config`` of the tenant at transaction start, which is wall 5's
+  *input*, and the default ``tenant_id`` of new rows, without which no insert could work
+  at all. RLS alone must hold.
 * **wall 5 off** (RLS): the app connects as the migrator role, which owns the tables and
   has BYPASSRLS. The guard alone must hold.
 * **both off**: the sweep must now *find* leaks in the real business routes — the proof
@@ -142,14 +143,20 @@ def test_the_guardless_session_really_has_no_guard(database_urls, shared_world):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("how", ["guard-removed", "guard-in-log-mode"])
 def test_with_the_guard_off_rls_alone_keeps_tenants_apart(
-    database_urls, db, settings, shared_world, capsys
+    database_urls, db, settings, shared_world, capsys, how
 ):
-    unguarded = database_without_guard(database_urls)
+    """``guard-removed`` is the real test of RLS alone; ``guard-in-log-mode`` is the
+    rollout setting (refusals become log lines, reads stay filtered)."""
+    if how == "guard-removed":
+        unguarded = database_without_guard(database_urls)
+    else:
+        unguarded = Database(database_urls, guard_mode="log")
     try:
         report = run_engine(
             app_on(settings, unguarded), db, settings, shared_world,
-            name="wall-4-off", credential_attacks=False, scenarios=False,
+            name=f"wall-4-off-{how}", credential_attacks=False, scenarios=False,
         )  # fmt: skip
     finally:
         unguarded.dispose()
