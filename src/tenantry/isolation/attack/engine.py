@@ -512,6 +512,15 @@ class Engine:
         own = self.banks.get(f"a.{_label(actor)}", Bank())
 
         def pick(resource: str | None, fld: str) -> str | None:
+            if resource is not None and resource.startswith("user:"):
+                # A member of A by role (never one of the attackers in a path: avoid).
+                role = resource.split(":", 1)[1]
+                if role == actor.role == "client":
+                    return actor.user_id  # a client names itself
+                fits = [x.user_id for x in self.a.values() if x.role == role]
+                if role == "staff":
+                    fits += [x.user_id for x in self.a.values() if x.role in ("admin", "owner")]
+                return next((u for u in fits if u not in avoid), None)
             if resource == "tenant":
                 return (actor.tenant_slug if fld == "slug" else actor.tenant_id) or None
             if resource == "user" and actor.role == "client" and fld == "id":

@@ -25,6 +25,17 @@ Json = dict[str, Any]
 IdPicker = Callable[[str | None, str], str | None]
 
 TENANT_FIELDS = {"tenant", "tenant_slug"}
+# Person fields whose name says which kind of member fits them.
+PEOPLE_ROLES = {
+    "client": "client",
+    "customer": "client",
+    "assignee": "staff",
+    "staff": "staff",
+    "technician": "staff",
+    "author": "staff",
+    "approver": "admin",
+    "approved_by": "admin",
+}
 TENANT_ID_FIELDS = {"tenant_id"}
 _END_NAMES = re.compile(r"(^|_)(end|ends|until|to|finish|finishes)(_|$)")
 
@@ -181,7 +192,11 @@ class Builder:
                 return own
         if fmt == "uuid" or resource_of_field(lname) is not None:
             wanted = resource_of_field(lname) or resource
-            picked = self.pick_id(wanted, "id")
+            # People keep their role in the name (``assignee_id``, ``client_id``): the
+            # picker may prefer a member with a fitting role.
+            role = PEOPLE_ROLES.get(person_of_field(lname) or "")
+            picked = self.pick_id(f"user:{role}", "id") if role else None
+            picked = picked or self.pick_id(wanted, "id")
             if picked is not None or fmt == "uuid":
                 return picked or str(uuid.uuid4())
         if fmt == "date-time":
@@ -223,6 +238,14 @@ class Builder:
             str(int(tag, 16)),
             f"probe-{tag}@example.test",
         ]
+
+
+def person_of_field(name: str) -> str | None:
+    """``assignee_id`` → ``assignee`` (the name before the id suffix), else ``None``."""
+    for suffix in ("_ids", "_id"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return None
 
 
 def singular_name(name: str) -> str:
