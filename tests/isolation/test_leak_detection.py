@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from tenantry.isolation.attack import Engine, Report, SqlAdapter
 from tenantry.isolation.attack.report import DISTINGUISHABLE, LEAK_BODY, LEAK_CHANGED
 from tenantry.ops.cli import app as cli
+from tests.conftest import TEST_KEYS
 from tests.factories import PASSWORD
 from tests.isolation.conftest import route_table
 from tests.isolation.leaky import (
@@ -87,6 +88,7 @@ def test_tenantry_probe_over_http_exits_nonzero_and_names_the_leaky_route(
                 "--a-client2", a["client2"].email,
                 "--b-owner", b["owner"].email, "--b-client", b["client"].email,
                 "--only", "/leaky/", "--report", str(report_path),
+                "--signing-keys", TEST_KEYS,
             ],
         )  # fmt: skip
     print(result.output)
@@ -94,3 +96,4 @@ def test_tenantry_probe_over_http_exits_nonzero_and_names_the_leaky_route(
     assert LEAKY_READ in result.output
     assert LEAKY_WRITE in result.output  # B's own API view changed
     assert report_path.exists()
+    assert "no --signing-keys given" not in result.output  # expired/forged sigs were tried
