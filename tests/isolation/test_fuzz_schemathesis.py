@@ -39,17 +39,8 @@ UPSTREAM_DOWN = {
 }
 # Real defects found by fuzzing in routes owned elsewhere (not fixed here):
 # "METHOD /path" → what fails, on which input.
-_TUPLE_ITEMS = (
-    "tenant_settings: the published OpenAPI schema of BookingSettings is invalid — "
-    "properties.business_hours.additionalProperties.items.items is an array "
-    '([{"type":"string"},{"type":"string"}], the draft-4 tuple form for '
-    "list[tuple[str, str]]), which OpenAPI 3.1 / JSON Schema 2020-12 forbid; schemathesis "
-    "refuses to validate any response of the operation (any input)"
-)
-KNOWN_DEFECTS: dict[str, str] = {
-    "GET /api/admin/booking-settings": _TUPLE_ITEMS,
-    "PUT /api/admin/booking-settings": _TUPLE_ITEMS,
-}
+# (The BookingSettings tuple schema found here earlier is fixed.)
+KNOWN_DEFECTS: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

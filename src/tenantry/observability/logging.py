@@ -23,6 +23,8 @@ def configure_logging(*, json_output: bool = True, level: str = "INFO") -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stdout),
+        # One write per line: with several worker processes on one stdout (and
+        # PYTHONUNBUFFERED), print() splits a line in two and lines interleave.
+        logger_factory=structlog.WriteLoggerFactory(file=sys.stdout),
         cache_logger_on_first_use=False,
     )
