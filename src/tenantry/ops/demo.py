@@ -55,11 +55,10 @@ def demo_fillers() -> list[Callable[[Database, DemoTenant], None]]:
 
 def demo_accounts() -> list[tuple[str, str]]:
     """(email, what it is) for the README and ``--help``."""
-    rows = [
-        (f"{role}@{slug}.test", f"{role} of {slug}")
-        for slug, _ in DEMO_TENANTS
-        for role in DEMO_ROLES
-    ]
+    rows = []
+    for slug, _ in DEMO_TENANTS:
+        rows += [(f"{role}@{slug}.test", f"{role} of {slug}") for role in DEMO_ROLES]
+        rows.append((f"client2@{slug}.test", f"a second client of {slug}"))
     rows.append((CONSULTANT, "staff of both acme and globex"))
     return rows
 
@@ -86,6 +85,13 @@ def load_demo_data(db: Database, password: str, *, progress: Callable[[str], Non
             )
             add_member(db, tenant_id=ref.id, user_id=user_id, role=role)
             demo.users[role] = user_id
+        # A second client, so "a client never sees another client's records" can be
+        # tried on the demo (tenantry probe --a-client2 client2@acme.test).
+        client2 = ensure_user(
+            db, email=f"client2@{slug}.test", password=password, name=f"Second client {slug}"
+        )
+        add_member(db, tenant_id=ref.id, user_id=client2, role="client")
+        demo.users["client2"] = client2
         add_member(db, tenant_id=ref.id, user_id=consultant, role="staff")
         demo.users["consultant"] = consultant
         for fill in demo_fillers():
