@@ -39,16 +39,11 @@ from tenantry.bookings.models import Booking
 from tenantry.db.bootstrap import DatabaseUrls
 from tenantry.invoices.models import Invoice
 from tenantry.isolation.context import TenantContext, tenant_context
-from tenantry.isolation.guard import GuardedSession
+from tenantry.isolation.guard import GuardedSession, pin_transaction
 from tenantry.service_requests.models import ServiceRequest
 
 Variant = Literal["off", "set", "rls", "walls"]
 VARIANTS: tuple[Variant, ...] = ("off", "set", "rls", "walls")
-
-SET_TENANT = text(
-    "select set_config('app.current_tenant_id', :tenant_id, true),"
-    " set_config('app.current_user_id', '', true)"
-)
 
 
 @dataclass(frozen=True)
@@ -204,7 +199,7 @@ class Runner:
         """What a request does: one session, one transaction, commit at the end."""
         with _context_for(variant, tenant), self._factories[variant]() as s, s.begin():
             if variant in ("rls", "set"):
-                s.execute(SET_TENANT, {"tenant_id": str(tenant.id)})
+                pin_transaction(s.connection(), tenant_id=str(tenant.id), user_id="")
             yield s
 
     def timed(self, query: Query, variant: Variant, tenant: TenantSample, i: int) -> int:
@@ -239,7 +234,7 @@ class Runner:
         with _context_for(variant, tenant), self._factories[variant]() as s:
             s.begin()
             if variant in ("rls", "set"):
-                s.execute(SET_TENANT, {"tenant_id": str(tenant.id)})
+                pin_transaction(s.connection(), tenant_id=str(tenant.id), user_id="")
             try:
                 yield s
             finally:

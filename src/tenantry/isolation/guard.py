@@ -342,13 +342,20 @@ def _set_transaction_tenant(
     ctx = current_context()
     if ctx is None or ctx.scope == "system":
         return
-    tenant = str(ctx.tenant_id) if ctx.tenant_id else ""
-    user = str(ctx.user_id) if ctx.user_id else ""
+    pin_transaction(
+        connection,
+        tenant_id=str(ctx.tenant_id) if ctx.tenant_id else "",
+        user_id=str(ctx.user_id) if ctx.user_id else "",
+    )
+
+
+def pin_transaction(connection: Connection, *, tenant_id: str, user_id: str) -> None:
+    """Set the tenant and user settings for the current transaction (bound values)."""
     driver = connection.connection.driver_connection
     if isinstance(driver, psycopg.Connection):
-        driver.execute(_SET_TENANT_PSYCOPG, (tenant, user))
+        driver.execute(_SET_TENANT_PSYCOPG, (tenant_id, user_id))
         return
-    connection.execute(_SET_TENANT, {"tenant_id": tenant, "user_id": user})
+    connection.execute(_SET_TENANT, {"tenant_id": tenant_id, "user_id": user_id})
 
 
 _SET_TENANT = text(
