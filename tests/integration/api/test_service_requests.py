@@ -117,22 +117,6 @@ def tenant_b(db: Any) -> Any:
     return make_tenant(db)
 
 
-@pytest.fixture(scope="module")
-def sign_in(app: Any) -> Any:
-    clients: dict[str, TestClient] = {}
-
-    def _sign_in(member: Member) -> TestClient:
-        if member.email not in clients:
-            c = TestClient(app)
-            login(c, member)
-            clients[member.email] = c
-        return clients[member.email]
-
-    yield _sign_in
-    for c in clients.values():
-        c.close()
-
-
 @pytest.fixture
 def world(db: Any, tenant_a: Any, tenant_b: Any) -> dict[str, Any]:
     """A service and one submitted request in each tenant."""

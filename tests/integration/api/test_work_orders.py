@@ -16,7 +16,7 @@ from tenantry.service_requests.models import ServiceRequest
 from tenantry.services.models import Service
 from tenantry.work_orders.models import WorkOrder
 from tests.conftest import login
-from tests.factories import Member, make_tenant
+from tests.factories import make_tenant
 
 URL = "/api/admin/work-orders"
 
@@ -108,22 +108,6 @@ def tenant_b(db: Any) -> Any:
 @pytest.fixture(scope="module")
 def sources(db: Any, tenant_a: Any, tenant_b: Any) -> dict[str, dict[str, uuid.UUID]]:
     return {"a": make_sources(db, tenant_a), "b": make_sources(db, tenant_b)}
-
-
-@pytest.fixture(scope="module")
-def sign_in(app: Any) -> Any:
-    clients: dict[str, TestClient] = {}
-
-    def _sign_in(member: Member) -> TestClient:
-        if member.email not in clients:
-            c = TestClient(app)
-            login(c, member)
-            clients[member.email] = c
-        return clients[member.email]
-
-    yield _sign_in
-    for c in clients.values():
-        c.close()
 
 
 @pytest.fixture
