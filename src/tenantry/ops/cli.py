@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -86,16 +87,18 @@ def serve(
     # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit
     # lets exit handlers run, so the embedded PostgreSQL stops with the last user.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    uvicorn.run(
-        "tenantry.wsgi:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=True,
-        log_level="warning",
-        access_log=False,
-    )
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: a clean stop, no traceback
+        uvicorn.run(
+            "tenantry.wsgi:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=True,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",  # the app has no start-up hooks; spares a traceback on Ctrl-C
+        )
 
 
 def _start_job_worker_thread(settings: Settings) -> None:
