@@ -1,0 +1,56 @@
+"""``tenantry audit schema``: check wall 5 against the LIVE catalogue.
+
+The seed's ``check_prisma_tenant_columns`` read the Prisma schema file; a schema file
+can say one thing while the database says another (a hand-applied hotfix, a migration
+that forgot its policy, a ``DROP POLICY`` during an incident). So this audit reads
+``pg_catalog`` of the running database, schema ``public``, and nothing else.
+
+A table is *tenant-owned* when it has a ``tenant_id`` column. For each one:
+
+* ``tenant_id`` is NOT NULL and references ``tenants(id) ON DELETE CASCADE``;
+* some valid, non-partial index is led by ``tenant_id`` (the policy predicate needs it);
+* RLS is ENABLEd and FORCEd (FORCE binds the owner too);
+* SELECT, INSERT, UPDATE and DELETE are each covered by a permissive policy that is
+  exactly ``tenant_id = <expression of current_setting('app.current_tenant_id')>``,
+  with no ``OR`` / ``IS NULL`` / ``COALESCE`` / ``CASE`` / subquery escape, in USING and
+  in WITH CHECK (a missing WITH CHECK on ALL/UPDATE falls back to USING, which is
+  PostgreSQL's rule, so it is accepted);
+* any other permissive policy is FOR SELECT only, keyed on an ``app.current_*``
+  setting and free of the same escapes (``tenant_memberships.member_self_read``);
+  permissive policies are OR-ed, so one loose policy undoes the strict one;
+* the primary key, every UNIQUE constraint and every unique index include ``tenant_id``;
+* every foreign key to another tenant-owned table pairs ``tenant_id`` with the
+  parent's ``tenant_id`` (composite), so a row cannot point into another tenant;
+* the app role (``<db>_app``) may not TRUNCATE it (TRUNCATE ignores RLS).
+
+Every other table must be declared global (``GLOBAL_TABLES`` / ``GLOBAL_PREFIXES``).
+Views must be ``security_invoker`` unless declared global: a plain view runs as its
+owner, the migrator, which has BYPASSRLS — it would serve every tenant's rows.
+The app role itself must not be superuser, have BYPASSRLS, or own relations here.
+
+The audit's queries only read, and it does not migrate first: it reports the database
+as it is. (The command opens the database through ``prepare_database`` like every other
+command, and that step is idempotent but not read-only: it creates missing roles and the
+database and re-applies the roles' attributes and passwords from the data folder.)
+"""
+
+from tenantry.ops.audit.cli import audit_app, format_table
+from tenantry.ops.audit.rules import (
+    GLOBAL_PREFIXES,
+    GLOBAL_TABLES,
+    Finding,
+    audit_schema,
+    is_declared_global,
+    strict_tenant_problem,
+)
+
+__all__ = [
+    "GLOBAL_PREFIXES",
+    "GLOBAL_TABLES",
+    "Finding",
+    "audit_app",
+    "audit_schema",
+    "format_table",
+    "is_declared_global",
+    "strict_tenant_problem",
+]

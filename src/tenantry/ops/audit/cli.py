@@ -1,0 +1,85 @@
+"""``tenantry audit schema [--json]``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy import create_engine
+
+from tenantry.ops.audit.rules import Finding, audit_schema
+
+audit_app = typer.Typer(help="Audit the live database against the isolation rules.")
+
+
+@audit_app.callback()
+def _audit_group() -> None:
+    """Audit the live database against the isolation rules."""
+    # A callback keeps ``audit`` a command group even while it has one command, so
+    # ``tenantry audit schema`` keeps its shape when more audits are added.
+
+
+def format_table(findings: Sequence[Finding]) -> str:
+    header = ("TABLE", "RULE", "DETAIL")
+    rows = [header, *((f.table, f.rule, f.detail) for f in findings)]
+    widths = [max(len(r[i]) for r in rows) for i in range(2)]
+    return "\n".join(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]}".rstrip() for r in rows)
+
+
+@audit_app.command("schema")
+def schema_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print findings as JSON.")] = False,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Folder of the embedded database (<dir>/pg) and secrets. Default .tenantry. "
+            "Ignored for the database when DATABASE_URL is set.",
+            envvar="TENANTRY_DATA_DIR",
+        ),
+    ] = None,
+) -> None:
+    """Check every table in schema public; exit 1 on any finding.
+
+    Reads the database named by the settings (``DATABASE_URL`` or the embedded server
+    in the data folder) as the migrator. Nothing is migrated.
+    """
+    from tenantry.errors import DatabaseUnavailable
+    from tenantry.ops.runtime import prepare_database
+    from tenantry.settings import get_settings
+
+    settings = get_settings()
+    if data_dir is not None:
+        settings = settings.model_copy(update={"data_dir": data_dir})
+    try:
+        urls = prepare_database(settings, migrate=False)
+        engine = create_engine(urls.migrator)
+        try:
+            findings = audit_schema(engine)
+        finally:
+            engine.dispose()
+    except DatabaseUnavailable as exc:
+        typer.echo(f"error: cannot reach the database: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "database": urls.database,
+                    "ok": not findings,
+                    "findings": [asdict(f) for f in findings],
+                },
+                indent=2,
+            )
+        )
+    elif findings:
+        typer.echo(format_table(findings))
+        typer.echo(f"\n{len(findings)} finding(s) in database {urls.database}")
+    else:
+        typer.echo(f"schema audit of database {urls.database}: clean")
+    raise typer.Exit(1 if findings else 0)
