@@ -91,11 +91,16 @@ def ensure_database(urls: DatabaseUrls) -> None:
                 exists = conn.execute(
                     text("select 1 from pg_roles where rolname = :r"), {"r": role}
                 ).scalar()
-                verb = "ALTER" if exists else "CREATE"
+                if exists:
+                    # Attributes are re-asserted; the password is not: another data
+                    # folder (another machine, a wiped .tenantry) must never reset the
+                    # passwords that running app processes use.
+                    conn.execute(text(f"ALTER ROLE {_ident(role)} LOGIN {attrs}"))
+                    continue
                 # Role passwords cannot be bound parameters; they are our own random
                 # tokens (urlsafe alphabet), checked before being quoted.
                 assert pw and re.fullmatch(r"[A-Za-z0-9_\-]+", pw)
-                conn.execute(text(f"{verb} ROLE {_ident(role)} LOGIN {attrs} PASSWORD '{pw}'"))
+                conn.execute(text(f"CREATE ROLE {_ident(role)} LOGIN {attrs} PASSWORD '{pw}'"))
             exists = conn.execute(
                 text("select 1 from pg_database where datname = :d"), {"d": urls.database}
             ).scalar()

@@ -31,7 +31,7 @@ The app role itself must not be superuser, have BYPASSRLS, or own relations here
 The audit's queries only read, and it does not migrate first: it reports the database
 as it is. (The command opens the database through ``prepare_database`` like every other
 command, and that step is idempotent but not read-only: it creates missing roles and the
-database and re-applies the roles' attributes and passwords from the data folder.)
+database and re-applies the roles' attributes; passwords are set only when a role is created.)
 """
 
 from tenantry.ops.audit.cli import audit_app, format_table
