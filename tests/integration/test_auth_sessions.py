@@ -392,6 +392,13 @@ def test_a_tenant_scoped_route_without_the_tenant_dependency_is_refused():
 def test_every_route_of_the_app_declares_a_scope(app):
     assert_routes_scoped(app)
     spec = app.openapi()
+    error_ref = "#/components/schemas/ErrorResponse"
     for path, ops in spec["paths"].items():
         for method, op in ops.items():
             assert op.get("x-tenantry-scope") in ("tenant", "public", "system"), (method, path)
+            if op["x-tenantry-scope"] == "tenant":
+                assert {"401", "403", "422"} <= set(op["responses"]), (method, path)
+            for status, response in op["responses"].items():
+                if status[0] in "45":
+                    schema = response["content"]["application/json"]["schema"]
+                    assert schema == {"$ref": error_ref}, (method, path, status)

@@ -47,6 +47,7 @@ from tenantry.isolation.context import TenantContext, set_context, tenant_contex
 from tenantry.isolation.scopes import ROLES_ATTR, provides_tenant_context
 from tenantry.settings import Settings
 from tenantry.tenants.models import Tenant
+from tenantry.web.errors import ErrorResponse
 
 _log = structlog.get_logger("tenantry.security")
 
@@ -261,19 +262,25 @@ def tenant_router(**kwargs: Any) -> APIRouter:
     from tenantry.isolation.scopes import scoped_router
 
     deps = [Depends(require_tenant), Depends(idempotency_guard), *kwargs.pop("dependencies", [])]
-    return scoped_router("tenant", dependencies=deps, **kwargs)
+    return scoped_router(
+        "tenant",
+        dependencies=deps,
+        error_model=ErrorResponse,
+        error_codes=(401, 403, 422),
+        **kwargs,
+    )
 
 
 def public_router(**kwargs: Any) -> APIRouter:
     from tenantry.isolation.scopes import scoped_router
 
-    return scoped_router("public", **kwargs)
+    return scoped_router("public", error_model=ErrorResponse, error_codes=(422,), **kwargs)
 
 
 def system_router(**kwargs: Any) -> APIRouter:
     from tenantry.isolation.scopes import scoped_router
 
-    return scoped_router("system", **kwargs)
+    return scoped_router("system", error_model=ErrorResponse, error_codes=(422,), **kwargs)
 
 
 Dependency = Callable[..., Any]

@@ -37,7 +37,9 @@ def provides_tenant_context(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def _route_class(scope: Scope) -> type[APIRoute]:
+def _route_class(
+    scope: Scope, error_model: type[Any] | None, error_codes: Sequence[int]
+) -> type[APIRoute]:
     class ScopedRoute(APIRoute):
         tenantry_scope: Scope = scope
 
@@ -45,6 +47,10 @@ def _route_class(scope: Scope) -> type[APIRoute]:
             extra = dict(kwargs.get("openapi_extra") or {})
             extra["x-tenantry-scope"] = scope
             kwargs["openapi_extra"] = extra
+            if error_model is not None:
+                kwargs["responses"] = _with_error_model(
+                    kwargs.get("responses") or {}, error_model, error_codes
+                )
             super().__init__(path, endpoint, **kwargs)
             roles = sorted({r for c in _calls(self.dependant) for r in getattr(c, ROLES_ATTR, ())})
             if roles:
@@ -54,12 +60,35 @@ def _route_class(scope: Scope) -> type[APIRoute]:
     return ScopedRoute
 
 
+def _with_error_model(
+    responses: dict[int | str, dict[str, Any]], model: type[Any], codes: Sequence[int]
+) -> dict[int | str, dict[str, Any]]:
+    """Document every 4xx/5xx of the route with the one error body the app sends."""
+    merged: dict[int | str, dict[str, Any]] = {code: {} for code in codes}
+    merged.update(responses)
+    for code, spec in list(merged.items()):
+        if str(code)[0] in "45" and "model" not in spec:
+            merged[code] = {"model": model, **spec}
+    return merged
+
+
 def scoped_router(
-    scope: Scope, *, dependencies: Sequence[params.Depends] | None = None, **kwargs: Any
+    scope: Scope,
+    *,
+    dependencies: Sequence[params.Depends] | None = None,
+    error_model: type[Any] | None = None,
+    error_codes: Sequence[int] = (),
+    **kwargs: Any,
 ) -> APIRouter:
+    """A router whose routes declare ``scope``; with ``error_model``, every error
+    response (and each of ``error_codes``) is documented with that body."""
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {SCOPES}")
-    return APIRouter(route_class=_route_class(scope), dependencies=dependencies, **kwargs)
+    return APIRouter(
+        route_class=_route_class(scope, error_model, error_codes),
+        dependencies=dependencies,
+        **kwargs,
+    )
 
 
 def _calls(dependant: Dependant) -> Iterator[Any]:

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -28,6 +29,19 @@ _HTTP_CODES = {
     422: "validation_error",
     429: "rate_limited",
 }
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable machine-readable code, e.g. `tenant_sig_invalid`.")
+    message: str
+    request_id: str | None = Field(description="Also in the `x-request-id` header.")
+    details: Any = Field(default=None, description="Field errors of a 422, when any.")
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error response."""
+
+    error: ErrorDetail
 
 
 def error_body(request: Request, code: str, message: str, details: Any = None) -> dict[str, Any]:
