@@ -5,10 +5,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from argon2 import PasswordHasher
+from sqlalchemy import func, select
 
 from tenantry.db.engine import Database
+from tenantry.isolation.context import TenantContext, tenant_context
+from tenantry.services.models import Service
 from tenantry.tenants.lifecycle import add_member, ensure_user, provision_tenant
 
 PASSWORD = "correct-horse-battery"
@@ -57,3 +61,39 @@ def make_tenant(
         add_member(db, tenant_id=ref.id, user_id=user_id, role=role)
         tenant.members[role] = Member(user_id, email, role)
     return tenant
+
+
+def add_client(db: Database, tenant: TenantFixture) -> Member:
+    """A further client member of ``tenant`` (the fixture's own client is ``tenant["client"]``)."""
+    member = make_user(db)
+    add_member(db, tenant_id=tenant.id, user_id=member.user_id, role="client")
+    return Member(member.user_id, member.email, "client")
+
+
+def make_service(
+    db: Database,
+    tenant_id: uuid.UUID,
+    *,
+    active: bool = True,
+    minutes: int = 60,
+    price: int = 5000,
+    name: str = "Window cleaning",
+) -> uuid.UUID:
+    """A service of ``tenant_id``, written directly as that tenant."""
+    with tenant_context(TenantContext(tenant_id=tenant_id)), db.session() as s:
+        svc = Service(
+            slug="svc-" + uuid.uuid4().hex[:8],
+            name=name,
+            price_cents=price,
+            duration_minutes=minutes,
+            active=active,
+        )
+        s.add(svc)
+        s.flush()
+        return svc.id
+
+
+def count_rows(db: Database, tenant_id: uuid.UUID, model: type[Any]) -> int:
+    """How many rows of ``model`` the tenant has (read in the tenant's own context)."""
+    with tenant_context(TenantContext(tenant_id=tenant_id)), db.session() as s:
+        return s.scalar(select(func.count()).select_from(model)) or 0

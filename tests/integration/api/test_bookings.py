@@ -9,15 +9,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from tenantry.bookings.models import Booking
 from tenantry.isolation.context import TenantContext, tenant_context
-from tenantry.services.models import Service
 from tenantry.tenant_settings.models import BookingSettings
-from tenantry.tenants.lifecycle import add_member
 from tests.conftest import login
-from tests.factories import Member, make_tenant, make_user
+from tests.factories import add_client, count_rows, make_service, make_tenant
 
 ADMIN = "/api/admin/bookings"
 PORTAL = "/api/portal/bookings"
@@ -43,22 +41,6 @@ def iso(moment: datetime) -> str:
 
 def code(response: Any) -> str:
     return str(response.json()["error"]["code"])
-
-
-def make_service(
-    db: Any, tenant_id: uuid.UUID, *, active: bool = True, minutes: int = 60, price: int = 5000
-) -> uuid.UUID:
-    with tenant_context(TenantContext(tenant_id=tenant_id)), db.session() as s:
-        svc = Service(
-            slug="svc-" + uuid.uuid4().hex[:8],
-            name="Window cleaning",
-            price_cents=price,
-            duration_minutes=minutes,
-            active=active,
-        )
-        s.add(svc)
-        s.flush()
-        return svc.id
 
 
 def make_booking(
@@ -99,17 +81,6 @@ def snapshot(db: Any, tenant_id: uuid.UUID) -> list[tuple[Any, ...]]:
             ).order_by(Booking.id)
         ).all()
     return [tuple(r) for r in rows]
-
-
-def booking_count(db: Any, tenant_id: uuid.UUID) -> int:
-    with tenant_context(TenantContext(tenant_id=tenant_id)), db.session() as s:
-        return s.scalar(select(func.count()).select_from(Booking)) or 0
-
-
-def second_client(db: Any, tenant: Any) -> Member:
-    member = make_user(db)
-    add_member(db, tenant_id=tenant.id, user_id=member.user_id, role="client")
-    return Member(member.user_id, member.email, "client")
 
 
 # Password hashing is slow on purpose and the machine is shared: the two tenants and
@@ -364,7 +335,7 @@ def test_an_assignee_cannot_be_double_booked(db: Any, tenant_a: Any, sign_in: An
         starts_at=at(day, 10),
         assignee_id=staff_id,
     )
-    before = booking_count(db, tenant_a.id)
+    before = count_rows(db, tenant_a.id, Booking)
     staff = sign_in(tenant_a["staff"])
 
     def book(hour: int, minute: int = 0) -> Any:
@@ -380,13 +351,13 @@ def test_an_assignee_cannot_be_double_booked(db: Any, tenant_a: Any, sign_in: An
 
     clash = book(10, 30)
     assert clash.status_code == 409 and code(clash) == "slot_taken"
-    assert booking_count(db, tenant_a.id) == before
+    assert count_rows(db, tenant_a.id, Booking) == before
     assert book(11).status_code == 201  # back to back is fine
 
 
 def test_client_cannot_create_through_admin(db: Any, tenant_a: Any, sign_in: Any) -> None:
     svc = make_service(db, tenant_a.id)
-    before = booking_count(db, tenant_a.id)
+    before = count_rows(db, tenant_a.id, Booking)
     response = sign_in(tenant_a["client"]).post(
         ADMIN,
         json={
@@ -396,13 +367,13 @@ def test_client_cannot_create_through_admin(db: Any, tenant_a: Any, sign_in: Any
         },
     )
     assert response.status_code == 403 and code(response) == "role_required"
-    assert booking_count(db, tenant_a.id) == before
+    assert count_rows(db, tenant_a.id, Booking) == before
 
 
 def test_staff_of_a_cannot_book_a_client_service_or_assignee_of_b(
     db: Any, world: Any, tenant_a: Any, tenant_b: Any, sign_in: Any
 ) -> None:
-    before_a, before_b = booking_count(db, tenant_a.id), snapshot(db, tenant_b.id)
+    before_a, before_b = count_rows(db, tenant_a.id, Booking), snapshot(db, tenant_b.id)
     retired = make_service(db, tenant_a.id, active=False)
     good = {
         "client_id": str(tenant_a["client"].user_id),
@@ -420,7 +391,7 @@ def test_staff_of_a_cannot_book_a_client_service_or_assignee_of_b(
     ):
         response = staff.post(ADMIN, json={**good, **change})
         assert response.status_code == 422 and code(response) == expected, change
-    assert booking_count(db, tenant_a.id) == before_a
+    assert count_rows(db, tenant_a.id, Booking) == before_a
     assert snapshot(db, tenant_b.id) == before_b
 
 
@@ -438,7 +409,7 @@ def test_create_with_invalid_input_is_422_and_stores_nothing(
     db: Any, tenant_a: Any, sign_in: Any, change: dict[str, Any]
 ) -> None:
     svc = make_service(db, tenant_a.id)
-    before = booking_count(db, tenant_a.id)
+    before = count_rows(db, tenant_a.id, Booking)
     body = {
         "client_id": str(tenant_a["client"].user_id),
         "service_id": str(svc),
@@ -446,7 +417,7 @@ def test_create_with_invalid_input_is_422_and_stores_nothing(
     }
     response = sign_in(tenant_a["staff"]).post(ADMIN, json={**body, **change})
     assert response.status_code == 422
-    assert booking_count(db, tenant_a.id) == before
+    assert count_rows(db, tenant_a.id, Booking) == before
 
 
 # --- admin: reschedule ---------------------------------------------------------------
@@ -607,7 +578,7 @@ def test_cancel_needs_a_reason(
 def test_a_client_lists_and_gets_only_their_own_bookings(
     db: Any, world: Any, tenant_a: Any, sign_in: Any
 ) -> None:
-    other = second_client(db, tenant_a)
+    other = add_client(db, tenant_a)
     others = make_booking(
         db,
         tenant_a.id,
@@ -657,13 +628,13 @@ def test_a_client_books_within_the_default_window_only(
     db: Any, tenant_a: Any, sign_in: Any
 ) -> None:
     svc = make_service(db, tenant_a.id)
-    before = booking_count(db, tenant_a.id)
+    before = count_rows(db, tenant_a.id, Booking)
     client = sign_in(tenant_a["client"])
     now = datetime.now(UTC)
     for start in (now + timedelta(minutes=30), now + timedelta(days=91), now - timedelta(days=1)):
         response = client.post(PORTAL, json={"service_id": str(svc), "starts_at": iso(start)})
         assert response.status_code == 422 and code(response) == "outside_booking_window"
-    assert booking_count(db, tenant_a.id) == before
+    assert count_rows(db, tenant_a.id, Booking) == before
 
 
 def test_a_client_books_within_the_tenants_own_settings(db: Any, app: Any) -> None:
@@ -689,14 +660,14 @@ def test_a_client_cannot_book_a_retired_service_or_a_service_of_b(
     db: Any, tenant_a: Any, tenant_b: Any, sign_in: Any
 ) -> None:
     retired, theirs = make_service(db, tenant_a.id, active=False), make_service(db, tenant_b.id)
-    before_a, before_b = booking_count(db, tenant_a.id), snapshot(db, tenant_b.id)
+    before_a, before_b = count_rows(db, tenant_a.id, Booking), snapshot(db, tenant_b.id)
     client = sign_in(tenant_a["client"])
     for svc in (retired, theirs, uuid.uuid4()):
         response = client.post(
             PORTAL, json={"service_id": str(svc), "starts_at": iso(at(new_day(), 10))}
         )
         assert response.status_code == 422 and code(response) == "unknown_service"
-    assert booking_count(db, tenant_a.id) == before_a
+    assert count_rows(db, tenant_a.id, Booking) == before_a
     assert snapshot(db, tenant_b.id) == before_b
 
 
@@ -713,11 +684,11 @@ def test_portal_create_with_invalid_input_is_422_and_stores_nothing(
     db: Any, tenant_a: Any, sign_in: Any, change: dict[str, Any]
 ) -> None:
     svc = make_service(db, tenant_a.id)
-    before = booking_count(db, tenant_a.id)
+    before = count_rows(db, tenant_a.id, Booking)
     body = {"service_id": str(svc), "starts_at": iso(at(new_day(), 10)), **change}
     response = sign_in(tenant_a["client"]).post(PORTAL, json=body)
     assert response.status_code == 422
-    assert booking_count(db, tenant_a.id) == before
+    assert count_rows(db, tenant_a.id, Booking) == before
 
 
 def test_a_client_cancels_their_own_booking_in_time(
@@ -770,7 +741,7 @@ def test_a_client_cannot_cancel_when_the_tenant_forbids_it(db: Any, app: Any) ->
 def test_a_client_cannot_cancel_a_booking_of_another_client_or_of_b(
     db: Any, world: Any, tenant_a: Any, tenant_b: Any, sign_in: Any
 ) -> None:
-    other = second_client(db, tenant_a)
+    other = add_client(db, tenant_a)
     others = make_booking(
         db,
         tenant_a.id,
@@ -800,7 +771,7 @@ def test_portal_cancel_with_invalid_input_is_422(
 
 def test_a_start_at_the_end_of_time_is_422_not_500(db: Any, tenant_a: Any, sign_in: Any) -> None:
     svc = make_service(db, tenant_a.id)
-    before = booking_count(db, tenant_a.id)
+    before = count_rows(db, tenant_a.id, Booking)
     response = sign_in(tenant_a["staff"]).post(
         ADMIN,
         json={
@@ -820,4 +791,4 @@ def test_a_start_at_the_end_of_time_is_422_not_500(db: Any, tenant_a: Any, sign_
         },
     )
     assert response.status_code == 422 and code(response) == "invalid_time_range"
-    assert booking_count(db, tenant_a.id) == before
+    assert count_rows(db, tenant_a.id, Booking) == before

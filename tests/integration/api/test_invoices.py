@@ -17,9 +17,8 @@ from tenantry.invoices.models import Invoice, InvoiceLine
 from tenantry.invoices.schemas import InvoiceCreate, InvoiceLineIn
 from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.services.models import Service
-from tenantry.tenants.lifecycle import add_member
 from tests.conftest import login
-from tests.factories import Member, make_tenant, make_user
+from tests.factories import add_client, make_tenant
 
 ADMIN = "/api/admin/invoices"
 PORTAL = "/api/portal/invoices"
@@ -46,12 +45,6 @@ def invoice_rows(db, tenant_id) -> list[Invoice]:
 def line_count(db, tenant_id) -> int:
     with tenant_context(TenantContext(tenant_id=tenant_id)), db.session() as s:
         return s.scalar(select(func.count()).select_from(InvoiceLine)) or 0
-
-
-def second_client(db, tenant) -> Member:
-    member = make_user(db)
-    add_member(db, tenant_id=tenant.id, user_id=member.user_id, role="client")
-    return Member(member.user_id, member.email, "client")
 
 
 def make_booking(db, tenant_id, client_id) -> uuid.UUID:
@@ -86,7 +79,7 @@ def tb(db):
 @pytest.fixture(scope="module")
 def other_client(db, ta):
     """A second client of tenant A."""
-    return second_client(db, ta)
+    return add_client(db, ta)
 
 
 def _signed_in(app, member):
@@ -259,7 +252,7 @@ def test_staff_and_clients_cannot_create_invoices(db, as_a, ta, role):
 
 def test_admin_lists_invoices_with_filters_and_pagination(app, db):
     tenant = make_tenant(db, roles=("admin", "client"))
-    other = second_client(db, tenant)
+    other = add_client(db, tenant)
     with TestClient(app) as admin:
         login(admin, tenant["admin"])
         first = create(admin, tenant["client"].user_id)
@@ -381,7 +374,7 @@ def test_transitions_on_unknown_or_malformed_ids(admin_a):
 
 def test_a_client_sees_only_their_own_invoices_and_never_drafts(app, db):
     tenant = make_tenant(db, roles=("admin", "client"))
-    other = second_client(db, tenant)
+    other = add_client(db, tenant)
     with TestClient(app) as admin, TestClient(app) as client:
         login(admin, tenant["admin"])
         draft = create(admin, tenant["client"].user_id)
@@ -428,7 +421,7 @@ def test_demo_invoices_cover_every_status_and_loading_twice_adds_nothing(db):
     from tenantry.tenants.lifecycle import TenantRef
 
     tenant = make_tenant(db, roles=("owner", "client"))
-    other = second_client(db, tenant)
+    other = add_client(db, tenant)
     demo = DemoTenant(TenantRef(tenant.id, tenant.slug, tenant.slug))
     demo.users = {role: m.user_id for role, m in tenant.members.items()}
     fill(db, demo)

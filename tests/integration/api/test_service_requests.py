@@ -9,15 +9,16 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from tenantry.bookings.models import Booking
 from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.service_requests.models import ServiceRequest
-from tenantry.services.models import Service
-from tenantry.tenants.lifecycle import add_member
 from tests.conftest import login
-from tests.factories import Member, make_tenant, make_user
+from tests.factories import add_client, count_rows, make_service, make_tenant
+
+# The service these tests book: its 90 minutes set a converted booking's end.
+BOILER_CHECK = {"name": "Boiler check", "price": 8000, "minutes": 90}
 
 ADMIN = "/api/admin/service-requests"
 PORTAL = "/api/portal/service-requests"
@@ -28,20 +29,6 @@ PORTAL = "/api/portal/service-requests"
 
 def code(response: Any) -> str:
     return str(response.json()["error"]["code"])
-
-
-def make_service(db: Any, tenant_id: uuid.UUID, *, active: bool = True) -> uuid.UUID:
-    with tenant_context(TenantContext(tenant_id=tenant_id)), db.session() as s:
-        svc = Service(
-            slug="svc-" + uuid.uuid4().hex[:8],
-            name="Boiler check",
-            price_cents=8000,
-            duration_minutes=90,
-            active=active,
-        )
-        s.add(svc)
-        s.flush()
-        return svc.id
 
 
 def make_request(
@@ -88,22 +75,6 @@ def snapshot(db: Any, tenant_id: uuid.UUID) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in requests] + [("booking", *tuple(b)) for b in bookings]
 
 
-def request_count(db: Any, tenant_id: uuid.UUID) -> int:
-    with tenant_context(TenantContext(tenant_id=tenant_id)), db.session() as s:
-        return s.scalar(select(func.count()).select_from(ServiceRequest)) or 0
-
-
-def booking_count(db: Any, tenant_id: uuid.UUID) -> int:
-    with tenant_context(TenantContext(tenant_id=tenant_id)), db.session() as s:
-        return s.scalar(select(func.count()).select_from(Booking)) or 0
-
-
-def second_client(db: Any, tenant: Any) -> Member:
-    member = make_user(db)
-    add_member(db, tenant_id=tenant.id, user_id=member.user_id, role="client")
-    return Member(member.user_id, member.email, "client")
-
-
 # The machine is shared and password hashing is slow on purpose, so the two tenants
 # and their signed-in clients live for the whole module; every test makes its own
 # services and requests and compares counts and snapshots before and after.
@@ -120,8 +91,8 @@ def tenant_b(db: Any) -> Any:
 @pytest.fixture
 def world(db: Any, tenant_a: Any, tenant_b: Any) -> dict[str, Any]:
     """A service and one submitted request in each tenant."""
-    svc_a = make_service(db, tenant_a.id)
-    svc_b = make_service(db, tenant_b.id)
+    svc_a = make_service(db, tenant_a.id, **BOILER_CHECK)
+    svc_b = make_service(db, tenant_b.id, **BOILER_CHECK)
     req_a = make_request(db, tenant_a.id, client_id=tenant_a["client"].user_id, service_id=svc_a)
     req_b = make_request(db, tenant_b.id, client_id=tenant_b["client"].user_id, service_id=svc_b)
     return {"svc_a": svc_a, "svc_b": svc_b, "req_a": req_a, "req_b": req_b}
@@ -137,7 +108,7 @@ def soon(days: int = 3, hour: int = 10) -> datetime:
 
 def test_staff_lists_requests_newest_first_with_filters(db: Any, app: Any) -> None:
     tenant_a = make_tenant(db, roles=("staff", "client"))
-    svc = make_service(db, tenant_a.id)
+    svc = make_service(db, tenant_a.id, **BOILER_CHECK)
     client_id = tenant_a["client"].user_id
     staff_id = tenant_a["staff"].user_id
     first = make_request(db, tenant_a.id, client_id=client_id, service_id=svc, title="Old boiler")
@@ -227,8 +198,8 @@ def test_get_with_a_malformed_id_is_422(tenant_a: Any, sign_in: Any) -> None:
 
 
 def test_admin_files_a_request_for_a_client(db: Any, tenant_a: Any, sign_in: Any) -> None:
-    requests_a = request_count(db, tenant_a.id)
-    svc = make_service(db, tenant_a.id)
+    requests_a = count_rows(db, tenant_a.id, ServiceRequest)
+    svc = make_service(db, tenant_a.id, **BOILER_CHECK)
     response = sign_in(tenant_a["admin"]).post(
         ADMIN,
         json={
@@ -242,24 +213,24 @@ def test_admin_files_a_request_for_a_client(db: Any, tenant_a: Any, sign_in: Any
     body = response.json()
     assert body["status"] == "submitted" and body["priority"] == "high"
     assert body["title"] == "Gutter cleaning"
-    assert request_count(db, tenant_a.id) == requests_a + 1
+    assert count_rows(db, tenant_a.id, ServiceRequest) == requests_a + 1
 
 
 def test_client_cannot_file_through_admin(db: Any, tenant_a: Any, sign_in: Any) -> None:
-    requests_a = request_count(db, tenant_a.id)
-    svc = make_service(db, tenant_a.id)
+    requests_a = count_rows(db, tenant_a.id, ServiceRequest)
+    svc = make_service(db, tenant_a.id, **BOILER_CHECK)
     response = sign_in(tenant_a["client"]).post(
         ADMIN,
         json={"client_id": str(tenant_a["client"].user_id), "service_id": str(svc), "title": "x"},
     )
     assert response.status_code == 403 and code(response) == "role_required"
-    assert request_count(db, tenant_a.id) == requests_a
+    assert count_rows(db, tenant_a.id, ServiceRequest) == requests_a
 
 
 def test_admin_of_a_cannot_file_for_a_client_or_service_of_b(
     db: Any, world: Any, tenant_a: Any, tenant_b: Any, sign_in: Any
 ) -> None:
-    requests_a = request_count(db, tenant_a.id)
+    requests_a = count_rows(db, tenant_a.id, ServiceRequest)
     before_b = snapshot(db, tenant_b.id)
     admin = sign_in(tenant_a["admin"])
     foreign_client = admin.post(
@@ -280,19 +251,19 @@ def test_admin_of_a_cannot_file_for_a_client_or_service_of_b(
         },
     )
     assert foreign_service.status_code == 422 and code(foreign_service) == "unknown_service"
-    assert request_count(db, tenant_a.id) == requests_a
+    assert count_rows(db, tenant_a.id, ServiceRequest) == requests_a
     assert snapshot(db, tenant_b.id) == before_b
 
 
 def test_a_staff_member_is_not_a_client_to_file_for(db: Any, tenant_a: Any, sign_in: Any) -> None:
-    requests_a = request_count(db, tenant_a.id)
-    svc = make_service(db, tenant_a.id)
+    requests_a = count_rows(db, tenant_a.id, ServiceRequest)
+    svc = make_service(db, tenant_a.id, **BOILER_CHECK)
     response = sign_in(tenant_a["admin"]).post(
         ADMIN,
         json={"client_id": str(tenant_a["staff"].user_id), "service_id": str(svc), "title": "x"},
     )
     assert response.status_code == 422 and code(response) == "unknown_client"
-    assert request_count(db, tenant_a.id) == requests_a
+    assert count_rows(db, tenant_a.id, ServiceRequest) == requests_a
 
 
 @pytest.mark.parametrize(
@@ -308,12 +279,12 @@ def test_a_staff_member_is_not_a_client_to_file_for(db: Any, tenant_a: Any, sign
 def test_create_with_invalid_input_is_422_and_stores_nothing(
     db: Any, tenant_a: Any, sign_in: Any, change: dict[str, Any]
 ) -> None:
-    requests_a = request_count(db, tenant_a.id)
-    svc = make_service(db, tenant_a.id)
+    requests_a = count_rows(db, tenant_a.id, ServiceRequest)
+    svc = make_service(db, tenant_a.id, **BOILER_CHECK)
     body = {"client_id": str(tenant_a["client"].user_id), "service_id": str(svc), "title": "ok"}
     response = sign_in(tenant_a["admin"]).post(ADMIN, json={**body, **change})
     assert response.status_code == 422 and code(response) == "validation_error"
-    assert request_count(db, tenant_a.id) == requests_a
+    assert count_rows(db, tenant_a.id, ServiceRequest) == requests_a
 
 
 # --- admin: triage (PATCH) -----------------------------------------------------------
@@ -360,7 +331,7 @@ def test_triage_with_invalid_input_is_422(
 
 
 def test_a_closed_request_cannot_be_triaged(db: Any, tenant_a: Any, sign_in: Any) -> None:
-    svc = make_service(db, tenant_a.id)
+    svc = make_service(db, tenant_a.id, **BOILER_CHECK)
     done = make_request(
         db, tenant_a.id, client_id=tenant_a["client"].user_id, service_id=svc, status="completed"
     )
@@ -448,7 +419,7 @@ def test_a_request_walks_the_whole_status_path(world: Any, tenant_a: Any, sign_i
 def test_status_refuses_steps_off_the_path(
     db: Any, tenant_a: Any, sign_in: Any, start: str, to: str
 ) -> None:
-    svc = make_service(db, tenant_a.id)
+    svc = make_service(db, tenant_a.id, **BOILER_CHECK)
     rid = make_request(
         db,
         tenant_a.id,
@@ -462,7 +433,7 @@ def test_status_refuses_steps_off_the_path(
 
 
 def test_any_open_request_can_be_cancelled(db: Any, tenant_a: Any, sign_in: Any) -> None:
-    svc = make_service(db, tenant_a.id)
+    svc = make_service(db, tenant_a.id, **BOILER_CHECK)
     staff = sign_in(tenant_a["staff"])
     for start in ("submitted", "triaged", "assigned", "in_progress"):
         rid = make_request(
@@ -514,7 +485,7 @@ def test_status_with_an_unknown_value_is_422(
 def test_staff_converts_a_request_into_a_booking_once(
     db: Any, world: Any, tenant_a: Any, sign_in: Any
 ) -> None:
-    bookings_a = booking_count(db, tenant_a.id)
+    bookings_a = count_rows(db, tenant_a.id, Booking)
     staff = sign_in(tenant_a["staff"])
     starts = soon(days=4)
     url = f"{ADMIN}/{world['req_a']}/convert-to-booking"
@@ -535,7 +506,7 @@ def test_staff_converts_a_request_into_a_booking_once(
 
     again = staff.post(url, json={"starts_at": soon(days=5).isoformat()})
     assert again.status_code == 409 and code(again) == "already_converted"
-    assert booking_count(db, tenant_a.id) == bookings_a + 1
+    assert count_rows(db, tenant_a.id, Booking) == bookings_a + 1
 
 
 def test_without_an_assignee_the_converted_request_keeps_its_status(
@@ -552,8 +523,8 @@ def test_without_an_assignee_the_converted_request_keeps_its_status(
 
 
 def test_a_cancelled_request_cannot_be_converted(db: Any, tenant_a: Any, sign_in: Any) -> None:
-    bookings_a = booking_count(db, tenant_a.id)
-    svc = make_service(db, tenant_a.id)
+    bookings_a = count_rows(db, tenant_a.id, Booking)
+    svc = make_service(db, tenant_a.id, **BOILER_CHECK)
     rid = make_request(
         db, tenant_a.id, client_id=tenant_a["client"].user_id, service_id=svc, status="cancelled"
     )
@@ -561,13 +532,13 @@ def test_a_cancelled_request_cannot_be_converted(db: Any, tenant_a: Any, sign_in
         f"{ADMIN}/{rid}/convert-to-booking", json={"starts_at": soon().isoformat()}
     )
     assert response.status_code == 409 and code(response) == "request_closed"
-    assert booking_count(db, tenant_a.id) == bookings_a
+    assert count_rows(db, tenant_a.id, Booking) == bookings_a
 
 
 def test_conversion_refuses_a_slot_the_assignee_already_holds(
     db: Any, world: Any, tenant_a: Any, sign_in: Any
 ) -> None:
-    bookings_a = booking_count(db, tenant_a.id)
+    bookings_a = count_rows(db, tenant_a.id, Booking)
     staff_id = tenant_a["staff"].user_id
     with tenant_context(TenantContext(tenant_id=tenant_a.id)), db.session() as s:
         s.add(
@@ -585,22 +556,22 @@ def test_conversion_refuses_a_slot_the_assignee_already_holds(
         json={"starts_at": soon(days=6, hour=10).isoformat(), "assignee_id": str(staff_id)},
     )
     assert response.status_code == 409 and code(response) == "slot_taken"
-    assert booking_count(db, tenant_a.id) == bookings_a + 1
+    assert count_rows(db, tenant_a.id, Booking) == bookings_a + 1
 
 
 def test_client_cannot_convert(db: Any, world: Any, tenant_a: Any, sign_in: Any) -> None:
-    bookings_a = booking_count(db, tenant_a.id)
+    bookings_a = count_rows(db, tenant_a.id, Booking)
     response = sign_in(tenant_a["client"]).post(
         f"{ADMIN}/{world['req_a']}/convert-to-booking", json={"starts_at": soon().isoformat()}
     )
     assert response.status_code == 403 and code(response) == "role_required"
-    assert booking_count(db, tenant_a.id) == bookings_a
+    assert count_rows(db, tenant_a.id, Booking) == bookings_a
 
 
 def test_staff_of_a_cannot_convert_a_request_of_b_nor_book_staff_of_b(
     db: Any, world: Any, tenant_a: Any, tenant_b: Any, sign_in: Any
 ) -> None:
-    bookings_a = booking_count(db, tenant_a.id)
+    bookings_a = count_rows(db, tenant_a.id, Booking)
     before_b = snapshot(db, tenant_b.id)
     staff = sign_in(tenant_a["staff"])
     theirs = staff.post(
@@ -612,7 +583,7 @@ def test_staff_of_a_cannot_convert_a_request_of_b_nor_book_staff_of_b(
         json={"starts_at": soon().isoformat(), "assignee_id": str(tenant_b["staff"].user_id)},
     )
     assert foreign_assignee.status_code == 422 and code(foreign_assignee) == "unknown_assignee"
-    assert booking_count(db, tenant_a.id) == bookings_a
+    assert count_rows(db, tenant_a.id, Booking) == bookings_a
     assert snapshot(db, tenant_b.id) == before_b
 
 
@@ -628,19 +599,19 @@ def test_staff_of_a_cannot_convert_a_request_of_b_nor_book_staff_of_b(
 def test_convert_with_invalid_input_is_422_and_books_nothing(
     db: Any, world: Any, tenant_a: Any, sign_in: Any, body: dict[str, Any]
 ) -> None:
-    bookings_a = booking_count(db, tenant_a.id)
+    bookings_a = count_rows(db, tenant_a.id, Booking)
     response = sign_in(tenant_a["staff"]).post(
         f"{ADMIN}/{world['req_a']}/convert-to-booking", json=body
     )
     assert response.status_code == 422
-    assert booking_count(db, tenant_a.id) == bookings_a
+    assert count_rows(db, tenant_a.id, Booking) == bookings_a
 
 
 # --- portal --------------------------------------------------------------------------
 
 
 def test_client_files_a_request_for_an_active_service(db: Any, tenant_a: Any, sign_in: Any) -> None:
-    svc = make_service(db, tenant_a.id)
+    svc = make_service(db, tenant_a.id, **BOILER_CHECK)
     response = sign_in(tenant_a["client"]).post(
         PORTAL, json={"service_id": str(svc), "title": "Smells of gas", "description": "Kitchen"}
     )
@@ -653,16 +624,16 @@ def test_client_files_a_request_for_an_active_service(db: Any, tenant_a: Any, si
 def test_client_cannot_file_for_a_retired_service_or_a_service_of_b(
     db: Any, tenant_a: Any, tenant_b: Any, sign_in: Any
 ) -> None:
-    requests_a = request_count(db, tenant_a.id)
-    requests_b = request_count(db, tenant_b.id)
-    retired = make_service(db, tenant_a.id, active=False)
-    theirs = make_service(db, tenant_b.id)
+    requests_a = count_rows(db, tenant_a.id, ServiceRequest)
+    requests_b = count_rows(db, tenant_b.id, ServiceRequest)
+    retired = make_service(db, tenant_a.id, active=False, **BOILER_CHECK)
+    theirs = make_service(db, tenant_b.id, **BOILER_CHECK)
     client = sign_in(tenant_a["client"])
     for svc in (retired, theirs, uuid.uuid4()):
         response = client.post(PORTAL, json={"service_id": str(svc), "title": "x"})
         assert response.status_code == 422 and code(response) == "unknown_service"
-    assert request_count(db, tenant_a.id) == requests_a
-    assert request_count(db, tenant_b.id) == requests_b
+    assert count_rows(db, tenant_a.id, ServiceRequest) == requests_a
+    assert count_rows(db, tenant_b.id, ServiceRequest) == requests_b
 
 
 def test_staff_cannot_use_the_portal(world: Any, tenant_a: Any, sign_in: Any) -> None:
@@ -683,19 +654,19 @@ def test_staff_cannot_use_the_portal(world: Any, tenant_a: Any, sign_in: Any) ->
 def test_portal_create_with_invalid_input_is_422_and_stores_nothing(
     db: Any, tenant_a: Any, sign_in: Any, change: dict[str, Any]
 ) -> None:
-    requests_a = request_count(db, tenant_a.id)
-    svc = make_service(db, tenant_a.id)
+    requests_a = count_rows(db, tenant_a.id, ServiceRequest)
+    svc = make_service(db, tenant_a.id, **BOILER_CHECK)
     response = sign_in(tenant_a["client"]).post(
         PORTAL, json={"service_id": str(svc), "title": "ok", **change}
     )
     assert response.status_code == 422
-    assert request_count(db, tenant_a.id) == requests_a
+    assert count_rows(db, tenant_a.id, ServiceRequest) == requests_a
 
 
 def test_a_client_lists_and_gets_only_their_own_requests(
     db: Any, world: Any, tenant_a: Any, sign_in: Any
 ) -> None:
-    other = second_client(db, tenant_a)
+    other = add_client(db, tenant_a)
     others = make_request(db, tenant_a.id, client_id=other.user_id, service_id=world["svc_a"])
     client = sign_in(tenant_a["client"])
     listed = client.get(PORTAL, params={"limit": 200}).json()["items"]
@@ -720,7 +691,7 @@ def test_a_client_cancels_their_own_open_request(world: Any, tenant_a: Any, sign
 def test_a_client_cannot_cancel_a_request_of_another_client_or_of_b(
     db: Any, world: Any, tenant_a: Any, tenant_b: Any, sign_in: Any
 ) -> None:
-    other = second_client(db, tenant_a)
+    other = add_client(db, tenant_a)
     others = make_request(db, tenant_a.id, client_id=other.user_id, service_id=world["svc_a"])
     before_a, before_b = snapshot(db, tenant_a.id), snapshot(db, tenant_b.id)
     client = sign_in(tenant_a["client"])
@@ -734,8 +705,8 @@ def test_a_client_cannot_cancel_a_request_of_another_client_or_of_b(
 def test_nul_characters_are_refused_with_422_not_stored(
     db: Any, tenant_a: Any, sign_in: Any
 ) -> None:
-    svc = make_service(db, tenant_a.id)
-    before = request_count(db, tenant_a.id)
+    svc = make_service(db, tenant_a.id, **BOILER_CHECK)
+    before = count_rows(db, tenant_a.id, ServiceRequest)
     admin = sign_in(tenant_a["admin"])
     assert admin.get(ADMIN, params={"q": "a\x00b"}).status_code == 422
     response = admin.post(
@@ -747,4 +718,4 @@ def test_nul_characters_are_refused_with_422_not_stored(
         },
     )
     assert response.status_code == 422 and code(response) == "validation_error"
-    assert request_count(db, tenant_a.id) == before
+    assert count_rows(db, tenant_a.id, ServiceRequest) == before

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from tenantry.bookings.models import Booking
 from tenantry.isolation.context import TenantContext, tenant_context
@@ -16,7 +16,7 @@ from tenantry.service_requests.models import ServiceRequest
 from tenantry.services.models import Service
 from tenantry.work_orders.models import WorkOrder
 from tests.conftest import login
-from tests.factories import make_tenant
+from tests.factories import count_rows, make_tenant
 
 URL = "/api/admin/work-orders"
 
@@ -88,11 +88,6 @@ def snapshot(db: Any, tenant_id: uuid.UUID) -> list[tuple[Any, ...]]:
             ).order_by(WorkOrder.id)
         ).all()
     return [tuple(r) for r in rows]
-
-
-def count(db: Any, tenant_id: uuid.UUID) -> int:
-    with tenant_context(TenantContext(tenant_id=tenant_id)), db.session() as s:
-        return s.scalar(select(func.count()).select_from(WorkOrder)) or 0
 
 
 @pytest.fixture(scope="module")
@@ -233,7 +228,7 @@ def test_a_booking_of_another_request_is_refused(
     db: Any, sources: Any, tenant_a: Any, sign_in: Any
 ) -> None:
     other = make_sources(db, tenant_a)
-    before = count(db, tenant_a.id)
+    before = count_rows(db, tenant_a.id, WorkOrder)
     response = sign_in(tenant_a["staff"]).post(
         URL,
         json={
@@ -242,20 +237,20 @@ def test_a_booking_of_another_request_is_refused(
         },
     )
     assert response.status_code == 422 and code(response) == "booking_not_of_request"
-    assert count(db, tenant_a.id) == before
+    assert count_rows(db, tenant_a.id, WorkOrder) == before
 
 
 def test_client_cannot_open_a_work_order(db: Any, tenant_a: Any, sign_in: Any) -> None:
-    before = count(db, tenant_a.id)
+    before = count_rows(db, tenant_a.id, WorkOrder)
     response = sign_in(tenant_a["client"]).post(URL, json={"title": "x"})
     assert response.status_code == 403 and code(response) == "role_required"
-    assert count(db, tenant_a.id) == before
+    assert count_rows(db, tenant_a.id, WorkOrder) == before
 
 
 def test_staff_of_a_cannot_open_a_work_order_on_a_request_booking_or_assignee_of_b(
     db: Any, sources: Any, tenant_a: Any, tenant_b: Any, sign_in: Any
 ) -> None:
-    before_a, before_b = count(db, tenant_a.id), snapshot(db, tenant_b.id)
+    before_a, before_b = count_rows(db, tenant_a.id, WorkOrder), snapshot(db, tenant_b.id)
     staff = sign_in(tenant_a["staff"])
     for body, expected in (
         ({"service_request_id": str(sources["b"]["request"])}, "unknown_service_request"),
@@ -265,7 +260,7 @@ def test_staff_of_a_cannot_open_a_work_order_on_a_request_booking_or_assignee_of
     ):
         response = staff.post(URL, json=body)
         assert response.status_code == 422 and code(response) == expected, body
-    assert count(db, tenant_a.id) == before_a
+    assert count_rows(db, tenant_a.id, WorkOrder) == before_a
     assert snapshot(db, tenant_b.id) == before_b
 
 
@@ -284,10 +279,10 @@ def test_staff_of_a_cannot_open_a_work_order_on_a_request_booking_or_assignee_of
 def test_create_with_invalid_input_is_422_and_stores_nothing(
     db: Any, tenant_a: Any, sign_in: Any, body: dict[str, Any]
 ) -> None:
-    before = count(db, tenant_a.id)
+    before = count_rows(db, tenant_a.id, WorkOrder)
     response = sign_in(tenant_a["staff"]).post(URL, json=body)
     assert response.status_code == 422 and code(response) == "validation_error"
-    assert count(db, tenant_a.id) == before
+    assert count_rows(db, tenant_a.id, WorkOrder) == before
 
 
 # --- update (PATCH) ------------------------------------------------------------------
