@@ -25,6 +25,10 @@ from tenantry.settings import Settings, set_settings
 if TYPE_CHECKING:
     from tests.factories import TenantFixture
 
+# Starlette's TestClient sends ``Host: testserver``; the edge refuses hosts it does not
+# know, so the test run declares it (every Settings() built in a test reads this).
+os.environ.setdefault("TENANTRY_ALLOWED_HOSTS", "testserver")
+
 TEST_KEYS = "test-signing-key-one-0123456789abcdef,test-signing-key-two-0123456789abcdef"
 
 

@@ -37,6 +37,9 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
             "scope (`x-tenantry-scope`: tenant, public or system) and, where it needs one, "
             "the roles allowed (`x-tenantry-roles`)."
         ),
+        # No redirect is ever built from the request's Host: a path with a trailing
+        # slash it does not know is a plain 404, not a 307 to http://<Host>/...
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.db = db
@@ -51,7 +54,10 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     for middleware in area_middleware():
         app.add_middleware(middleware)
     app.add_middleware(
-        EdgeMiddleware, resolve_host=app.state.host_resolver, base_domain=settings.base_domain
+        EdgeMiddleware,
+        resolve_host=app.state.host_resolver,
+        base_domain=settings.base_domain,
+        extra_hosts=settings.extra_hosts,
     )
     return app
 

@@ -36,6 +36,15 @@ class Settings(BaseSettings):
     secret_keys: str | None = None
 
     base_domain: str = "localhost"
+    # Further host names served like the base domain (no tenant from the host), e.g.
+    # the name a load balancer's health check uses. Comma-separated. Every other host
+    # that is not a tenant's is refused (400 host_not_allowed).
+    allowed_hosts: str = ""
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (IPs or CIDRs,
+    # comma-separated). None by default: the client address is the TCP peer's, so a
+    # spoofed header never buys a fresh rate-limit budget. ``tenantry serve`` passes
+    # this to uvicorn (which would otherwise trust 127.0.0.1).
+    trusted_proxies: str = ""
     # Cookies get the __Host- prefix and Secure flag when served over HTTPS.
     https: bool = False
 
@@ -74,6 +83,14 @@ class Settings(BaseSettings):
 
     log_json: bool = True
     log_level: str = "INFO"
+
+    @property
+    def extra_hosts(self) -> frozenset[str]:
+        return frozenset(h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip())
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
     @property
     def pg_dir(self) -> Path:

@@ -4,14 +4,24 @@
   other is replaced.
 * Strips inbound ``x-tenant-id``, ``x-tenant-slug`` and ``x-user-id`` so no client
   chooses a tenant or identity by header.
-* Resolves the host's tenant — ``<slug>.<base-domain>`` or a tenant's primary
-  domain — into ``scope["state"]["host_tenant"]`` (``None`` on the bare base domain,
-  ``localhost`` or an IP: "use the session's tenant"). An unknown tenant host is 404.
+* Serves only the hosts it knows (``HostPolicy``): the base domain, ``localhost`` and
+  the loopback addresses, hosts listed in ``TENANTRY_ALLOWED_HOSTS`` ("neutral": use
+  the session's tenant), ``<slug>.<base-domain>`` of an existing tenant, and a
+  tenant's verified primary domain. A tenant subdomain with no tenant is 404
+  ``unknown_tenant_host``; any other host (a single label such as ``evil``, a foreign
+  domain, an IP address that is not loopback) is 400 ``host_not_allowed`` — so nothing
+  downstream ever sees, or builds a link or redirect from, a Host an attacker chose.
+* Resolves the host's tenant into ``scope["state"]["host_tenant"]`` (``None`` on a
+  neutral host).
 * Writes one structured log line per request with request, tenant and user ids.
 
 It is pure ASGI (not BaseHTTPMiddleware) so context variables set downstream stay
 in the request's task, and it does no catalogue work: the host lookup is one
 indexed query, cached briefly per host.
+
+The client address (``scope["client"]``) is whatever the ASGI server put there. Proxy
+headers (``X-Forwarded-For``) are the server's business: ``tenantry serve`` tells
+uvicorn to honour them only from ``TENANTRY_TRUSTED_PROXIES`` (none by default).
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import structlog
@@ -60,11 +70,39 @@ def tenant_slug_from_host(host: str, base_domain: str) -> str | None:
     return None
 
 
-def is_neutral_host(host: str, base_domain: str) -> bool:
-    """Hosts that name no tenant: the base domain, single-label names such as
-    ``localhost``, and IP literals."""
-    if host in (base_domain, "localhost") or "." not in host:
-        return True
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
+# A DNS name: dot-separated labels of letters, digits and hyphens.
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})+$")
+
+HostKind = Literal["neutral", "tenant_subdomain", "custom_domain", "refused"]
+
+
+@dataclass(frozen=True)
+class HostPolicy:
+    """Which hosts this server answers, and how each names (or not) a tenant.
+
+    ``neutral``: the base domain, loopback names and the operator's extra hosts — no
+    tenant from the host. ``tenant_subdomain``: ``<label>.<base-domain>`` — a tenant
+    slug. ``custom_domain``: any other DNS name with at least two labels — served only
+    if it is a tenant's primary domain. ``refused``: everything else (empty, single
+    label, IP addresses other than loopback, anything that is not a DNS name).
+    """
+
+    base_domain: str
+    extra_hosts: frozenset[str] = frozenset()
+
+    def classify(self, host: str) -> HostKind:
+        if host == self.base_domain or host in LOOPBACK_HOSTS or host in self.extra_hosts:
+            return "neutral"
+        if not _HOSTNAME.match(host) or _is_ip(host):
+            return "refused"
+        if tenant_slug_from_host(host, self.base_domain) is not None:
+            return "tenant_subdomain"
+        return "custom_domain"
+
+
+def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host.strip("[]"))
     except ValueError:
@@ -73,17 +111,24 @@ def is_neutral_host(host: str, base_domain: str) -> bool:
 
 
 def normalise_host(raw: str) -> str:
-    host = raw.strip().lower()
+    host = raw.strip().lower().rstrip(".")
     if host.startswith("["):  # [::1]:8000
         return host.split("]")[0] + "]"
     return host.rsplit(":", 1)[0] if ":" in host else host
 
 
 class EdgeMiddleware:
-    def __init__(self, app: ASGIApp, *, resolve_host: HostResolver, base_domain: str) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        resolve_host: HostResolver,
+        base_domain: str,
+        extra_hosts: frozenset[str] = frozenset(),
+    ) -> None:
         self.app = app
         self.resolve_host = resolve_host
-        self.base_domain = base_domain
+        self.hosts = HostPolicy(base_domain, extra_hosts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -130,21 +175,22 @@ class EdgeMiddleware:
             await send(message)
 
         try:
-            try:
-                state["host_tenant"] = (
-                    None
-                    if not host or is_neutral_host(host, self.base_domain)
-                    else await anyio.to_thread.run_sync(self.resolve_host, host)
-                )
-            except UnknownTenantHost:
-                await _json(
-                    send,
-                    404,
-                    "unknown_tenant_host",
-                    "No tenant lives at this host.",
-                    request_id,
-                    status_holder,
-                )
+            kind = self.hosts.classify(host)
+            refusal: tuple[int, str, str] | None = None
+            state["host_tenant"] = None
+            if kind == "refused":
+                refusal = (400, "host_not_allowed", "This server does not serve this host.")
+            elif kind != "neutral":
+                try:
+                    state["host_tenant"] = await anyio.to_thread.run_sync(self.resolve_host, host)
+                except UnknownTenantHost:
+                    refusal = (
+                        (404, "unknown_tenant_host", "No tenant lives at this host.")
+                        if kind == "tenant_subdomain"
+                        else (400, "host_not_allowed", "This server does not serve this host.")
+                    )
+            if refusal is not None:
+                await _json(send, *refusal, request_id, status_holder)
                 return
             await self.app(scope, receive, send_wrapper)
         finally:

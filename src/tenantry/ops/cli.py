@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypedDict
 
 import typer
 
@@ -52,7 +52,13 @@ def _fail(message: str, code: int = 2) -> None:
 @app.command()
 def serve(
     data_dir: DataDir = None,
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Interface to listen on. Requests are served only for known hosts: "
+            "list other names or IPs clients use in TENANTRY_ALLOWED_HOSTS."
+        ),
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
     demo: Annotated[bool, typer.Option(help="Load demo data into an empty database.")] = True,
@@ -64,7 +70,9 @@ def serve(
         ),
     ] = True,
 ) -> None:
-    """Migrate, load demo data on an empty database, start the job worker, and serve."""
+    """Migrate, load demo data on an empty database, start the job worker, and serve.
+
+    Proxy headers (X-Forwarded-For) are believed only from TENANTRY_TRUSTED_PROXIES."""
     import uvicorn
 
     from tenantry.ops.demo import is_empty, load_demo_data
@@ -94,11 +102,29 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            proxy_headers=True,
+            **proxy_options(settings),
             log_level="warning",
             access_log=False,
             lifespan="off",  # the app has no start-up hooks; spares a traceback on Ctrl-C
         )
+
+
+class ProxyOptions(TypedDict):
+    proxy_headers: bool
+    forwarded_allow_ips: list[str] | None
+
+
+def proxy_options(settings: Settings) -> ProxyOptions:
+    """uvicorn's proxy-header options from ``TENANTRY_TRUSTED_PROXIES``.
+
+    uvicorn believes ``X-Forwarded-For`` from 127.0.0.1 unless told otherwise, so a
+    client on the same machine (or behind any local hop) could pick its own address
+    and with it a fresh rate-limit budget. Here: no proxy is trusted unless listed.
+    """
+    trusted = settings.trusted_proxy_list
+    if not trusted:
+        return {"proxy_headers": False, "forwarded_allow_ips": None}
+    return {"proxy_headers": True, "forwarded_allow_ips": trusted}
 
 
 def _start_job_worker_thread(settings: Settings) -> None:
