@@ -13,6 +13,7 @@ from typing import Annotated, TypedDict
 import typer
 
 from tenantry.errors import DatabaseUnavailable
+from tenantry.legacy.cli import db_app, legacy_app
 from tenantry.ops.audit import audit_app
 from tenantry.ops.probe import probe_command
 from tenantry.ops.worker import worker_command
@@ -179,6 +180,8 @@ def demo_data(data_dir: DataDir = None) -> None:
 app.add_typer(audit_app, name="audit")
 app.command("probe")(probe_command)
 app.command("worker")(worker_command)
+app.add_typer(legacy_app, name="legacy")
+app.add_typer(db_app, name="db")
 
 
 def main() -> None:

@@ -1,0 +1,327 @@
+"""``tenantry legacy backfill``: every NULL tenant_id derived from its relations, in batches.
+
+Tables go parents first (services before requests before bookings ...), so a row whose
+parent was just backfilled derives from it: a work order reaches its tenant through
+its booking and the booking's client. Each batch is a keyset page of the table's
+NULL rows (``id > last``), decided and written by one statement (``derive``) in its
+own short transaction together with the table's checkpoint — a killed run resumes
+after the last committed batch, and a rerun finds nothing left to change.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import errors
+
+from tenantry.legacy import quarantine
+from tenantry.legacy.connect import connect
+from tenantry.legacy.context import Context, LegacyError
+from tenantry.legacy.derive import LIVE_HELPER, Derivation, reason, user_tenants_sql
+from tenantry.legacy.rules import MEMBERSHIPS, TableRule
+from tenantry.legacy.state import SCHEMA
+from tenantry.legacy.tighten import q
+
+BATCH_LOCK_TIMEOUT = "2s"  # a batch waits this long for a writer's row lock, then retries
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What happens to orphans and conflicts: reported only, assigned, or quarantined."""
+
+    kind: str  # report | assign | quarantine
+    slug: str | None = None
+
+    def __str__(self) -> str:
+        return f"assign:{self.slug}" if self.kind == "assign" else self.kind
+
+
+def parse_policy(text: str | None) -> Policy:
+    if text is None or text == "report":
+        return Policy("report")
+    if text == "quarantine":
+        return Policy("quarantine")
+    if text.startswith("assign:") and text[len("assign:") :]:
+        return Policy("assign", text[len("assign:") :])
+    raise LegacyError(f"--orphans must be assign:<tenant slug> or quarantine, not {text!r}")
+
+
+@dataclass
+class Account:
+    table: str
+    null_at_start: int = 0
+    backfilled: int = 0
+    assigned: int = 0
+    quarantined: int = 0
+    moved_with_parent: int = 0
+    memberships_created: int = 0
+    left: int = 0  # problem rows still in the table (policy "report")
+
+    @property
+    def adds_up(self) -> bool:
+        return self.null_at_start == self.backfilled + self.assigned + self.quarantined + self.left
+
+
+@dataclass
+class Progress:
+    """Callbacks the CLI turns into rich progress bars (tests pass none)."""
+
+    start_table: Callable[[str, int, int], None] = lambda table, total, done: None
+    advance: Callable[[str, int], None] = lambda table, rows: None
+    note: Callable[[str], None] = lambda text: None
+
+
+@dataclass
+class Backfill:
+    ctx: Context
+    policy: Policy
+    batch_size: int = 5000
+    progress: Progress = field(default_factory=Progress)
+    assign_tenant: str | None = None
+
+    def run(self, tables: list[str] | None = None) -> list[Account]:
+        ctx = self.ctx
+        ctx.require_shape()
+        selected = ctx.select(tables)
+        with connect(ctx.urls.migrator) as conn:
+            self._add_missing_columns(conn, selected)
+            ctx.refresh(conn)
+            self._check_memberships_table(conn)
+            if self.policy.kind == "assign":
+                self.assign_tenant = _tenant_id(conn, self.policy.slug or "")
+            self._start_or_resume(conn, selected)
+            self._legacy_user_memberships(conn)
+            for sql in user_tenants_sql(
+                LIVE_HELPER, users_have_tenant=ctx.shape.users_have_tenant, temp=False
+            ):
+                conn.execute(sql.encode())
+            conn.commit()
+            for rule in selected:
+                self._table(conn, rule)
+            if self.policy.kind == "quarantine":
+                self._quarantine(conn)
+            conn.execute(f"UPDATE {SCHEMA}.runs SET finished_at = now() WHERE finished_at IS NULL")
+            conn.commit()
+            return accounts(conn, [r.table for r in selected])
+
+    # -- set-up ---------------------------------------------------------------------
+
+    def _add_missing_columns(self, conn: psycopg.Connection[Any], rules: list[TableRule]) -> None:
+        for table in self.ctx.shape.missing_tenant_column:
+            if table in {r.table for r in rules} or table in {
+                p.parent for r in rules for p in r.parents
+            }:
+                self.progress.note(f"{table}: adding the missing tenant_id column (nullable)")
+                _with_lock_retry(conn, f"ALTER TABLE public.{q(table)} ADD COLUMN tenant_id uuid")
+
+    def _check_memberships_table(self, conn: psycopg.Connection[Any]) -> None:
+        nulls = conn.execute(
+            f"SELECT count(*) FROM public.{MEMBERSHIPS} WHERE tenant_id IS NULL"
+        ).fetchone()
+        conn.commit()
+        if nulls and nulls[0]:
+            raise LegacyError(
+                f"{nulls[0]} tenant_memberships rows have no tenant: a membership *is* a "
+                "user-tenant pair, nothing can derive it — set or delete them first"
+            )
+
+    def _start_or_resume(self, conn: psycopg.Connection[Any], rules: list[TableRule]) -> None:
+        open_run = conn.execute(
+            f"SELECT id, policy FROM {SCHEMA}.runs WHERE finished_at IS NULL"
+        ).fetchone()
+        if open_run is not None:
+            if open_run[1] != str(self.policy):
+                raise LegacyError(
+                    f"an interrupted run used --orphans {open_run[1]}; resume it with the "
+                    "same policy (the rows it already handled followed that one)"
+                )
+            self.progress.note(f"resuming the interrupted run {open_run[0]}")
+            missing = [r.table for r in rules if not _has_checkpoint(conn, r.table)]
+            for table in missing:
+                _reset_checkpoint(conn, table)
+        else:
+            conn.execute(f"INSERT INTO {SCHEMA}.runs (policy) VALUES (%s)", (str(self.policy),))
+            for rule in rules:
+                _reset_checkpoint(conn, rule.table)
+        conn.commit()
+
+    def _legacy_user_memberships(self, conn: psycopg.Connection[Any]) -> None:
+        """A legacy users.tenant_id becomes a membership (role client) where none exists."""
+        if not self.ctx.shape.users_have_tenant:
+            return
+        cur = conn.execute(
+            f"INSERT INTO public.{MEMBERSHIPS} (tenant_id, user_id, role) "
+            "SELECT u.tenant_id, u.id, 'client' FROM public.users u "
+            "WHERE u.tenant_id IS NOT NULL ON CONFLICT DO NOTHING"
+        )
+        if cur.rowcount:
+            conn.execute(
+                f"INSERT INTO {SCHEMA}.checkpoints (table_name, memberships_created) "
+                "VALUES (%s, %s) ON CONFLICT (table_name) DO UPDATE SET "
+                "memberships_created = "
+                "checkpoints.memberships_created + excluded.memberships_created",
+                (MEMBERSHIPS, cur.rowcount),
+            )
+            self.progress.note(f"{cur.rowcount} memberships created from users.tenant_id")
+        conn.commit()
+
+    # -- the sweep ------------------------------------------------------------------
+
+    def _table(self, conn: psycopg.Connection[Any], rule: TableRule) -> None:
+        table = rule.table
+        row = conn.execute(
+            f"SELECT last_id, done, null_at_start, backfilled + assigned + "
+            f"(SELECT count(*) FROM {SCHEMA}.problems WHERE table_name = %(t)s) "
+            f"FROM {SCHEMA}.checkpoints WHERE table_name = %(t)s",
+            {"t": table},
+        ).fetchone()
+        assert row is not None
+        last_id, done, null_at_start, handled = row
+        if done:
+            conn.commit()
+            return
+        if last_id is None and handled == 0:
+            counted = conn.execute(
+                f"SELECT count(*) FROM public.{q(table)} WHERE tenant_id IS NULL"
+            ).fetchone()
+            null_at_start = int(counted[0]) if counted else 0
+            conn.execute(
+                f"UPDATE {SCHEMA}.checkpoints SET null_at_start = %s WHERE table_name = %s",
+                (null_at_start, table),
+            )
+        conn.commit()
+        self.progress.start_table(table, null_at_start, int(handled))
+        derivation = Derivation(rule, self.ctx.has_tenant)
+        first_sql = derivation.batch_sql(first=True).encode()
+        next_sql = derivation.batch_sql(first=False).encode()
+        while True:
+            params = {"after": last_id, "limit": self.batch_size, "assign": self.assign_tenant}
+            result = self._batch(conn, rule, first_sql if last_id is None else next_sql, params)
+            seen, new_last = result
+            self.progress.advance(table, seen)
+            if seen < self.batch_size:
+                break
+            last_id = new_last
+        conn.execute(
+            f"UPDATE {SCHEMA}.checkpoints SET done = true, updated_at = now() "
+            "WHERE table_name = %s",
+            (table,),
+        )
+        conn.commit()
+
+    def _batch(
+        self, conn: psycopg.Connection[Any], rule: TableRule, sql: bytes, params: dict[str, Any]
+    ) -> tuple[int, Any]:
+        for attempt in range(1, 31):
+            try:
+                conn.execute(f"SET LOCAL lock_timeout = '{BATCH_LOCK_TIMEOUT}'")
+                row = conn.execute(sql, params).fetchone()
+                assert row is not None
+                last, seen, backfilled, assigned, members, problems = row
+                rows = [
+                    (rule.table, p["id"], *reason(rule, p, self._slug_if_assign()))
+                    for p in problems
+                ]
+                if rows:
+                    with conn.cursor() as cur:
+                        cur.executemany(
+                            f"INSERT INTO {SCHEMA}.problems (table_name, row_id, kind, reason) "
+                            "VALUES (%s, %s, %s, %s) ON CONFLICT (table_name, row_id) DO UPDATE "
+                            "SET kind = excluded.kind, reason = excluded.reason",
+                            rows,
+                        )
+                conn.execute(
+                    f"UPDATE {SCHEMA}.checkpoints SET last_id = coalesce(%s, last_id), "
+                    "backfilled = backfilled + %s, assigned = assigned + %s, "
+                    "updated_at = now() WHERE table_name = %s",
+                    (last, backfilled, assigned, rule.table),
+                )
+                if members:
+                    conn.execute(
+                        f"INSERT INTO {SCHEMA}.checkpoints (table_name, memberships_created) "
+                        "VALUES (%s, %s) ON CONFLICT (table_name) DO UPDATE SET "
+                        "memberships_created = checkpoints.memberships_created + %s",
+                        (MEMBERSHIPS, members, members),
+                    )
+                conn.commit()
+                return int(seen), last
+            except (errors.LockNotAvailable, errors.DeadlockDetected):
+                conn.rollback()
+                time.sleep(min(1.0, 0.05 * attempt))
+        raise LegacyError(f"{rule.table}: a batch could not get its row locks in 30 attempts")
+
+    def _slug_if_assign(self) -> str | None:
+        return self.policy.slug if self.policy.kind == "assign" else None
+
+    def _quarantine(self, conn: psycopg.Connection[Any]) -> None:
+        marked = quarantine.mark_children(conn, self.ctx.rules)
+        if marked:
+            self.progress.note(f"{marked} rows reference problem rows and move with them")
+
+        def moved(table: str, own: int, with_parent: int) -> None:
+            conn.execute(
+                f"UPDATE {SCHEMA}.checkpoints SET quarantined = quarantined + %s, "
+                "moved_with_parent = moved_with_parent + %s WHERE table_name = %s",
+                (own, with_parent, table),
+            )
+            conn.commit()
+
+        quarantine.move_all(conn, self.ctx.rules, batch_size=self.batch_size, on_moved=moved)
+
+
+def _with_lock_retry(conn: psycopg.Connection[Any], sql: str) -> None:
+    for attempt in range(1, 51):
+        try:
+            conn.execute("SET LOCAL lock_timeout = '200ms'")
+            conn.execute(sql.encode())
+            conn.commit()
+            return
+        except errors.LockNotAvailable:
+            conn.rollback()
+            time.sleep(min(2.0, 0.05 * attempt))
+    raise LegacyError(f"no lock for {sql!r} in 50 attempts; a long transaction holds the table")
+
+
+def _tenant_id(conn: psycopg.Connection[Any], slug: str) -> str:
+    row = conn.execute("SELECT id FROM public.tenants WHERE slug = %s", (slug,)).fetchone()
+    conn.commit()
+    if row is None:
+        raise LegacyError(f"--orphans assign:{slug}: no tenant has the slug {slug!r}")
+    return str(row[0])
+
+
+def _has_checkpoint(conn: psycopg.Connection[Any], table: str) -> bool:
+    return (
+        conn.execute(
+            f"SELECT 1 FROM {SCHEMA}.checkpoints WHERE table_name = %s", (table,)
+        ).fetchone()
+        is not None
+    )
+
+
+def _reset_checkpoint(conn: psycopg.Connection[Any], table: str) -> None:
+    conn.execute(
+        f"INSERT INTO {SCHEMA}.checkpoints (table_name) VALUES (%s) ON CONFLICT (table_name) "
+        "DO UPDATE SET last_id = NULL, done = false, null_at_start = 0, backfilled = 0, "
+        "assigned = 0, quarantined = 0, moved_with_parent = 0, memberships_created = 0, "
+        "updated_at = now()",
+        (table,),
+    )
+
+
+def accounts(conn: psycopg.Connection[Any], tables: list[str]) -> list[Account]:
+    rows = conn.execute(
+        f"SELECT c.table_name, c.null_at_start, c.backfilled, c.assigned, c.quarantined, "
+        f"c.moved_with_parent, c.memberships_created, "
+        f"(SELECT count(*) FROM {SCHEMA}.problems p WHERE p.table_name = c.table_name "
+        "AND p.kind <> 'with_parent') "
+        f"FROM {SCHEMA}.checkpoints c"
+    ).fetchall()
+    conn.commit()
+    by_table = {r[0]: Account(r[0], *(int(v) for v in r[1:])) for r in rows}
+    wanted = [*tables, MEMBERSHIPS] if MEMBERSHIPS in by_table else tables
+    return [by_table.get(t, Account(t)) for t in dict.fromkeys(wanted)]

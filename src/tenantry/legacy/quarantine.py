@@ -1,0 +1,134 @@
+"""Quarantine: problem rows moved, with their reason, out of the business tables — and back.
+
+Moving a row must never delete another one silently. A legacy foreign key may cascade
+(``ON DELETE CASCADE`` / ``SET NULL``), and even without one a child left pointing at a
+moved row would fail tighten's composite key. So before anything moves, every row that
+references a problem row (through any relation of the target schema, transitively) is
+marked too ("moved with parent"), and rows move children first, parents last. Each
+batch deletes the rows and writes them to ``tenantry_legacy.quarantine`` as JSON in one
+transaction; ``restore-quarantine`` writes them back, parents first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+
+from tenantry.legacy.rules import TableRule
+from tenantry.legacy.state import SCHEMA
+from tenantry.legacy.tighten import q
+
+
+def mark_children(conn: psycopg.Connection[Any], rules: list[TableRule]) -> int:
+    """Mark every row that references a problem row (parents first, so it is transitive)."""
+    marked = 0
+    for rule in rules:
+        for rel in rule.parents:
+            cur = conn.execute(
+                f"INSERT INTO {SCHEMA}.problems (table_name, row_id, kind, reason, had_tenant) "
+                f"SELECT %(t)s, t.id, 'with_parent', "
+                f"'references ' || %(p)s || ' ' || t.{q(rel.column)} || ', which is quarantined', "
+                f"t.tenant_id IS NOT NULL "
+                f"FROM public.{q(rule.table)} t JOIN {SCHEMA}.problems p "
+                f"ON p.table_name = %(p)s AND p.row_id = t.{q(rel.column)} "
+                "ON CONFLICT (table_name, row_id) DO NOTHING",
+                {"t": rule.table, "p": rel.parent},
+            )
+            marked += cur.rowcount
+        conn.commit()
+    return marked
+
+
+def move_batch(conn: psycopg.Connection[Any], table: str, limit: int) -> tuple[int, int, int]:
+    """Move up to ``limit`` problem rows of ``table``; (own, with parent, picked)."""
+    row = conn.execute(
+        f"""
+        WITH picked AS (
+            SELECT row_id, kind, reason, had_tenant FROM {SCHEMA}.problems
+            WHERE table_name = %(t)s ORDER BY row_id LIMIT %(n)s FOR UPDATE),
+        moved AS (DELETE FROM public.{q(table)} t USING picked WHERE t.id = picked.row_id
+                  RETURNING t.*),
+        kept AS (
+            INSERT INTO {SCHEMA}.quarantine
+                (table_name, row_id, kind, reason, had_tenant, row_data)
+            SELECT %(t)s, m.id, p.kind, p.reason, p.had_tenant, to_jsonb(m)
+            FROM moved m JOIN picked p ON p.row_id = m.id RETURNING kind),
+        gone AS (DELETE FROM {SCHEMA}.problems WHERE table_name = %(t)s
+                 AND row_id IN (SELECT row_id FROM picked))
+        SELECT count(*) FILTER (WHERE kind <> 'with_parent'),
+               count(*) FILTER (WHERE kind = 'with_parent'),
+               (SELECT count(*) FROM picked)
+        FROM kept
+        """.encode(),
+        {"t": table, "n": limit},
+    ).fetchone()
+    conn.commit()
+    assert row is not None
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+def move_all(
+    conn: psycopg.Connection[Any],
+    rules: list[TableRule],
+    *,
+    batch_size: int,
+    on_moved: Callable[[str, int, int], None],
+) -> None:
+    """Move every marked row, children first."""
+    for rule in reversed(rules):
+        while True:
+            own, with_parent, picked = move_batch(conn, rule.table, batch_size)
+            if own or with_parent:
+                on_moved(rule.table, own, with_parent)
+            if picked < batch_size:
+                break
+
+
+class RestoreError(Exception):
+    pass
+
+
+def restore(
+    conn: psycopg.Connection[Any],
+    rules: list[TableRule],
+    *,
+    tables: list[str] | None,
+    tenant_id: str | None,
+) -> dict[str, int]:
+    """Write quarantined rows back (parents first) in one transaction; counts per table.
+
+    ``tenant_id`` fills rows that have no tenant — needed once tighten made the column
+    NOT NULL; the composite keys then check that the row fits that tenant.
+    """
+    restored: dict[str, int] = {}
+    try:
+        for rule in rules:
+            if tables and rule.table not in tables:
+                continue
+            cur = conn.execute(
+                f"""
+                WITH r AS (DELETE FROM {SCHEMA}.quarantine WHERE table_name = %(t)s
+                           RETURNING row_data)
+                INSERT INTO public.{q(rule.table)}
+                SELECT (jsonb_populate_record(NULL::public.{q(rule.table)},
+                        CASE WHEN %(tenant)s::uuid IS NOT NULL
+                                  AND coalesce(row_data->>'tenant_id', '') = ''
+                             THEN row_data || jsonb_build_object('tenant_id', %(tenant)s::uuid)
+                             ELSE row_data END)).*
+                FROM r
+                """.encode(),
+                {"t": rule.table, "tenant": tenant_id},
+            )
+            if cur.rowcount:
+                restored[rule.table] = cur.rowcount
+                conn.execute(
+                    f"UPDATE {SCHEMA}.checkpoints SET done = false WHERE table_name = %s",
+                    (rule.table,),
+                )
+        conn.commit()
+    except psycopg.Error as exc:
+        conn.rollback()
+        raise RestoreError(" ".join(str(exc).split())) from exc
+    return restored
