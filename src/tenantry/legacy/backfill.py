@@ -102,7 +102,9 @@ class Backfill:
             conn.commit()
             for rule in selected:
                 self._table(conn, rule)
-            if self.policy.kind == "quarantine":
+            if self.policy.kind != "report":
+                # with assign: the rows that could not take the tenant without breaking a
+                # key (a parent or a member in another tenant) — never a silent guess
                 self._quarantine(conn)
             conn.execute(f"UPDATE {SCHEMA}.runs SET finished_at = now() WHERE finished_at IS NULL")
             conn.commit()
@@ -154,8 +156,9 @@ class Backfill:
         if not self.ctx.shape.users_have_tenant:
             return
         cur = conn.execute(
-            f"INSERT INTO public.{MEMBERSHIPS} (tenant_id, user_id, role) "
-            "SELECT u.tenant_id, u.id, 'client' FROM public.users u "
+            # as old as the user: the legacy column said so since then
+            f"INSERT INTO public.{MEMBERSHIPS} (tenant_id, user_id, role, created_at, updated_at) "
+            "SELECT u.tenant_id, u.id, 'client', u.created_at, u.created_at FROM public.users u "
             "WHERE u.tenant_id IS NOT NULL ON CONFLICT DO NOTHING"
         )
         if cur.rowcount:

@@ -12,6 +12,7 @@ identical definitions.
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -93,6 +94,7 @@ class Snapshot:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Snapshot:
+        data = copy.deepcopy(data)
         tables = {}
         for name, t in data["tables"].items():
             cols = {c: Column(**v) for c, v in t.pop("columns").items()}

@@ -282,16 +282,18 @@ def _statements(s: Sizes) -> list[tuple[str, str]]:
         ),
         (
             "role_permissions",
-            f"""INSERT INTO role_permissions (tenant_id, id, role, permission)
-            SELECT pg_temp.u('tenant:' || tn), pg_temp.u('rp:' || tn || ':' || p), 'staff', p
+            f"""INSERT INTO role_permissions (tenant_id, id, role, permission, created_at)
+            SELECT pg_temp.u('tenant:' || tn), pg_temp.u('rp:' || tn || ':' || p), 'staff', p,
+                   timestamptz '2025-01-01'
             FROM generate_series(0, {K - 1}) tn,
                  unnest(array['bookings.read', 'requests.read', 'invoices.read']) p""",
         ),
         *[
             (
                 table,
-                f"""INSERT INTO {table} (tenant_id, id)
-            SELECT pg_temp.u('tenant:' || tn), pg_temp.u('{table}:' || tn)
+                f"""INSERT INTO {table} (tenant_id, id, created_at, updated_at)
+            SELECT pg_temp.u('tenant:' || tn), pg_temp.u('{table}:' || tn),
+                   timestamptz '2025-01-01', timestamptz '2025-01-01'
             FROM generate_series(0, {K - 1}) tn""",
             )
             for table in ("booking_settings", "communication_settings", "thresholds")

@@ -66,6 +66,10 @@ def _drop(ref: DatabaseUrls) -> None:
         engine.dispose()
 
 
+# One build per server and head in a process (tests convert several databases).
+_BUILT: dict[tuple[str, str], dict[str, Any]] = {}
+
+
 def target_snapshot(urls: DatabaseUrls, *, rebuild: bool = False) -> tuple[str, Snapshot]:
     """The head revision and its schema snapshot (cached in the legacy database)."""
     head = head_revision()
@@ -74,7 +78,10 @@ def target_snapshot(urls: DatabaseUrls, *, rebuild: bool = False) -> tuple[str, 
         cached = None if rebuild else state.cached_reference(conn, head)
     if cached is not None:
         return head, Snapshot.from_json(cached)
-    snapshot = build_reference(urls)
+    server = urls.admin.set(database="").render_as_string(hide_password=True)
+    built = None if rebuild else _BUILT.get((server, head))
+    snapshot = Snapshot.from_json(built) if built else build_reference(urls)
+    _BUILT[(server, head)] = snapshot.to_json()
     with connect(urls.migrator) as conn:
         state.store_reference(conn, head, snapshot.to_json())
     return head, snapshot
