@@ -45,8 +45,8 @@ and the derivation rules are in docs/legacy.md."""
 
 legacy_app = typer.Typer(help=JOURNEY, no_args_is_help=True, rich_markup_mode=None)
 db_app = typer.Typer(help="Database utilities.", no_args_is_help=True)
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DataDir = Annotated[
     Path | None,

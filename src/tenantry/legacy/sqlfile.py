@@ -44,9 +44,9 @@ def split_statements(source: str) -> list[Statement]:
     try:
         parsed = parser.parse_sql(source)
     except parser.ParseError as exc:
-        location = getattr(exc, "location", None)
-        # ParseError.location is a character offset into the source.
-        line = source[: location - 1].count("\n") + 1 if location else None
+        location = exc.args[1] if len(exc.args) > 1 else None
+        # ParseError.args[1] is the 0-based character offset of the error.
+        line = source[:location].count("\n") + 1 if location is not None else None
         where = f" at line {line}" if line else ""
         raise SqlFileError(f"syntax error{where}: {exc.args[0]}") from exc
     statements = []

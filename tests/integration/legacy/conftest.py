@@ -21,41 +21,64 @@ from tenantry.settings import Settings
 CHAINS: dict[str, list[tuple[str, str]]] = {
     "service_requests": [("client_id", "user"), ("service_id", "services")],
     "bookings": [
-        ("client_id", "user"), ("service_request_id", "service_requests"),
+        ("client_id", "user"),
+        ("service_request_id", "service_requests"),
         ("service_id", "services"),
     ],
     "work_orders": [
-        ("service_request_id", "service_requests"), ("booking_id", "bookings"),
+        ("service_request_id", "service_requests"),
+        ("booking_id", "bookings"),
         ("assignee_id", "user"),
     ],
     "invoices": [("booking_id", "bookings"), ("client_id", "user")],
     "invoice_lines": [("invoice_id", "invoices")],
     "expenses": [("user_id", "user")],
     "attachments": [
-        ("service_request_id", "service_requests"), ("expense_id", "expenses"),
+        ("service_request_id", "service_requests"),
+        ("expense_id", "expenses"),
         ("uploaded_by_id", "user"),
     ],
     "scheduled_reminders": [
-        ("service_request_id", "service_requests"), ("booking_id", "bookings"),
+        ("service_request_id", "service_requests"),
+        ("booking_id", "bookings"),
     ],
     "chat_messages": [("service_request_id", "service_requests"), ("sender_id", "user")],
     "posts": [("author_id", "user")],
     "payment_events": [("invoice_id", "invoices")],
-}  # fmt: skip
+}
 EXTRA: dict[str, list[tuple[str, str]]] = {
     "service_requests": [("assignee_id", "user")],
     "bookings": [("assignee_id", "user")],
 }
 ROOTS = (
-    "services", "contact_submissions", "idempotency_keys", "role_permissions",
-    "booking_settings", "communication_settings", "thresholds",
-)  # fmt: skip
+    "services",
+    "contact_submissions",
+    "idempotency_keys",
+    "role_permissions",
+    "booking_settings",
+    "communication_settings",
+    "thresholds",
+)
 ORDER = (
-    "services", "service_requests", "bookings", "work_orders", "invoices", "invoice_lines",
-    "expenses", "attachments", "scheduled_reminders", "chat_messages", "posts",
-    "payment_events", "contact_submissions", "idempotency_keys", "role_permissions",
-    "booking_settings", "communication_settings", "thresholds",
-)  # fmt: skip
+    "services",
+    "service_requests",
+    "bookings",
+    "work_orders",
+    "invoices",
+    "invoice_lines",
+    "expenses",
+    "attachments",
+    "scheduled_reminders",
+    "chat_messages",
+    "posts",
+    "payment_events",
+    "contact_submissions",
+    "idempotency_keys",
+    "role_permissions",
+    "booking_settings",
+    "communication_settings",
+    "thresholds",
+)
 
 
 def has_column(conn: psycopg.Connection[Any], table: str, column: str) -> bool:
@@ -90,7 +113,7 @@ def expected_tenants(conn: psycopg.Connection[Any]) -> dict[str, dict[uuid.UUID,
         cols = [c for c, _ in chain + extra]
         tenant = "tenant_id" if has_column(conn, table, "tenant_id") else "NULL::uuid"
         rows = conn.execute(
-            f"select id, {tenant}{''.join(', ' + c for c in cols)} from {table}"  # noqa: S608
+            f"select id, {tenant}{''.join(', ' + c for c in cols)} from {table}"
         ).fetchall()
         out: dict[uuid.UUID, Any] = {}
         for row in rows:
@@ -131,8 +154,9 @@ def new_database(
 
     def make() -> DatabaseUrls:
         name = "lg_" + uuid.uuid4().hex[:12]
-        urls = resolve_urls(settings.model_copy(update={"database_name": name}),
-                            database_urls.admin)  # fmt: skip
+        urls = resolve_urls(
+            settings.model_copy(update={"database_name": name}), database_urls.admin
+        )
         ensure_database(urls)
         tune = create_engine(urls.admin, isolation_level="AUTOCOMMIT")
         with tune.connect() as c:
@@ -154,12 +178,16 @@ def new_database(
 def state_of(urls: DatabaseUrls) -> dict[str, Any]:
     """Every public table's content, the quarantine, the problems and the account."""
     with connect(urls.migrator) as conn:
-        tables = [r[0] for r in conn.execute(
-            "select tablename from pg_tables where schemaname = 'public' order by 1")]  # fmt: skip
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "select tablename from pg_tables where schemaname = 'public' order by 1"
+            )
+        ]
         out: dict[str, Any] = {}
         for table in tables:
             out[table] = conn.execute(
-                f"select count(*), md5(coalesce(string_agg(t::text, '|' order by t::text), '')) "  # noqa: S608
+                f"select count(*), md5(coalesce(string_agg(t::text, '|' order by t::text), '')) "
                 f'from public."{table}" t'
             ).fetchone()
         out["~quarantine"] = conn.execute(

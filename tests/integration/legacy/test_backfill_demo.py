@@ -25,16 +25,24 @@ TENANTRY = [sys.executable, "-m", "tenantry.ops.cli"]
 
 def _env(settings, database: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TENANTRY_")}
-    env.update(TENANTRY_DATA_DIR=str(settings.data_dir), TENANTRY_DATABASE_NAME=database,
-               TENANTRY_SECRET_KEYS=settings.secret_keys)  # fmt: skip
+    env.update(
+        TENANTRY_DATA_DIR=str(settings.data_dir),
+        TENANTRY_DATABASE_NAME=database,
+        TENANTRY_SECRET_KEYS=settings.secret_keys,
+    )
     return env
 
 
 def _kill_mid_run(settings, database: str, urls) -> None:
     """Start the backfill as a real process and SIGKILL it once batches have committed."""
     cmd = [*TENANTRY, "legacy", "backfill", "--orphans", "quarantine", "--batch-size", "7"]
-    proc = subprocess.Popen(cmd, env=_env(settings, database), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        cmd,
+        env=_env(settings, database),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     with connect(urls.migrator) as conn:
         while time.monotonic() < deadline:
@@ -89,13 +97,18 @@ def test_backfill_derives_quarantines_survives_a_kill_and_changes_nothing_on_rer
 
     with connect(killed.migrator) as conn:
         for table, rows in expected.items():
-            actual = dict(conn.execute(f"select id, tenant_id from {table}").fetchall())  # noqa: S608
+            actual = dict(conn.execute(f"select id, tenant_id from {table}").fetchall())
             for row_id, tenant in rows.items():
                 if tenant is not None and row_id in actual:
                     assert actual[row_id] == tenant, (table, row_id)
-            quarantined = {r[0]: r[1:] for r in conn.execute(
-                "select row_id, kind, had_tenant from tenantry_legacy.quarantine "
-                "where table_name = %s", (table,))}  # fmt: skip
+            quarantined = {
+                r[0]: r[1:]
+                for r in conn.execute(
+                    "select row_id, kind, had_tenant from tenantry_legacy.quarantine "
+                    "where table_name = %s",
+                    (table,),
+                )
+            }
             # every orphan and conflict is in quarantine, none is left in the table ...
             assert problems[table] <= set(quarantined), table
             assert not problems[table] & set(actual), table
@@ -137,9 +150,13 @@ def test_assign_policy_gives_orphans_the_tenant_where_keys_allow(new_database):
     assert sum(a.memberships_created for a in accounts) > 0  # users of no tenant joined it
     with connect(urls.migrator) as conn:
         for table, rows in expected.items():
-            actual = dict(conn.execute(f"select id, tenant_id from {table}").fetchall())  # noqa: S608
-            quarantined = {r[0] for r in conn.execute(
-                "select row_id from tenantry_legacy.quarantine where table_name = %s", (table,))}  # fmt: skip
+            actual = dict(conn.execute(f"select id, tenant_id from {table}").fetchall())
+            quarantined = {
+                r[0]
+                for r in conn.execute(
+                    "select row_id from tenantry_legacy.quarantine where table_name = %s", (table,)
+                )
+            }
             for row_id, tenant in rows.items():
                 if tenant is not None and row_id in actual:
                     assert actual[row_id] == tenant

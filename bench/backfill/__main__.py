@@ -1,0 +1,5 @@
+import sys
+
+from bench.backfill.main import main
+
+sys.exit(main())

@@ -1,0 +1,273 @@
+"""bench/backfill: the legacy journey on a big database, with a writer that never stops.
+
+    .venv/bin/python -m bench.backfill                 # 5,000,000 rows (see bench/README.md)
+    .venv/bin/python -m bench.backfill --rows 50000    # smoke size
+
+1. ``tenantry legacy init-demo`` builds the legacy database (not timed as part of the
+   journey; its time is reported).
+2. A writer (tenant legacy-0's app, as the app role, setting the tenant per transaction
+   as Tenantry does) starts: each transaction inserts a contact submission and updates a
+   booking's notes. It runs during the whole journey; every transaction's duration is
+   recorded — the longest is an upper bound of the longest lock wait it saw.
+3. ``backfill --orphans quarantine`` then ``tighten``, each timed: rows/s of the backfill
+   = rows that were NULL / seconds; of tighten = rows in the tenant tables / seconds.
+4. The writer stops; every write it made is checked to be there. Results go to
+   ``bench/results/backfill[_<rows>].{json,md}`` with the machine's load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from bench.isolation_overhead.server import _stop_embedded, drop_database
+from tenantry.db.bootstrap import DatabaseUrls, ensure_database, resolve_urls
+from tenantry.legacy.backfill import Backfill, parse_policy
+from tenantry.legacy.connect import connect, conninfo
+from tenantry.legacy.context import load
+from tenantry.legacy.demo import init_demo
+from tenantry.legacy.journey import run_tighten
+from tenantry.settings import Settings
+
+RESULTS = Path(__file__).resolve().parent.parent / "results"
+
+
+@contextlib.contextmanager
+def empty_database() -> Iterator[DatabaseUrls]:
+    data_dir = Path(tempfile.mkdtemp(prefix="tenantry-bench-legacy-"))
+    settings = Settings(data_dir=data_dir, database_name="bench_legacy_" + uuid.uuid4().hex[:8])
+    server = None
+    try:
+        admin = None
+        if not settings.database_url:
+            from tenantry.db.embedded import start_embedded
+
+            admin = start_embedded(settings.pg_dir, cleanup_mode="delete")
+            server = settings.pg_dir.resolve()
+        urls = resolve_urls(settings, admin)
+        ensure_database(urls)
+        yield urls
+        if server is None:
+            drop_database(urls)
+    finally:
+        if server is not None:
+            _stop_embedded(server)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+class Writer(threading.Thread):
+    def __init__(self, dsn: str, tenant: uuid.UUID, bookings: list[uuid.UUID]) -> None:
+        super().__init__(daemon=True)
+        self.dsn, self.tenant, self.bookings = dsn, tenant, bookings
+        self.stop = threading.Event()
+        self.inserted: list[uuid.UUID] = []
+        self.notes: dict[uuid.UUID, str] = {}
+        self.errors: list[str] = []
+        self.durations: list[float] = []
+        self.longest_at = ""
+        self.phase = "start"
+
+    def run(self) -> None:
+        with psycopg.connect(self.dsn) as conn:
+            n = 0
+            while not self.stop.is_set():
+                n += 1
+                started = time.monotonic()
+                try:
+                    conn.execute(
+                        "select set_config('app.current_tenant_id', %s, true)", (str(self.tenant),)
+                    )
+                    new_id = uuid.uuid4()
+                    conn.execute(
+                        "insert into contact_submissions (tenant_id, id, name, email, message) "
+                        "values (%s, %s, 'writer', 'w@example.test', 'bench')",
+                        (self.tenant, new_id),
+                    )
+                    booking = self.bookings[n % len(self.bookings)]
+                    note = f"bench note {n}"
+                    cur = conn.execute(
+                        "update bookings set notes = %s where id = %s", (note, booking)
+                    )
+                    if cur.rowcount != 1:
+                        raise RuntimeError(f"booking {booking} not visible")
+                    conn.commit()
+                    self.inserted.append(new_id)
+                    self.notes[booking] = note
+                except Exception as exc:
+                    conn.rollback()
+                    self.errors.append(f"{self.phase}: {exc!r}")
+                took = time.monotonic() - started
+                if not self.durations or took > max(self.durations):
+                    self.longest_at = self.phase
+                self.durations.append(took)
+                time.sleep(0.002)
+
+
+def _percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))] if ordered else 0.0
+
+
+def run(rows: int, batch_size: int) -> dict[str, Any]:
+    load_start = os.getloadavg()
+    with empty_database() as urls:
+        t0 = time.monotonic()
+        init_demo(urls, rows)
+        build_s = time.monotonic() - t0
+        with connect(urls.migrator) as conn:
+            tenant = conn.execute("select id from tenants where slug = 'legacy-0'").fetchone()[0]
+            bookings = [
+                r[0]
+                for r in conn.execute(
+                    "select id from bookings where tenant_id = %s order by id limit 500", (tenant,)
+                )
+            ]
+            tenant_rows = sum(
+                conn.execute(f'select count(*) from public."{t}"').fetchone()[0]
+                for t in load(urls).target.tenant_tables()
+            )
+        writer = Writer(conninfo(urls.app), tenant, bookings)
+        writer.start()
+        try:
+            time.sleep(1.0)
+            writer.phase = "backfill"
+            t0 = time.monotonic()
+            accounts = Backfill(load(urls), parse_policy("quarantine"), batch_size).run()
+            backfill_s = time.monotonic() - t0
+            writer.phase = "tighten"
+            t0 = time.monotonic()
+            result = run_tighten(load(urls))
+            tighten_s = time.monotonic() - t0
+            writer.phase = "after"
+            time.sleep(1.0)
+        finally:
+            writer.stop.set()
+            writer.join(timeout=60)
+        with connect(urls.migrator) as conn:
+            present = {
+                r[0]
+                for r in conn.execute(
+                    "select id from contact_submissions where tenant_id = %s", (tenant,)
+                )
+            }
+            lost_inserts = len(set(writer.inserted) - present)
+            lost_updates = sum(
+                conn.execute("select notes from bookings where id = %s", (b,)).fetchone() != (note,)
+                for b, note in writer.notes.items()
+            )
+    nulls = sum(a.null_at_start for a in accounts)
+    return {
+        "rows_total": tenant_rows,
+        "rows_requested": rows,
+        "batch_size": batch_size,
+        "build_s": round(build_s, 1),
+        "backfill": {
+            "seconds": round(backfill_s, 2),
+            "null_rows": nulls,
+            "rows_per_s": round(nulls / backfill_s),
+            "all_rows_per_s": round(tenant_rows / backfill_s),
+            "backfilled": sum(a.backfilled for a in accounts),
+            "quarantined": sum(a.quarantined for a in accounts),
+            "moved_with_parent": sum(a.moved_with_parent for a in accounts),
+            "account_adds_up": all(a.adds_up for a in accounts),
+        },
+        "tighten": {
+            "seconds": round(tighten_s, 2),
+            "rows_per_s": round(tenant_rows / tighten_s),
+            "steps": len(result.steps),
+            "lock_retries": result.retries,
+            "audit_findings": len(result.findings),
+            "left_over_steps": len(result.left_over),
+        },
+        "writer": {
+            "transactions": len(writer.durations),
+            "errors": writer.errors[:5],
+            "error_count": len(writer.errors),
+            "lost_inserts": lost_inserts,
+            "lost_updates": lost_updates,
+            "longest_s": round(max(writer.durations, default=0.0), 3),
+            "longest_during": writer.longest_at,
+            "p99_ms": round(_percentile(writer.durations, 0.99) * 1000, 1),
+            "median_ms": round(_percentile(writer.durations, 0.5) * 1000, 2),
+        },
+        "machine": {
+            "cores": os.cpu_count(),
+            "load_at_start": [round(x, 2) for x in load_start],
+            "load_at_end": [round(x, 2) for x in os.getloadavg()],
+        },
+    }
+
+
+def markdown(r: dict[str, Any]) -> str:
+    b, t, w, m = r["backfill"], r["tighten"], r["writer"], r["machine"]
+    return "\n".join(
+        [
+            f"# bench/backfill — {r['rows_total']:,} rows in the tenant tables",
+            "",
+            f"Machine: {m['cores']} cores, load average {m['load_at_start']} at start, "
+            f"{m['load_at_end']} at end (shared with other work). Legacy database built in "
+            f"{r['build_s']} s (not part of the journey).",
+            "",
+            "| phase | seconds | rows/s | notes |",
+            "|---|---:|---:|---|",
+            f"| backfill | {b['seconds']} | {b['rows_per_s']:,} (NULL rows) / "
+            f"{b['all_rows_per_s']:,} (all rows) | {b['null_rows']:,} NULL rows: "
+            f"{b['backfilled']:,} backfilled, {b['quarantined']:,} quarantined (+"
+            f"{b['moved_with_parent']:,} with their parent); account adds up: "
+            f"{b['account_adds_up']}; batch {r['batch_size']} |",
+            f"| tighten | {t['seconds']} | {t['rows_per_s']:,} | {t['steps']} steps, "
+            f"{t['lock_retries']} lock retries, audit findings {t['audit_findings']}, "
+            f"steps left {t['left_over_steps']} |",
+            "",
+            f"Concurrent writer: {w['transactions']:,} transactions (insert + update each), "
+            f"{w['error_count']} errors, {w['lost_inserts']} lost inserts, {w['lost_updates']} "
+            f"lost updates; longest transaction {w['longest_s']} s (during {w['longest_during']}; "
+            f"an upper bound of its lock wait), p99 {w['p99_ms']} ms, median {w['median_ms']} ms.",
+            "",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.backfill",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--no-results", action="store_true", help="Do not write bench/results.")
+    args = parser.parse_args(argv)
+    result = run(args.rows, args.batch_size)
+    text = markdown(result)
+    print(text)
+    if not args.no_results:
+        stem = "backfill" if args.rows >= 5_000_000 else f"backfill_{args.rows}"
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+        (RESULTS / f"{stem}.md").write_text(text)
+    ok = (
+        result["writer"]["error_count"] == 0
+        and not result["writer"]["lost_inserts"]
+        and not result["writer"]["lost_updates"]
+        and result["backfill"]["account_adds_up"]
+        and not result["tighten"]["audit_findings"]
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
