@@ -295,15 +295,16 @@ def _dry_run(ctx: Any, tables: list[str] | None, policy: Any) -> None:
 def _print_accounts(accounts: list[Any]) -> None:
     out = Table(
         "table",
-        "NULL at start",
+        "NULL",
         "backfilled",
         "assigned",
         "quarantined",
         "left",
-        "adds up",
-        "moved with parent",
-        "memberships made",
-        title="account",
+        "ok",
+        "+parent",
+        "+members",
+        title="account: NULL = backfilled + assigned + "
+        "quarantined + left (+parent: rows with a tenant moved with their parent)",
     )
     for a in accounts:
         out.add_row(

@@ -446,7 +446,6 @@ class Runner:
     max_attempts: int = 50
     on_retry: Callable[[Step, int], None] | None = None
     retries: int = 0
-    longest_lock_wait_s: float = 0.0
 
     def run(self, step: Step) -> None:
         for attempt in range(1, self.max_attempts + 1):
@@ -477,9 +476,7 @@ class Runner:
             conn.execute(f"SET lock_timeout = {int(self.lock_timeout_ms)}")
             conn.execute("SET search_path = public")
             for statement in step.sql:
-                started = time.monotonic()
                 conn.execute(statement.encode())
-                self.longest_lock_wait_s = max(self.longest_lock_wait_s, time.monotonic() - started)
             conn.execute(
                 "insert into tenantry_legacy.tighten_log (step, phase) values (%s, %s) "
                 "on conflict (step) do update set done_at = now()",
