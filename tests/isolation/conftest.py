@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tenantry.db.engine import Database
-from tenantry.isolation.attack import Engine, Report, SqlAdapter
 from tenantry.isolation.scopes import iter_api_routes, route_scope
+from tenantry.probe import Engine, Report, SqlAdapter
 from tenantry.settings import Settings
 from tests.isolation.world import World, make_world
 

@@ -46,9 +46,9 @@ from tenantry.app import create_app
 from tenantry.db.bootstrap import DatabaseUrls
 from tenantry.db.engine import Database
 from tenantry.isolation import guard
-from tenantry.isolation.attack import BREACHES, Report
-from tenantry.isolation.attack.report import DISTINGUISHABLE, UNEXERCISED
 from tenantry.isolation.context import TenantContext, current_context, tenant_context
+from tenantry.probe import BREACHES, Report
+from tenantry.probe.report import DISTINGUISHABLE, UNEXERCISED
 from tenantry.services.models import Service
 from tenantry.settings import Settings
 from tests.isolation.conftest import run_engine

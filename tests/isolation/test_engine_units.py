@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 import uuid
 
-from tenantry.isolation.attack.bank import Bank, canonical, owned_ids, resource_of_field
-from tenantry.isolation.attack.exemptions import Exemption, exempt_reason, skip_reason
-from tenantry.isolation.attack.http import Sent
-from tenantry.isolation.attack.oracle import Markers, reached_handler, same_outcome
-from tenantry.isolation.attack.values import Builder, Style, body_slots, fit_string, set_in
+from tenantry.probe.bank import Bank, canonical, owned_ids, resource_of_field
+from tenantry.probe.exemptions import Exemption, exempt_reason, skip_reason
+from tenantry.probe.http import Sent
+from tenantry.probe.oracle import Markers, reached_handler, same_outcome
+from tenantry.probe.values import Builder, Style, body_slots, fit_string, set_in
 
 
 def sent(body=None, text="", status=200, code=None, echo="", headers=None) -> Sent:  # type: ignore[no-untyped-def]

@@ -12,9 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from tenantry.isolation.attack import Engine, Report, SqlAdapter
-from tenantry.isolation.attack.report import DISTINGUISHABLE, LEAK_BODY, LEAK_CHANGED
 from tenantry.ops.cli import app as cli
+from tenantry.probe import Engine, Report, SqlAdapter
+from tenantry.probe.report import DISTINGUISHABLE, LEAK_BODY, LEAK_CHANGED
 from tests.conftest import TEST_KEYS
 from tests.factories import PASSWORD
 from tests.isolation.conftest import route_table

@@ -26,10 +26,10 @@ from tenantry.contact.models import ContactSubmission
 from tenantry.db.engine import Database
 from tenantry.expenses.models import Expense
 from tenantry.invoices.models import Invoice, InvoiceLine
-from tenantry.isolation.attack import Config, Credentials, Side
 from tenantry.ops.demo import DemoTenant, demo_fillers
 from tenantry.payments.models import PaymentEvent
 from tenantry.posts.models import Post
+from tenantry.probe import Config, Credentials, Side
 from tenantry.reminders.models import ScheduledReminder
 from tenantry.service_requests.models import ServiceRequest
 from tenantry.services.models import Service

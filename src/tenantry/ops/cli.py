@@ -15,8 +15,8 @@ import typer
 from tenantry.errors import DatabaseUnavailable
 from tenantry.legacy.cli import db_app, legacy_app
 from tenantry.ops.audit import audit_app
-from tenantry.ops.probe import probe_command
 from tenantry.ops.worker import worker_command
+from tenantry.probe.cli import probe_command
 from tenantry.settings import Settings, get_settings, set_settings
 
 app = typer.Typer(

@@ -76,9 +76,9 @@ def probe_command(
     """Attack a running server as tenant A against tenant B; exit 1 on any leak."""
     import httpx
 
-    from tenantry.isolation.attack import Config, Credentials, Engine, Side
-    from tenantry.isolation.attack.http import LoginFailed
-    from tenantry.isolation.attack.report import DISTINGUISHABLE, UNEXERCISED
+    from tenantry.probe import Config, Credentials, Engine, Side
+    from tenantry.probe.http import LoginFailed
+    from tenantry.probe.report import DISTINGUISHABLE, UNEXERCISED
 
     pw_a, pw_b = a_password or password, b_password or password
     given_a = {"owner": a_owner, "admin": a_admin, "staff": a_staff, "client": a_client}

@@ -14,10 +14,10 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
-from tenantry.isolation.attack.bank import Bank, canonical, resource_of_field
-from tenantry.isolation.attack.http import Actor, Sent, Transport
-from tenantry.isolation.attack.spec import Operation, Spec, fill_path, static_segments
-from tenantry.isolation.attack.values import (
+from tenantry.probe.bank import Bank, canonical, resource_of_field
+from tenantry.probe.http import Actor, Sent, Transport
+from tenantry.probe.spec import Operation, Spec, fill_path, static_segments
+from tenantry.probe.values import (
     STYLES,
     Builder,
     IdPicker,

@@ -27,12 +27,12 @@ from typing import Any
 
 import httpx
 
-from tenantry.isolation.attack import exemptions, harvest, scenarios
-from tenantry.isolation.attack.bank import Bank, canonical
-from tenantry.isolation.attack.data import DataAdapter
-from tenantry.isolation.attack.forgeries import forged_credentials
-from tenantry.isolation.attack.http import Actor, Credentials, LoginFailed, Sent, Transport
-from tenantry.isolation.attack.oracle import (
+from tenantry.probe import exemptions, harvest, scenarios
+from tenantry.probe.bank import Bank, canonical
+from tenantry.probe.data import DataAdapter
+from tenantry.probe.forgeries import forged_credentials
+from tenantry.probe.http import Actor, Credentials, LoginFailed, Sent, Transport
+from tenantry.probe.oracle import (
     LOST_SESSION_CODES,
     Markers,
     describe,
@@ -41,7 +41,7 @@ from tenantry.isolation.attack.oracle import (
     refused,
     same_outcome,
 )
-from tenantry.isolation.attack.report import (
+from tenantry.probe.report import (
     DISTINGUISHABLE,
     IDENTITY_LOST,
     LEAK_BODY,
@@ -51,10 +51,10 @@ from tenantry.isolation.attack.report import (
     Finding,
     Report,
 )
-from tenantry.isolation.attack.requests import Req, RequestFactory, control_value
-from tenantry.isolation.attack.spec import Operation, Param, Spec, path_params
-from tenantry.isolation.attack.values import STYLES, Slot, Style, variants
-from tenantry.isolation.attack.watch import ChangeWatch
+from tenantry.probe.requests import Req, RequestFactory, control_value
+from tenantry.probe.spec import Operation, Param, Spec, path_params
+from tenantry.probe.values import STYLES, Slot, Style, variants
+from tenantry.probe.watch import ChangeWatch
 
 ATTACKER_ROLES = ("owner", "admin", "staff", "client")
 MAX_BASELINE_TRIES = 14

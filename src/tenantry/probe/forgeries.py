@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 from tenantry.isolation import signing
-from tenantry.isolation.attack.http import SIG_COOKIE, Actor
+from tenantry.probe.http import SIG_COOKIE, Actor
 
 # (probe kind, cookies to send, extra headers)
 Forgery = tuple[str, dict[str, str], dict[str, str] | None]

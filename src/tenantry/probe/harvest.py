@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tenantry.isolation.attack.bank import Bank, owned_ids, singular
-from tenantry.isolation.attack.http import Actor
-from tenantry.isolation.attack.requests import param_field, param_resource, path_resource
-from tenantry.isolation.attack.spec import Operation, fill_path
+from tenantry.probe.bank import Bank, owned_ids, singular
+from tenantry.probe.http import Actor
+from tenantry.probe.requests import param_field, param_resource, path_resource
+from tenantry.probe.spec import Operation, fill_path
 
 if TYPE_CHECKING:
-    from tenantry.isolation.attack.engine import Engine
+    from tenantry.probe.engine import Engine
 
 
 def harvest(engine: Engine) -> None:

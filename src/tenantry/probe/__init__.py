@@ -6,10 +6,10 @@ tenant B's rows to tell whether a probe changed them. ``tenantry probe`` runs it
 against a live server; ``tests/isolation`` runs it against the real app.
 """
 
-from tenantry.isolation.attack.data import DataAdapter, SqlAdapter
-from tenantry.isolation.attack.engine import Config, Engine, Side
-from tenantry.isolation.attack.http import Credentials
-from tenantry.isolation.attack.report import BREACHES, Finding, Report
+from tenantry.probe.data import DataAdapter, SqlAdapter
+from tenantry.probe.engine import Config, Engine, Side
+from tenantry.probe.http import Credentials
+from tenantry.probe.report import BREACHES, Finding, Report
 
 __all__ = [
     "BREACHES",

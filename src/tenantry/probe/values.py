@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from tenantry.isolation.attack.bank import canonical, resource_of_field
+from tenantry.probe.bank import canonical, resource_of_field
 
 Json = dict[str, Any]
 # (slot path in the body, resource asked for, field asked for)

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tenantry.isolation.attack.data import DataAdapter
-from tenantry.isolation.attack.http import Actor, Transport
-from tenantry.isolation.attack.spec import Operation
+from tenantry.probe.data import DataAdapter
+from tenantry.probe.http import Actor, Transport
+from tenantry.probe.spec import Operation
 
 View = list[tuple[Actor, Operation]]
 

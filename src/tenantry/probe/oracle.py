@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tenantry.isolation.attack.bank import UUID_RE, iter_strings
-from tenantry.isolation.attack.http import Sent
+from tenantry.probe.bank import UUID_RE, iter_strings
+from tenantry.probe.http import Sent
 
 IGNORED_HEADERS = frozenset({"x-request-id", "date", "content-length", "server"})
 

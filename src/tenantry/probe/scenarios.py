@@ -10,12 +10,12 @@ import secrets
 import uuid
 from typing import TYPE_CHECKING
 
-from tenantry.isolation.attack.http import Actor, LoginFailed, Sent
-from tenantry.isolation.attack.oracle import outcome, same_outcome
-from tenantry.isolation.attack.report import DISTINGUISHABLE, LEAK_BODY, NOT_REFUSED
+from tenantry.probe.http import Actor, LoginFailed, Sent
+from tenantry.probe.oracle import outcome, same_outcome
+from tenantry.probe.report import DISTINGUISHABLE, LEAK_BODY, NOT_REFUSED
 
 if TYPE_CHECKING:
-    from tenantry.isolation.attack.engine import Engine
+    from tenantry.probe.engine import Engine
 
 LOGIN = "POST /api/auth/login"
 
