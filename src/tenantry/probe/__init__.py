@@ -6,8 +6,9 @@ tenant B's rows to tell whether a probe changed them. ``tenantry probe`` runs it
 against a live server; ``tests/isolation`` runs it against the real app.
 """
 
+from tenantry.probe.config import Config, Side
 from tenantry.probe.data import DataAdapter, SqlAdapter
-from tenantry.probe.engine import Config, Engine, Side
+from tenantry.probe.engine import Engine
 from tenantry.probe.http import Credentials
 from tenantry.probe.report import BREACHES, Finding, Report
 

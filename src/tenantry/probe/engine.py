@@ -21,20 +21,19 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import httpx
 
 from tenantry.probe import exemptions, harvest, scenarios
 from tenantry.probe.bank import Bank, canonical
+from tenantry.probe.config import Config
 from tenantry.probe.data import DataAdapter
 from tenantry.probe.forgeries import forged_credentials
 from tenantry.probe.http import Actor, Credentials, LoginFailed, Sent, Transport
 from tenantry.probe.oracle import (
     LOST_SESSION_CODES,
-    Markers,
     describe,
     outcome,
     reached_handler,
@@ -53,54 +52,12 @@ from tenantry.probe.report import (
 )
 from tenantry.probe.requests import Req, RequestFactory, control_value
 from tenantry.probe.spec import Operation, Param, Spec, path_params
+from tenantry.probe.state import RunState, Seen
 from tenantry.probe.values import STYLES, Slot, Style, variants
 from tenantry.probe.watch import ChangeWatch
 
 ATTACKER_ROLES = ("owner", "admin", "staff", "client")
 MAX_BASELINE_TRIES = 14
-
-
-@dataclass
-class Side:
-    """One tenant under test: its slug and identities by label (``owner``, ``client``,
-    ``client2``...). A needs at least one; B needs an ``owner`` (its view is the
-    reference for "did B change"), and a ``client`` if it has portal data."""
-
-    slug: str
-    members: dict[str, Credentials]
-
-
-@dataclass
-class Config:
-    a: Side
-    b: Side
-    # In-process only: the app's signing keys, so expired and forged-but-valid
-    # signatures can be made. Over HTTP those probes are listed as skipped.
-    signing_keys: list[bytes] | None = None
-    sig_max_age_s: int = 14 * 24 * 3600
-    base_domain: str = "localhost"
-    ids_per_slot: int = 2
-    # (method, path, scope) of every API route of the app, to cross-check the document.
-    route_table: list[tuple[str, str, str | None]] | None = None
-    # An extra A member whose membership is removed at the end (needs the adapter).
-    leaver: Credentials | None = None
-    # Whose sessions ``logout-all`` kills at the end (default: A's staff, else any).
-    logout_victim: str | None = None
-    extra_markers: set[str] = field(default_factory=set)
-    # Labels (in ``a.members``) of the client who attacks and of the other client of A
-    # whose records it must not reach; the other client never attacks.
-    client: str = "client"
-    other_client: str = "client2"
-    # The credential attacks per route and the closing scenarios (on by default).
-    credential_attacks: bool = True
-    scenarios: bool = True
-    # Which of A's identities try to sign in to B (each attempt costs a password hash).
-    login_scenario_roles: tuple[str, ...] = ("owner", "client")
-    # Seed of the request builder (dates, sizes): the same seed builds the same requests.
-    seed: int = 5
-    # Probe only the routes (``"METHOD /path"``) this accepts; None: every route.
-    select: Callable[[str], bool] | None = None
-    progress: Callable[[str], None] | None = None
 
 
 class Engine:
@@ -116,23 +73,11 @@ class Engine:
         self.cfg = config
         self.adapter = adapter
         self.report = Report(target)
-        self.a: dict[str, Actor] = {}
-        self.b: dict[str, Actor] = {}
-        # Harvest: per identity (``a.owner``...), per tenant, and what only A holds.
-        self.banks: dict[str, Bank] = {}
-        self.bank_a = Bank()
-        self.bank_b = Bank()
-        self.a_rows: set[str] = set()
-        self.c2_owned: set[str] = set()
-        self.markers_b = Markers("tenant B")
-        self.markers_c2 = Markers("another client of A")
         # A's attackers' user ids: never put in a mutating path (no self-demotion).
         self.protected: set[str] = set()
         self.rng = random.Random(config.seed)  # noqa: S311 - test data, not secrets
-        self._spec: Spec | None = None
-        self._requests: RequestFactory | None = None
+        self._state: RunState | None = None
         self._watch: ChangeWatch | None = None
-        self._styles: dict[str, Style] = {}
         self._reads_checked = False
         self._started = 0.0
 
@@ -140,51 +85,45 @@ class Engine:
 
     def run(self) -> Report:
         self._started = time.monotonic()
-        self._spec = Spec(self._openapi())
-        self._cross_check(self._spec)
-        self._requests = RequestFactory(
-            self._spec, self.t, members=self.a, banks=self.banks, tenant_bank=self.bank_a,
+        spec = Spec(self._openapi())
+        self._cross_check(spec)
+        members: dict[str, Actor] = {}
+        seen = Seen()
+        requests = RequestFactory(
+            spec, self.t, members=members, banks=seen.banks, tenant_bank=seen.a,
             protected=self.protected, rng=self.rng,
         )  # fmt: skip
+        self._state = RunState(
+            self.cfg, self.t, self.report, spec, requests, self.adapter, a=members, seen=seen
+        )
         self._sign_in()
-        harvest.harvest(self)
-        harvest.build_markers(self)
+        harvest.harvest(self.s)
+        harvest.build_markers(self.s)
         self._say(
-            f"{self.t.sent} requests; markers: {len(self.markers_b.uuids)} ids and "
-            f"{len(self.markers_b.strings)} strings of B, {len(self.markers_c2.uuids)} ids "
+            f"{self.t.sent} requests; markers: {len(self.s.markers_b.uuids)} ids and "
+            f"{len(self.s.markers_b.strings)} strings of B, {len(self.s.markers_c2.uuids)} ids "
             "of A's other client"
         )
         self._take_reference()
-        for op in self.spec.operations:
+        for op in spec.operations:
             if self.cfg.select is None or self.cfg.select(op.key):
                 self._sweep(op)
-        scenarios.run_scenarios(self)
+        scenarios.run_scenarios(self.s)
         self._check_view("end of run")
         self._finish()
         return self.report
 
     @property
-    def spec(self) -> Spec:
-        assert self._spec is not None, "run() first"
-        return self._spec
-
-    @property
-    def requests(self) -> RequestFactory:
-        assert self._requests is not None, "run() first"
-        return self._requests
+    def s(self) -> RunState:
+        """The run's state (identities, what was seen, markers), shared with harvest
+        and the closing scenarios."""
+        assert self._state is not None, "run() first"
+        return self._state
 
     @property
     def watch(self) -> ChangeWatch:
         assert self._watch is not None, "run() first"
         return self._watch
-
-    @property
-    def a_tenant_id(self) -> str:
-        return next(iter(self.a.values())).tenant_id
-
-    @property
-    def b_tenant_id(self) -> str:
-        return self.b["owner"].tenant_id
 
     def _say(self, message: str) -> None:
         if self.cfg.progress:
@@ -223,22 +162,22 @@ class Engine:
     # ================================================================== identities
 
     def _sign_in(self) -> None:
-        for prefix, side, actors in (("a", self.cfg.a, self.a), ("b", self.cfg.b, self.b)):
+        for prefix, side, actors in (("a", self.cfg.a, self.s.a), ("b", self.cfg.b, self.s.b)):
             for label, creds in side.members.items():
                 actors[label] = self.t.login(replace(creds, label=f"{prefix}.{label}"))
-        if "owner" not in self.b:
+        if "owner" not in self.s.b:
             raise ValueError("tenant B needs an owner identity (its view is the reference)")
-        self.protected.update(x.user_id for x in self.a.values())
+        self.protected.update(x.user_id for x in self.s.a.values())
         self._watch = ChangeWatch(
-            self.t, self.adapter, tenant_id=self.b_tenant_id, slug=self.cfg.b.slug
+            self.t, self.adapter, tenant_id=self.s.b_tenant_id, slug=self.cfg.b.slug
         )
-        self._say(f"signed in {len(self.a)} identities of A and {len(self.b)} of B")
+        self._say(f"signed in {len(self.s.a)} identities of A and {len(self.s.b)} of B")
 
     @property
     def attackers(self) -> list[Actor]:
         return [
             x
-            for label, x in self.a.items()
+            for label, x in self.s.a.items()
             if x.role in ATTACKER_ROLES and label != self.cfg.other_client
         ]
 
@@ -248,9 +187,9 @@ class Engine:
     # ================================================================== B's reference
 
     def _take_reference(self) -> None:
-        owner, client = self.b["owner"], self.b.get("client")
+        owner, client = self.s.b["owner"], self.s.b.get("client")
         candidates: list[tuple[Actor, Operation]] = []
-        for op in self.spec.operations:
+        for op in self.s.spec.operations:
             if op.method != "GET" or op.path_params or any(p.required for p in op.query_params):
                 continue
             if op.scope == "tenant":
@@ -269,13 +208,13 @@ class Engine:
         changed = self.watch.rows_changed()
         if changed:
             detail = f"B's rows changed in {', '.join(changed)}"
-            self.finding(LEAK_CHANGED, route, probe, actor, detail, sent)
+            self.s.finding(LEAK_CHANGED, route, probe, actor, detail, sent)
 
     def _check_view(self, route: str) -> None:
         changed = self.watch.view_changed()
         if changed:
             detail = "changed: " + ", ".join(changed)
-            self.finding(LEAK_CHANGED, route, "B's own API reads", "b.owner", detail)
+            self.s.finding(LEAK_CHANGED, route, "B's own API reads", "b.owner", detail)
 
     # ================================================================== the sweep
 
@@ -308,9 +247,9 @@ class Engine:
             lead = lead or (actor, req)
             self._slot_probes(op, actor, req)
         for actor in others:
-            self._all_foreign(op, actor, self.requests.build(op, actor, STYLES[0]))
+            self._all_foreign(op, actor, self.s.requests.build(op, actor, STYLES[0]))
         if lead is None and self.attackers:
-            lead = (self.attackers[0], self.requests.build(op, self.attackers[0], STYLES[0]))
+            lead = (self.attackers[0], self.s.requests.build(op, self.attackers[0], STYLES[0]))
         if lead is not None and self.cfg.credential_attacks:
             self._credential_attacks(op, *lead)
 
@@ -321,18 +260,14 @@ class Engine:
         actors = [anonymous] + [x for x in self.attackers if x.role in ("owner", "client")]
         for actor in actors:
             if op.scope == "system":
-                self._all_foreign(op, actor, self.requests.build(op, actor, STYLES[0]))
+                self._all_foreign(op, actor, self.s.requests.build(op, actor, STYLES[0]))
             else:
                 self._slot_probes(op, actor, self._baseline(op, actor))
         if op.scope == "public":
-            req = self.requests.build(op, anonymous, STYLES[0])
+            req = self.s.requests.build(op, anonymous, STYLES[0])
             self._probe(op, anonymous, req, "spoofed-tenant-headers", headers=self._spoof_headers())
 
     # ------------------------------------------------------------------ baselines
-
-    def style_for(self, op: Operation) -> Style:
-        """The body style that passed validation for ``op`` (default: every property)."""
-        return self._styles.get(op.key, STYLES[0])
 
     def _baseline(self, op: Operation, actor: Actor) -> Req:
         """A request that passes validation, with the actor's own ids; sent (except for
@@ -342,7 +277,7 @@ class Engine:
         one optional field added or dropped, past dates — and a 422 that names a field
         is retried with a value of that name seen in the API's own answers."""
         stats = self.report.route(op.key, op.scope)
-        known = self._styles.get(op.key)
+        known = self.s.styles.get(op.key)
         queue: list[Style] = [known] if known else list(STYLES[:2])
         if not (op.body_schema or op.query_params):
             queue = queue[:1]
@@ -355,7 +290,7 @@ class Engine:
             if style in tried:
                 continue
             tried.append(style)
-            req = self.requests.build(op, actor, style)
+            req = self.s.requests.build(op, actor, style)
             first = first or req
             if op.method == "DELETE":
                 stats.baseline = (
@@ -364,7 +299,7 @@ class Engine:
                 return req
             sent = self._probe(op, actor, req, "baseline")
             if sent.status != 422:
-                self._styles[op.key] = style
+                self.s.styles[op.key] = style
                 if not stats.baseline or "422" in stats.baseline:
                     stats.baseline = f"{style.label} request as {actor.label} → {outcome(sent)}"
                 return req
@@ -388,7 +323,7 @@ class Engine:
             loc = [p for p in item.get("loc", []) if isinstance(p, str)]
             if len(loc) < 2 or loc[0] not in ("body", "query"):
                 continue
-            examples = self.bank_a.examples.get(loc[-1])
+            examples = self.s.seen.a.examples.get(loc[-1])
             if examples and loc[-1] not in forced:
                 forced[loc[-1]] = examples[0]
         if len(forced) == len(style.overrides):
@@ -396,7 +331,7 @@ class Engine:
         return replace(style, overrides=tuple(sorted(forced.items(), key=lambda kv: kv[0])))
 
     def _optional_fields(self, op: Operation) -> list[str]:
-        schema = self.spec.resolve(op.body_schema)
+        schema = self.s.spec.resolve(op.body_schema)
         required = set(schema.get("required", []))
         return [name for name in schema.get("properties", {}) if name not in required][:6]
 
@@ -415,22 +350,22 @@ class Engine:
         authenticated: bool = True,
     ) -> Sent:
         stats = self.report.route(op.key, op.scope)
-        sent = self.requests.send(actor, req, cookies=cookies, headers=headers)
+        sent = self.s.requests.send(actor, req, cookies=cookies, headers=headers)
         stats.probes += 1
         stats.statuses[sent.status] += 1
         if authenticated and reached_handler(sent):
             stats.exercised = True
-        markers = [self.markers_b]
-        if self._is_client1(actor) and self.markers_c2:
-            markers.append(self.markers_c2)
+        markers = [self.s.markers_b]
+        if self._is_client1(actor) and self.s.markers_c2:
+            markers.append(self.s.markers_c2)
         for m in markers:
             hits = m.found_in(sent)
             if hits:
                 detail = f"response carries data of {m.name}: {', '.join(hits[:5])}"
-                self.finding(LEAK_BODY, op.key, kind, actor.label, detail, sent)
+                self.s.finding(LEAK_BODY, op.key, kind, actor.label, detail, sent)
         if expect_refusal and not refused(sent):
             detail = f"expected 401/403/404, got {outcome(sent)}"
-            self.finding(NOT_REFUSED, op.key, kind, actor.label, detail, sent)
+            self.s.finding(NOT_REFUSED, op.key, kind, actor.label, detail, sent)
         self._check_rows(op.key, kind, actor.label, sent)  # reads must not write either
         lost = sent.code in LOST_SESSION_CODES and kind in ("baseline", "foreign", "control")
         if authenticated and actor.creds.email and lost:
@@ -443,18 +378,18 @@ class Engine:
         if slot.kind == "tenant_slug":
             return [(self.cfg.b.slug, "tenant B")]
         if slot.kind == "tenant_id":
-            return [(self.b_tenant_id, "tenant B")]
-        typed = self.bank_b.pick(slot.resource, slot.fld, exclude=self.bank_a.uuids)
+            return [(self.s.b_tenant_id, "tenant B")]
+        typed = self.s.seen.b.pick(slot.resource, slot.fld, exclude=self.s.seen.a.uuids)
         if slot.resource is not None and canonical(slot.resource) == "tenant" and slot.fld == "id":
-            typed = [self.b_tenant_id]
+            typed = [self.s.b_tenant_id]
         if not typed and slot.fld == "id":
-            typed = [v for v in self.bank_b.any_ids() if v in self.markers_b.uuids][:1]
+            typed = [v for v in self.s.seen.b.any_ids() if v in self.s.markers_b.uuids][:1]
         out = [(v, "tenant B") for v in typed[:n]]
-        if self._is_client1(actor) and self.markers_c2:
-            theirs = self.banks.get(f"a.{self.cfg.other_client}", Bank())
+        if self._is_client1(actor) and self.s.markers_c2:
+            theirs = self.s.seen.banks.get(f"a.{self.cfg.other_client}", Bank())
             picked = theirs.pick(slot.resource, slot.fld)
             out += [
-                (v, "another client of A") for v in picked if v.lower() in self.markers_c2.uuids
+                (v, "another client of A") for v in picked if v.lower() in self.s.markers_c2.uuids
             ][:n]
         return out
 
@@ -468,7 +403,7 @@ class Engine:
                 if not same_outcome(foreign, control):
                     detail = f"foreign id → {outcome(foreign)}; random id → {outcome(control)}"
                     probe = f"{slot.label} = {whose}'s id"
-                    self.finding(DISTINGUISHABLE, op.key, probe, actor.label, detail, foreign)
+                    self.s.finding(DISTINGUISHABLE, op.key, probe, actor.label, detail, foreign)
 
     def _all_foreign(self, op: Operation, actor: Actor, req: Req) -> None:
         """Every slot filled with B's values at once, and its control."""
@@ -483,7 +418,7 @@ class Engine:
         b = self._probe(op, actor, control, "control", authenticated=auth)
         if req.slots and not same_outcome(a, b):
             detail = f"foreign ids → {outcome(a)}; random ids → {outcome(b)}"
-            self.finding(DISTINGUISHABLE, op.key, "every slot = B's ids", actor.label, detail, a)
+            self.s.finding(DISTINGUISHABLE, op.key, "every slot = B's ids", actor.label, detail, a)
 
     def _heal(self, actor: Actor) -> None:
         """A probe said this identity is signed out: sign in again, or drop it."""
@@ -496,16 +431,16 @@ class Engine:
             self.report.findings.append(
                 Finding(IDENTITY_LOST, "-", "re-login", actor.label, str(exc))
             )
-            for key, x in list(self.a.items()):
+            for key, x in list(self.s.a.items()):
                 if x is actor:
-                    del self.a[key]
+                    del self.s.a[key]
             return
         actor.cookies, actor.role = fresh.cookies, fresh.role
 
     # ------------------------------------------------------------------ credentials
 
     def _spoof_headers(self) -> dict[str, str]:
-        b = self.b["owner"]
+        b = self.s.b["owner"]
         return {
             "x-tenant-id": b.tenant_id,
             "x-tenant-slug": self.cfg.b.slug,
@@ -522,7 +457,7 @@ class Engine:
                 target = target.with_slot(slot, values[0][0])
         self._probe(op, actor, target, "spoofed-tenant-headers", headers=self._spoof_headers())
         forgeries = forged_credentials(
-            actor, self.b["owner"],
+            actor, self.s.b["owner"],
             own_host=self.t.tenant_host(self.cfg.a.slug),
             other_host=self.t.tenant_host(self.cfg.b.slug),
             keys=self.cfg.signing_keys, max_age_s=self.cfg.sig_max_age_s,
@@ -533,32 +468,6 @@ class Engine:
                 expect_refusal=True, authenticated=False,
             )  # fmt: skip
 
-    # ================================================================== shared with scenarios
-
-    def tenant_ops(self) -> list[Operation]:
-        return [
-            op
-            for op in self.spec.operations
-            if op.scope == "tenant"
-            and exemptions.skip_reason(op.key) is None
-            and (self.cfg.select is None or self.cfg.select(op.key))
-        ]
-
-    def finding(
-        self, kind: str, route: str, probe: str, actor: str, detail: str, sent: Sent | None = None
-    ) -> None:
-        self.report.findings.append(
-            Finding(
-                kind=kind,
-                route=route,
-                probe=probe,
-                actor=actor,
-                detail=detail,
-                status=sent.status if sent else None,
-                request=f"{sent.method} {sent.url}" if sent else "",
-            )
-        )
-
     def _finish(self) -> None:
         for stats in self.report.routes.values():
             if stats.skipped or stats.exercised or stats.exempt:
@@ -567,6 +476,6 @@ class Engine:
                 "no probe got past authentication/validation "
                 f"({dict(stats.statuses)}); baseline: {stats.baseline or '-'}"
             )
-            self.finding(UNEXERCISED, stats.route, "sweep", "-", detail)
+            self.s.finding(UNEXERCISED, stats.route, "sweep", "-", detail)
         elapsed = time.monotonic() - self._started
         self.report.notes.append(f"{self.t.sent} HTTP requests in {elapsed:.1f}s")

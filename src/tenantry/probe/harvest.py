@@ -10,24 +10,20 @@ own rows, which no broken wall can contaminate.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from tenantry.probe.bank import Bank, owned_ids, singular
 from tenantry.probe.http import Actor
 from tenantry.probe.requests import param_field, param_resource, path_resource
 from tenantry.probe.spec import Operation, fill_path
-
-if TYPE_CHECKING:
-    from tenantry.probe.engine import Engine
+from tenantry.probe.state import RunState
 
 
-def harvest(engine: Engine) -> None:
-    reads = [op for op in engine.spec.operations if op.method == "GET" and op.scope != "system"]
-    for actor in [*engine.a.values(), *engine.b.values()]:
-        bank = engine.banks.setdefault(actor.label, Bank())
+def harvest(run: RunState) -> None:
+    reads = [op for op in run.spec.operations if op.method == "GET" and op.scope != "system"]
+    for actor in [*run.a.values(), *run.b.values()]:
+        bank = run.seen.banks.setdefault(actor.label, Bank())
         for op in reads:
             if not op.path_params:
-                _read(engine, op, actor, bank, {})
+                _read(run, op, actor, bank, {})
         for op in reads:
             values = {}
             for p in op.path_params:
@@ -37,35 +33,35 @@ def harvest(engine: Engine) -> None:
                 values[p.name] = picked[0]
             else:
                 if values:
-                    _read(engine, op, actor, bank, values)
-    for key, bank in engine.banks.items():
-        (engine.bank_a if key.startswith("a.") else engine.bank_b).merge(bank)
-    if engine.adapter is not None:
-        _rows(engine)
+                    _read(run, op, actor, bank, values)
+    for key, bank in run.seen.banks.items():
+        (run.seen.a if key.startswith("a.") else run.seen.b).merge(bank)
+    if run.adapter is not None:
+        _rows(run)
 
 
-def _rows(engine: Engine) -> None:
-    assert engine.adapter is not None
-    other = engine.a.get(engine.cfg.other_client)
-    for table, row in engine.adapter.rows(engine.a_tenant_id):
+def _rows(run: RunState) -> None:
+    assert run.adapter is not None
+    other = run.a.get(run.cfg.other_client)
+    for table, row in run.adapter.rows(run.a_tenant_id):
         rows = Bank()
         rows.harvest(row, singular(table))
-        engine.bank_a.merge(rows)
-        engine.a_rows |= rows.uuids
+        run.seen.a.merge(rows)
+        run.seen.a_rows |= rows.uuids
         if other is not None:
-            engine.c2_owned |= owned_ids(row, other.user_id)
-    for table, row in engine.adapter.rows(engine.b_tenant_id):
-        engine.bank_b.harvest(row, singular(table))
-        engine.bank_b.harvest_strings(row, needles(engine))
+            run.seen.other_client_owned |= owned_ids(row, other.user_id)
+    for table, row in run.adapter.rows(run.b_tenant_id):
+        run.seen.b.harvest(row, singular(table))
+        run.seen.b.harvest_strings(row, needles(run))
 
 
 def _read(
-    engine: Engine, op: Operation, actor: Actor, bank: Bank, path_values: dict[str, str]
+    run: RunState, op: Operation, actor: Actor, bank: Bank, path_values: dict[str, str]
 ) -> None:
-    builder = engine.requests.builder(lambda res, fld: None)
+    builder = run.requests.builder(lambda res, fld: None)
     query = {p.name: builder.value(p.schema, p.name) for p in op.query_params if p.required}
-    host = engine.requests.host_for(op, actor)
-    sent = engine.t.request(
+    host = run.requests.host_for(op, actor)
+    sent = run.t.request(
         "GET",
         fill_path(op.path, path_values),
         cookies=actor.cookies,
@@ -75,30 +71,30 @@ def _read(
     if sent.status != 200 or sent.body is None:
         return
     bank.harvest(sent.body, path_resource(op.path))
-    bank.harvest_strings(sent.body, needles(engine))
-    other = engine.a.get(engine.cfg.other_client)
+    bank.harvest_strings(sent.body, needles(run))
+    other = run.a.get(run.cfg.other_client)
     if other is not None and actor is other:
-        engine.c2_owned |= owned_ids(sent.body, other.user_id)
+        run.seen.other_client_owned |= owned_ids(sent.body, other.user_id)
 
 
-def needles(engine: Engine) -> list[str]:
+def needles(run: RunState) -> list[str]:
     """Substrings that make a string B's: its slug and its tenant id."""
-    return [engine.cfg.b.slug, engine.b_tenant_id]
+    return [run.cfg.b.slug, run.b_tenant_id]
 
 
-def build_markers(engine: Engine) -> None:
-    a_known = engine.bank_a.people() | {x.user_id for x in engine.a.values()} | engine.a_rows
-    a_known.add(engine.a_tenant_id)
-    markers = engine.markers_b
-    markers.add_uuids(engine.bank_b.uuids - a_known)
-    markers.add_uuids({engine.b_tenant_id} | {x.user_id for x in engine.b.values()} - a_known)
-    markers.strings |= (engine.bank_b.strings - engine.bank_a.strings) | {engine.cfg.b.slug}
-    markers.strings |= engine.cfg.extra_markers
-    other = engine.a.get(engine.cfg.other_client)
-    if other is not None and engine.cfg.client in engine.a:
-        engine.markers_c2.add_uuids(engine.c2_owned | {other.user_id})
+def build_markers(run: RunState) -> None:
+    a_known = run.seen.a.people() | {x.user_id for x in run.a.values()} | run.seen.a_rows
+    a_known.add(run.a_tenant_id)
+    markers = run.markers_b
+    markers.add_uuids(run.seen.b.uuids - a_known)
+    markers.add_uuids({run.b_tenant_id} | {x.user_id for x in run.b.values()} - a_known)
+    markers.strings |= (run.seen.b.strings - run.seen.a.strings) | {run.cfg.b.slug}
+    markers.strings |= run.cfg.extra_markers
+    other = run.a.get(run.cfg.other_client)
+    if other is not None and run.cfg.client in run.a:
+        run.markers_c2.add_uuids(run.seen.other_client_owned | {other.user_id})
     else:
-        engine.report.notes.append(
+        run.report.notes.append(
             "client-to-client check skipped: no second client of A "
-            f"({engine.cfg.other_client!r}) to attack"
+            f"({run.cfg.other_client!r}) to attack"
         )

@@ -1,0 +1,51 @@
+"""What a run attacks with: the two tenants, their identities, and the run's switches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tenantry.probe.http import Credentials
+
+
+@dataclass
+class Side:
+    """One tenant under test: its slug and identities by label (``owner``, ``client``,
+    ``client2``...). A needs at least one; B needs an ``owner`` (its view is the
+    reference for "did B change"), and a ``client`` if it has portal data."""
+
+    slug: str
+    members: dict[str, Credentials]
+
+
+@dataclass
+class Config:
+    a: Side
+    b: Side
+    # In-process only: the app's signing keys, so expired and forged-but-valid
+    # signatures can be made. Over HTTP those probes are listed as skipped.
+    signing_keys: list[bytes] | None = None
+    sig_max_age_s: int = 14 * 24 * 3600
+    base_domain: str = "localhost"
+    ids_per_slot: int = 2
+    # (method, path, scope) of every API route of the app, to cross-check the document.
+    route_table: list[tuple[str, str, str | None]] | None = None
+    # An extra A member whose membership is removed at the end (needs the adapter).
+    leaver: Credentials | None = None
+    # Whose sessions ``logout-all`` kills at the end (default: A's staff, else any).
+    logout_victim: str | None = None
+    extra_markers: set[str] = field(default_factory=set)
+    # Labels (in ``a.members``) of the client who attacks and of the other client of A
+    # whose records it must not reach; the other client never attacks.
+    client: str = "client"
+    other_client: str = "client2"
+    # The credential attacks per route and the closing scenarios (on by default).
+    credential_attacks: bool = True
+    scenarios: bool = True
+    # Which of A's identities try to sign in to B (each attempt costs a password hash).
+    login_scenario_roles: tuple[str, ...] = ("owner", "client")
+    # Seed of the request builder (dates, sizes): the same seed builds the same requests.
+    seed: int = 5
+    # Probe only the routes (``"METHOD /path"``) this accepts; None: every route.
+    select: Callable[[str], bool] | None = None
+    progress: Callable[[str], None] | None = None
