@@ -14,6 +14,7 @@ from tenantry.auth.routes import router as auth_router
 from tenantry.db.engine import Database
 from tenantry.isolation.middleware import EdgeMiddleware
 from tenantry.isolation.scopes import assert_routes_scoped, scoped_router
+from tenantry.observability.runtime import install as install_observability
 from tenantry.settings import Settings
 from tenantry.tenants.hosts import HostResolver
 from tenantry.tenants.routes import router as tenant_router
@@ -53,6 +54,9 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     assert_routes_scoped(app)
     for middleware in area_middleware():
         app.add_middleware(middleware)
+    # Metrics, traffic and error tags: just inside the edge, which sets the request id
+    # and host tenant it reads.
+    install_observability(app, settings, db)
     app.add_middleware(
         EdgeMiddleware,
         resolve_host=app.state.host_resolver,
@@ -86,6 +90,7 @@ AREAS = (
     "portal",
     "public",
     "web",
+    "observability",
 )
 # Middleware that areas provide, applied inside the edge middleware when present.
 AREA_MIDDLEWARE = ("tenantry.idempotency.middleware:IdempotencyMiddleware",)

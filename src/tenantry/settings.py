@@ -84,6 +84,30 @@ class Settings(BaseSettings):
     log_json: bool = True
     log_level: str = "INFO"
 
+    # Observability (tenantry.observability). /metrics needs this bearer token when set;
+    # unset, it answers only clients on the loopback address.
+    metrics_token: str | None = None
+    # Bounded tenant label on metrics: these slugs (comma-separated) always get their
+    # own label, plus the first N other tenants a process sees; the rest are "other".
+    metrics_tenants: str = ""
+    metrics_tenant_labels: int = 20
+    # Error reports: Sentry is on when SENTRY_DSN is set (standard name, no prefix).
+    sentry_dsn: str | None = Field(
+        default=None, validation_alias=AliasChoices("SENTRY_DSN", "TENANTRY_SENTRY_DSN")
+    )
+    # The operator's security view keeps this many days / rows of security events.
+    security_events_retention_days: int = 7
+    security_events_max_rows: int = 100_000
+
+    # Per-tenant and per-user request budgets on tenant routes (a ``limits`` string such
+    # as "100/second"; unset = no limit). Counters live in process memory unless
+    # RATE_LIMIT_URL names a shared storage (redis://host:port/db).
+    tenant_rate_limit: str | None = None
+    user_rate_limit: str | None = None
+    rate_limit_url: str = "memory://"
+    # Plan tiers: {"<tenant slug or id>": {"tenant": "500/second", "user": "50/second"}}.
+    rate_limit_overrides: dict[str, dict[str, str]] = Field(default_factory=dict)
+
     @property
     def extra_hosts(self) -> frozenset[str]:
         return frozenset(h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip())

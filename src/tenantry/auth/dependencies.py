@@ -88,13 +88,20 @@ def load_access(db: Database, user_id: uuid.UUID, tenant_id: uuid.UUID | None) -
 
 
 def _refuse(request: Request, error: TenantryError, **fields: Any) -> TenantryError:
+    # The security log feeds metrics and the operator view (tenantry.observability):
+    # name the caller's tenant and user from the signed session when the caller did not.
+    if not ({"tenant", "session_tenant"} & fields.keys()):
+        session = cookies.read_session(get_settings_dep(request), request)
+        if session is not None:
+            fields.setdefault("session_tenant", session.tenant_id)
+            fields.setdefault("user", session.user_id)
     _log.warning(
         "security_event",
         code=error.code,
         request_id=getattr(request.state, "request_id", None),
         path=request.url.path,
         client=request.client.host if request.client else None,
-        **{k: str(v) for k, v in fields.items()},
+        **{k: str(v) for k, v in fields.items() if v is not None},
     )
     return error
 

@@ -15,6 +15,7 @@ from tenantry.db.base import Base, TenantOwned
 from tenantry.expenses import models as expenses
 from tenantry.idempotency import models as idempotency
 from tenantry.invoices import models as invoices
+from tenantry.observability import models as observability
 from tenantry.payments import models as payments
 from tenantry.permissions import models as permissions
 from tenantry.posts import models as posts
@@ -28,7 +29,7 @@ from tenantry.work_orders import models as work_orders
 MODEL_MODULES = (
     tenants, auth, services, service_requests, bookings, work_orders, invoices, expenses,
     attachments, reminders, chat, posts, contact, idempotency, payments, permissions,
-    tenant_settings,
+    tenant_settings, observability,
 )  # fmt: skip
 
 

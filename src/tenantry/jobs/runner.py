@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from tenantry.db.engine import Database
 from tenantry.isolation.context import TenantContext, require_tenant_id, tenant_context
+from tenantry.observability.metrics import JOBS
 from tenantry.settings import Settings
 
 _log = structlog.get_logger("tenantry.jobs")
@@ -77,7 +78,25 @@ def registered_tasks() -> list[str]:
 def run_in_tenant(
     task: _Registered, env: JobEnv, job_id: int | None, kwargs: dict[str, Any]
 ) -> Any:
-    """Refuse a job without a tenant; otherwise run its body inside that tenant's context."""
+    """Refuse a job without a tenant; otherwise run its body inside that tenant's context.
+
+    Counts the outcome per task (``tenantry_jobs_total``: succeeded, failed, refused).
+    """
+    try:
+        result = _run_in_tenant(task, env, job_id, kwargs)
+    except JobRefused:
+        JOBS.labels(task.name, "refused").inc()
+        raise
+    except BaseException:
+        JOBS.labels(task.name, "failed").inc()
+        raise
+    JOBS.labels(task.name, "succeeded").inc()
+    return result
+
+
+def _run_in_tenant(
+    task: _Registered, env: JobEnv, job_id: int | None, kwargs: dict[str, Any]
+) -> Any:
     raw = kwargs.pop("tenant_id", None)
     try:
         tenant_id = uuid.UUID(str(raw)) if raw is not None else None
@@ -86,6 +105,7 @@ def run_in_tenant(
     if tenant_id is None:
         _log.error(
             "security_event",
+            code="job_refused",
             kind="job_without_tenant",
             task=task.name,
             job_id=job_id,

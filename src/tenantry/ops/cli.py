@@ -90,6 +90,12 @@ def serve(
         _fail(f"cannot reach the database: {exc}")
     # Workers build their app from the environment (see tenantry.app:app_from_env).
     os.environ["TENANTRY_DATA_DIR"] = str(settings.data_dir.resolve())
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Every process (workers, the job worker thread here) writes its metrics to
+        # files there; /metrics in any worker adds them up.
+        from tenantry.observability.metrics import prepare_multiprocess_dir
+
+        prepare_multiprocess_dir((settings.data_dir / "prometheus").resolve())
     if job_worker:
         _start_job_worker_thread(settings)
     typer.echo(f"serving on http://{host}:{port} (data in {settings.data_dir})")

@@ -82,13 +82,18 @@ def handle_webhook(
 ) -> WebhookResult:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise InvalidEvent("The event is too large.")
-    verify_signature(
-        settings.webhook_secret,
-        payload,
-        signature,
-        tolerance_s=settings.payments_webhook_tolerance_s,
-        now=now,
-    )
+    try:
+        verify_signature(
+            settings.webhook_secret,
+            payload,
+            signature,
+            tolerance_s=settings.payments_webhook_tolerance_s,
+            now=now,
+        )
+    except TenantryError as exc:
+        # A forged or replayed callback: a security event (metrics, operator view).
+        _security.warning("security_event", code=f"webhook_{exc.code}")
+        raise
     try:
         event = WebhookEvent.model_validate_json(payload)
     except ValidationError as exc:

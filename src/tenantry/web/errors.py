@@ -13,9 +13,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tenantry.errors import TenantryError
+from tenantry.errors import RateLimited, TenantryError
 
 _log = structlog.get_logger("tenantry.errors")
+_security = structlog.get_logger("tenantry.security")
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -58,6 +59,10 @@ def error_body(request: Request, code: str, message: str, details: Any = None) -
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(TenantryError)
     async def _domain(request: Request, exc: TenantryError) -> JSONResponse:
+        if isinstance(exc, RateLimited):
+            # Every limiter (login, contact form, tenant and user quotas) ends here:
+            # one security log line each (metrics, operator view).
+            _security.warning("security_event", code=exc.code, path=request.url.path)
         return JSONResponse(
             error_body(request, exc.code, exc.detail, jsonable_encoder(exc.details)),
             status_code=exc.status_code,

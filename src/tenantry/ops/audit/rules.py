@@ -20,8 +20,9 @@ from tenantry.ops.audit.catalogue import (
 # column is a finding: a new table must choose a side explicitly.
 GLOBAL_TABLES: frozenset[str] = frozenset({"tenants", "users", "alembic_version"})
 # Job-queue libraries create their own tables (jobs carry the tenant in their payload
-# and the runner re-enters the tenant context).
-GLOBAL_PREFIXES: tuple[str, ...] = ("procrastinate_",)
+# and the runner re-enters the tenant context). ``ops_``: the platform operator's
+# aggregate security view (tenantry.observability.models), never a tenant's data.
+GLOBAL_PREFIXES: tuple[str, ...] = ("procrastinate_", "ops_")
 
 TENANT_SETTING_NAME = "app.current_tenant_id"
 COMMANDS = ("SELECT", "INSERT", "UPDATE", "DELETE")

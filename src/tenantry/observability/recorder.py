@@ -1,0 +1,142 @@
+"""Feeds the operator's security view: buffers in memory, writes in batches.
+
+Security events and per-minute request counts are collected in memory by the request
+path (no database work there) and written every ``interval_s`` by one daemon thread
+per process, in one transaction. The buffer is bounded: past ``max_buffer`` events
+the oldest unsaved ones are dropped (and counted in the metrics anyway). Each write
+also prunes rows older than the retention and keeps at most ``max_rows`` events, so
+the tables stay small whatever happens.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Connection, Engine
+
+from tenantry.observability.models import OpsSecurityEvent, OpsTraffic
+from tenantry.observability.security import SecurityEvent
+
+_log = structlog.get_logger("tenantry.observability")
+
+LabelOf = Callable[[SecurityEvent], str]
+
+
+class Recorder:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        retention: timedelta = timedelta(days=7),
+        max_rows: int = 100_000,
+        interval_s: float = 2.0,
+        max_buffer: int = 10_000,
+    ) -> None:
+        self.engine = engine
+        self.retention = retention
+        self.max_rows = max_rows
+        self.interval_s = interval_s
+        self._events: deque[tuple[SecurityEvent, str]] = deque(maxlen=max_buffer)
+        self._traffic: dict[tuple[datetime, str], list[int]] = {}
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # ---- the request path: memory only ---------------------------------------------
+
+    def add_event(self, event: SecurityEvent, label: str) -> None:
+        with self._lock:
+            self._events.append((event, label))
+        self._ensure_thread()
+
+    def count_request(self, label: str, *, error: bool) -> None:
+        minute = datetime.now(UTC).replace(second=0, microsecond=0)
+        with self._lock:
+            counts = self._traffic.setdefault((minute, label), [0, 0])
+            counts[0] += 1
+            counts[1] += int(error)
+        self._ensure_thread()
+
+    # ---- the writer ----------------------------------------------------------------
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._run, name="tenantry-ops-recorder", daemon=True
+            )
+            self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.flush()
+            except Exception as exc:  # the database is away: try again next round
+                _log.warning("ops_recorder_flush_failed", error=exc.__class__.__name__)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def flush(self) -> None:
+        """Write what is buffered (the operator page calls it, so it shows the latest)."""
+        with self._flush_lock:
+            with self._lock:
+                events = list(self._events)
+                self._events.clear()
+                traffic = self._traffic
+                self._traffic = {}
+            if not events and not traffic:
+                return
+            with self.engine.begin() as conn:
+                if events:
+                    conn.execute(
+                        insert(OpsSecurityEvent),
+                        [
+                            {
+                                "occurred_at": e.occurred_at,
+                                "code": e.code,
+                                "actor_tenant_id": e.tenant_id,
+                                "tenant_label": label,
+                                "target_tenant_id": e.target_tenant_id,
+                                "user_id": e.user_id,
+                                "client": e.client,
+                                "request_id": e.request_id,
+                                "path": e.path,
+                            }
+                            for e, label in events
+                        ],
+                    )
+                for (minute, label), (requests, errors) in sorted(traffic.items()):
+                    stmt = insert(OpsTraffic).values(
+                        minute=minute, tenant_label=label, requests=requests, errors=errors
+                    )
+                    conn.execute(
+                        stmt.on_conflict_do_update(
+                            index_elements=["minute", "tenant_label"],
+                            set_={
+                                "requests": OpsTraffic.requests + stmt.excluded.requests,
+                                "errors": OpsTraffic.errors + stmt.excluded.errors,
+                            },
+                        )
+                    )
+                self._prune(conn)
+
+    def _prune(self, conn: Connection) -> None:
+        cutoff = datetime.now(UTC) - self.retention
+        conn.execute(delete(OpsSecurityEvent).where(OpsSecurityEvent.occurred_at < cutoff))
+        conn.execute(delete(OpsTraffic).where(OpsTraffic.minute < cutoff))
+        newest = conn.scalar(select(func.max(OpsSecurityEvent.id)))
+        if newest is not None and newest > self.max_rows:
+            oldest_kept = newest - self.max_rows
+            conn.execute(delete(OpsSecurityEvent).where(OpsSecurityEvent.id <= oldest_kept))
