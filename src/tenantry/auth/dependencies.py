@@ -90,10 +90,11 @@ def load_access(db: Database, user_id: uuid.UUID, tenant_id: uuid.UUID | None) -
 def _refuse(request: Request, error: TenantryError, **fields: Any) -> TenantryError:
     # The security log feeds metrics and the operator view (tenantry.observability):
     # name the caller's tenant and user from the signed session when the caller did not.
-    if not ({"tenant", "session_tenant"} & fields.keys()):
+    if not ({"tenant", "session_tenant"} & fields.keys() and "user" in fields):
         session = cookies.read_session(get_settings_dep(request), request)
         if session is not None:
-            fields.setdefault("session_tenant", session.tenant_id)
+            if not ({"tenant", "session_tenant"} & fields.keys()):
+                fields["session_tenant"] = session.tenant_id
             fields.setdefault("user", session.user_id)
     _log.warning(
         "security_event",

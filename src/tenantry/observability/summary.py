@@ -102,9 +102,9 @@ def security_summary(engine: Engine, *, hours: int) -> SecuritySummary:
             .group_by(*_BY_FIRST_TWO)
         ).all()
         by_code = dict(
-            conn.execute(select(events.code, func.count()).where(window).group_by(events.code))
-            .tuples()
-            .all()
+            conn.execute(
+                select(events.code, func.count()).where(window).group_by(events.code)
+            ).all()
         )
         top_tenants = conn.execute(
             _top(
