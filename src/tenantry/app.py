@@ -15,6 +15,7 @@ from tenantry.db.engine import Database
 from tenantry.isolation.middleware import EdgeMiddleware
 from tenantry.isolation.scopes import assert_routes_scoped, scoped_router
 from tenantry.observability.runtime import install as install_observability
+from tenantry.quotas.limiter import QuotaLimiter
 from tenantry.settings import Settings
 from tenantry.tenants.hosts import HostResolver
 from tenantry.tenants.routes import router as tenant_router
@@ -56,7 +57,8 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
         app.add_middleware(middleware)
     # Metrics, traffic and error tags: just inside the edge, which sets the request id
     # and host tenant it reads.
-    install_observability(app, settings, db)
+    obs = install_observability(app, settings, db)
+    app.state.quotas = QuotaLimiter(settings, obs.names)
     app.add_middleware(
         EdgeMiddleware,
         resolve_host=app.state.host_resolver,

@@ -263,18 +263,25 @@ DatabaseDep = Annotated[Database, Depends(get_database)]
 def tenant_router(**kwargs: Any) -> APIRouter:
     """A router whose routes are tenant-scoped and authenticated by ``require_tenant``.
 
-    Every route also gets ``idempotency_guard`` (a no-op unless a POST carries an
-    ``Idempotency-Key``; see ``tenantry.idempotency.middleware``).
+    Every route also gets ``enforce_quota`` (the tenant's and user's request budgets,
+    after authentication; see ``tenantry.quotas``) and ``idempotency_guard`` (a no-op
+    unless a POST carries an ``Idempotency-Key``; see ``tenantry.idempotency.middleware``).
     """
     from tenantry.idempotency.middleware import idempotency_guard
     from tenantry.isolation.scopes import scoped_router
+    from tenantry.quotas.dependency import enforce_quota
 
-    deps = [Depends(require_tenant), Depends(idempotency_guard), *kwargs.pop("dependencies", [])]
+    deps = [
+        Depends(require_tenant),
+        Depends(enforce_quota),
+        Depends(idempotency_guard),
+        *kwargs.pop("dependencies", []),
+    ]
     return scoped_router(
         "tenant",
         dependencies=deps,
         error_model=ErrorResponse,
-        error_codes=(401, 403, 422),
+        error_codes=(401, 403, 422, 429),
         **kwargs,
     )
 

@@ -1,0 +1,156 @@
+"""The budgets: ``TENANTRY_TENANT_RATE_LIMIT`` per tenant, ``TENANTRY_USER_RATE_LIMIT``
+per user within a tenant, both overridable per tenant (plan tiers) with
+``TENANTRY_RATE_LIMIT_OVERRIDES`` keyed by tenant slug or id.
+
+Storage: process memory by default (moving window, exact, per process). With
+``TENANTRY_RATE_LIMIT_URL=redis://host:port/db`` every process and machine shares the
+counters through Redis (async client, one per event loop). If Redis cannot be
+reached, requests are let through and a warning is logged (a limiter outage must not
+take the platform down); the metric ``tenantry_security_events_total{code=
+"rate_limited"}`` stops rising, which is what to alert on together with the warning.
+
+A refused request is ``429 rate_limited`` with ``Retry-After`` and the
+``RateLimit-Limit``/``RateLimit-Remaining``/``RateLimit-Reset``/``RateLimit-Policy``
+headers of the budget that ran out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+import uuid
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import structlog
+from limits import RateLimitItem, parse
+from limits.aio.strategies import MovingWindowRateLimiter as AsyncMovingWindow
+from limits.storage import MemoryStorage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from tenantry.errors import RateLimited
+from tenantry.observability.labels import TenantNames
+from tenantry.settings import Settings
+
+_log = structlog.get_logger("tenantry.quotas")
+NAMESPACE = "tenantry-quota"
+
+
+@dataclass(frozen=True)
+class Budgets:
+    tenant: RateLimitItem | None
+    user: RateLimitItem | None
+
+
+def _parse(value: str | None) -> RateLimitItem | None:
+    return parse(value) if value and value.strip() else None
+
+
+class QuotaExceeded(RateLimited):
+    message = "This tenant or user sent too many requests; try again later."
+
+
+class QuotaLimiter:
+    def __init__(self, settings: Settings, names: TenantNames) -> None:
+        self.names = names
+        self.default = Budgets(_parse(settings.tenant_rate_limit), _parse(settings.user_rate_limit))
+        self.overrides = {
+            key: Budgets(
+                _parse(spec.get("tenant", settings.tenant_rate_limit)),
+                _parse(spec.get("user", settings.user_rate_limit)),
+            )
+            for key, spec in settings.rate_limit_overrides.items()
+        }
+        self.enabled = any(
+            b.tenant is not None or b.user is not None
+            for b in (self.default, *self.overrides.values())
+        )
+        url = settings.rate_limit_url.strip()
+        self.shared = not url.startswith("memory")
+        self._url = url
+        self._memory = MovingWindowRateLimiter(MemoryStorage())
+        self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncMovingWindow]
+        self._per_loop = weakref.WeakKeyDictionary()
+        self._warned_at = 0.0
+
+    # ---- budgets -------------------------------------------------------------------
+
+    async def budgets(self, tenant_id: uuid.UUID) -> Budgets:
+        if not self.overrides:
+            return self.default
+        found = self.overrides.get(str(tenant_id))
+        if found is not None:
+            return found
+        known, slug = self.names.cached(tenant_id)
+        if not known:
+            slug = await anyio.to_thread.run_sync(self.names.slug, tenant_id)
+        return self.overrides.get(slug or "", self.default)
+
+    # ---- storage -------------------------------------------------------------------
+
+    def _async_limiter(self) -> AsyncMovingWindow:
+        loop = asyncio.get_running_loop()
+        limiter = self._per_loop.get(loop)
+        if limiter is None:
+            scheme, sep, rest = self._url.partition("://")
+            storage: Any = storage_from_string(
+                f"async+{scheme}{sep}{rest}", implementation="redispy"
+            )
+            limiter = AsyncMovingWindow(storage)
+            self._per_loop[loop] = limiter
+        return limiter
+
+    async def _hit(self, item: RateLimitItem, *key: str) -> tuple[bool, float, int]:
+        """(allowed, reset time, remaining) after counting one request."""
+        if not self.shared:
+            if self._memory.hit(item, NAMESPACE, *key):
+                return True, 0.0, 0
+            reset, remaining = self._memory.get_window_stats(item, NAMESPACE, *key)
+            return False, reset, remaining
+        limiter = self._async_limiter()
+        if await limiter.hit(item, NAMESPACE, *key):
+            return True, 0.0, 0
+        reset, remaining = await limiter.get_window_stats(item, NAMESPACE, *key)
+        return False, reset, remaining
+
+    # ---- the check -----------------------------------------------------------------
+
+    async def check(self, tenant_id: uuid.UUID, user_id: uuid.UUID | None) -> None:
+        """Count one request of ``user_id`` in ``tenant_id``; raise ``QuotaExceeded``
+        when either budget is spent (the user's first: a single busy user is stopped
+        before they use up the whole tenant's budget)."""
+        budgets = await self.budgets(tenant_id)
+        checks: list[tuple[str, RateLimitItem, tuple[str, ...]]] = []
+        if budgets.user is not None and user_id is not None:
+            checks.append(("user", budgets.user, ("user", str(tenant_id), str(user_id))))
+        if budgets.tenant is not None:
+            checks.append(("tenant", budgets.tenant, ("tenant", str(tenant_id))))
+        for name, item, key in checks:
+            try:
+                allowed, reset, remaining = await self._hit(item, *key)
+            except Exception as exc:  # the shared storage is away: fail open, loudly
+                self._warn(exc)
+                return
+            if not allowed:
+                raise QuotaExceeded(headers=_headers(name, item, reset, remaining))
+
+    def _warn(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self._warned_at > 10:
+            self._warned_at = now
+            _log.warning("rate_limit_storage_unavailable", error=exc.__class__.__name__)
+
+
+def _headers(name: str, item: RateLimitItem, reset: float, remaining: int) -> dict[str, str]:
+    retry = max(1, math.ceil(reset - time.time()))
+    window = item.get_expiry()
+    return {
+        "Retry-After": str(retry),
+        "RateLimit-Limit": str(item.amount),
+        "RateLimit-Remaining": str(max(0, remaining)),
+        "RateLimit-Reset": str(retry),
+        "RateLimit-Policy": f'{item.amount};w={window};comment="{name}"',
+    }

@@ -1,0 +1,155 @@
+"""Per-tenant and per-user request budgets (memory storage), through the real app."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tenantry.app import create_app
+from tenantry.db.engine import Database
+from tenantry.settings import Settings
+from tests.conftest import login
+from tests.factories import Member, TenantFixture, add_client, make_tenant
+
+CURRENT = "/api/tenant/current"
+
+
+@pytest.fixture
+def limited(settings: Settings, db: Database) -> Any:
+    return create_app(
+        settings.model_copy(
+            update={
+                "tenant_rate_limit": "6/minute",
+                "user_rate_limit": "4/minute",
+                "metrics_token": "t",
+            }
+        ),
+        db,
+    )
+
+
+def client_of(app: Any, member: Member) -> TestClient:
+    client = TestClient(app)
+    login(client, member)
+    return client
+
+
+@pytest.fixture
+def clients(limited: Any) -> Iterator[list[TestClient]]:
+    made: list[TestClient] = []
+    yield made
+    for c in made:
+        c.close()
+
+
+def statuses(client: TestClient, n: int, **kw: Any) -> list[int]:
+    return [client.get(CURRENT, **kw).status_code for _ in range(n)]
+
+
+def test_a_user_is_stopped_at_their_budget_and_the_next_request_is_429(
+    limited: Any, db: Database, clients: list[TestClient]
+) -> None:
+    tenant = make_tenant(db, roles=("owner",))
+    owner = client_of(limited, tenant["owner"])
+    clients.append(owner)
+    assert statuses(owner, 4) == [200] * 4
+    r = owner.get(CURRENT)
+    assert r.status_code == 429
+    assert r.json()["error"]["code"] == "rate_limited"
+    assert int(r.headers["Retry-After"]) >= 1
+    assert r.headers["RateLimit-Limit"] == "4"
+    assert r.headers["RateLimit-Remaining"] == "0"
+    assert int(r.headers["RateLimit-Reset"]) >= 1
+    assert 'comment="user"' in r.headers["RateLimit-Policy"]
+
+
+def test_the_tenant_budget_is_shared_by_its_users_and_spares_other_tenants(
+    limited: Any, db: Database, clients: list[TestClient]
+) -> None:
+    tenant = make_tenant(db, roles=("owner", "admin"))
+    other = make_tenant(db, roles=("owner",))
+    first, second = client_of(limited, tenant["owner"]), client_of(limited, tenant["admin"])
+    neighbour = client_of(limited, other["owner"])
+    clients.extend([first, second, neighbour])
+    assert statuses(first, 3) + statuses(second, 3) == [200] * 6
+    r = second.get(CURRENT)
+    assert r.status_code == 429 and r.headers["RateLimit-Limit"] == "6"
+    assert 'comment="tenant"' in r.headers["RateLimit-Policy"]
+    # Another tenant keeps its whole budget.
+    assert statuses(neighbour, 4) == [200] * 4
+
+
+def test_the_budget_follows_the_session_never_a_header(
+    limited: Any, db: Database, clients: list[TestClient]
+) -> None:
+    tenant = make_tenant(db, roles=("owner",))
+    victim = make_tenant(db, roles=("owner",))
+    attacker = client_of(limited, tenant["owner"])
+    clients.append(attacker)
+    spoof = {"x-tenant-id": str(victim.id), "x-user-id": str(victim["owner"].user_id)}
+    assert statuses(attacker, 4, headers=spoof) == [200] * 4
+    assert attacker.get(CURRENT, headers=spoof).status_code == 429
+    # The victim's budget is untouched; unauthenticated requests spend nothing.
+    with TestClient(limited) as anonymous:
+        assert statuses(anonymous, 10) == [401] * 10
+    victim_client = client_of(limited, victim["owner"])
+    clients.append(victim_client)
+    assert statuses(victim_client, 4) == [200] * 4
+
+
+def test_a_plan_tier_override_gives_one_tenant_a_bigger_budget(
+    settings: Settings, db: Database, clients: list[TestClient]
+) -> None:
+    big, small = make_tenant(db, roles=("owner",)), make_tenant(db, roles=("owner",))
+    app = create_app(
+        settings.model_copy(
+            update={
+                "tenant_rate_limit": "3/minute",
+                "rate_limit_overrides": {big.slug: {"tenant": "8/minute"}},
+            }
+        ),
+        db,
+    )
+    big_client, small_client = client_of(app, big["owner"]), client_of(app, small["owner"])
+    clients.extend([big_client, small_client])
+    assert statuses(small_client, 4) == [200] * 3 + [429]
+    assert statuses(big_client, 9) == [200] * 8 + [429]
+
+
+def test_refusals_are_security_events_of_the_tenant(
+    limited: Any, db: Database, clients: list[TestClient]
+) -> None:
+    tenant = make_tenant(db, roles=("owner",))
+    member = add_client(db, tenant)
+    c = client_of(limited, member)
+    clients.append(c)
+    labels = frozenset({("code", "rate_limited"), ("tenant", tenant.slug)})
+    key = ("tenantry_security_events_total", labels)
+    statuses(c, 4)
+    assert statuses(c, 2) == [429, 429]
+    assert scrape_with(c, "t").get(key) == 2.0
+
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def scrape_with(client: TestClient, token: str) -> Samples:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    r = client.get("/metrics", headers={"authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.text
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(r.text)
+        for s in family.samples
+    }
+
+
+def test_no_limits_configured_means_no_counting(app: Any, tenant_a: TenantFixture) -> None:
+    assert app.state.quotas.enabled is False
+    with TestClient(app) as c:
+        login(c, tenant_a["owner"])
+        assert statuses(c, 12) == [200] * 12
