@@ -71,6 +71,8 @@ class ObservabilityMiddleware:
         async def send_status(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+                # Now, not after the response: the server span ends with its last byte.
+                self.obs.tag_span(state, request_tenant(state))
             await send(message)
 
         try:
@@ -96,4 +98,3 @@ class ObservabilityMiddleware:
         )
         if route != "/metrics":
             self.obs.recorder.count_request(label, error=status >= 500)
-        self.obs.tag_span(state, tenant)

@@ -20,11 +20,13 @@ from starlette.types import Scope
 from tenantry.db.engine import Database
 from tenantry.isolation.context import current_context
 from tenantry.observability import metrics
+from tenantry.observability.errors import setup_error_reports
 from tenantry.observability.labels import TenantLabels, TenantNames, database_slug_lookup
 from tenantry.observability.logging import ensure_security_processor
 from tenantry.observability.middleware import ObservabilityMiddleware, request_tenant, route_scope
 from tenantry.observability.recorder import Recorder
 from tenantry.observability.security import SecurityEvent, add_sink
+from tenantry.observability.tracing import setup_tracing
 from tenantry.settings import Settings
 
 SINK_NAME = "tenantry.observability"
@@ -73,7 +75,8 @@ class Observability:
         user = state.get("user_id") or (ctx.user_id if ctx else None)
         tags = {
             "tenant.id": str(tenant) if tenant else None,
-            "tenant.slug": self.names.cached(tenant)[1] if tenant else None,
+            # An error path: one cached look-up per tenant at most.
+            "tenant.slug": self.names.slug(tenant) if tenant else None,
             "user.id": str(user) if user else None,
             "request.id": state.get("request_id"),
             "route.scope": route_scope(scope),
@@ -85,7 +88,8 @@ class Observability:
 
 
 def install(app: FastAPI, settings: Settings, db: Database) -> Observability:
-    """Called by ``create_app``: metrics, security sink, middleware, pool gauges."""
+    """Called by ``create_app``: metrics, security sink, middleware, pool gauges, and
+    error reports and traces when the environment asks for them."""
     obs = Observability(settings, db)
     app.state.observability = obs
     ensure_security_processor()
@@ -94,4 +98,7 @@ def install(app: FastAPI, settings: Settings, db: Database) -> Observability:
     metrics.instrument_pool(db.migrator_engine, "migrator")
     metrics.mark_this_process_dead_at_exit()
     app.add_middleware(ObservabilityMiddleware, observability=obs)
+    if settings.sentry_dsn and not sentry_sdk.is_initialized():
+        setup_error_reports(settings.sentry_dsn)
+    setup_tracing(app, db)
     return obs
