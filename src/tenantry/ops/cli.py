@@ -15,6 +15,7 @@ import typer
 from tenantry.errors import DatabaseUnavailable
 from tenantry.legacy.cli import db_app, legacy_app
 from tenantry.ops.audit import audit_app
+from tenantry.ops.migrations import migration_app
 from tenantry.ops.worker import worker_command
 from tenantry.probe.cli import probe_command
 from tenantry.settings import Settings, get_settings, set_settings
@@ -184,6 +185,7 @@ def demo_data(data_dir: DataDir = None) -> None:
 
 
 app.add_typer(audit_app, name="audit")
+app.add_typer(migration_app, name="migration")
 app.command("probe")(probe_command)
 app.command("worker")(worker_command)
 app.add_typer(legacy_app, name="legacy")
