@@ -14,6 +14,12 @@ from tenantry.auth.routes import router as auth_router
 from tenantry.db.engine import Database
 from tenantry.isolation.middleware import EdgeMiddleware
 from tenantry.isolation.scopes import assert_routes_scoped, scoped_router
+from tenantry.kit.body_limit import (
+    UPLOAD_ENVELOPE_BYTES,
+    BodyLimitMiddleware,
+    BodyLimits,
+    publish_limits,
+)
 from tenantry.observability.runtime import install as install_observability
 from tenantry.quotas.limiter import QuotaLimiter
 from tenantry.settings import Settings
@@ -55,6 +61,11 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     assert_routes_scoped(app)
     for middleware in area_middleware():
         app.add_middleware(middleware)
+    # Added after (so outside) the area middleware: bodies are bounded before the
+    # idempotency middleware or any route sees them.
+    limits = body_limits(settings)
+    app.add_middleware(BodyLimitMiddleware, limits=limits)
+    publish_limits(app, limits)
     # Metrics, traffic and error tags: just inside the edge, which sets the request id
     # and host tenant it reads.
     obs = install_observability(app, settings, db)
@@ -66,6 +77,14 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
         extra_hosts=settings.extra_hosts,
     )
     return app
+
+
+def body_limits(settings: Settings) -> BodyLimits:
+    return BodyLimits(
+        json=settings.json_max_bytes,
+        upload=settings.upload_max_bytes + UPLOAD_ENVELOPE_BYTES,
+        webhook=settings.webhook_max_bytes,
+    )
 
 
 # Business areas: each ``tenantry.<area>.routes`` module that exists exposes

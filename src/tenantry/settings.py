@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     av_callback_secret: str | None = None
 
     upload_max_bytes: int = 10 * 1024 * 1024
+    # Every request body is bounded while it streams in (tenantry.kit.body_limit):
+    # JSON routes by this, uploads by upload_max_bytes, the payments webhook by the next.
+    json_max_bytes: int = 1024 * 1024
+    webhook_max_bytes: int = 256 * 1024
     upload_content_types: str = (
         "application/pdf,image/png,image/jpeg,image/gif,image/webp,text/plain,text/csv"
     )

@@ -23,6 +23,7 @@ from tenantry.auth.dependencies import (
     tenant_router,
 )
 from tenantry.isolation.context import TenantContext
+from tenantry.kit.body_limit import body_limit
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.dependencies import RequirePermission
 
@@ -51,6 +52,7 @@ DOWNLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
     410: {"description": "Found infected and quarantined (`file_infected`)"},
 }
 MULTIPART_BODY: dict[str, Any] = {
+    **body_limit("upload"),
     "requestBody": {
         "required": True,
         "content": {
@@ -62,7 +64,7 @@ MULTIPART_BODY: dict[str, Any] = {
                 }
             }
         },
-    }
+    },
 }
 
 

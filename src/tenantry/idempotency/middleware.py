@@ -4,13 +4,14 @@ Why two pieces. The stored response must be looked up per tenant, and the tenant
 only known after ``require_tenant`` has authenticated the request — inside the route's
 dependencies — while capturing the finished response needs a middleware. So:
 
-* ``IdempotencyMiddleware`` (pure ASGI, inside the edge middleware) handles only POST
-  requests carrying the header. It buffers the body, records a fingerprint (method,
-  path, query string, body hash) in ``scope["state"]``, and runs the app. If the route
-  dependency *claimed* the key, the response is buffered, stored under the claim, then
-  sent; if the dependency found a finished request, it raises ``IdempotentReplay``,
-  which no handler inside knows, so it reaches this middleware, which sends the stored
-  response verbatim with ``Idempotent-Replayed: true``.
+* ``IdempotencyMiddleware`` (pure ASGI, inside the edge and body-limit middleware)
+  handles only POST requests carrying the header. It reads nothing itself: it hashes
+  the body *as the route reads it* (nothing is kept), records the pending request in
+  ``scope["state"]``, and runs the app. If the route dependency *claimed* the key, the
+  response is buffered, stored under the claim, then sent; if the dependency found a
+  finished request, it raises ``IdempotentReplay``, which no handler inside knows, so
+  it reaches this middleware, which sends the stored response verbatim with
+  ``Idempotent-Replayed: true``.
 * ``idempotency_guard`` runs on every ``tenant_router`` route right after
   ``require_tenant`` (added in ``auth.dependencies.tenant_router``) and does nothing
   unless the middleware marked the request. In the caller's tenant context (guard and
@@ -25,6 +26,15 @@ refusal may change on retry), with a UTF-8 body up to ``MAX_STORED_BYTES``, and 
 oversized or binary body — deletes the claim so the client can retry with the key.
 Public, system and auth routes have no guard: the header is ignored there.
 
+Why nothing is buffered before authentication: an earlier version read the whole body
+of any POST with the header before ``require_tenant`` ran, so anyone could make the
+server hold gigabytes (issue 8, finding 3). Now the guard, which runs after
+authentication, needs the body's hash: JSON routes have read their body by then
+(FastAPI reads it before the dependencies); for a route that streams its body itself
+(uploads), the guard reads the rest into a spooled temporary file (memory up to
+``SPOOL_MEMORY_BYTES``, then disk) that the route then reads from. The body-limit
+middleware outside bounds all of it.
+
 Limits: a replay skips the route's own permission checks (only the same user can
 replay, and only what they were already answered); if the process dies between the
 route's commit and storing the response, the claim is reclaimed after
@@ -33,10 +43,12 @@ route's commit and storing the response, the claim is reclaimed after
 
 from __future__ import annotations
 
+import hashlib
 import json
+import tempfile
 import uuid
-from dataclasses import dataclass
-from typing import Annotated, Any
+from dataclasses import dataclass, field
+from typing import IO, Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -53,6 +65,8 @@ STATE_KEY = "idempotency"
 MAX_STORED_BYTES = 1024 * 1024
 KEPT_HEADERS = (b"content-type", b"location")
 NOT_STORED_STATUSES = frozenset({401, 403, 408, 429})
+SPOOL_MEMORY_BYTES = 1024 * 1024
+SPOOL_CHUNK = 64 * 1024
 
 
 @dataclass
@@ -62,13 +76,64 @@ class Claim:
     row_id: uuid.UUID
 
 
+class _Disconnected(Exception):
+    """The client went away while the guard read the rest of the body."""
+
+
 @dataclass
 class PendingRequest:
+    """A POST with the header: its body hashed as it goes by, never kept whole."""
+
     key: str
     method: str
     path: str
-    fingerprint: bytes
+    query: bytes
+    receive: Receive  # the (size-bounded) receive below this middleware
     claim: Claim | None = None
+    hasher: Any = field(default_factory=hashlib.sha256)
+    complete: bool = False
+    spool: IO[bytes] | None = None
+    spool_left: int = 0
+
+    def feed(self, message: Message) -> None:
+        if message["type"] == "http.request" and not self.complete:
+            self.hasher.update(message.get("body", b""))
+            self.complete = not message.get("more_body", False)
+
+    async def fingerprint(self) -> bytes:
+        """The request's fingerprint. Called after authentication: whatever of the body
+        the route has not read yet is read now into a spool the route reads next."""
+        if not self.complete:
+            spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)  # noqa: SIM115
+            while not self.complete:
+                message = await self.receive()
+                if message["type"] == "http.disconnect":
+                    spool.close()
+                    raise _Disconnected()
+                self.feed(message)
+                body = message.get("body", b"")
+                spool.write(body)
+                self.spool_left += len(body)
+            spool.seek(0)
+            self.spool = spool
+        return service.fingerprint_of(self.method, self.path, self.query, self.hasher.digest())
+
+    async def receive_for_app(self) -> Message:
+        if self.spool is not None:
+            chunk = self.spool.read(SPOOL_CHUNK)
+            self.spool_left -= len(chunk)
+            if self.spool_left <= 0:
+                self.spool.close()
+                self.spool = None
+            return {"type": "http.request", "body": chunk, "more_body": self.spool is not None}
+        message = await self.receive()
+        self.feed(message)
+        return message
+
+    def close(self) -> None:
+        if self.spool is not None:
+            self.spool.close()
+            self.spool = None
 
 
 class IdempotentReplay(Exception):
@@ -91,13 +156,14 @@ async def idempotency_guard(
         raise service.IdempotencyKeyInvalid()
     if ctx.tenant_id is None:  # pragma: no cover - require_tenant guarantees one
         return
+    fingerprint = await pending.fingerprint()
     outcome = await run_in_threadpool(
         service.claim,
         db=db,
         key=pending.key,
         method=pending.method,
         path=pending.path,
-        hashed=service.request_hash(ctx.user_id, pending.fingerprint),
+        hashed=service.request_hash(ctx.user_id, fingerprint),
     )
     if isinstance(outcome, service.StoredResponse):
         raise IdempotentReplay(outcome)
@@ -125,26 +191,14 @@ class IdempotencyMiddleware:
         if key is None:
             await self.app(scope, receive, send)
             return
-        body, disconnected = await _read_body(receive)
-        if disconnected:
-            return
         pending = PendingRequest(
             key=key,
             method=scope["method"],
             path=scope["path"],
-            fingerprint=service.request_fingerprint(
-                scope["method"], scope["path"], scope.get("query_string", b""), body
-            ),
+            query=scope.get("query_string", b""),
+            receive=receive,
         )
         scope.setdefault("state", {})[STATE_KEY] = pending
-        replayed_body = False
-
-        async def replay_receive() -> Message:
-            nonlocal replayed_body
-            if not replayed_body:
-                replayed_body = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
 
         start: Message | None = None
         chunks: list[bytes] = []
@@ -163,30 +217,23 @@ class IdempotencyMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, replay_receive, capture)
+            await self.app(scope, pending.receive_for_app, capture)
         except IdempotentReplay as replay:
             await _send_stored(send, replay.stored)
+            return
+        except _Disconnected:
             return
         except BaseException:
             if pending.claim is not None:
                 await _release(scope, pending.claim)
             raise
+        finally:
+            pending.close()
         if pending.claim is None or start is None:
             return
         await _finish(scope, pending.claim, start, b"".join(chunks))
         await send(start)
         await send({"type": "http.response.body", "body": b"".join(chunks), "more_body": False})
-
-
-async def _read_body(receive: Receive) -> tuple[bytes, bool]:
-    parts: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return b"", True
-        parts.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(parts), False
 
 
 def _storable(start: Message, body: bytes) -> dict[str, Any] | None:

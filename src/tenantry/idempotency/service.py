@@ -63,9 +63,14 @@ def valid_key(key: str) -> bool:
 
 
 def request_fingerprint(method: str, path: str, query: bytes, body: bytes) -> bytes:
-    """What the middleware can know before authentication: method, path, query, body."""
+    """What identifies the request apart from its caller: method, path, query, body."""
+    return fingerprint_of(method, path, query, hashlib.sha256(body).digest())
+
+
+def fingerprint_of(method: str, path: str, query: bytes, body_digest: bytes) -> bytes:
+    """``request_fingerprint`` from the body's SHA-256 (hashed as it streamed by)."""
     digest = hashlib.sha256()
-    for part in (method.encode(), path.encode(), query, hashlib.sha256(body).digest()):
+    for part in (method.encode(), path.encode(), query, body_digest):
         digest.update(len(part).to_bytes(8, "big") + part)
     return digest.digest()
 

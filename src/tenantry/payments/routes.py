@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from tenantry.auth.dependencies import DatabaseDep, SettingsDep, system_router
+from tenantry.kit.body_limit import body_limit
 from tenantry.payments import service
 from tenantry.payments.schemas import WebhookResult
 
@@ -28,10 +29,11 @@ RawBody = Annotated[bytes, Depends(raw_body)]
     response_model=WebhookResult,
     responses={400: _ERROR},
     openapi_extra={
+        **body_limit("webhook"),
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": {"type": "object"}}},
-        }
+        },
     },
 )
 def payments_webhook(
