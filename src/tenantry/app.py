@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-from typing import Any
+from fastapi import FastAPI
 
-from fastapi import APIRouter, FastAPI
-
-from tenantry import __version__
+from tenantry import __version__, areas
 from tenantry.auth.ratelimit import LoginLimiter
-from tenantry.auth.routes import router as auth_router
 from tenantry.db.engine import Database
+from tenantry.http_errors import install_error_handlers
+from tenantry.idempotency.middleware import IdempotencyMiddleware
 from tenantry.isolation.middleware import EdgeMiddleware
 from tenantry.isolation.scopes import assert_routes_scoped, scoped_router
 from tenantry.kit.body_limit import (
@@ -24,8 +21,7 @@ from tenantry.observability.runtime import install as install_observability
 from tenantry.quotas.limiter import QuotaLimiter
 from tenantry.settings import Settings
 from tenantry.tenants.hosts import HostResolver
-from tenantry.tenants.routes import router as tenant_router
-from tenantry.web.errors import install_error_handlers
+from tenantry.web.routes import router as web_router
 
 health = scoped_router("public", tags=["health"])
 
@@ -56,12 +52,11 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     )
     app.state.host_resolver = HostResolver(db, settings.base_domain)
     install_error_handlers(app)
-    for router in (health, auth_router, tenant_router, *extra_routers()):
+    for router in (health, *areas.routers(), web_router):
         app.include_router(router)
     assert_routes_scoped(app)
-    for middleware in area_middleware():
-        app.add_middleware(middleware)
-    # Added after (so outside) the area middleware: bodies are bounded before the
+    app.add_middleware(IdempotencyMiddleware)
+    # Added after (so outside) the idempotency middleware: bodies are bounded before the
     # idempotency middleware or any route sees them.
     limits = body_limits(settings)
     app.add_middleware(BodyLimitMiddleware, limits=limits)
@@ -85,58 +80,3 @@ def body_limits(settings: Settings) -> BodyLimits:
         upload=settings.upload_max_bytes + UPLOAD_ENVELOPE_BYTES,
         webhook=settings.webhook_max_bytes,
     )
-
-
-# Business areas: each ``tenantry.<area>.routes`` module that exists exposes
-# ``routers`` (a list) or ``router``; adding an area needs no edit elsewhere.
-AREAS = (
-    "services",
-    "service_requests",
-    "bookings",
-    "work_orders",
-    "invoices",
-    "expenses",
-    "attachments",
-    "reminders",
-    "chat",
-    "posts",
-    "contact",
-    "payments",
-    "permissions",
-    "team",
-    "tenant_settings",
-    "users",
-    "email",
-    "calendar",
-    "portal",
-    "public",
-    "web",
-    "observability",
-)
-# Middleware that areas provide, applied inside the edge middleware when present.
-AREA_MIDDLEWARE = ("tenantry.idempotency.middleware:IdempotencyMiddleware",)
-
-
-def extra_routers() -> list[APIRouter]:
-    found: list[APIRouter] = []
-    for area in AREAS:
-        name = f"tenantry.{area}.routes"
-        if importlib.util.find_spec(f"tenantry.{area}") is None:
-            continue
-        if importlib.util.find_spec(name) is None:
-            continue
-        module = importlib.import_module(name)
-        found.extend(getattr(module, "routers", None) or [module.router])
-    return found
-
-
-def area_middleware() -> list[Any]:
-    found = []
-    for spec in AREA_MIDDLEWARE:
-        module_name, _, attr = spec.partition(":")
-        if importlib.util.find_spec(module_name.rsplit(".", 1)[0]) is None:
-            continue
-        if importlib.util.find_spec(module_name) is None:
-            continue
-        found.append(getattr(importlib.import_module(module_name), attr))
-    return found

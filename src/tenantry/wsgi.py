@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from tenantry.app import create_app
+from tenantry.db.runtime import open_database
 from tenantry.observability.logging import configure_logging
-from tenantry.ops.runtime import open_database
 from tenantry.settings import get_settings
 
 

@@ -32,9 +32,10 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, text
 
-from tenantry.auth.dependencies import CurrentTenant, TenantSession, tenant_router
+from tenantry.auth.dependencies import CurrentTenant, TenantSession
 from tenantry.db.bootstrap import DatabaseUrls
 from tenantry.db.engine import Database
+from tenantry.routing import tenant_router
 from tenantry.services.models import Service
 from tenantry.settings import Settings
 from tenantry.tenants.lifecycle import add_member, provision_tenant

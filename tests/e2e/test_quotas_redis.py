@@ -23,9 +23,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tenantry.auth.dependencies import CurrentTenant, tenant_router
+from tenantry.auth.dependencies import CurrentTenant
 from tenantry.db.bootstrap import DatabaseUrls
 from tenantry.db.engine import Database
+from tenantry.routing import tenant_router
 from tenantry.settings import Settings
 from tests.conftest import TEST_KEYS
 from tests.factories import PASSWORD, make_tenant

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
+from tenantry.audit import audit_app, audit_schema, strict_tenant_problem
 from tenantry.db.bootstrap import DatabaseUrls, ensure_database, resolve_urls
 from tenantry.db.migrate import upgrade
 from tenantry.isolation.rls import strict_policy_sql
-from tenantry.ops.audit import audit_app, audit_schema, strict_tenant_problem
 from tenantry.settings import Settings, get_settings, set_settings
 
 # Well-formed tenant tables (parent, child with a composite FK, notes), so the breakage

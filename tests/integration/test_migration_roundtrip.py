@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
+from tenantry.audit import audit_schema
 from tenantry.db.bootstrap import DatabaseUrls
 from tenantry.db.engine import Database
 from tenantry.db.migrate import current_revision, downgrade, revisions, upgrade
 from tenantry.observability.models import OpsSecurityEvent
-from tenantry.ops.audit import audit_schema
 from tenantry.services.models import Service
 from tenantry.settings import Settings
 from tests.factories import count_rows, make_service, make_tenant

@@ -17,11 +17,12 @@ from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
 
 from tenantry.app import create_app
-from tenantry.auth.dependencies import CurrentTenant, tenant_router
+from tenantry.auth.dependencies import CurrentTenant
 from tenantry.db.bootstrap import DatabaseUrls
 from tenantry.db.engine import Database
 from tenantry.observability.errors import setup_error_reports
 from tenantry.observability.tracing import build_provider, instrument, tracing_requested
+from tenantry.routing import tenant_router
 from tenantry.settings import Settings
 from tests.conftest import TEST_KEYS, login
 from tests.factories import TenantFixture

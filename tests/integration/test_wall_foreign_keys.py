@@ -22,9 +22,10 @@ from sqlalchemy import Connection, Engine, ForeignKeyConstraint, create_engine, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateTable
 
+from tenantry.areas import tenant_owned_tables
+from tenantry.db.base import Base
 from tenantry.db.bootstrap import DatabaseUrls
 from tenantry.db.engine import Database
-from tenantry.db.models import Base, tenant_owned_tables
 from tests.factories import TenantFixture, make_tenant
 from tests.integration.test_wall_rls import seed_every_table
 

@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 
+from tenantry.areas import tenant_owned_tables
 from tenantry.attachments.models import Attachment
 from tenantry.bookings.models import Booking
 from tenantry.chat.models import ChatMessage
 from tenantry.contact.models import ContactSubmission
 from tenantry.db.engine import Database
-from tenantry.db.models import tenant_owned_tables
 from tenantry.expenses.models import Expense
 from tenantry.idempotency.models import IdempotencyKey
 from tenantry.invoices.models import Invoice, InvoiceLine

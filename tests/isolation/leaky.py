@@ -17,11 +17,12 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import select, update
 
 from tenantry.app import create_app
-from tenantry.auth.dependencies import CurrentTenant, DatabaseDep, tenant_router
+from tenantry.auth.dependencies import CurrentTenant, DatabaseDep
 from tenantry.auth.models import Membership
 from tenantry.bookings.models import Booking
 from tenantry.db.engine import Database
 from tenantry.errors import Forbidden, NotFound
+from tenantry.routing import tenant_router
 from tenantry.services.models import Service
 from tenantry.settings import Settings
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tenantry.db.models import tenant_owned_tables
+from tenantry.areas import tenant_owned_tables
 from tenantry.legacy.catalogue import Column, Constraint, Snapshot, Table
 from tenantry.legacy.rules import DERIVATIONS, RuleError, table_rules
 from tenantry.legacy.sqlfile import SqlFileError, split_statements

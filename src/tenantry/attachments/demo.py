@@ -18,7 +18,7 @@ from tenantry.service_requests.models import ServiceRequest
 from tenantry.settings import get_settings
 
 if TYPE_CHECKING:
-    from tenantry.ops.demo import DemoTenant
+    from tenantry.kit.demo import DemoTenant
 
 FILES = (
     (

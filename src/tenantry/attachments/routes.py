@@ -19,13 +19,12 @@ from tenantry.auth.dependencies import (
     DatabaseDep,
     SettingsDep,
     TenantSession,
-    system_router,
-    tenant_router,
 )
 from tenantry.isolation.context import TenantContext
 from tenantry.kit.body_limit import body_limit
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.dependencies import RequirePermission
+from tenantry.routing import system_router, tenant_router
 
 AttachmentsRead = Annotated[TenantContext, Depends(RequirePermission("attachments.read"))]
 AttachmentsWrite = Annotated[TenantContext, Depends(RequirePermission("attachments.write"))]

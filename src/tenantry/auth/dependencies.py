@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -47,7 +47,6 @@ from tenantry.isolation.context import TenantContext, set_context, tenant_contex
 from tenantry.isolation.scopes import ROLES_ATTR, provides_tenant_context
 from tenantry.settings import Settings
 from tenantry.tenants.models import Tenant
-from tenantry.web.errors import ErrorResponse
 
 _log = structlog.get_logger("tenantry.security")
 
@@ -258,44 +257,6 @@ ClientMember = Annotated[TenantContext, Depends(RequireRole("client"))]
 TenantSession = Annotated[Session, Depends(db_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
-
-
-def tenant_router(**kwargs: Any) -> APIRouter:
-    """A router whose routes are tenant-scoped and authenticated by ``require_tenant``.
-
-    Every route also gets ``enforce_quota`` (the tenant's and user's request budgets,
-    after authentication; see ``tenantry.quotas``) and ``idempotency_guard`` (a no-op
-    unless a POST carries an ``Idempotency-Key``; see ``tenantry.idempotency.middleware``).
-    """
-    from tenantry.idempotency.middleware import idempotency_guard
-    from tenantry.isolation.scopes import scoped_router
-    from tenantry.quotas.dependency import enforce_quota
-
-    deps = [
-        Depends(require_tenant),
-        Depends(enforce_quota),
-        Depends(idempotency_guard),
-        *kwargs.pop("dependencies", []),
-    ]
-    return scoped_router(
-        "tenant",
-        dependencies=deps,
-        error_model=ErrorResponse,
-        error_codes=(401, 403, 422, 429),
-        **kwargs,
-    )
-
-
-def public_router(**kwargs: Any) -> APIRouter:
-    from tenantry.isolation.scopes import scoped_router
-
-    return scoped_router("public", error_model=ErrorResponse, error_codes=(422,), **kwargs)
-
-
-def system_router(**kwargs: Any) -> APIRouter:
-    from tenantry.isolation.scopes import scoped_router
-
-    return scoped_router("system", error_model=ErrorResponse, error_codes=(422,), **kwargs)
 
 
 Dependency = Callable[..., Any]

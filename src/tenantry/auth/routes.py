@@ -8,7 +8,7 @@ from fastapi import Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 
 from tenantry.auth import cookies, service
-from tenantry.auth.dependencies import CurrentUser, DatabaseDep, SettingsDep, public_router
+from tenantry.auth.dependencies import CurrentUser, DatabaseDep, SettingsDep
 from tenantry.auth.models import User
 from tenantry.auth.schemas import (
     LoginIn,
@@ -21,9 +21,14 @@ from tenantry.auth.schemas import (
     UserOut,
 )
 from tenantry.errors import NotAuthenticated, TenantryError
+from tenantry.http_errors import ErrorResponse
+from tenantry.isolation.scopes import scoped_router
 from tenantry.settings import Settings
 
-router = public_router(prefix="/api", tags=["auth"])
+# Built here, not with tenantry.routing (which sits above auth).
+router = scoped_router(
+    "public", prefix="/api", tags=["auth"], error_model=ErrorResponse, error_codes=(422,)
+)
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not signed in"},

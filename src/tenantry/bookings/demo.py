@@ -1,7 +1,7 @@
 """Demo bookings: a few finished last week and a working diary over the coming three
-weeks, spread across the team, for the demo client. The request that is ``assigned``
-or ``in_progress`` gets its booking. Runs after services and service requests; with
-no services it adds nothing. Idempotent: a tenant with bookings is left alone."""
+weeks, spread across the team, for the demo client. Runs after services; with no
+services it adds nothing (the requests in hand are booked by the requests' demo).
+Idempotent: a tenant with bookings is left alone."""
 
 from __future__ import annotations
 
@@ -13,12 +13,10 @@ from sqlalchemy import select
 from tenantry.bookings.models import Booking
 from tenantry.db.engine import Database
 from tenantry.isolation.context import TenantContext, tenant_context
-from tenantry.service_requests.demo import user
-from tenantry.service_requests.models import ServiceRequest
 from tenantry.services.models import Service
 
 if TYPE_CHECKING:
-    from tenantry.ops.demo import DemoTenant
+    from tenantry.kit.demo import DemoTenant
 
 # (day offset from today, start hour UTC, assignee role or None, status, notes)
 DIARY: tuple[tuple[int, int, str | None, str, str], ...] = (
@@ -40,7 +38,7 @@ DIARY: tuple[tuple[int, int, str | None, str, str], ...] = (
 
 
 def fill(db: Database, demo: DemoTenant) -> None:
-    ctx = TenantContext(tenant_id=demo.ref.id, user_id=user(demo, "owner"), role="owner")
+    ctx = TenantContext(tenant_id=demo.ref.id, user_id=demo.user("owner"), role="owner")
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     with tenant_context(ctx), db.session() as s:
         if s.scalar(select(Booking.id).limit(1)) is not None:
@@ -55,34 +53,12 @@ def fill(db: Database, demo: DemoTenant) -> None:
             starts = today + timedelta(days=day, hours=hour)
             s.add(
                 Booking(
-                    client_id=user(demo, "client"),
+                    client_id=demo.user("client"),
                     service_id=service.id,
-                    assignee_id=user(demo, assignee) if assignee else None,
+                    assignee_id=demo.user(assignee) if assignee else None,
                     starts_at=starts,
                     ends_at=starts + timedelta(minutes=service.duration_minutes),
                     status=status,
                     notes=notes,
-                )
-            )
-        # The requests staff are working on were booked from the request.
-        for offset, request in enumerate(
-            s.scalars(
-                select(ServiceRequest)
-                .where(ServiceRequest.status.in_(("assigned", "in_progress")))
-                .order_by(ServiceRequest.created_at)
-            )
-        ):
-            starts = today + timedelta(days=3 + 4 * offset, hours=16)
-            minutes = next((v.duration_minutes for v in services if v.id == request.service_id), 60)
-            s.add(
-                Booking(
-                    client_id=request.client_id,
-                    service_id=request.service_id,
-                    service_request_id=request.id,
-                    assignee_id=request.assignee_id,
-                    starts_at=starts,
-                    ends_at=starts + timedelta(minutes=minutes),
-                    status="confirmed",
-                    notes=request.title,
                 )
             )

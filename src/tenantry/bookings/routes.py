@@ -1,5 +1,6 @@
 """Bookings: staff manage them under /api/admin/bookings; clients book and cancel their
-own under /api/portal/bookings (ownership checked in the repository query)."""
+own under /api/portal/bookings (ownership checked in the repository query); the staff
+calendar is GET /api/admin/calendar."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, status
 from pydantic import AwareDatetime
 
-from tenantry.auth.dependencies import ClientMember, TenantSession, tenant_router
+from tenantry.auth.dependencies import TenantSession
 from tenantry.bookings import service
 from tenantry.bookings.repository import BookingFilters
 from tenantry.bookings.schemas import (
@@ -19,20 +20,23 @@ from tenantry.bookings.schemas import (
     BookingReschedule,
     BookingStats,
     BookingStatus,
+    CalendarEntry,
     PendingCount,
     PortalBookingCancel,
     PortalBookingCreate,
 )
-from tenantry.errors import NotAuthenticated
 from tenantry.isolation.context import TenantContext
+from tenantry.kit.actor import PortalClient
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.dependencies import RequirePermission
+from tenantry.routing import tenant_router
 
 BookingsRead = Annotated[TenantContext, Depends(RequirePermission("bookings.read"))]
 BookingsWrite = Annotated[TenantContext, Depends(RequirePermission("bookings.write"))]
 
 admin_router = tenant_router(prefix="/api/admin/bookings", tags=["bookings"])
 portal_router = tenant_router(prefix="/api/portal/bookings", tags=["portal"])
+calendar_router = tenant_router(prefix="/api/admin/calendar", tags=["calendar"])
 
 R = dict[int | str, dict[str, Any]]
 AUTH: R = {401: {"description": "Not signed in"}, 403: {"description": "role_required"}}
@@ -42,13 +46,6 @@ WRITE: R = {
     409: {"description": "invalid_transition, slot_taken"},
     422: {"description": "Invalid input, or unknown_client / unknown_service / unknown_assignee"},
 }
-
-
-def me(ctx: TenantContext) -> uuid.UUID:
-    """The signed-in client's user id: the portal's ownership filter."""
-    if ctx.user_id is None:  # ClientMember always has one; fail closed regardless
-        raise NotAuthenticated()
-    return ctx.user_id
 
 
 def _out(booking: object) -> BookingOut:
@@ -165,7 +162,7 @@ def complete_booking(
 
 @portal_router.get("", response_model=Page[BookingOut], responses=AUTH)
 def list_my_bookings(
-    ctx: ClientMember,
+    client: PortalClient,
     session: TenantSession,
     page: Pagination,
     status_: Annotated[BookingStatus | None, Query(alias="status")] = None,
@@ -173,7 +170,7 @@ def list_my_bookings(
     """The signed-in client's bookings, soonest first."""
     items, total = service.list_bookings(
         session,
-        filters=BookingFilters(status=status_, client_id=me(ctx)),
+        filters=BookingFilters(status=status_, client_id=client.user_id),
         limit=page.limit,
         offset=page.offset,
     )
@@ -181,9 +178,11 @@ def list_my_bookings(
 
 
 @portal_router.get("/{booking_id}", response_model=BookingOut, responses=FOUND)
-def get_my_booking(ctx: ClientMember, session: TenantSession, booking_id: uuid.UUID) -> BookingOut:
+def get_my_booking(
+    client: PortalClient, session: TenantSession, booking_id: uuid.UUID
+) -> BookingOut:
     """One of the client's own bookings (another client's is a 404)."""
-    return _out(service.get(session, booking_id=booking_id, client_id=me(ctx)))
+    return _out(service.get(session, booking_id=booking_id, client_id=client.user_id))
 
 
 @portal_router.post(
@@ -196,13 +195,13 @@ def get_my_booking(ctx: ClientMember, session: TenantSession, booking_id: uuid.U
     },
 )
 def create_my_booking(
-    ctx: ClientMember, session: TenantSession, body: PortalBookingCreate
+    client: PortalClient, session: TenantSession, body: PortalBookingCreate
 ) -> BookingOut:
     """Book an active service for yourself, within the tenant's booking window (minimum
     notice and maximum advance from its booking settings, or the defaults)."""
     booking = service.create_for_client(
         session,
-        client_id=me(ctx),
+        client_id=client.user_id,
         service_id=body.service_id,
         starts_at=body.starts_at,
         notes=body.notes,
@@ -220,7 +219,7 @@ def create_my_booking(
     },
 )
 def cancel_my_booking(
-    ctx: ClientMember,
+    client: PortalClient,
     session: TenantSession,
     booking_id: uuid.UUID,
     body: PortalBookingCancel | None = None,
@@ -228,9 +227,32 @@ def cancel_my_booking(
     """Cancel one of your own pending or confirmed bookings, if the business allows
     online cancellation and the start is far enough away."""
     booking = service.cancel_for_client(
-        session, client_id=me(ctx), booking_id=booking_id, reason=body.reason if body else ""
+        session, client_id=client.user_id, booking_id=booking_id, reason=body.reason if body else ""
     )
     return _out(booking)
 
 
-routers = [admin_router, portal_router]
+# --- calendar ------------------------------------------------------------------------
+
+
+@calendar_router.get(
+    "",
+    response_model=list[CalendarEntry],
+    responses={
+        **AUTH,
+        422: {"description": "Missing or invalid from/to, invalid_time_range, range_too_long"},
+    },
+)
+def calendar(
+    ctx: BookingsRead,
+    session: TenantSession,
+    from_: Annotated[AwareDatetime, Query(alias="from", description="Range start (inclusive).")],
+    to: Annotated[AwareDatetime, Query(description="Range end (exclusive); at most 62 days on.")],
+    include_cancelled: bool = False,
+) -> list[CalendarEntry]:
+    """Bookings that intersect [from, to), soonest first, with the service's name and
+    the client and assignee ids. Cancelled bookings only on request."""
+    return service.calendar(session, start=from_, end=to, include_cancelled=include_cancelled)
+
+
+routers = [admin_router, portal_router, calendar_router]

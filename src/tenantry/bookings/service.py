@@ -1,9 +1,7 @@
 """Booking rules: who and what a booking may point at, its status machine, the
 assignee overlap check, and the client-side booking window and cancellation policy.
 
-Services flush and never commit (the request commits once). The errors for unknown
-references and invalid transitions are defined here and reused by service requests
-and work orders, which depend on bookings (a request converts into one).
+Services flush and never commit (the request commits once).
 """
 
 from __future__ import annotations
@@ -12,16 +10,17 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tenantry.auth.models import STAFF_ROLES
 from tenantry.bookings import repository as repo
 from tenantry.bookings.models import Booking
 from tenantry.bookings.schemas import BookingStats, CalendarEntry
 from tenantry.errors import Conflict, Forbidden, NotFound, TenantryError
 from tenantry.kit.cache import tenant_cache
-from tenantry.service_requests import repository as lookups
+from tenantry.kit.errors import InvalidTransition, UnknownAssignee, UnknownClient, UnknownService
+from tenantry.kit.members import STAFF_ROLES, find_member
+from tenantry.kit.repository import flush
+from tenantry.services import repository as services
 
 STATS_KEY = "bookings.stats"
 PENDING_KEY = "bookings.pending_count"
@@ -34,50 +33,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "cancelled": frozenset(),
     "completed": frozenset(),
 }
-
-
-# --- errors shared with service requests and work orders -------------------------
-
-
-class InvalidReference(TenantryError):
-    """A body names a record that does not exist in this tenant. Another tenant's id
-    gets exactly the same answer as an id that exists nowhere."""
-
-    status_code = 422
-
-
-class UnknownClient(InvalidReference):
-    code = "unknown_client"
-    message = "No client of this tenant has this id."
-
-
-class UnknownService(InvalidReference):
-    code = "unknown_service"
-    message = "No available service of this tenant has this id."
-
-
-class UnknownAssignee(InvalidReference):
-    code = "unknown_assignee"
-    message = "No staff, admin or owner of this tenant has this id."
-
-
-class InvalidTransition(Conflict):
-    code = "invalid_transition"
-    message = "This status change is not allowed."
-
-
-class ConstraintConflict(Conflict):
-    code = "conflict"
-    message = "The change conflicts with the current data; reload and try again."
-
-
-def flush(session: Session) -> None:
-    """Flush, turning a constraint the checks did not foresee (a member removed or a
-    row changed concurrently) into a 409 that names nothing of the data."""
-    try:
-        session.flush()
-    except IntegrityError as exc:
-        raise ConstraintConflict() from exc
 
 
 # --- errors of bookings ------------------------------------------------------------
@@ -166,7 +121,7 @@ def _check_slot(
 ) -> None:
     # Locking the assignee's membership row serialises concurrent bookings of one
     # assignee, so two requests cannot both pass the overlap check.
-    if lookups.find_member(session, user_id=assignee_id, roles=STAFF_ROLES, lock=True) is None:
+    if find_member(session, user_id=assignee_id, roles=STAFF_ROLES, lock=True) is None:
         raise UnknownAssignee()
     if repo.overlaps(
         session,
@@ -194,9 +149,9 @@ def create(
     service_request_id: uuid.UUID | None = None,
     active_service_only: bool = True,
 ) -> Booking:
-    if lookups.find_member(session, user_id=client_id, roles=("client",)) is None:
+    if find_member(session, user_id=client_id, roles=("client",)) is None:
         raise UnknownClient()
-    service = lookups.find_service(session, service_id=service_id, active_only=active_service_only)
+    service = services.find(session, service_id=service_id, active_only=active_service_only)
     if service is None:
         raise UnknownService()
     start, end = _span(starts_at, ends_at, timedelta(minutes=service.duration_minutes))

@@ -15,7 +15,7 @@ from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.service_requests.models import ServiceRequest
 
 if TYPE_CHECKING:
-    from tenantry.ops.demo import DemoTenant
+    from tenantry.kit.demo import DemoTenant
 
 TEAM_THREAD = (
     ("owner", "Morning all: two new requests came in overnight, both marked urgent."),

@@ -7,13 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import Depends, status
 
-from tenantry.auth.dependencies import ClientMember, TenantSession, tenant_router
+from tenantry.auth.dependencies import ClientMember, TenantSession
 from tenantry.chat import service
 from tenantry.chat.models import ChatMessage
 from tenantry.chat.schemas import ChatMessageIn, ChatMessageOut
 from tenantry.isolation.context import TenantContext
 from tenantry.kit.pagination import Page, PageParams, Pagination
 from tenantry.permissions.dependencies import RequirePermission
+from tenantry.routing import tenant_router
 
 ChatRead = Annotated[TenantContext, Depends(RequirePermission("chat.read"))]
 ChatWrite = Annotated[TenantContext, Depends(RequirePermission("chat.write"))]

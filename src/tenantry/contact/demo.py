@@ -13,7 +13,7 @@ from tenantry.db.engine import Database
 from tenantry.isolation.context import TenantContext, tenant_context
 
 if TYPE_CHECKING:
-    from tenantry.ops.demo import DemoTenant
+    from tenantry.kit.demo import DemoTenant
 
 # (name, email, message, hours ago)
 MESSAGES: dict[str, list[tuple[str, str, str, int]]] = {

@@ -6,18 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request, status
 
-from tenantry.auth.dependencies import (
-    AdminMember,
-    HostTenant,
-    SettingsDep,
-    TenantSession,
-    public_router,
-    tenant_router,
-)
+from tenantry.auth.dependencies import AdminMember, HostTenant, SettingsDep, TenantSession
 from tenantry.contact import service
 from tenantry.contact.schemas import ContactIn, ContactReceivedOut, ContactSubmissionOut
 from tenantry.errors import NotFound
 from tenantry.kit.pagination import Page, Pagination
+from tenantry.routing import public_router, tenant_router
 
 public = public_router(prefix="/api/public", tags=["contact"])
 admin = tenant_router(prefix="/api/admin", tags=["contact"])

@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import Body, Depends
 
-from tenantry.auth.dependencies import SettingsDep, TenantSession, tenant_router
+from tenantry.auth.dependencies import SettingsDep, TenantSession
 from tenantry.email import service
 from tenantry.email.schemas import SentEmailOut, TestEmailIn
 from tenantry.isolation.context import TenantContext
 from tenantry.permissions.dependencies import RequirePermission
+from tenantry.routing import tenant_router
 
 EmailTest = Annotated[TenantContext, Depends(RequirePermission("email.test"))]
 

@@ -16,7 +16,7 @@ from tenantry.expenses.models import Expense
 from tenantry.isolation.context import TenantContext, tenant_context
 
 if TYPE_CHECKING:
-    from tenantry.ops.demo import DemoTenant
+    from tenantry.kit.demo import DemoTenant
 
 # (who, cents, category, description, days ago, status)
 EXPENSES = [

@@ -7,12 +7,13 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query
 
-from tenantry.auth.dependencies import TenantSession, tenant_router
+from tenantry.auth.dependencies import TenantSession
 from tenantry.expenses import service
 from tenantry.expenses.schemas import ExpenseCreate, ExpenseOut, ExpenseStatus
 from tenantry.isolation.context import TenantContext
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.dependencies import RequirePermission
+from tenantry.routing import tenant_router
 
 ExpensesRead = Annotated[TenantContext, Depends(RequirePermission("expenses.read"))]
 ExpensesWrite = Annotated[TenantContext, Depends(RequirePermission("expenses.write"))]

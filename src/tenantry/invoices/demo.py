@@ -22,7 +22,7 @@ from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.services.models import Service
 
 if TYPE_CHECKING:
-    from tenantry.ops.demo import DemoTenant
+    from tenantry.kit.demo import DemoTenant
 
 FALLBACK_LINES = [("Call-out and first hour", 1, 8500), ("Additional hour", 2, 6000)]
 # (status, days ago created, days ago issued, days ago paid)

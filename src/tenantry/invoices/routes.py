@@ -8,12 +8,13 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query
 
-from tenantry.auth.dependencies import ClientMember, TenantSession, tenant_router
+from tenantry.auth.dependencies import ClientMember, TenantSession
 from tenantry.invoices import service
 from tenantry.invoices.schemas import InvoiceCreate, InvoiceDetail, InvoiceOut, InvoiceStatus
 from tenantry.isolation.context import TenantContext
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.dependencies import RequirePermission
+from tenantry.routing import tenant_router
 
 InvoicesRead = Annotated[TenantContext, Depends(RequirePermission("invoices.read"))]
 InvoicesWrite = Annotated[TenantContext, Depends(RequirePermission("invoices.write"))]

@@ -68,7 +68,7 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a ta
 
 
 def _urls(data_dir: Path | None, database: str | None) -> DatabaseUrls:
-    from tenantry.ops.runtime import prepare_database
+    from tenantry.db.runtime import prepare_database
     from tenantry.settings import get_settings
 
     settings = get_settings()
@@ -418,7 +418,7 @@ def tighten_command(
             + "\n  ".join(s.what for s in result.left_over)
         )
     if result.findings:
-        from tenantry.ops.audit import format_table
+        from tenantry.audit import format_table
 
         console.print(format_table(result.findings), markup=False)
         _fail("tenantry audit schema has findings after tighten (above)")

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from alembic import command
 from sqlalchemy import create_engine
 
+from tenantry.audit import Finding, audit_schema
 from tenantry.db.migrate import alembic_config
 from tenantry.legacy.connect import connect, conninfo
 from tenantry.legacy.context import Context, LegacyError
 from tenantry.legacy.tighten import Roles, Runner, Step, make_plan, q
-from tenantry.ops.audit import Finding, audit_schema
 
 
 @dataclass

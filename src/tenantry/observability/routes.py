@@ -22,13 +22,14 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from tenantry.auth import cookies
-from tenantry.auth.dependencies import DatabaseDep, SettingsDep, _refuse, system_router
+from tenantry.auth.dependencies import DatabaseDep, SettingsDep, _refuse
 from tenantry.auth.operators import OperatorRequired, PlatformOperator, is_platform_operator
 from tenantry.db.engine import Database
 from tenantry.errors import Forbidden, NotAuthenticated, NotFound, TenantryError
 from tenantry.observability import metrics
 from tenantry.observability.runtime import Observability
 from tenantry.observability.summary import SecuritySummary, security_summary
+from tenantry.routing import system_router
 from tenantry.settings import Settings
 
 WEB = Path(__file__).resolve().parent.parent / "web"

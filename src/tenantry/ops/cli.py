@@ -12,9 +12,9 @@ from typing import Annotated, TypedDict
 
 import typer
 
+from tenantry.audit import audit_app
 from tenantry.errors import DatabaseUnavailable
 from tenantry.legacy.cli import db_app, legacy_app
-from tenantry.ops.audit import audit_app
 from tenantry.ops.migrations import migration_app
 from tenantry.ops.worker import worker_command
 from tenantry.probe.cli import probe_command
@@ -77,8 +77,8 @@ def serve(
     Proxy headers (X-Forwarded-For) are believed only from TENANTRY_TRUSTED_PROXIES."""
     import uvicorn
 
+    from tenantry.db.runtime import open_database
     from tenantry.ops.demo import is_empty, load_demo_data
-    from tenantry.ops.runtime import open_database
 
     settings = _settings(data_dir)
     try:
@@ -142,8 +142,8 @@ def _start_job_worker_thread(settings: Settings) -> None:
     ends (uvicorn re-raises SIGTERM after its graceful shutdown, which would skip any
     clean-up of a child). For more job throughput run ``tenantry worker`` separately.
     """
+    from tenantry.db.runtime import open_database
     from tenantry.jobs import JobEnv, build_job_app
-    from tenantry.ops.runtime import open_database
 
     job_app = build_job_app(JobEnv(db=open_database(settings, migrate=False), settings=settings))
     threading.Thread(
@@ -157,7 +157,7 @@ def _start_job_worker_thread(settings: Settings) -> None:
 @app.command()
 def migrate(data_dir: DataDir = None) -> None:
     """Create the roles and database if needed and migrate to the latest schema."""
-    from tenantry.ops.runtime import prepare_database
+    from tenantry.db.runtime import prepare_database
 
     try:
         urls = prepare_database(_settings(data_dir))
@@ -170,8 +170,8 @@ def migrate(data_dir: DataDir = None) -> None:
 def demo_data(data_dir: DataDir = None) -> None:
     """Load the demo tenants and accounts (idempotent). Password: tenantry-demo, or
     TENANTRY_DEMO_PASSWORD."""
+    from tenantry.db.runtime import open_database
     from tenantry.ops.demo import demo_accounts, load_demo_data
-    from tenantry.ops.runtime import open_database
 
     settings = _settings(data_dir)
     try:

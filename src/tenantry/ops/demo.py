@@ -3,64 +3,20 @@ who is staff in both. Idempotent: running it again changes nothing that exists."
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from tenantry import areas
 from tenantry.db.engine import Database
+from tenantry.kit.demo import CONSULTANT, DEMO_ROLES, DEMO_TENANTS, DemoTenant, demo_accounts
 from tenantry.tenants.lifecycle import TenantRef, add_member, ensure_user, provision_tenant
 from tenantry.tenants.models import Tenant
 
-DEMO_TENANTS = (("acme", "Acme Home Services"), ("globex", "Globex Facilities"))
-DEMO_ROLES = ("owner", "admin", "staff", "client")
-CONSULTANT = "consultant@demo.test"
-
-
-@dataclass
-class DemoTenant:
-    ref: TenantRef
-    users: dict[str, object] = field(default_factory=dict)  # role → user id
-
-
-# Business areas add their demo rows in ``tenantry.<area>.demo.fill(db, demo_tenant)``;
-# they run in this order (later areas point at earlier areas' rows).
-DEMO_AREAS = (
-    "services",
-    "tenant_settings",
-    "permissions",
-    "service_requests",
-    "bookings",
-    "work_orders",
-    "invoices",
-    "expenses",
-    "chat",
-    "posts",
-    "reminders",
-    "attachments",
-    "contact",
-)
-
 
 def demo_fillers() -> list[Callable[[Database, DemoTenant], None]]:
-    fillers = []
-    for area in DEMO_AREAS:
-        name = f"tenantry.{area}.demo"
-        if importlib.util.find_spec(f"tenantry.{area}") and importlib.util.find_spec(name):
-            fillers.append(importlib.import_module(name).fill)
-    return fillers
-
-
-def demo_accounts() -> list[tuple[str, str]]:
-    """(email, what it is) for the README and ``--help``."""
-    rows = []
-    for slug, _ in DEMO_TENANTS:
-        rows += [(f"{role}@{slug}.test", f"{role} of {slug}") for role in DEMO_ROLES]
-        rows.append((f"client2@{slug}.test", f"a second client of {slug}"))
-    rows.append((CONSULTANT, "staff of both acme and globex"))
-    return rows
+    """Each business area's ``fill(db, demo)``, in the registry's order."""
+    return areas.demo_fillers()
 
 
 def is_empty(db: Database) -> bool:
@@ -97,3 +53,6 @@ def load_demo_data(db: Database, password: str, *, progress: Callable[[str], Non
         for fill in demo_fillers():
             fill(db, demo)
         progress(f"demo data ready for {slug}")
+
+
+__all__ = ["DemoTenant", "demo_accounts", "demo_fillers", "is_empty", "load_demo_data"]

@@ -30,8 +30,8 @@ DataDir = Annotated[
 
 
 def _urls(data_dir: Path | None) -> DatabaseUrls:
+    from tenantry.db.runtime import prepare_database
     from tenantry.ops.cli import _settings
-    from tenantry.ops.runtime import prepare_database
 
     try:
         return prepare_database(_settings(data_dir), migrate=False)

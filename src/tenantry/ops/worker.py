@@ -29,9 +29,9 @@ def worker_command(
 ) -> None:
     """Run the job worker. Every job runs inside the tenant context it names; a job
     without a tenant is refused."""
+    from tenantry.db.runtime import open_database
     from tenantry.jobs import JobEnv, build_job_app
     from tenantry.ops.cli import _fail, _settings
-    from tenantry.ops.runtime import open_database
 
     settings = _settings(data_dir)
     try:

@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from tenantry.auth.dependencies import DatabaseDep, SettingsDep, system_router
+from tenantry.auth.dependencies import DatabaseDep, SettingsDep
 from tenantry.kit.body_limit import body_limit
 from tenantry.payments import service
 from tenantry.payments.schemas import WebhookResult
+from tenantry.routing import system_router
 
 router = system_router(prefix="/api/payments", tags=["payments"])
 

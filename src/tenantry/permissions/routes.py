@@ -6,11 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends
 
-from tenantry.auth.dependencies import TenantSession, tenant_router
+from tenantry.auth.dependencies import TenantSession
 from tenantry.isolation.context import TenantContext
 from tenantry.permissions import service
 from tenantry.permissions.dependencies import RequirePermission
 from tenantry.permissions.schemas import MatrixOut, Role, RolePermissionsIn
+from tenantry.routing import tenant_router
 
 TeamRead = Annotated[TenantContext, Depends(RequirePermission("team.read"))]
 PermissionsManage = Annotated[TenantContext, Depends(RequirePermission("permissions.manage"))]

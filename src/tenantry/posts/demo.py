@@ -13,7 +13,7 @@ from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.posts.models import Post
 
 if TYPE_CHECKING:
-    from tenantry.ops.demo import DemoTenant
+    from tenantry.kit.demo import DemoTenant
 
 # (slug, title, body, days ago published or None for a draft)
 POSTS: dict[str, list[tuple[str, str, str, int | None]]] = {

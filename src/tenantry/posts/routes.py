@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Response, status
 
-from tenantry.auth.dependencies import HostTenant, TenantSession, public_router, tenant_router
+from tenantry.auth.dependencies import HostTenant, TenantSession
 from tenantry.errors import NotFound
 from tenantry.isolation.context import TenantContext
 from tenantry.kit.pagination import Page, Pagination
@@ -21,6 +21,7 @@ from tenantry.posts.schemas import (
     PostStatus,
     PublicPostOut,
 )
+from tenantry.routing import public_router, tenant_router
 
 PostsRead = Annotated[TenantContext, Depends(RequirePermission("posts.read"))]
 PostsWrite = Annotated[TenantContext, Depends(RequirePermission("posts.write"))]

@@ -18,7 +18,7 @@ from tenantry.reminders.service import schedule_sending
 from tenantry.service_requests.models import ServiceRequest
 
 if TYPE_CHECKING:
-    from tenantry.ops.demo import DemoTenant
+    from tenantry.kit.demo import DemoTenant
 
 
 def fill(db: Database, demo: DemoTenant) -> None:

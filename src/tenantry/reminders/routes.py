@@ -7,12 +7,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, status
 
-from tenantry.auth.dependencies import TenantSession, tenant_router
+from tenantry.auth.dependencies import TenantSession
 from tenantry.isolation.context import TenantContext
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.dependencies import RequirePermission
 from tenantry.reminders import service
 from tenantry.reminders.schemas import ReminderIn, ReminderOut
+from tenantry.routing import tenant_router
 
 router = tenant_router(prefix="/api/admin/reminders", tags=["reminders"])
 

@@ -1,22 +1,23 @@
 """Demo service requests: one in every status, from the demo client, for the tenant's
-active services. Runs after ``tenantry.services.demo``; with no services it adds
-nothing. Idempotent: a tenant that already has requests is left alone."""
+active services; the ones in hand (``assigned``, ``in_progress``) are booked. Runs
+after services and bookings; with no services it adds nothing. Idempotent: a tenant
+that already has requests is left alone."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from tenantry.bookings.models import Booking
 from tenantry.db.engine import Database
 from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.service_requests.models import ServiceRequest
 from tenantry.services.models import Service
 
 if TYPE_CHECKING:
-    from tenantry.ops.demo import DemoTenant
+    from tenantry.kit.demo import DemoTenant
 
 # (status, priority, assignee role or None, title, description)
 REQUESTS: tuple[tuple[str, str, str | None, str, str], ...] = (
@@ -65,16 +66,12 @@ REQUESTS: tuple[tuple[str, str, str | None, str, str], ...] = (
 )
 
 
-def user(demo: DemoTenant, role: str) -> uuid.UUID:
-    """The demo member's user id for ``role`` (owner, admin, staff, client, consultant)."""
-    value = demo.users[role]
-    if not isinstance(value, uuid.UUID):
-        raise TypeError(f"demo user {role!r} has no id")
-    return value
+def today() -> datetime:
+    return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def fill(db: Database, demo: DemoTenant) -> None:
-    ctx = TenantContext(tenant_id=demo.ref.id, user_id=user(demo, "owner"), role="owner")
+    ctx = TenantContext(tenant_id=demo.ref.id, user_id=demo.user("owner"), role="owner")
     now = datetime.now(UTC)
     with tenant_context(ctx), db.session() as s:
         if s.scalar(select(ServiceRequest.id).limit(1)) is not None:
@@ -87,14 +84,37 @@ def fill(db: Database, demo: DemoTenant) -> None:
         for index, (status, priority, assignee, title, description) in enumerate(REQUESTS):
             s.add(
                 ServiceRequest(
-                    client_id=user(demo, "client"),
+                    client_id=demo.user("client"),
                     service_id=services[index % len(services)].id,
-                    assignee_id=user(demo, assignee) if assignee else None,
+                    assignee_id=demo.user(assignee) if assignee else None,
                     status=status,
                     priority=priority,
                     title=title,
                     description=description,
                     # Older requests are further along: spread over the last fortnight.
                     created_at=now - timedelta(days=2 * (len(REQUESTS) - index), hours=index),
+                )
+            )
+        s.flush()
+        # The requests staff are working on were booked from the request.
+        for offset, request in enumerate(
+            s.scalars(
+                select(ServiceRequest)
+                .where(ServiceRequest.status.in_(("assigned", "in_progress")))
+                .order_by(ServiceRequest.created_at)
+            )
+        ):
+            starts = today() + timedelta(days=3 + 4 * offset, hours=16)
+            minutes = next((v.duration_minutes for v in services if v.id == request.service_id), 60)
+            s.add(
+                Booking(
+                    client_id=request.client_id,
+                    service_id=request.service_id,
+                    service_request_id=request.id,
+                    assignee_id=request.assignee_id,
+                    starts_at=starts,
+                    ends_at=starts + timedelta(minutes=minutes),
+                    status="confirmed",
+                    notes=request.title,
                 )
             )

@@ -1,5 +1,4 @@
-"""Queries for service requests, and the tenant-scoped look-ups of the members and
-services a request points at (bookings and work orders reuse them).
+"""Queries for service requests.
 
 No tenant filter is written here: the ORM guard adds it to every statement and RLS
 enforces it. The ``client_id`` arguments are ownership filters (a client sees only
@@ -9,41 +8,12 @@ their own requests), which is a different thing.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
-from tenantry.auth.models import Membership
 from tenantry.service_requests.models import ServiceRequest
-from tenantry.services.models import Service
-
-
-def find_member(
-    session: Session, *, user_id: uuid.UUID, roles: Sequence[str], lock: bool = False
-) -> Membership | None:
-    """An active membership of this tenant with one of ``roles``.
-
-    ``lock`` takes a row lock on the membership, which serialises concurrent bookings
-    of one assignee (the overlap check then sees the other's row)."""
-    stmt = select(Membership).where(
-        Membership.user_id == user_id,
-        Membership.role.in_(roles),
-        Membership.status == "active",
-    )
-    if lock:
-        stmt = stmt.with_for_update()
-    return session.scalar(stmt)
-
-
-def find_service(
-    session: Session, *, service_id: uuid.UUID, active_only: bool = False
-) -> Service | None:
-    stmt = select(Service).where(Service.id == service_id)
-    if active_only:
-        stmt = stmt.where(Service.active.is_(True))
-    return session.scalar(stmt)
 
 
 def get(

@@ -9,12 +9,13 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, status
 
-from tenantry.auth.dependencies import ClientMember, TenantSession, tenant_router
-from tenantry.bookings.routes import me
+from tenantry.auth.dependencies import TenantSession
 from tenantry.bookings.schemas import BookingOut
 from tenantry.isolation.context import TenantContext
+from tenantry.kit.actor import PortalClient
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.dependencies import RequirePermission
+from tenantry.routing import tenant_router
 from tenantry.service_requests import service
 from tenantry.service_requests.repository import RequestFilters
 from tenantry.service_requests.schemas import (
@@ -169,7 +170,7 @@ def convert_request_to_booking(
 
 @portal_router.get("", response_model=Page[ServiceRequestOut], responses=AUTH)
 def list_my_requests(
-    ctx: ClientMember,
+    client: PortalClient,
     session: TenantSession,
     page: Pagination,
     status_: Annotated[RequestStatus | None, Query(alias="status")] = None,
@@ -177,7 +178,7 @@ def list_my_requests(
     """The signed-in client's requests, newest first."""
     items, total = service.list_requests(
         session,
-        filters=RequestFilters(status=status_, client_id=me(ctx)),
+        filters=RequestFilters(status=status_, client_id=client.user_id),
         limit=page.limit,
         offset=page.offset,
     )
@@ -186,10 +187,10 @@ def list_my_requests(
 
 @portal_router.get("/{request_id}", response_model=ServiceRequestOut, responses=FOUND)
 def get_my_request(
-    ctx: ClientMember, session: TenantSession, request_id: uuid.UUID
+    client: PortalClient, session: TenantSession, request_id: uuid.UUID
 ) -> ServiceRequestOut:
     """One of the client's own requests (another client's is a 404)."""
-    return _out(service.get(session, request_id=request_id, client_id=me(ctx)))
+    return _out(service.get(session, request_id=request_id, client_id=client.user_id))
 
 
 @portal_router.post(
@@ -199,12 +200,12 @@ def get_my_request(
     responses={**AUTH, 422: {"description": "Invalid input, unknown_service"}},
 )
 def create_my_request(
-    ctx: ClientMember, session: TenantSession, body: PortalServiceRequestCreate
+    client: PortalClient, session: TenantSession, body: PortalServiceRequestCreate
 ) -> ServiceRequestOut:
     """Ask for one of the tenant's active services."""
     request = service.create_for_client(
         session,
-        client_id=me(ctx),
+        client_id=client.user_id,
         service_id=body.service_id,
         title=body.title,
         description=body.description,
@@ -218,10 +219,10 @@ def create_my_request(
     responses={**FOUND, 409: {"description": "invalid_transition (no longer open)"}},
 )
 def cancel_my_request(
-    ctx: ClientMember, session: TenantSession, request_id: uuid.UUID
+    client: PortalClient, session: TenantSession, request_id: uuid.UUID
 ) -> ServiceRequestOut:
     """Withdraw one of your own requests while it is open."""
-    return _out(service.cancel_for_client(session, client_id=me(ctx), request_id=request_id))
+    return _out(service.cancel_for_client(session, client_id=client.user_id, request_id=request_id))
 
 
 routers = [admin_router, portal_router]

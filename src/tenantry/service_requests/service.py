@@ -8,20 +8,16 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from tenantry.auth.models import STAFF_ROLES
 from tenantry.bookings import repository as bookings_repo
 from tenantry.bookings import service as bookings
 from tenantry.bookings.models import Booking
-from tenantry.bookings.service import (
-    InvalidTransition,
-    UnknownAssignee,
-    UnknownClient,
-    UnknownService,
-    flush,
-)
 from tenantry.errors import Conflict, NotFound
+from tenantry.kit.errors import InvalidTransition, UnknownAssignee, UnknownClient, UnknownService
+from tenantry.kit.members import STAFF_ROLES, find_member
+from tenantry.kit.repository import flush
 from tenantry.service_requests import repository as repo
 from tenantry.service_requests.models import ServiceRequest
+from tenantry.services import repository as services
 
 OPEN_STATUSES = frozenset({"submitted", "triaged", "assigned", "in_progress"})
 # The forward path, one step at a time; any open request may also be cancelled.
@@ -94,9 +90,9 @@ def create(
     priority: str = "normal",
     active_service_only: bool = False,
 ) -> ServiceRequest:
-    if repo.find_member(session, user_id=client_id, roles=("client",)) is None:
+    if find_member(session, user_id=client_id, roles=("client",)) is None:
         raise UnknownClient()
-    if repo.find_service(session, service_id=service_id, active_only=active_service_only) is None:
+    if services.find(session, service_id=service_id, active_only=active_service_only) is None:
         raise UnknownService()
     request = ServiceRequest(
         client_id=client_id,
@@ -134,7 +130,7 @@ def assign(session: Session, *, request_id: uuid.UUID, assignee_id: uuid.UUID) -
     """Give the request to a staff member; a submitted or triaged request becomes
     ``assigned`` (later statuses keep theirs — this is a hand-over)."""
     request = _open(_locked(session, request_id=request_id))
-    if repo.find_member(session, user_id=assignee_id, roles=STAFF_ROLES) is None:
+    if find_member(session, user_id=assignee_id, roles=STAFF_ROLES) is None:
         raise UnknownAssignee()
     request.assignee_id = assignee_id
     if request.status in ("submitted", "triaged"):

@@ -12,7 +12,7 @@ from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.services.models import Service
 
 if TYPE_CHECKING:
-    from tenantry.ops.demo import DemoTenant
+    from tenantry.kit.demo import DemoTenant
 
 # (slug, name, description, price in cents, minutes, active)
 CATALOGUES: dict[str, list[tuple[str, str, str, int, int, bool]]] = {

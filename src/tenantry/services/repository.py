@@ -17,8 +17,12 @@ def get(session: Session, *, service_id: uuid.UUID) -> Service | None:
     return session.scalar(select(Service).where(Service.id == service_id))
 
 
-def get_by_slug(session: Session, *, slug: str) -> Service | None:
-    return session.scalar(select(Service).where(Service.slug == slug))
+def find(session: Session, *, service_id: uuid.UUID, active_only: bool = False) -> Service | None:
+    """A service of this tenant (only an active one with ``active_only``)."""
+    stmt = select(Service).where(Service.id == service_id)
+    if active_only:
+        stmt = stmt.where(Service.active.is_(True))
+    return session.scalar(stmt)
 
 
 def slug_in_use(session: Session, *, slug: str, except_id: uuid.UUID | None = None) -> bool:

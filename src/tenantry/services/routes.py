@@ -7,10 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Response, status
 
-from tenantry.auth.dependencies import HostTenant, TenantSession, public_router, tenant_router
+from tenantry.auth.dependencies import HostTenant, TenantSession
 from tenantry.isolation.context import TenantContext
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.dependencies import RequirePermission
+from tenantry.routing import public_router, tenant_router
 from tenantry.services import service
 from tenantry.services.schemas import (
     CatalogueEntry,

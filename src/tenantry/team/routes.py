@@ -7,10 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Response, status
 
-from tenantry.auth.dependencies import TenantSession, tenant_router
+from tenantry.auth.dependencies import TenantSession
 from tenantry.isolation.context import TenantContext
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.dependencies import RequirePermission
+from tenantry.routing import tenant_router
 from tenantry.team import service
 from tenantry.team.schemas import (
     InviteIn,

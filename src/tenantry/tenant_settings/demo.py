@@ -12,7 +12,7 @@ from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.tenant_settings.models import BookingSettings, CommunicationSettings, Thresholds
 
 if TYPE_CHECKING:
-    from tenantry.ops.demo import DemoTenant
+    from tenantry.kit.demo import DemoTenant
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
 

@@ -6,9 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends
 
-from tenantry.auth.dependencies import TenantSession, tenant_router
+from tenantry.auth.dependencies import TenantSession
 from tenantry.isolation.context import TenantContext
 from tenantry.permissions.dependencies import RequirePermission
+from tenantry.routing import tenant_router
 from tenantry.tenant_settings import service
 from tenantry.tenant_settings.schemas import (
     BookingSettingsIn,

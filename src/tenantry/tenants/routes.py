@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from tenantry.auth.dependencies import CurrentTenant, TenantSession, tenant_router
+from tenantry.auth.dependencies import CurrentTenant, TenantSession
 from tenantry.auth.schemas import CurrentTenantOut, TenantOut
 from tenantry.errors import NotFound
+from tenantry.routing import tenant_router
 from tenantry.tenants.models import Tenant
 
 router = tenant_router(prefix="/api/tenant", tags=["tenant"])

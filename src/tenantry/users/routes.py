@@ -6,10 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query
 
-from tenantry.auth.dependencies import TenantSession, tenant_router
+from tenantry.auth.dependencies import TenantSession
 from tenantry.isolation.context import TenantContext
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.dependencies import RequirePermission
+from tenantry.routing import tenant_router
 from tenantry.users import service
 from tenantry.users.schemas import Role, TenantUserOut
 

@@ -18,9 +18,10 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from tenantry.auth import cookies
-from tenantry.auth.dependencies import SettingsDep, public_router
+from tenantry.auth.dependencies import SettingsDep
 from tenantry.errors import NotFound
-from tenantry.ops.demo import demo_accounts
+from tenantry.kit.demo import demo_accounts
+from tenantry.routing import public_router
 from tenantry.settings import Settings
 
 HERE = Path(__file__).resolve().parent

@@ -12,13 +12,12 @@ from sqlalchemy import select
 from tenantry.bookings.models import Booking
 from tenantry.db.engine import Database
 from tenantry.isolation.context import TenantContext, tenant_context
-from tenantry.service_requests.demo import user
 from tenantry.service_requests.models import ServiceRequest
 from tenantry.services.models import Service
 from tenantry.work_orders.models import WorkOrder
 
 if TYPE_CHECKING:
-    from tenantry.ops.demo import DemoTenant
+    from tenantry.kit.demo import DemoTenant
 
 # (title, description, assignee role or None, status, due in days or None)
 STANDALONE: tuple[tuple[str, str, str | None, str, int | None], ...] = (
@@ -48,7 +47,7 @@ STANDALONE: tuple[tuple[str, str, str | None, str, int | None], ...] = (
 
 
 def fill(db: Database, demo: DemoTenant) -> None:
-    ctx = TenantContext(tenant_id=demo.ref.id, user_id=user(demo, "owner"), role="owner")
+    ctx = TenantContext(tenant_id=demo.ref.id, user_id=demo.user("owner"), role="owner")
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     with tenant_context(ctx), db.session() as s:
         if s.scalar(select(WorkOrder.id).limit(1)) is not None:
@@ -61,7 +60,7 @@ def fill(db: Database, demo: DemoTenant) -> None:
                 WorkOrder(
                     title=title,
                     description=description,
-                    assignee_id=user(demo, assignee) if assignee else None,
+                    assignee_id=demo.user(assignee) if assignee else None,
                     status=status,
                     due_at=now + timedelta(days=due) if due is not None else None,
                 )

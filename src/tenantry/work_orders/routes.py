@@ -8,10 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, status
 
-from tenantry.auth.dependencies import TenantSession, tenant_router
+from tenantry.auth.dependencies import TenantSession
 from tenantry.isolation.context import TenantContext
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.dependencies import RequirePermission
+from tenantry.routing import tenant_router
 from tenantry.work_orders import service
 from tenantry.work_orders.schemas import (
     WorkOrderCreate,

@@ -9,10 +9,17 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from tenantry.auth.models import STAFF_ROLES
 from tenantry.bookings import repository as bookings_repo
-from tenantry.bookings.service import InvalidReference, InvalidTransition, UnknownAssignee, flush
 from tenantry.errors import Conflict, NotFound
+from tenantry.kit.errors import (
+    InvalidTransition,
+    UnknownAssignee,
+    UnknownBooking,
+    UnknownReference,
+    UnknownServiceRequest,
+)
+from tenantry.kit.members import STAFF_ROLES, find_member
+from tenantry.kit.repository import flush
 from tenantry.service_requests import repository as requests_repo
 from tenantry.work_orders import repository as repo
 from tenantry.work_orders.models import WorkOrder
@@ -25,17 +32,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-class UnknownServiceRequest(InvalidReference):
-    code = "unknown_service_request"
-    message = "No service request of this tenant has this id."
-
-
-class UnknownBooking(InvalidReference):
-    code = "unknown_booking"
-    message = "No booking of this tenant has this id."
-
-
-class BookingOfAnotherRequest(InvalidReference):
+class BookingOfAnotherRequest(UnknownReference):
     code = "booking_not_of_request"
     message = "The booking belongs to another service request."
 
@@ -68,7 +65,7 @@ def list_work_orders(
 
 
 def _check_assignee(session: Session, assignee_id: uuid.UUID) -> None:
-    if requests_repo.find_member(session, user_id=assignee_id, roles=STAFF_ROLES) is None:
+    if find_member(session, user_id=assignee_id, roles=STAFF_ROLES) is None:
         raise UnknownAssignee()
 
 
@@ -104,7 +101,7 @@ def create(
         _check_assignee(session, assignee_id)
     final_title = title or fallback_title
     if final_title is None:  # the schema already demands one of them; keep the rule here too
-        raise InvalidReference("Give a title.")
+        raise UnknownReference("Give a title.")
     work_order = WorkOrder(
         title=final_title,
         description=description,

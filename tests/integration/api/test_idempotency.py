@@ -10,11 +10,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from tenantry.app import create_app
-from tenantry.auth.dependencies import CurrentTenant, tenant_router
+from tenantry.auth.dependencies import CurrentTenant
 from tenantry.expenses.models import Expense
 from tenantry.idempotency import service
 from tenantry.idempotency.models import IdempotencyKey
 from tenantry.isolation.context import TenantContext, tenant_context
+from tenantry.routing import tenant_router
 from tests.conftest import login
 from tests.factories import make_tenant
 

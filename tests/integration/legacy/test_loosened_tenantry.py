@@ -19,6 +19,7 @@ from typing import Any
 import psycopg
 
 from tenantry.app import create_app
+from tenantry.audit import audit_schema
 from tenantry.db.engine import Database
 from tenantry.db.migrate import upgrade
 from tenantry.legacy.backfill import Backfill, parse_policy
@@ -28,7 +29,6 @@ from tenantry.legacy.journey import run_tighten
 from tenantry.legacy.reference import head_revision
 from tenantry.legacy.report import simulate
 from tenantry.legacy.status import read_status
-from tenantry.ops.audit import audit_schema
 from tests.integration.legacy.conftest import expected_tenants
 from tests.isolation.conftest import run_engine
 from tests.isolation.test_attack_engine import assert_clean

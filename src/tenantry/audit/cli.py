@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import create_engine
 
-from tenantry.ops.audit.rules import Finding, audit_schema
+from tenantry.audit.rules import Finding, audit_schema
 
 audit_app = typer.Typer(help="Audit the live database against the isolation rules.")
 
@@ -48,8 +48,8 @@ def schema_command(
     Reads the database named by the settings (``DATABASE_URL`` or the embedded server
     in the data folder) as the migrator. Nothing is migrated.
     """
+    from tenantry.db.runtime import prepare_database
     from tenantry.errors import DatabaseUnavailable
-    from tenantry.ops.runtime import prepare_database
     from tenantry.settings import get_settings
 
     settings = get_settings()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine
 
-from tenantry.ops.audit.catalogue import (
+from tenantry.audit.catalogue import (
     TENANT_COLUMN,
     _Catalogue,
     _Policy,

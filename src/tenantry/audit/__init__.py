@@ -34,8 +34,8 @@ command, and that step is idempotent but not read-only: it creates missing roles
 database and re-applies the roles' attributes; passwords are set only when a role is created.)
 """
 
-from tenantry.ops.audit.cli import audit_app, format_table
-from tenantry.ops.audit.rules import (
+from tenantry.audit.cli import audit_app, format_table
+from tenantry.audit.rules import (
     GLOBAL_PREFIXES,
     GLOBAL_TABLES,
     Finding,

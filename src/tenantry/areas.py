@@ -1,0 +1,136 @@
+"""The business areas, in one list, and the platform packages that have tables or routes.
+
+Every consumer takes what it needs from this list: the app its routers, the demo
+loader its fillers, the model registry (Alembic, the schema audit, the tests) its
+models. The packages are imported by name right here, so a misspelt area fails at
+start-up; each area also declares which of its modules exist (``models``, ``routes``,
+``demo``), and importing one that is declared but missing fails too.
+
+Order matters: it is dependency order, and demo fillers run in it (later areas point
+at earlier areas' rows). A new area is one line here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from tenantry import (
+    attachments,
+    auth,
+    bookings,
+    chat,
+    contact,
+    email,
+    expenses,
+    idempotency,
+    invoices,
+    observability,
+    payments,
+    permissions,
+    posts,
+    reminders,
+    service_requests,
+    services,
+    team,
+    tenant_settings,
+    tenants,
+    users,
+    work_orders,
+)
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+    from tenantry.db.engine import Database
+    from tenantry.kit.demo import DemoTenant
+
+ALL_PARTS = ("models", "routes", "demo")
+
+
+@dataclass(frozen=True)
+class Area:
+    package: ModuleType
+    parts: tuple[str, ...] = ALL_PARTS
+
+    @property
+    def name(self) -> str:
+        return self.package.__name__.rsplit(".", 1)[-1]
+
+    def part(self, part: str) -> ModuleType | None:
+        """``<area>.<part>`` if the area declares it (imported now), else None."""
+        if part not in ALL_PARTS:
+            raise ValueError(f"unknown area part {part!r}")
+        if part not in self.parts:
+            return None
+        return importlib.import_module(f"{self.package.__name__}.{part}")
+
+
+# Platform packages with tables or routes of their own (not business areas).
+PLATFORM: tuple[Area, ...] = (
+    Area(tenants, ("models", "routes")),
+    Area(auth, ("models", "routes")),
+    Area(idempotency, ("models",)),
+    Area(observability, ("models", "routes")),
+)
+
+AREAS: tuple[Area, ...] = (
+    Area(services),
+    Area(tenant_settings),
+    Area(permissions, ("models", "routes")),
+    Area(bookings),
+    Area(service_requests),
+    Area(work_orders),
+    Area(invoices),
+    Area(expenses),
+    Area(chat),
+    Area(posts),
+    Area(reminders),
+    Area(attachments),
+    Area(contact),
+    Area(payments, ("models", "routes")),
+    Area(team, ("routes",)),
+    Area(users, ("routes",)),
+    Area(email, ("routes",)),
+)
+
+
+def modules(part: str, areas: Iterable[Area] = (*PLATFORM, *AREAS)) -> list[ModuleType]:
+    return [m for a in areas if (m := a.part(part)) is not None]
+
+
+def routers() -> list[APIRouter]:
+    """Each routes module exposes ``routers`` (a list) or ``router``."""
+    found: list[Any] = []
+    for module in modules("routes"):
+        found.extend(getattr(module, "routers", None) or [module.router])
+    return found
+
+
+def demo_fillers() -> list[Callable[[Database, DemoTenant], None]]:
+    return [module.fill for module in modules("demo", AREAS)]
+
+
+def load_models() -> Any:
+    """Import every model module, so ``Base.metadata`` knows every table; returns it."""
+    from tenantry.db.base import Base
+
+    modules("models")
+    return Base.metadata
+
+
+def tenant_owned_tables() -> list[str]:
+    """Names of every tenant-owned table, in dependency order."""
+    from tenantry.db.base import Base, TenantOwned
+
+    load_models()
+    owned = {
+        table.name
+        for mapper in Base.registry.mappers
+        if issubclass(mapper.class_, TenantOwned)
+        for table in mapper.tables
+    }
+    return [t.name for t in Base.metadata.sorted_tables if t.name in owned]

@@ -1,1 +1,0 @@
-"""The staff calendar: a read-only view over bookings (logic in ``tenantry.bookings``)."""

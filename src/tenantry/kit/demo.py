@@ -1,0 +1,37 @@
+"""What every area's demo filler needs: the demo tenant it fills, and who is in it.
+
+The loader (``tenantry.ops.demo``) provisions the tenants and accounts below, then calls
+each area's ``<area>.demo.fill(db, demo)`` in the order of ``tenantry.areas.AREAS``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from tenantry.tenants.lifecycle import TenantRef
+
+DEMO_TENANTS = (("acme", "Acme Home Services"), ("globex", "Globex Facilities"))
+DEMO_ROLES = ("owner", "admin", "staff", "client")
+CONSULTANT = "consultant@demo.test"
+
+
+@dataclass
+class DemoTenant:
+    ref: TenantRef
+    users: dict[str, uuid.UUID] = field(default_factory=dict)  # role → user id
+
+    def user(self, role: str) -> uuid.UUID:
+        """The demo member's user id for ``role`` (owner, admin, staff, client,
+        client2, consultant)."""
+        return self.users[role]
+
+
+def demo_accounts() -> list[tuple[str, str]]:
+    """(email, what it is) for the README, ``--help`` and the sign-in page."""
+    rows = []
+    for slug, _ in DEMO_TENANTS:
+        rows += [(f"{role}@{slug}.test", f"{role} of {slug}") for role in DEMO_ROLES]
+        rows.append((f"client2@{slug}.test", f"a second client of {slug}"))
+    rows.append((CONSULTANT, "staff of both acme and globex"))
+    return rows

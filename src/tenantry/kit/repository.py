@@ -1,0 +1,148 @@
+"""The generic tenant repository: the reads and writes every area repeats, written once.
+
+No tenant filter is written here or in any area: the ORM guard adds the tenant to
+every statement and row-level security enforces it again. What this adds is the
+area-independent part of a repository:
+
+* ``get`` / ``get_or_404`` / ``for_update`` by id — a missing row (or another tenant's,
+  which the guard makes look missing) is the area's ``not_found`` error;
+* ``owner=``: the portal's one ownership rule. A repository declares which column names
+  a record's client (``owner=Booking.client_id``); every portal read passes the signed-in
+  client's id as ``owner`` and sees that client's rows only (another client's record is
+  exactly as absent as one that never existed);
+* ``page(session, stmt, params)``: one count and one page query from the area's own
+  statement (its filters and order);
+* ``add`` / ``flush``: a violated constraint becomes the domain error the area mapped to
+  its name, any other one a 409 ``conflict`` that names nothing of the data.
+
+    bookings = Repository(Booking, owner=Booking.client_id)
+    booking = bookings.get_or_404(session, booking_id, owner=client.user_id)
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm.interfaces import ORMOption
+
+from tenantry.errors import NotFound, TenantryError
+from tenantry.kit.errors import ConstraintConflict
+from tenantry.kit.pagination import Page, PageParams
+
+M = TypeVar("M")
+R = TypeVar("R")
+
+Constraints = Mapping[str, type[TenantryError]]
+
+
+def constraint_name(exc: IntegrityError) -> str | None:
+    """The violated constraint's name (psycopg exposes it as ``diag``)."""
+    diag = getattr(exc.orig, "diag", None)
+    return getattr(diag, "constraint_name", None)
+
+
+def flush(session: Session, constraints: Constraints | None = None) -> None:
+    """Flush; a violated constraint becomes ``constraints[name]``, else a 409 ``conflict``.
+
+    The database's message is never echoed: it could name another tenant's value."""
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        error = (constraints or {}).get(constraint_name(exc) or "", ConstraintConflict)
+        raise error() from exc
+
+
+def page(session: Session, stmt: Select[R], params: PageParams) -> Page[R]:
+    """One page of ``stmt`` (kept in its order) and the number of rows it has in all."""
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    sliced = stmt.limit(params.limit).offset(params.offset)
+    if len(sliced.column_descriptions) == 1:
+        rows: Sequence[Any] = session.scalars(sliced).all()
+    else:
+        rows = session.execute(sliced).tuples().all()
+    return Page.of(rows, total or 0, params)
+
+
+class Repository(Generic[M]):
+    def __init__(
+        self,
+        model: type[M],
+        *,
+        owner: InstrumentedAttribute[Any] | None = None,
+        not_found: type[TenantryError] = NotFound,
+        constraints: Constraints | None = None,
+    ) -> None:
+        self.model = model
+        self.owner = owner
+        self.not_found = not_found
+        self.constraints: Constraints = constraints or {}
+
+    def select(self, *, owner: uuid.UUID | None = None) -> Select[M]:
+        """``SELECT model``, limited to ``owner``'s rows when given."""
+        return self.owned(select(self.model), owner)
+
+    def owned(self, stmt: Select[R], owner: uuid.UUID | None) -> Select[R]:
+        """``stmt`` limited to the rows of client ``owner`` (``None``: no limit)."""
+        if owner is None:
+            return stmt
+        if self.owner is None:
+            raise TypeError(f"{self.model.__name__} has no owner column")
+        return stmt.where(self.owner == owner)
+
+    def get(
+        self,
+        session: Session,
+        id: uuid.UUID,
+        *,
+        owner: uuid.UUID | None = None,
+        lock: bool = False,
+        options: Iterable[ORMOption] = (),
+    ) -> M | None:
+        model: Any = self.model
+        stmt = self.select(owner=owner).where(model.id == id).options(*options)
+        if lock:
+            stmt = stmt.with_for_update()
+        return session.scalar(stmt)
+
+    def get_or_404(
+        self,
+        session: Session,
+        id: uuid.UUID,
+        *,
+        owner: uuid.UUID | None = None,
+        lock: bool = False,
+        options: Iterable[ORMOption] = (),
+    ) -> M:
+        found = self.get(session, id, owner=owner, lock=lock, options=options)
+        if found is None:
+            raise self.not_found()
+        return found
+
+    def for_update(
+        self,
+        session: Session,
+        id: uuid.UUID,
+        *,
+        owner: uuid.UUID | None = None,
+        options: Iterable[ORMOption] = (),
+    ) -> M:
+        """The row, locked until the transaction ends (``SELECT ... FOR UPDATE``), so
+        two concurrent changes cannot both start from the same state."""
+        return self.get_or_404(session, id, owner=owner, lock=True, options=options)
+
+    def page(self, session: Session, stmt: Select[R], params: PageParams) -> Page[R]:
+        return page(session, stmt, params)
+
+    def add(self, session: Session, row: M) -> M:
+        """Insert ``row`` and flush, mapping constraint violations (see ``flush``)."""
+        session.add(row)
+        self.flush(session)
+        return row
+
+    def flush(self, session: Session) -> None:
+        flush(session, self.constraints)

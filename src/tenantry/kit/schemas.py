@@ -1,0 +1,46 @@
+"""Base classes for request bodies.
+
+``Input``: unknown fields are refused (a stray ``tenant_id`` is a 422, never silently
+ignored), text is stripped, and a NUL character is a 422 ``validation_error`` (PostgreSQL
+text cannot hold one; caught here it never becomes a database error).
+
+``Patch``: a partial update. Only the fields sent change (``changes()``); at least one
+must be sent; an explicit ``null`` is refused except for the fields listed in
+``nullable`` (where it clears the value).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Self
+
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("text may not contain NUL characters")
+        return value
+
+
+class Patch(Input):
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _sent_and_not_null(self) -> Self:
+        if not self.model_fields_set:
+            raise ValueError("give at least one field to change")
+        nulls = sorted(
+            f for f in self.model_fields_set if getattr(self, f) is None and f not in self.nullable
+        )
+        if nulls:
+            raise ValueError(f"fields may be omitted but not null: {', '.join(nulls)}")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the caller sent, with their new values."""
+        return self.model_dump(include=self.model_fields_set)

@@ -1,0 +1,54 @@
+"""Routers for the three route scopes, and the error responses routes document.
+
+``tenant_router`` routes authenticate with ``require_tenant`` (walls 2 and 3) and carry
+``idempotency_guard``; ``public_router`` routes take the tenant from the host (when
+they name one) or none; ``system_router`` routes serve callers with no user session
+(webhooks, the scanner). Every route's errors are documented with the one error body.
+
+This module sits above ``auth``, ``idempotency`` and ``quotas``: they import nothing
+from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from tenantry.auth.dependencies import require_tenant
+from tenantry.http_errors import ErrorResponse
+from tenantry.idempotency.middleware import idempotency_guard
+from tenantry.isolation.scopes import scoped_router
+from tenantry.quotas.dependency import enforce_quota
+
+Responses = dict[int | str, dict[str, Any]]
+
+NOT_FOUND: Responses = {404: {"description": "No such record in this tenant (`not_found`)"}}
+
+
+def tenant_router(**kwargs: Any) -> APIRouter:
+    """Tenant-scoped routes, authenticated by ``require_tenant``. Every route also gets
+    ``enforce_quota`` (the tenant's and user's request budgets, after authentication;
+    see ``tenantry.quotas``) and ``idempotency_guard`` (a no-op unless a POST carries an
+    ``Idempotency-Key``)."""
+    deps = [
+        Depends(require_tenant),
+        Depends(enforce_quota),
+        Depends(idempotency_guard),
+        *kwargs.pop("dependencies", []),
+    ]
+    return scoped_router(
+        "tenant",
+        dependencies=deps,
+        error_model=ErrorResponse,
+        error_codes=(401, 403, 422, 429),
+        **kwargs,
+    )
+
+
+def public_router(**kwargs: Any) -> APIRouter:
+    return scoped_router("public", error_model=ErrorResponse, error_codes=(422,), **kwargs)
+
+
+def system_router(**kwargs: Any) -> APIRouter:
+    return scoped_router("system", error_model=ErrorResponse, error_codes=(422,), **kwargs)
