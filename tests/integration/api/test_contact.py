@@ -130,7 +130,7 @@ def test_inbox_rejects_invalid_paging_and_needs_a_session(as_, client, acme):
 
 def test_demo_contact_submissions_are_idempotent(db):
     from tenantry.contact.demo import fill
-    from tenantry.ops.demo import DemoTenant
+    from tenantry.kit.demo import DemoTenant
     from tenantry.tenants.lifecycle import TenantRef
 
     tenant = make_tenant(db, roles=("owner",))

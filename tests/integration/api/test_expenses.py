@@ -229,7 +229,7 @@ def test_deciding_unknown_or_malformed_ids(as_a):
 
 def test_demo_expenses_are_varied_and_loading_twice_adds_nothing(db):
     from tenantry.expenses.demo import fill
-    from tenantry.ops.demo import DemoTenant
+    from tenantry.kit.demo import DemoTenant
     from tenantry.tenants.lifecycle import TenantRef
 
     tenant = make_tenant(db, roles=("owner", "admin", "staff"))

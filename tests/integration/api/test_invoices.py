@@ -417,7 +417,7 @@ def test_portal_rejects_malformed_input(as_a):
 
 def test_demo_invoices_cover_every_status_and_loading_twice_adds_nothing(db):
     from tenantry.invoices.demo import fill
-    from tenantry.ops.demo import DemoTenant
+    from tenantry.kit.demo import DemoTenant
     from tenantry.tenants.lifecycle import TenantRef
 
     tenant = make_tenant(db, roles=("owner", "client"))

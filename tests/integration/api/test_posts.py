@@ -223,7 +223,7 @@ def test_public_posts_need_a_tenant_host(client):
 
 
 def test_demo_posts_have_published_posts_and_a_draft_and_are_idempotent(db):
-    from tenantry.ops.demo import DemoTenant
+    from tenantry.kit.demo import DemoTenant
     from tenantry.posts.demo import fill
     from tenantry.tenants.lifecycle import TenantRef
 

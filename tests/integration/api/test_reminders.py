@@ -336,7 +336,7 @@ def test_demo_fillers_for_chat_reminders_and_attachments_run_once(db, settings):
     from tenantry.bookings import demo as bookings_demo
     from tenantry.chat import demo as chat_demo
     from tenantry.chat.models import ChatMessage
-    from tenantry.ops.demo import DemoTenant
+    from tenantry.kit.demo import DemoTenant
     from tenantry.service_requests import demo as requests_demo
     from tenantry.tenants.lifecycle import TenantRef, add_member
     from tests.factories import make_user
@@ -350,8 +350,8 @@ def test_demo_fillers_for_chat_reminders_and_attachments_run_once(db, settings):
     )
     with tenant_context(TenantContext(tenant_id=tenant.id)), db.session() as s:
         s.add(Service(slug="clean", name="Clean", price_cents=9000, duration_minutes=120))
-    requests_demo.fill(db, demo)
     bookings_demo.fill(db, demo)
+    requests_demo.fill(db, demo)
 
     def rows():
         with tenant_context(TenantContext(tenant_id=tenant.id)), db.session() as s:

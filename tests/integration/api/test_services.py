@@ -308,7 +308,7 @@ def test_public_catalogue_needs_a_tenant_host(client):
 
 
 def test_demo_services_are_believable_and_idempotent(db):
-    from tenantry.ops.demo import DemoTenant
+    from tenantry.kit.demo import DemoTenant
     from tenantry.services.demo import fill
     from tenantry.tenants.lifecycle import TenantRef
 

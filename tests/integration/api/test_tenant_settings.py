@@ -190,7 +190,7 @@ def test_signed_out_caller_is_401(client):
 
 
 def test_demo_settings_fill_all_three_singletons_once(db):
-    from tenantry.ops.demo import DemoTenant
+    from tenantry.kit.demo import DemoTenant
     from tenantry.tenant_settings.demo import fill
     from tenantry.tenants.lifecycle import TenantRef
 

@@ -418,13 +418,13 @@ def test_status_with_invalid_input_is_422(
 
 def test_demo_fillers_add_believable_rows_once_and_nothing_without_services(db: Any) -> None:
     from tenantry.bookings import demo as bookings_demo
-    from tenantry.ops.demo import DemoTenant
+    from tenantry.kit.demo import DemoTenant
     from tenantry.service_requests import demo as requests_demo
     from tenantry.tenants.lifecycle import TenantRef, add_member
     from tenantry.work_orders import demo as work_orders_demo
     from tests.factories import make_user
 
-    fillers = (requests_demo.fill, bookings_demo.fill, work_orders_demo.fill)
+    fillers = (bookings_demo.fill, requests_demo.fill, work_orders_demo.fill)
 
     def demo_for(tenant: Any) -> DemoTenant:
         consultant = make_user(db)
