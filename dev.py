@@ -3,7 +3,7 @@
 
     python3 dev.py run        set up (first time) and serve the app on the embedded database
     python3 dev.py test       set up (first time) and run the whole test suite
-    python3 dev.py lint       ruff
+    python3 dev.py lint       ruff, then the import contracts (lint-imports)
     python3 dev.py typecheck  mypy --strict on src/
     python3 dev.py bench      the isolation overhead benchmark
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import venv
@@ -44,15 +45,25 @@ def ensure_env() -> None:
 
 
 def run(*cmd: str) -> int:
-    """Run ``cmd`` and wait for it. Ctrl-C reaches the child too (same process group):
-    keep waiting while it shuts down cleanly — ``subprocess.call`` would kill it, and a
-    killed server leaves its embedded PostgreSQL running."""
-    proc = subprocess.Popen(list(cmd), cwd=ROOT)  # noqa: S603 - our own tools
-    while True:
-        try:
-            return proc.wait()
-        except KeyboardInterrupt:
-            continue
+    """Run ``cmd`` and wait for it, passing SIGINT and SIGTERM on to it.
+
+    Stopping ``dev.py run`` by its own pid (``kill <pid>``) must stop the server too: a
+    server left running keeps its embedded PostgreSQL running. The child has its own
+    process group, so a terminal Ctrl-C reaches it once, through us (twice would make
+    uvicorn skip its clean shutdown). This keeps waiting while the child shuts down
+    cleanly (``subprocess.call`` would kill it)."""
+    proc = subprocess.Popen(list(cmd), cwd=ROOT, process_group=0)  # noqa: S603
+
+    def forward(signum: int, _frame: object) -> None:
+        if proc.poll() is None:
+            proc.send_signal(signum)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return proc.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def main(argv: list[str]) -> int:
@@ -66,7 +77,9 @@ def main(argv: list[str]) -> int:
     if task == "test":
         return run(str(PY), "-m", "pytest", *rest)
     if task == "lint":
-        return run(str(PY), "-m", "ruff", "check", "src", "tests", "bench", *rest)
+        return run(str(PY), "-m", "ruff", "check", "src", "tests", "bench", *rest) or run(
+            str(BIN / "lint-imports")
+        )
     if task == "typecheck":
         return run(str(PY), "-m", "mypy", "src", *rest)
     if task == "bench":

@@ -33,6 +33,7 @@ def healthz() -> dict[str, str]:
 
 
 def create_app(settings: Settings, db: Database) -> FastAPI:
+    settings.check_production()
     app = FastAPI(
         title="Tenantry",
         version=__version__,

@@ -71,7 +71,7 @@ class Area:
 
 # Platform packages with tables or routes of their own (not business areas).
 PLATFORM: tuple[Area, ...] = (
-    Area(tenants, ("models", "routes")),
+    Area(tenants, ("routes",)),
     Area(auth, ("models", "routes")),
     Area(idempotency, ("models",)),
     Area(observability, ("models", "routes")),
@@ -116,6 +116,7 @@ def demo_fillers() -> list[Callable[[Database, DemoTenant], None]]:
 
 def load_models() -> Any:
     """Import every model module, so ``Base.metadata`` knows every table; returns it."""
+    from tenantry.db import tenant  # noqa: F401 - the root table
     from tenantry.db.base import Base
 
     modules("models")

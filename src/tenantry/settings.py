@@ -16,9 +16,20 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEMO_PASSWORD = "tenantry-demo"  # noqa: S105 - the documented demo password
+
+
+class ProductionSettingMissing(Exception):
+    """Production mode would start with a generated secret, insecure cookies or the
+    documented demo password; the message names the setting in one line."""
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TENANTRY_", extra="ignore")
+
+    # "production" refuses to start rather than generate a secret, send cookies
+    # without Secure, or load demo accounts with the documented password.
+    env: Literal["development", "production"] = "development"
 
     # Where the embedded database, generated secrets and uploads live.
     data_dir: Path = Path(".tenantry")
@@ -83,7 +94,7 @@ class Settings(BaseSettings):
     )
     contact_form_rate: str = "5/minute"
 
-    demo_password: str = "tenantry-demo"  # noqa: S105 - the documented demo password
+    demo_password: str = DEMO_PASSWORD
 
     log_json: bool = True
     log_level: str = "INFO"
@@ -111,6 +122,27 @@ class Settings(BaseSettings):
     rate_limit_url: str = "memory://"
     # Plan tiers: {"<tenant slug or id>": {"tenant": "500/second", "user": "50/second"}}.
     rate_limit_overrides: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+    def check_production(self, *, loads_demo: bool = False) -> None:
+        """In production mode, refuse what development allows; no-op otherwise."""
+        if self.env != "production":
+            return
+        for name in ("secret_keys", "payments_webhook_secret", "av_callback_secret"):
+            if not getattr(self, name):
+                raise ProductionSettingMissing(
+                    f"TENANTRY_{name.upper()} is not set: production mode never generates "
+                    "secrets (TENANTRY_ENV=production)"
+                )
+        if not self.https:
+            raise ProductionSettingMissing(
+                "TENANTRY_HTTPS is not true: production mode sends cookies only with "
+                "Secure (TENANTRY_ENV=production)"
+            )
+        if loads_demo and self.demo_password == DEMO_PASSWORD:
+            raise ProductionSettingMissing(
+                "TENANTRY_DEMO_PASSWORD is the documented demo password: set another or "
+                "load no demo data (--no-demo) in production mode (TENANTRY_ENV=production)"
+            )
 
     @property
     def extra_hosts(self) -> frozenset[str]:

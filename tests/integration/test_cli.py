@@ -9,7 +9,7 @@ import sys
 from sqlalchemy import select
 
 from tenantry.auth.models import User
-from tenantry.tenants.models import Tenant
+from tenantry.db.tenant import Tenant
 
 TENANTRY = [sys.executable, "-m", "tenantry.ops.cli"]
 

@@ -431,7 +431,7 @@ def test_flush_without_context_raises(session):
 
 
 def test_statements_on_global_models_need_no_context(session):
-    from tenantry.tenants.models import Tenant
+    from tenantry.db.tenant import Tenant
 
     assert session.scalar(select(func.count()).select_from(Tenant)) >= 2
 

@@ -1,7 +1,7 @@
 """``tenantry audit schema``: check wall 5 against the LIVE catalogue.
 
-The seed's ``check_prisma_tenant_columns`` read the Prisma schema file; a schema file
-can say one thing while the database says another (a hand-applied hotfix, a migration
+It reads the database, never a schema file or the models: those can say one thing
+while the database says another (a hand-applied hotfix, a migration
 that forgot its policy, a ``DROP POLICY`` during an incident). So this audit reads
 ``pg_catalog`` of the running database, schema ``public``, and nothing else.
 

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from tenantry.auth import cookies
 from tenantry.auth.models import Membership, User
 from tenantry.db.engine import Database
+from tenantry.db.tenant import Tenant
 from tenantry.errors import (
     NoActiveTenant,
     NotAMember,
@@ -46,7 +47,6 @@ from tenantry.isolation import signing
 from tenantry.isolation.context import TenantContext, set_context, tenant_context
 from tenantry.isolation.scopes import ROLES_ATTR, provides_tenant_context
 from tenantry.settings import Settings
-from tenantry.tenants.models import Tenant
 
 _log = structlog.get_logger("tenantry.security")
 
@@ -247,7 +247,6 @@ def db_session(request: Request) -> Iterator[Session]:
 CurrentTenant = Annotated[TenantContext, Depends(require_tenant)]
 CurrentUser = Annotated[SignedInUser, Depends(require_user)]
 HostTenant = Annotated[TenantContext, Depends(require_host_tenant)]
-StaffMember = Annotated[TenantContext, Depends(RequireRole("owner", "admin", "staff"))]
 AdminMember = Annotated[TenantContext, Depends(RequireRole("owner", "admin"))]
 ClientMember = Annotated[TenantContext, Depends(RequireRole("client"))]
 # scope="function": commit right after the endpoint returns and BEFORE the response

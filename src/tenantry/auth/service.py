@@ -18,9 +18,9 @@ from tenantry.auth.passwords import hash_password, verify_password
 from tenantry.auth.ratelimit import LoginLimiter
 from tenantry.auth.schemas import MembershipOut
 from tenantry.db.engine import Database
+from tenantry.db.tenant import Tenant
 from tenantry.errors import Conflict, InvalidCredentials, NotAMember, NotFound, TenantSuspended
 from tenantry.isolation.context import TenantContext, tenant_context
-from tenantry.tenants.models import Tenant
 
 
 @dataclass(frozen=True)

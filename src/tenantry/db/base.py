@@ -12,6 +12,8 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, MetaData, func, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
+from tenantry.isolation.owned import TenantScoped
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_N_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -34,7 +36,7 @@ class Timestamped:
     )
 
 
-class TenantOwned(Base):
+class TenantOwned(TenantScoped, Base):
     """A row that belongs to exactly one tenant.
 
     The primary key is ``(tenant_id, id)`` so that every key includes the tenant
@@ -44,7 +46,6 @@ class TenantOwned(Base):
     """
 
     __abstract__ = True
-    __tenant_owned__ = True
 
     @declared_attr
     def tenant_id(cls) -> Mapped[uuid.UUID]:

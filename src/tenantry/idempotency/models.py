@@ -1,6 +1,6 @@
 """Stored responses of idempotent requests, keyed per tenant.
 
-The key is unique per tenant, not globally: the seed's global unique let one tenant's
+The key is unique per tenant, not globally: a global unique would let one tenant's
 key collide with (and reveal the existence of) another tenant's.
 """
 

@@ -12,7 +12,7 @@ import contextlib
 import uuid
 from collections.abc import Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 import structlog
@@ -68,25 +68,6 @@ def require_tenant_id() -> uuid.UUID:
     return ctx.tenant_id
 
 
-def ensure_tenant_match(tenant_id: uuid.UUID | None) -> None:
-    """Refuse an object whose tenant differs from the context's.
-
-    Raises a 404-shaped error: another tenant's object must look like one that does
-    not exist.
-    """
-    ctx = require_context()
-    if ctx.scope == "system":
-        return
-    if tenant_id is None or tenant_id != ctx.tenant_id:
-        _log.warning(
-            "security_event",
-            kind="tenant_mismatch",
-            context_tenant=str(ctx.tenant_id),
-            object_tenant=str(tenant_id),
-        )
-        raise TenantMismatch()
-
-
 @contextlib.contextmanager
 def tenant_context(ctx: TenantContext) -> Iterator[TenantContext]:
     """Run a block inside ``ctx``. For the route dependency, the job runner and tests."""
@@ -122,7 +103,3 @@ def dangerously_enter_system_scope(*, reason: str) -> Iterator[TenantContext]:
     _log.info("system_scope_entered", reason=reason, request_id=ctx.request_id)
     with tenant_context(ctx):
         yield ctx
-
-
-def with_tenant(ctx: TenantContext, tenant_id: uuid.UUID) -> TenantContext:
-    return replace(ctx, tenant_id=tenant_id, scope="tenant")

@@ -43,6 +43,7 @@ from tenantry.isolation.context import (
     TenantMismatch,
     current_context,
 )
+from tenantry.isolation.owned import TenantScoped
 
 _log = structlog.get_logger("tenantry.guard")
 
@@ -104,10 +105,8 @@ def _tenant_criteria(tenant_id: uuid.UUID) -> Any:
     Built once per tenant and reused (options are immutable): building it analyses
     the lambda, which cost about a third of the guard's time per statement.
     """
-    from tenantry.db.base import TenantOwned
-
     return with_loader_criteria(
-        TenantOwned,
+        TenantScoped,
         lambda cls: cls.tenant_id == tenant_id,
         include_aliases=True,
         track_closure_variables=True,

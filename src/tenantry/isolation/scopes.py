@@ -1,10 +1,10 @@
 """Route scopes: every route says whether it is ``tenant``, ``public`` or ``system``.
 
-Our equivalent of the seed's lint rule "no API route without tenant context": routers
-are built with ``scoped_router``; the app refuses to start (``assert_routes_scoped``)
-when any route declares no scope, or declares ``tenant`` without depending on the
-tenant-context dependency. The scope and required roles are published in OpenAPI as
-``x-tenantry-scope`` / ``x-tenantry-roles``.
+The rule: no API route without a declared scope, and no tenant route without the
+tenant context. Routers are built with ``scoped_router``; the app refuses to start
+(``assert_routes_scoped``) when any route declares no scope, or declares ``tenant``
+without depending on the tenant-context dependency. The scope and required roles are
+published in OpenAPI as ``x-tenantry-scope`` / ``x-tenantry-roles``.
 """
 
 from __future__ import annotations
@@ -123,10 +123,6 @@ def iter_api_routes(app: FastAPI) -> Iterator[tuple[APIRoute, str]]:
     for route, path in iter_routes(app):
         if isinstance(route, APIRoute):
             yield route, path
-
-
-def route_roles(route: APIRoute) -> list[str]:
-    return sorted({r for c in _calls(route.dependant) for r in getattr(c, ROLES_ATTR, ())})
 
 
 def assert_routes_scoped(app: FastAPI) -> None:

@@ -15,10 +15,11 @@ import typer
 from tenantry.audit import audit_app
 from tenantry.errors import DatabaseUnavailable
 from tenantry.legacy.cli import db_app, legacy_app
+from tenantry.ops.common import fail, load_settings
 from tenantry.ops.migrations import migration_app
 from tenantry.ops.worker import worker_command
 from tenantry.probe.cli import probe_command
-from tenantry.settings import Settings, get_settings, set_settings
+from tenantry.settings import Settings
 
 app = typer.Typer(
     help="Tenantry: a multi-tenant platform for service businesses.",
@@ -35,20 +36,6 @@ DataDir = Annotated[
         envvar="TENANTRY_DATA_DIR",
     ),
 ]
-
-
-def _settings(data_dir: Path | None) -> Settings:
-    from tenantry.observability.logging import configure_logging
-
-    settings = Settings(data_dir=data_dir) if data_dir else get_settings()
-    set_settings(settings)
-    configure_logging(json_output=settings.log_json, level=settings.log_level)
-    return settings
-
-
-def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
 
 
 @app.command()
@@ -80,7 +67,7 @@ def serve(
     from tenantry.db.runtime import open_database
     from tenantry.ops.demo import is_empty, load_demo_data
 
-    settings = _settings(data_dir)
+    settings = load_settings(data_dir, loads_demo=demo)
     try:
         db = open_database(settings)
         if demo and is_empty(db):
@@ -88,8 +75,8 @@ def serve(
             load_demo_data(db, settings.demo_password, progress=typer.echo)
         db.dispose()
     except DatabaseUnavailable as exc:
-        _fail(f"cannot reach the database: {exc}")
-    # Workers build their app from the environment (see tenantry.app:app_from_env).
+        fail(f"cannot reach the database: {exc}")
+    # Workers build their app from the environment (tenantry.wsgi:app_from_env).
     os.environ["TENANTRY_DATA_DIR"] = str(settings.data_dir.resolve())
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Every process (workers, the job worker thread here) writes its metrics to
@@ -160,9 +147,9 @@ def migrate(data_dir: DataDir = None) -> None:
     from tenantry.db.runtime import prepare_database
 
     try:
-        urls = prepare_database(_settings(data_dir))
+        urls = prepare_database(load_settings(data_dir))
     except DatabaseUnavailable as exc:
-        _fail(f"cannot reach the database: {exc}")
+        fail(f"cannot reach the database: {exc}")
     typer.echo(f"database {urls.database} is at the latest revision")
 
 
@@ -173,11 +160,11 @@ def demo_data(data_dir: DataDir = None) -> None:
     from tenantry.db.runtime import open_database
     from tenantry.ops.demo import demo_accounts, load_demo_data
 
-    settings = _settings(data_dir)
+    settings = load_settings(data_dir, loads_demo=True)
     try:
         db = open_database(settings)
     except DatabaseUnavailable as exc:
-        _fail(f"cannot reach the database: {exc}")
+        fail(f"cannot reach the database: {exc}")
     load_demo_data(db, settings.demo_password, progress=typer.echo)
     db.dispose()
     for email, what in demo_accounts():

@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from tenantry import areas
 from tenantry.db.engine import Database
+from tenantry.db.tenant import Tenant
 from tenantry.kit.demo import CONSULTANT, DEMO_ROLES, DEMO_TENANTS, DemoTenant, demo_accounts
 from tenantry.tenants.lifecycle import TenantRef, add_member, ensure_user, provision_tenant
-from tenantry.tenants.models import Tenant
 
 
 def demo_fillers() -> list[Callable[[Database, DemoTenant], None]]:

@@ -31,10 +31,10 @@ DataDir = Annotated[
 
 def _urls(data_dir: Path | None) -> DatabaseUrls:
     from tenantry.db.runtime import prepare_database
-    from tenantry.ops.cli import _settings
+    from tenantry.ops.common import load_settings
 
     try:
-        return prepare_database(_settings(data_dir), migrate=False)
+        return prepare_database(load_settings(data_dir), migrate=False)
     except DatabaseUnavailable as exc:
         typer.echo(f"error: cannot reach the database: {exc}", err=True)
         raise typer.Exit(2) from exc

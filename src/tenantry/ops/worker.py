@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from tenantry.errors import DatabaseUnavailable
+from tenantry.ops.common import fail, load_settings
 
 
 def worker_command(
@@ -31,13 +32,12 @@ def worker_command(
     without a tenant is refused."""
     from tenantry.db.runtime import open_database
     from tenantry.jobs import JobEnv, build_job_app
-    from tenantry.ops.cli import _fail, _settings
 
-    settings = _settings(data_dir)
+    settings = load_settings(data_dir)
     try:
         db = open_database(settings)
     except DatabaseUnavailable as exc:
-        _fail(f"cannot reach the database: {exc}")
+        fail(f"cannot reach the database: {exc}")
         return
     job_app = build_job_app(JobEnv(db=db, settings=settings))
     typer.echo(f"worker: tasks {', '.join(sorted(job_app.tasks))}")

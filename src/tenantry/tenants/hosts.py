@@ -8,8 +8,8 @@ import time
 from sqlalchemy import or_, select
 
 from tenantry.db.engine import Database
+from tenantry.db.tenant import Tenant
 from tenantry.isolation.middleware import HostTenant, UnknownTenantHost, tenant_slug_from_host
-from tenantry.tenants.models import Tenant
 
 
 class HostResolver:

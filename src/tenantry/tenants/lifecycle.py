@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from tenantry.auth.models import ROLES, Membership, User
 from tenantry.auth.passwords import hash_password
 from tenantry.db.engine import Database
+from tenantry.db.tenant import TENANT_STATUSES, Tenant, validate_slug
 from tenantry.errors import Conflict
-from tenantry.tenants.models import TENANT_STATUSES, Tenant, validate_slug
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ from sqlalchemy import select
 
 from tenantry.auth.dependencies import CurrentTenant, TenantSession
 from tenantry.auth.schemas import CurrentTenantOut, TenantOut
+from tenantry.db.tenant import Tenant
 from tenantry.errors import NotFound
 from tenantry.routing import tenant_router
-from tenantry.tenants.models import Tenant
 
 router = tenant_router(prefix="/api/tenant", tags=["tenant"])
 

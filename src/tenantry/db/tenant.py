@@ -1,4 +1,5 @@
-"""Tenants: the global table every tenant-owned row hangs from."""
+"""Tenants: the global table every tenant-owned row hangs from (its lifecycle is in
+``tenantry.tenants``; the model lives here, below ``auth``, which reads it)."""
 
 from __future__ import annotations
 
