@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
-from tenantry.tenants.models import Tenant
+from tenantry.db.tenant import Tenant
 
 NO_TENANT = "none"
 OTHER = "other"

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from tenantry.auth.models import User
 from tenantry.observability.models import OpsSecurityEvent, OpsTraffic
-from tenantry.tenants.models import Tenant
+from tenantry.db.tenant import Tenant
 
 POINTS = 72  # points per plot, whatever the window
 TOP = 10

@@ -22,7 +22,7 @@ import time
 import uuid
 import weakref
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import structlog
@@ -32,8 +32,10 @@ from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from tenantry.errors import RateLimited
-from tenantry.observability.labels import TenantNames
 from tenantry.settings import Settings
+
+if TYPE_CHECKING:  # a type only: quotas sit below observability at run time
+    from tenantry.observability.labels import TenantNames
 
 _log = structlog.get_logger("tenantry.quotas")
 NAMESPACE = "tenantry-quota"
