@@ -9,8 +9,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, MetaData, func, text
-from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy import DateTime, MetaData, func, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tenantry.isolation.owned import TenantScoped
 
@@ -46,15 +46,6 @@ class TenantOwned(TenantScoped, Base):
     """
 
     __abstract__ = True
-
-    @declared_attr
-    def tenant_id(cls) -> Mapped[uuid.UUID]:
-        return mapped_column(
-            ForeignKey("tenants.id", ondelete="CASCADE"),
-            primary_key=True,
-            nullable=False,
-            sort_order=-100,  # first column, so the primary key index is led by tenant_id
-        )
 
 
 def uuid_pk() -> Mapped[uuid.UUID]:

@@ -135,8 +135,17 @@ class Repository(Generic[M]):
         two concurrent changes cannot both start from the same state."""
         return self.get_or_404(session, id, owner=owner, lock=True, options=options)
 
+    def exists(self, session: Session, *where: Any) -> bool:
+        """Does a row match ``where``? (e.g. a slug in use by another row)"""
+        model: Any = self.model
+        return session.scalar(select(model.id).where(*where).limit(1)) is not None
+
     def page(self, session: Session, stmt: Select[R], params: PageParams) -> Page[R]:
         return page(session, stmt, params)
+
+    def delete(self, session: Session, row: M) -> None:
+        session.delete(row)
+        self.flush(session)
 
     def add(self, session: Session, row: M) -> M:
         """Insert ``row`` and flush, mapping constraint violations (see ``flush``)."""

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Path, Query, Response, status
 
 from tenantry.auth.dependencies import HostTenant, TenantSession
-from tenantry.errors import NotFound
 from tenantry.isolation.context import TenantContext
+from tenantry.kit.actor import Actor
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.dependencies import RequirePermission
 from tenantry.posts import service
+from tenantry.posts.repository import posts
 from tenantry.posts.schemas import (
     SLUG_PATTERN,
     PostIn,
@@ -21,7 +22,7 @@ from tenantry.posts.schemas import (
     PostStatus,
     PublicPostOut,
 )
-from tenantry.routing import public_router, tenant_router
+from tenantry.routing import NOT_FOUND, Responses, public_router, tenant_router
 
 PostsRead = Annotated[TenantContext, Depends(RequirePermission("posts.read"))]
 PostsWrite = Annotated[TenantContext, Depends(RequirePermission("posts.write"))]
@@ -30,25 +31,14 @@ admin = tenant_router(prefix="/api/admin/posts", tags=["posts"])
 public = public_router(prefix="/api/public/posts", tags=["posts"])
 routers = [admin, public]
 
-DENIED: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Not signed in"},
-    403: {"description": "Your role lacks the permission (`role_required`)"},
-}
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such post"}}
-SLUG_TAKEN: dict[int | str, dict[str, Any]] = {
-    409: {"description": "The slug is taken in this tenant (`slug_taken`)"}
-}
-TRANSITION: dict[int | str, dict[str, Any]] = {
-    409: {"description": "Not allowed in the post's status (`invalid_transition`)"}
+SLUG_TAKEN: Responses = {409: {"description": "The slug is taken in this tenant (`slug_taken`)"}}
+TRANSITION: Responses = {
+    **NOT_FOUND,
+    409: {"description": "Not allowed in the post's status (`invalid_transition`)"},
 }
 
 
-def _page(rows: list[Any], total: int, limit: int, offset: int) -> Page[PostOut]:
-    items = [PostOut.model_validate(r) for r in rows]
-    return Page(items=items, total=total, limit=limit, offset=offset)
-
-
-@admin.get("", response_model=Page[PostOut], responses=DENIED)
+@admin.get("", response_model=Page[PostOut])
 def list_posts(
     ctx: PostsRead,
     session: TenantSession,
@@ -56,75 +46,59 @@ def list_posts(
     status: Annotated[PostStatus | None, Query(description="Only drafts or published.")] = None,
 ) -> Page[PostOut]:
     """The tenant's posts, drafts included, newest first."""
-    rows, total = service.list_posts(session=session, status=status, page=page)
-    return _page(rows, total, page.limit, page.offset)
+    return service.list_posts(session, status=status, page=page).map(PostOut.model_validate)
 
 
-@admin.post(
-    "",
-    response_model=PostOut,
-    status_code=status.HTTP_201_CREATED,
-    responses={**DENIED, **SLUG_TAKEN},
-)
-def create_post(ctx: PostsWrite, session: TenantSession, body: PostIn) -> PostOut:
+@admin.post("", response_model=PostOut, status_code=status.HTTP_201_CREATED, responses=SLUG_TAKEN)
+def create_post(ctx: PostsWrite, actor: Actor, session: TenantSession, body: PostIn) -> PostOut:
     """Write a new draft; the caller is its author."""
-    if ctx.user_id is None:  # pragma: no cover - a tenant context always has a user
-        raise NotFound()
-    post = service.create_draft(session=session, author_id=ctx.user_id, data=body)
+    post = service.create_draft(session, author_id=actor.user_id, data=body)
     return PostOut.model_validate(post)
 
 
-@admin.get("/{post_id}", response_model=PostOut, responses={**DENIED, **NOT_FOUND})
+@admin.get("/{post_id}", response_model=PostOut, responses=NOT_FOUND)
 def get_post(ctx: PostsRead, session: TenantSession, post_id: uuid.UUID) -> PostOut:
     """One post of this tenant, draft or published."""
-    return PostOut.model_validate(service.get_post(session=session, post_id=post_id))
+    return PostOut.model_validate(posts.get_or_404(session, post_id))
 
 
-@admin.patch("/{post_id}", response_model=PostOut, responses={**DENIED, **NOT_FOUND, **SLUG_TAKEN})
+@admin.patch("/{post_id}", response_model=PostOut, responses={**NOT_FOUND, **SLUG_TAKEN})
 def update_post(
     ctx: PostsWrite, session: TenantSession, post_id: uuid.UUID, body: PostPatch
 ) -> PostOut:
     """Change the slug, title or body (only the fields sent)."""
-    post = service.update_post(session=session, post_id=post_id, data=body)
-    return PostOut.model_validate(post)
+    return PostOut.model_validate(service.update_post(session, post_id=post_id, data=body))
 
 
-@admin.post(
-    "/{post_id}/publish", response_model=PostOut, responses={**DENIED, **NOT_FOUND, **TRANSITION}
-)
+@admin.post("/{post_id}/publish", response_model=PostOut, responses=TRANSITION)
 def publish_post(ctx: PostsWrite, session: TenantSession, post_id: uuid.UUID) -> PostOut:
     """Publish a draft now: it appears on the tenant's public site."""
-    return PostOut.model_validate(service.publish(session=session, post_id=post_id))
+    return PostOut.model_validate(service.publish(session, post_id=post_id))
 
 
-@admin.post(
-    "/{post_id}/unpublish",
-    response_model=PostOut,
-    responses={**DENIED, **NOT_FOUND, **TRANSITION},
-)
+@admin.post("/{post_id}/unpublish", response_model=PostOut, responses=TRANSITION)
 def unpublish_post(ctx: PostsWrite, session: TenantSession, post_id: uuid.UUID) -> PostOut:
     """Take a published post back to draft; it leaves the public site."""
-    return PostOut.model_validate(service.unpublish(session=session, post_id=post_id))
+    return PostOut.model_validate(service.unpublish(session, post_id=post_id))
 
 
 @admin.delete(
     "/{post_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses={**DENIED, **NOT_FOUND},
+    responses=NOT_FOUND,
 )
 def delete_post(ctx: PostsWrite, session: TenantSession, post_id: uuid.UUID) -> Response:
     """Delete a post for good."""
-    service.delete_post(session=session, post_id=post_id)
+    service.delete_post(session, post_id=post_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @public.get("", response_model=Page[PublicPostOut], responses={404: {}})
 def public_posts(ctx: HostTenant, session: TenantSession, page: Pagination) -> Page[PublicPostOut]:
     """Published posts of the tenant named by the host, newest first."""
-    rows, total = service.public_posts(session=session, page=page)
-    items = [PublicPostOut.model_validate(r) for r in rows]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    published = service.list_posts(session, status="published", page=page)
+    return published.map(PublicPostOut.model_validate)
 
 
 @public.get("/{slug}", response_model=PublicPostOut, responses={404: {}})
@@ -134,4 +108,4 @@ def public_post(
     slug: Annotated[str, Path(max_length=200, pattern=SLUG_PATTERN)],
 ) -> PublicPostOut:
     """One published post of the host's tenant; drafts are not found."""
-    return PublicPostOut.model_validate(service.public_post(session=session, slug=slug))
+    return PublicPostOut.model_validate(service.public_post(session, slug=slug))
