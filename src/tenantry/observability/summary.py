@@ -11,8 +11,8 @@ from sqlalchemy import String, cast, desc, func, literal, literal_column, select
 from sqlalchemy.engine import Engine
 
 from tenantry.auth.models import User
-from tenantry.observability.models import OpsSecurityEvent, OpsTraffic
 from tenantry.db.tenant import Tenant
+from tenantry.observability.models import OpsSecurityEvent, OpsTraffic
 
 POINTS = 72  # points per plot, whatever the window
 TOP = 10
