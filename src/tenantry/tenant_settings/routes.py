@@ -36,7 +36,7 @@ INVALID: dict[int | str, dict[str, Any]] = {422: {"description": "Invalid settin
 def get_booking_settings(ctx: SettingsRead, session: TenantSession) -> BookingSettingsOut:
     """Booking windows, slot length, cancellation rules and opening hours (defaults until
     saved)."""
-    return service.read(session=session, kind=service.BOOKING)
+    return service.read(session, kind=service.BOOKING)
 
 
 @router.put("/booking-settings", response_model=BookingSettingsOut, responses={**DENIED, **INVALID})
@@ -44,7 +44,7 @@ def put_booking_settings(
     ctx: SettingsWrite, session: TenantSession, body: BookingSettingsIn
 ) -> BookingSettingsOut:
     """Replace the booking settings (fields left out take their defaults)."""
-    return service.write(session=session, kind=service.BOOKING, data=body)
+    return service.write(session, kind=service.BOOKING, data=body)
 
 
 @router.get("/communication-settings", response_model=CommunicationSettingsOut, responses=DENIED)
@@ -52,7 +52,7 @@ def get_communication_settings(
     ctx: SettingsRead, session: TenantSession
 ) -> CommunicationSettingsOut:
     """Sender, channels, reminder lead time and templates (defaults until saved)."""
-    return service.read(session=session, kind=service.COMMUNICATION)
+    return service.read(session, kind=service.COMMUNICATION)
 
 
 @router.put(
@@ -64,16 +64,16 @@ def put_communication_settings(
     ctx: SettingsWrite, session: TenantSession, body: CommunicationSettingsIn
 ) -> CommunicationSettingsOut:
     """Replace the communication settings (fields left out take their defaults)."""
-    return service.write(session=session, kind=service.COMMUNICATION, data=body)
+    return service.write(session, kind=service.COMMUNICATION, data=body)
 
 
 @router.get("/thresholds", response_model=ThresholdsOut, responses=DENIED)
 def get_thresholds(ctx: SettingsRead, session: TenantSession) -> ThresholdsOut:
     """Expense approval limit, invoice overdue days, request response time."""
-    return service.read(session=session, kind=service.THRESHOLDS)
+    return service.read(session, kind=service.THRESHOLDS)
 
 
 @router.put("/thresholds", response_model=ThresholdsOut, responses={**DENIED, **INVALID})
 def put_thresholds(ctx: SettingsWrite, session: TenantSession, body: ThresholdsIn) -> ThresholdsOut:
     """Replace the thresholds (fields left out take their defaults)."""
-    return service.write(session=session, kind=service.THRESHOLDS, data=body)
+    return service.write(session, kind=service.THRESHOLDS, data=body)

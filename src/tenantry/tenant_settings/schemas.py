@@ -13,7 +13,9 @@ import zoneinfo
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field
+
+from tenantry.kit.schemas import Input
 
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -58,9 +60,7 @@ Intervals = Annotated[list[Interval], Field(max_length=6), AfterValidator(_inter
 TemplateKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
 
-class BookingSettingsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class BookingSettingsIn(Input):
     timezone: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_timezone)] = "UTC"
     slot_minutes: int = Field(default=30, ge=5, le=8 * 60)
     min_notice_minutes: int = Field(default=60, ge=0, le=60 * 24 * 60)
@@ -80,9 +80,7 @@ class BookingSettingsOut(BookingSettingsIn):
     updated_at: datetime | None = Field(default=None, description="None: defaults, never saved.")
 
 
-class CommunicationSettingsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CommunicationSettingsIn(Input):
     sender_name: str = Field(default="", max_length=200)
     reply_to: Annotated[str | None, Field(max_length=320), AfterValidator(_email)] = None
     email_enabled: bool = True
@@ -99,9 +97,7 @@ class CommunicationSettingsOut(CommunicationSettingsIn):
     updated_at: datetime | None = None
 
 
-class ThresholdsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ThresholdsIn(Input):
     expense_approval_cents: int = Field(
         default=0, ge=0, le=10**12, description="Expenses above this need approval."
     )

@@ -44,7 +44,7 @@ COMMUNICATION = Kind(
 THRESHOLDS = Kind("tenant_settings.thresholds", Thresholds, ThresholdsOut)
 
 
-def read(*, session: Session, kind: Kind[Out]) -> Out:
+def read(session: Session, *, kind: Kind[Out]) -> Out:
     """The tenant's settings, or the defaults when it never saved any."""
 
     def load() -> Out:
@@ -55,8 +55,8 @@ def read(*, session: Session, kind: Kind[Out]) -> Out:
 
 
 def write(
-    *,
     session: Session,
+    *,
     kind: Kind[Out],
     data: BookingSettingsIn | CommunicationSettingsIn | ThresholdsIn,
 ) -> Out:
