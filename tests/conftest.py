@@ -47,8 +47,10 @@ def settings(data_dir: Path) -> Settings:
         log_json=True,
         # Generous limits: tests log in a lot from one address; the limiter tests
         # build their own settings.
-        login_attempts_per_account="1000/minute",
+        login_failures_per_account="1000/minute",
         login_attempts_per_address="10000/minute",
+        account_actions_per_address="10000/minute",
+        account_mails_per_email="1000/minute",
     )
     set_settings(s)
     return s

@@ -145,7 +145,7 @@ def start_server(settings: Any, urls: Any, quota: int, redis_url: str | None) ->
         "TENANTRY_SECRET_KEYS": settings.secret_keys,
         "TENANTRY_LOG_LEVEL": "ERROR",
         "TENANTRY_LOGIN_ATTEMPTS_PER_ADDRESS": "100000/minute",
-        "TENANTRY_LOGIN_ATTEMPTS_PER_ACCOUNT": "100000/minute",
+        "TENANTRY_LOGIN_FAILURES_PER_ACCOUNT": "100000/minute",
         "TENANTRY_TENANT_RATE_LIMIT": f"{quota}/second",
     }
     if redis_url:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from tenantry import __version__, areas
-from tenantry.auth.ratelimit import LoginLimiter
+from tenantry.auth.ratelimit import AccountLimiter, LoginLimiter
 from tenantry.db.engine import Database
 from tenantry.http_errors import install_error_handlers
 from tenantry.idempotency.middleware import IdempotencyMiddleware
@@ -49,7 +49,10 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     app.state.login_limiter = LoginLimiter(
-        settings.login_attempts_per_account, settings.login_attempts_per_address
+        settings.login_failures_per_account, settings.login_attempts_per_address
+    )
+    app.state.account_limiter = AccountLimiter(
+        settings.account_actions_per_address, settings.account_mails_per_email
     )
     app.state.host_resolver = HostResolver(db, settings.base_domain)
     install_error_handlers(app)

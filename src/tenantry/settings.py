@@ -63,8 +63,14 @@ class Settings(BaseSettings):
     session_absolute_timeout_s: int = 60 * 60 * 24 * 14
     tenant_sig_max_age_s: int = 60 * 60 * 24 * 14
 
-    login_attempts_per_account: str = "10/minute"
+    # Sign-in limits (see tenantry.auth.ratelimit for the design): wrong passwords per
+    # account *from one client address*, and attempts per address (any account).
+    login_failures_per_account: str = "10 per 15 minutes"
     login_attempts_per_address: str = "30/minute"
+    # Register, verify, password reset, invitation acceptance: calls per client address,
+    # and account e-mails per recipient address.
+    account_actions_per_address: str = "30/hour"
+    account_mails_per_email: str = "5/hour"
 
     # ORM guard mode: "enforce" refuses, "log" reports and lets through (rollouts only).
     guard_mode: Literal["enforce", "log"] = "enforce"

@@ -325,7 +325,7 @@ def test_a_malformed_email_shows_the_validation_details(page: Page) -> None:
 def test_too_many_attempts_show_the_rate_limit_message(
     browser: Browser, settings: Settings, db: Database, tenant_a: TenantFixture
 ) -> None:
-    strict = settings.model_copy(update={"login_attempts_per_account": "2/minute"})
+    strict = settings.model_copy(update={"login_failures_per_account": "2/minute"})
     live = serve(create_app(strict, db))
     context = browser.new_context(base_url=live.url)
     try:

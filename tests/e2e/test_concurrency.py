@@ -129,7 +129,7 @@ def server(settings: Settings, database_urls: DatabaseUrls, tmp_path_factory) ->
         "TENANTRY_DATABASE_NAME": settings.database_name,
         "TENANTRY_SECRET_KEYS": TEST_KEYS,
         "TENANTRY_LOG_JSON": "true",
-        "TENANTRY_LOGIN_ATTEMPTS_PER_ACCOUNT": "1000/minute",
+        "TENANTRY_LOGIN_FAILURES_PER_ACCOUNT": "1000/minute",
         "TENANTRY_LOGIN_ATTEMPTS_PER_ADDRESS": "10000/minute",
     }
     cmd = [

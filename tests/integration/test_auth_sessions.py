@@ -155,7 +155,7 @@ def _app_with_keys(settings: Settings, db, keys: str) -> FastAPI:
         database_name=settings.database_name,
         database_url=settings.database_url,
         secret_keys=keys,
-        login_attempts_per_account="1000/minute",
+        login_failures_per_account="1000/minute",
         login_attempts_per_address="10000/minute",
     )
     return create_app(other, db)
@@ -312,7 +312,7 @@ def test_login_is_rate_limited_per_account_with_retry_after(settings, db, tenant
         database_name=settings.database_name,
         database_url=settings.database_url,
         secret_keys=settings.secret_keys,
-        login_attempts_per_account="3/minute",
+        login_failures_per_account="3/minute",
         login_attempts_per_address="100/minute",
     )
     with TestClient(create_app(strict, db)) as c:
@@ -332,7 +332,7 @@ def test_login_is_rate_limited_per_address(settings, db, tenant_a):
         database_name=settings.database_name,
         database_url=settings.database_url,
         secret_keys=settings.secret_keys,
-        login_attempts_per_account="100/minute",
+        login_failures_per_account="100/minute",
         login_attempts_per_address="3/minute",
     )
     with TestClient(create_app(strict, db)) as c:

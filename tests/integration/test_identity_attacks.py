@@ -16,12 +16,14 @@ from collections.abc import Iterator
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from tenantry.app import create_app
 from tenantry.isolation.scopes import iter_api_routes
 from tenantry.ops.cli import proxy_options
 from tenantry.settings import Settings
 from tenantry.tenants.lifecycle import provision_tenant
+from tests.conftest import login
 from tests.isolation.leaky import free_port
 
 
@@ -159,3 +161,63 @@ def test_a_configured_proxy_is_believed(settings, db):
 
         assert [attempt("203.0.113.1") for _ in range(3)] == [401, 401, 429]
         assert attempt("203.0.113.2") == 401
+
+
+def test_finding_7_ten_wrong_passwords_do_not_lock_the_owner_out(settings, db, tenant_a):
+    """The attacker (one address) exhausts the account's budget — from their address
+    only. The owner, from theirs, signs in at once; the attacker stays refused even
+    with the right password."""
+    strict = settings_with(settings, login_failures_per_account="10 per 15 minutes")
+    app = create_app(strict, db)
+    victim = tenant_a["staff"]
+    wrong = {"email": victim.email, "password": "guess-guess-guess"}
+    with TestClient(app, client=("198.51.100.66", 40000)) as attacker:
+        statuses = [attacker.post("/api/auth/login", json=wrong).status_code for _ in range(12)]
+        assert statuses == [401] * 10 + [429, 429]
+        right = attacker.post(
+            "/api/auth/login", json={"email": victim.email, "password": victim.password}
+        )
+        assert right.status_code == 429 and int(right.headers["retry-after"]) >= 1
+    with TestClient(app, client=("192.0.2.10", 40001)) as owner:
+        login(owner, victim)
+        assert owner.get("/api/tenant/current").status_code == 200
+
+
+def test_a_correct_password_clears_the_owners_own_failures(settings, db, tenant_a):
+    strict = settings_with(settings, login_failures_per_account="3 per 15 minutes")
+    member = tenant_a["admin"]
+    with TestClient(create_app(strict, db), client=("192.0.2.20", 40002)) as c:
+        for _ in range(2):
+            c.post("/api/auth/login", json={"email": member.email, "password": "typo-typo"})
+        login(c, member)
+        for _ in range(2):
+            c.post("/api/auth/login", json={"email": member.email, "password": "typo-typo"})
+        login(c, member)  # 4 failures in the window, but never 3 in a row: not locked
+
+
+# ------------------------------------------------------------- finding 8: logout revokes
+
+
+def test_finding_8_cookies_saved_before_logout_fail_at_once(app, tenant_a):
+    member = tenant_a["staff"]
+    with TestClient(app) as browser, TestClient(app) as phone:
+        login(browser, member)
+        login(phone, member)
+        saved = dict(browser.cookies)
+        assert browser.post("/api/auth/logout").status_code == 200
+        with TestClient(app, cookies=saved) as thief:
+            for path in ("/api/tenant/current", "/api/admin/services", "/api/auth/me"):
+                r = thief.get(path)
+                assert r.status_code == 403 and code(r) == "session_revoked", (path, r.text)
+            r = thief.post("/api/tenant/switch", json={"tenant": tenant_a.slug})
+            assert r.status_code == 403 and code(r) == "session_revoked"
+        # Only that browser's session ended: the phone is still signed in.
+        assert phone.get("/api/tenant/current").status_code == 200
+
+
+def test_logout_of_one_session_cannot_end_another_users_session(app, tenant_a):
+    with TestClient(app) as mine, TestClient(app) as theirs:
+        login(mine, tenant_a["staff"])
+        login(theirs, tenant_a["admin"])
+        mine.post("/api/auth/logout")
+        assert theirs.get("/api/tenant/current").status_code == 200

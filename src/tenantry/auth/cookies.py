@@ -1,10 +1,12 @@
 """The two cookies: the session and ``tenant_sig``.
 
 The session cookie is signed (itsdangerous, same key list as everything else) and
-carries user id, active tenant id and slug, session version, issue time and last
-seen time — stateless, so any app process can serve any request. The idle timeout
-is enforced by re-issuing the cookie with a fresh ``seen`` as the user is active;
-the absolute timeout counts from ``iat`` and is never extended.
+carries the session id (a ``user_sessions`` row), user id, active tenant id and slug,
+session version, issue time and last seen time. Any app process can serve any request:
+the route dependency checks the session row and the user's session version in one
+query, so logout (row deleted) and logout-everywhere (version bumped) bite at once. The
+idle timeout is enforced by re-issuing the cookie with a fresh ``seen`` as the user is
+active; the absolute timeout counts from ``iat`` and is never extended.
 
 Under HTTPS both cookies take the ``__Host-`` prefix (Secure, Path=/, no Domain), so
 a sibling subdomain cannot plant them.
@@ -30,6 +32,7 @@ SEEN_REFRESH_S = 60
 
 @dataclass(frozen=True)
 class SessionData:
+    session_id: uuid.UUID
     user_id: uuid.UUID
     session_version: int
     issued_at: int
@@ -49,7 +52,7 @@ def _serializer(settings: Settings) -> URLSafeSerializer:
 
 def encode_session(settings: Settings, data: SessionData) -> str:
     payload: dict[str, Any] = {k: v for k, v in asdict(data).items() if v is not None}
-    for key in ("user_id", "tenant_id"):
+    for key in ("session_id", "user_id", "tenant_id"):
         if key in payload:
             payload[key] = str(payload[key])
     return _serializer(settings).dumps(payload)
@@ -62,6 +65,7 @@ def decode_session(
     try:
         raw = _serializer(settings).loads(token)
         data = SessionData(
+            session_id=uuid.UUID(raw["session_id"]),
             user_id=uuid.UUID(raw["user_id"]),
             session_version=int(raw["session_version"]),
             issued_at=int(raw["issued_at"]),
@@ -104,6 +108,7 @@ def issue_cookies(
     settings: Settings,
     response: Response,
     *,
+    session_id: uuid.UUID,
     user_id: uuid.UUID,
     session_version: int,
     tenant_id: uuid.UUID | None,
@@ -112,6 +117,7 @@ def issue_cookies(
 ) -> SessionData:
     now = int(time.time())
     data = SessionData(
+        session_id=session_id,
         user_id=user_id,
         session_version=session_version,
         issued_at=issued_at or now,

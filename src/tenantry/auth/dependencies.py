@@ -4,8 +4,9 @@
 order it checks: the ``tenant_sig`` signature (present and invalid is refused even
 without a session), the session, the signature against the session (same user,
 tenant and session version), the host's tenant against the session's, and then —
-in one query — the user's current session version, the tenant's status and the
-membership. Any failure is a distinct 401/403 code and a security event.
+in one unit of work — that the session row still exists (not logged out) and the
+user's current session version, the tenant's status and the membership. Any failure
+is a distinct 401/403 code and a security event.
 
 It is ``async`` on purpose: FastAPI runs sync dependencies in a worker thread with a
 *copy* of the context, so a context variable set there would never reach the
@@ -27,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tenantry.auth import cookies
-from tenantry.auth.models import Membership, User
+from tenantry.auth.models import Membership, User, UserSession
 from tenantry.db.engine import Database
 from tenantry.db.tenant import Tenant
 from tenantry.errors import (
@@ -69,10 +70,22 @@ class Access:
     membership_status: str | None
 
 
-def load_access(db: Database, user_id: uuid.UUID, tenant_id: uuid.UUID | None) -> Access | None:
-    """The user's live session version, and the tenant's status and their membership."""
+def load_access(
+    db: Database, session: cookies.SessionData, tenant_id: uuid.UUID | None
+) -> Access | None:
+    """The user's live session version — ``None`` when the session row is gone (logged
+    out) — and the tenant's status and their membership.
+
+    The session row and the version are one query: server-side revocation costs no
+    extra round trip.
+    """
+    user_id = session.user_id
     with tenant_context(TenantContext(tenant_id=tenant_id, user_id=user_id)), db.session() as s:
-        version = s.scalar(select(User.session_version).where(User.id == user_id))
+        version = s.scalar(
+            select(User.session_version)
+            .join(UserSession, UserSession.user_id == User.id)
+            .where(User.id == user_id, UserSession.id == session.session_id)
+        )
         if version is None:
             return None
         if tenant_id is None:
@@ -152,9 +165,7 @@ async def require_tenant(request: Request, response: Response) -> TenantContext:
             session_tenant=session.tenant_id,
             host_tenant=host_tenant.id,
         )
-    access = await run_in_threadpool(
-        load_access, get_database(request), session.user_id, session.tenant_id
-    )
+    access = await run_in_threadpool(load_access, get_database(request), session, session.tenant_id)
     if access is None or access.session_version != session.session_version:
         raise _refuse(request, SessionRevoked(), user=session.user_id)
     if access.tenant_status != "active":
@@ -207,7 +218,7 @@ async def require_user(request: Request, response: Response) -> SignedInUser:
     session = cookies.read_session(settings, request)
     if session is None:
         raise NotAuthenticated()
-    access = await run_in_threadpool(load_access, get_database(request), session.user_id, None)
+    access = await run_in_threadpool(load_access, get_database(request), session, None)
     if access is None or access.session_version != session.session_version:
         raise _refuse(request, SessionRevoked(), user=session.user_id)
     _bind(

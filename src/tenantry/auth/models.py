@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, func
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tenantry.db.base import Base, TenantOwned, Timestamped, uuid_pk
@@ -45,3 +55,18 @@ class Membership(TenantOwned, Timestamped):
     )
     role: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+
+
+class UserSession(Base):
+    """One sign-in. The session cookie carries its id; logout deletes the row, so a copy
+    of the cookie saved before is refused on its next use. Global (a user's, not a
+    tenant's); RLS lets the app role see only the pinned user's rows."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user_id", "user_id"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from fastapi import Request, Response, status
@@ -61,11 +62,13 @@ def _start_session(
     response: Response,
     user: User,
     active: MembershipOut | None,
+    session_id: uuid.UUID,
     issued_at: int | None = None,
 ) -> None:
     cookies.issue_cookies(
         settings,
         response,
+        session_id=session_id,
         user_id=user.id,
         session_version=user.session_version,
         tenant_id=active.tenant_id if active else None,
@@ -95,8 +98,9 @@ async def login(
         password=body.password,
         requested_tenant=requested,
         address=address,
+        max_age_s=settings.session_absolute_timeout_s,
     )
-    _start_session(settings, response, result.user, result.tenant)
+    _start_session(settings, response, result.user, result.tenant, result.session_id)
     memberships = await run_in_threadpool(service.memberships_of, db, result.user.id)
     return _session_out(result.user, result.tenant, memberships)
 
@@ -121,8 +125,9 @@ async def register(
         password=body.password,
         name=body.name,
         tenant_slug=slug,
+        max_age_s=settings.session_absolute_timeout_s,
     )
-    _start_session(settings, response, result.user, result.tenant)
+    _start_session(settings, response, result.user, result.tenant, result.session_id)
     return _session_out(result.user, result.tenant, [result.tenant] if result.tenant else [])
 
 
@@ -138,8 +143,16 @@ async def me(user: CurrentUser, db: DatabaseDep) -> SessionOut:
 
 
 @router.post("/auth/logout", response_model=OkOut)
-async def logout(response: Response, settings: SettingsDep) -> OkOut:
-    """Forget this browser's session."""
+async def logout(
+    request: Request, response: Response, db: DatabaseDep, settings: SettingsDep
+) -> OkOut:
+    """Sign out this browser: its session is ended on the server, so a copy of its
+    cookies saved before is refused from now on. Always 200 (signed out either way)."""
+    session = cookies.read_session(settings, request)
+    if session is not None:
+        await run_in_threadpool(
+            service.end_session, db, user_id=session.user_id, session_id=session.session_id
+        )
     cookies.clear_all(settings, response)
     return OkOut()
 
@@ -165,6 +178,13 @@ async def switch(
     record = await run_in_threadpool(service.get_user, db, user.user_id)
     if record is None:
         raise NotAuthenticated()
-    _start_session(settings, response, record, chosen, issued_at=user.session.issued_at)
+    _start_session(
+        settings,
+        response,
+        record,
+        chosen,
+        user.session.session_id,
+        issued_at=user.session.issued_at,
+    )
     memberships = await run_in_threadpool(service.memberships_of, db, user.user_id)
     return _session_out(record, chosen, memberships)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from tenantry.auth.models import Membership, User
+from tenantry.auth.models import Membership, User, UserSession
 from tenantry.auth.passwords import hash_password, verify_password
 from tenantry.auth.ratelimit import LoginLimiter
 from tenantry.auth.schemas import MembershipOut
@@ -27,6 +28,7 @@ from tenantry.isolation.context import TenantContext, tenant_context
 class SignIn:
     user: User
     tenant: MembershipOut | None
+    session_id: uuid.UUID
 
 
 def _user_context(user_id: uuid.UUID | None) -> TenantContext:
@@ -97,22 +99,27 @@ def login(
     password: str,
     requested_tenant: str | None,
     address: str,
+    max_age_s: int,
 ) -> SignIn:
-    limiter.hit(account=email, address=address)
+    limiter.before_attempt(account=email, address=address)
     with tenant_context(_user_context(None)), db.session() as s:
         user = s.scalar(select(User).where(User.email == email.lower()))
     if not verify_password(user.password_hash if user else None, password) or user is None:
+        limiter.failed(account=email, address=address)
         raise InvalidCredentials()
+    limiter.succeeded(account=email, address=address)
     memberships = memberships_of(db, user.id)
     chosen = choose_tenant(
         memberships, requested=requested_tenant, last_tenant_id=user.last_tenant_id
     )
     if chosen is not None:
         _remember_tenant(db, user.id, chosen.tenant_id)
-    return SignIn(user, chosen)
+    return SignIn(user, chosen, open_session(db, user.id, max_age_s=max_age_s))
 
 
-def register(db: Database, *, email: str, password: str, name: str, tenant_slug: str) -> SignIn:
+def register(
+    db: Database, *, email: str, password: str, name: str, tenant_slug: str, max_age_s: int
+) -> SignIn:
     """Create a user and their client membership in an active tenant."""
     with tenant_context(_user_context(None)), db.session() as s:
         tenant = s.scalar(select(Tenant).where(Tenant.slug == tenant_slug))
@@ -140,7 +147,7 @@ def register(db: Database, *, email: str, password: str, name: str, tenant_slug:
         tenant_status=tenant.status,
         role="client",
     )
-    return SignIn(user, membership)
+    return SignIn(user, membership, open_session(db, user.id, max_age_s=max_age_s))
 
 
 def switch_tenant(db: Database, *, user_id: uuid.UUID, slug: str) -> MembershipOut:
@@ -150,8 +157,45 @@ def switch_tenant(db: Database, *, user_id: uuid.UUID, slug: str) -> MembershipO
     return chosen
 
 
+def open_session(db: Database, user_id: uuid.UUID, *, max_age_s: int) -> uuid.UUID:
+    """A new server-side session for ``user_id`` (its id goes into the cookie).
+
+    The user's sessions older than the absolute timeout are dropped on the way: their
+    cookies are refused anyway, and this keeps the table to live sessions.
+    """
+    cutoff = datetime.now(UTC) - timedelta(seconds=max_age_s)
+    with tenant_context(_user_context(user_id)), db.session() as s:
+        s.execute(
+            delete(UserSession).where(
+                UserSession.user_id == user_id, UserSession.created_at < cutoff
+            )
+        )
+        row = UserSession(user_id=user_id)
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+def end_session(db: Database, *, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
+    """Log out: the session row goes, so every copy of its cookie is refused at once."""
+    with tenant_context(_user_context(user_id)), db.session() as s:
+        s.execute(
+            delete(UserSession).where(UserSession.id == session_id, UserSession.user_id == user_id)
+        )
+
+
+def end_other_sessions(db: Database, *, user_id: uuid.UUID, keep: uuid.UUID | None) -> None:
+    """Every session of the user but ``keep`` (all of them when ``keep`` is None)."""
+    with tenant_context(_user_context(user_id)), db.session() as s:
+        query = delete(UserSession).where(UserSession.user_id == user_id)
+        if keep is not None:
+            query = query.where(UserSession.id != keep)
+        s.execute(query)
+
+
 def revoke_all_sessions(db: Database, user_id: uuid.UUID) -> int:
-    """Bump the session version: every cookie issued before is dead on its next use."""
+    """Bump the session version and drop every session row: every cookie and tenant
+    signature issued before is dead on its next use."""
     with tenant_context(_user_context(user_id)), db.session() as s:
         version = s.scalar(
             update(User)
@@ -159,4 +203,5 @@ def revoke_all_sessions(db: Database, user_id: uuid.UUID) -> int:
             .values(session_version=User.session_version + 1)
             .returning(User.session_version)
         )
+        s.execute(delete(UserSession).where(UserSession.user_id == user_id))
     return int(version or 0)

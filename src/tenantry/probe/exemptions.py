@@ -53,7 +53,8 @@ SKIP: tuple[Exemption, ...] = (
     ),
     Exemption(
         "POST /api/auth/logout",
-        "clears this browser's cookies only (no server state, no tenant data)",
+        "ends the caller's session; exercised by the 'replay-after-logout' scenario at "
+        "the end of the run (a copy of the cookies saved before must be dead)",
     ),
     Exemption(
         "POST /api/auth/register",

@@ -1,5 +1,6 @@
 """The closing scenarios: signing in to B with A's credentials, and replaying cookies
-that should be dead — after ``logout-all`` and after the membership was removed.
+that should be dead — after ``logout`` (of that browser), after ``logout-all`` and after
+the membership was removed.
 
 They run after the sweep because they end sessions the sweep relies on.
 """
@@ -22,6 +23,7 @@ def run_scenarios(run: RunState) -> None:
         run.report.notes.append("closing scenarios not run (configured off)")
         return
     login_to_other_tenant(run)
+    replay_after_logout(run)
     replay_after_membership_removal(run)
     replay_after_logout_all(run)
 
@@ -79,6 +81,34 @@ def replay(run: RunState, name: str, actor: Actor, stale: dict[str, str]) -> Non
             run.finding(
                 NOT_REFUSED, op.key, name, actor.label, f"stale cookies got {outcome(sent)}", sent
             )
+
+
+def replay_after_logout(run: RunState) -> None:
+    """A browser signs out; a copy of its cookies saved before must be dead on every
+    tenant route, while the same member's other browser stays signed in."""
+    name = "replay-after-logout"
+    label = next((k for k in ("staff", "admin", "client", "owner") if k in run.a), None)
+    if label is None:
+        run.report.notes.append(f"{name}: skipped, no identity of A to sign out")
+        return
+    try:
+        leaving = run.t.login(run.a[label].creds)
+        staying = run.t.login(run.a[label].creds)
+    except LoginFailed as exc:
+        run.report.notes.append(f"{name}: skipped, cannot sign in: {exc}")
+        return
+    out = run.t.request("POST", "/api/auth/logout", cookies=leaving.cookies)
+    run.report.scenario_probes[name] += 1
+    if out.status != 200:
+        run.report.notes.append(f"{name}: logout answered {outcome(out)}")
+        return
+    replay(run, name, leaving, leaving.cookies)
+    still = run.t.request("GET", "/api/tenant/current", cookies=staying.cookies)
+    run.report.scenario_probes[name] += 1
+    if still.status != 200:  # not a breach, but logout overreached: say so
+        run.report.notes.append(
+            f"{name}: the member's other browser was signed out too ({outcome(still)})"
+        )
 
 
 def replay_after_logout_all(run: RunState) -> None:

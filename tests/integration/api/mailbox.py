@@ -42,7 +42,7 @@ def mail_settings(settings: Settings, port: int) -> Settings:
         database_name=settings.database_name,
         database_url=settings.database_url,
         secret_keys=settings.secret_keys,
-        login_attempts_per_account="1000/minute",
+        login_failures_per_account="1000/minute",
         login_attempts_per_address="10000/minute",
         smtp_host="127.0.0.1",
         smtp_port=port,

@@ -259,7 +259,7 @@ def small_client(settings, db):
         database_name=settings.database_name,
         database_url=settings.database_url,
         secret_keys=settings.secret_keys,
-        login_attempts_per_account="1000/minute",
+        login_failures_per_account="1000/minute",
         login_attempts_per_address="10000/minute",
         upload_max_bytes=1024,
     )

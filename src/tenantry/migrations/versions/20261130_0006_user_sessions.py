@@ -1,0 +1,57 @@
+"""Server-side sessions: a row per sign-in, named in the session cookie.
+
+Revision ID: 20261130_0006
+Revises: 20261130_0005
+Create Date: 2026-11-30
+
+The signed cookie alone was stateless, so ``POST /api/auth/logout`` could only ask the
+browser to forget it: a copy saved before logout kept working until it timed out. Now
+the cookie names a ``user_sessions`` row; logout deletes the row, and the route
+dependency checks the row in the same query that reads the user's session version.
+
+The table is global (a session belongs to a user, not a tenant). The app role sees and
+changes only the rows of the user pinned in the transaction (``app.current_user_id``):
+RLS enabled, forced, one policy for every command. It may not UPDATE or TRUNCATE.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from tenantry.isolation.rls import USER_SETTING
+
+revision = "20261130_0006"
+down_revision = "20261130_0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "user_sessions",
+        sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_user_sessions"),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], ondelete="CASCADE", name="fk_user_sessions_user_id_users"
+        ),
+    )
+    op.create_index("ix_user_sessions_user_id", "user_sessions", ["user_id"])
+    op.execute("ALTER TABLE user_sessions ENABLE ROW LEVEL SECURITY")
+    op.execute("ALTER TABLE user_sessions FORCE ROW LEVEL SECURITY")
+    op.execute(
+        "CREATE POLICY session_owner ON user_sessions FOR ALL "
+        f"USING (user_id = {USER_SETTING}) WITH CHECK (user_id = {USER_SETTING})"
+    )
+    op.execute(
+        "DO $$ BEGIN EXECUTE format('REVOKE UPDATE, TRUNCATE ON user_sessions FROM %I', "
+        "current_database() || '_app'); END $$"
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("user_sessions")
