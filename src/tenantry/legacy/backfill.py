@@ -2,16 +2,23 @@
 
 Tables go parents first (services before requests before bookings ...), so a row whose
 parent was just backfilled derives from it: a work order reaches its tenant through
-its booking and the booking's client. Each batch is a keyset page of the table's
-NULL rows (``id > last``), decided and written by one statement (``derive``) in its
-own short transaction together with the table's checkpoint — a killed run resumes
-after the last committed batch, and a rerun finds nothing left to change.
+its booking and the booking's client. Each table is swept once in physical order: a
+batch is a range of pages (``ctid``, a TID range scan — never a search through the
+primary key, whose uuid order is random on disk), decided and written by one
+statement (``derive``) in its own short transaction together with its checkpoint. A
+big table is cut into slices swept by parallel connections (``--jobs``). A killed run
+resumes after the last committed batch of each slice, and a rerun changes nothing.
+
+Rows a writer moved behind the sweep (an update puts the new version elsewhere) or
+wrote without a tenant during the run are found by a last catch-up pass.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +26,7 @@ import psycopg
 from psycopg import errors
 
 from tenantry.legacy import quarantine
-from tenantry.legacy.connect import connect
+from tenantry.legacy.connect import connect, conninfo
 from tenantry.legacy.context import Context, LegacyError
 from tenantry.legacy.derive import LIVE_HELPER, Derivation, reason, user_tenants_sql
 from tenantry.legacy.rules import MEMBERSHIPS, TableRule
@@ -27,6 +34,7 @@ from tenantry.legacy.state import SCHEMA
 from tenantry.legacy.tighten import q
 
 BATCH_LOCK_TIMEOUT = "2s"  # a batch waits this long for a writer's row lock, then retries
+MIN_SLICE_PAGES = 256  # a table smaller than jobs x this is swept by one connection
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,9 @@ class Backfill:
     batch_size: int = 5000
     progress: Progress = field(default_factory=Progress)
     assign_tenant: str | None = None
+    jobs: int = 2  # parallel connections per table
+    pause: float = 0.0  # seconds to sleep after each batch (throttle)
+    _progress_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def run(self, tables: list[str] | None = None) -> list[Account]:
         ctx = self.ctx
@@ -177,38 +188,39 @@ class Backfill:
     def _table(self, conn: psycopg.Connection[Any], rule: TableRule) -> None:
         table = rule.table
         row = conn.execute(
-            f"SELECT last_id, done, null_at_start, backfilled + assigned + "
+            f"SELECT done, pages, null_at_start, backfilled + assigned + "
             f"(SELECT count(*) FROM {SCHEMA}.problems WHERE table_name = %(t)s) "
             f"FROM {SCHEMA}.checkpoints WHERE table_name = %(t)s",
             {"t": table},
         ).fetchone()
         assert row is not None
-        last_id, done, null_at_start, handled = row
+        done, pages, null_at_start, handled = row
         if done:
             conn.commit()
             return
-        if last_id is None and handled == 0:
-            counted = conn.execute(
-                f"SELECT count(*) FROM public.{q(table)} WHERE tenant_id IS NULL"
-            ).fetchone()
-            null_at_start = int(counted[0]) if counted else 0
-            conn.execute(
-                f"UPDATE {SCHEMA}.checkpoints SET null_at_start = %s WHERE table_name = %s",
-                (null_at_start, table),
-            )
+        if pages is None:
+            null_at_start = self._begin_table(conn, table)
+        slices = conn.execute(
+            f"SELECT slice, next_page, end_page FROM {SCHEMA}.slices "
+            "WHERE table_name = %s AND next_page < end_page ORDER BY slice",
+            (table,),
+        ).fetchall()
         conn.commit()
         self.progress.start_table(table, null_at_start, int(handled))
         derivation = Derivation(rule, self.ctx.has_tenant)
-        first_sql = derivation.batch_sql(first=True).encode()
-        next_sql = derivation.batch_sql(first=False).encode()
+        sweep_sql = derivation.batch_sql(sweep=True).encode()
+        if len(slices) == 1:
+            self._sweep(conn, rule, sweep_sql, *slices[0])
+        elif slices:
+            with ThreadPoolExecutor(max_workers=min(self.jobs, len(slices))) as pool:
+                futures = [pool.submit(self._sweep_own, rule, sweep_sql, *s) for s in slices]
+                for future in futures:
+                    future.result()
+        catch_up = derivation.batch_sql(sweep=False).encode()
         while True:
-            params = {"after": last_id, "limit": self.batch_size, "assign": self.assign_tenant}
-            result = self._batch(conn, rule, first_sql if last_id is None else next_sql, params)
-            seen, new_last = result
-            self.progress.advance(table, seen)
-            if seen < self.batch_size:
+            params = {"limit": self.batch_size, "assign": self.assign_tenant, "table": table}
+            if self._batch(conn, rule, catch_up, params, None) == 0:
                 break
-            last_id = new_last
         conn.execute(
             f"UPDATE {SCHEMA}.checkpoints SET done = true, updated_at = now() "
             "WHERE table_name = %s",
@@ -216,15 +228,74 @@ class Backfill:
         )
         conn.commit()
 
+    def _begin_table(self, conn: psycopg.Connection[Any], table: str) -> int:
+        """Count the NULL rows, fix the sweep's page range and cut it into slices."""
+        # Fresh statistics first: a column the backfill just added has none, and the
+        # batch statement's plan (how the UPDATE finds its rows again) depends on them.
+        conn.execute(f"ANALYZE public.{q(table)}")
+        row = conn.execute(
+            f"SELECT count(*) FILTER (WHERE tenant_id IS NULL), "
+            f"pg_relation_size('public.{q(table)}') / current_setting('block_size')::int "
+            f"FROM public.{q(table)}"
+        ).fetchone()
+        assert row is not None
+        null_at_start, pages = int(row[0]), int(row[1])
+        # Rows that had a tenant at the start need no visit: with no NULL row there is
+        # nothing to sweep (the catch-up still looks for rows written since).
+        swept = pages if null_at_start else 0
+        parts = max(1, min(self.jobs, swept // MIN_SLICE_PAGES))
+        bounds = [swept * i // parts for i in range(parts + 1)]
+        conn.execute(f"DELETE FROM {SCHEMA}.slices WHERE table_name = %s", (table,))
+        with conn.cursor() as cur:
+            cur.executemany(
+                f"INSERT INTO {SCHEMA}.slices (table_name, slice, start_page, next_page, "
+                "end_page) VALUES (%s, %s, %s, %s, %s)",
+                [(table, i, bounds[i], bounds[i], bounds[i + 1]) for i in range(parts)],
+            )
+        conn.execute(
+            f"UPDATE {SCHEMA}.checkpoints SET null_at_start = %s, pages = %s WHERE table_name = %s",
+            (null_at_start, pages, table),
+        )
+        return null_at_start
+
+    def _sweep_own(self, rule: TableRule, sql: bytes, *slice_: int) -> None:
+        with connect(self.ctx.urls.migrator) as conn:
+            self._sweep(conn, rule, sql, *slice_)
+
+    def _sweep(
+        self,
+        conn: psycopg.Connection[Any],
+        rule: TableRule,
+        sql: bytes,
+        slice_no: int,
+        next_page: int,
+        end_page: int,
+    ) -> None:
+        """Walk one slice's pages; the page step adapts so a batch holds ~batch_size rows."""
+        step = 8
+        while next_page < end_page:
+            upto = min(end_page, next_page + step)
+            params = {"lo": f"({next_page},0)", "hi": f"({upto},0)", "assign": self.assign_tenant}
+            seen = self._batch(conn, rule, sql, params, (slice_no, upto))
+            grown = step * self.batch_size // seen if seen else step * 4
+            step = max(1, min(step * 4, grown))
+            next_page = upto
+
     def _batch(
-        self, conn: psycopg.Connection[Any], rule: TableRule, sql: bytes, params: dict[str, Any]
-    ) -> tuple[int, Any]:
+        self,
+        conn: psycopg.Connection[Any],
+        rule: TableRule,
+        sql: bytes,
+        params: dict[str, Any],
+        slice_: tuple[int, int] | None,
+    ) -> int:
+        """One batch and its checkpoint in one transaction; the rows it looked at."""
         for attempt in range(1, 31):
             try:
                 conn.execute(f"SET LOCAL lock_timeout = '{BATCH_LOCK_TIMEOUT}'")
                 row = conn.execute(sql, params).fetchone()
                 assert row is not None
-                last, seen, backfilled, assigned, members, problems = row
+                seen, backfilled, assigned, members, problems = row
                 rows = [
                     (rule.table, p["id"], *reason(rule, p, self._slug_if_assign()))
                     for p in problems
@@ -237,11 +308,19 @@ class Backfill:
                             "SET kind = excluded.kind, reason = excluded.reason",
                             rows,
                         )
+                slice_no, upto = slice_ if slice_ else (None, None)
                 conn.execute(
-                    f"UPDATE {SCHEMA}.checkpoints SET last_id = coalesce(%s, last_id), "
-                    "backfilled = backfilled + %s, assigned = assigned + %s, "
-                    "updated_at = now() WHERE table_name = %s",
-                    (last, backfilled, assigned, rule.table),
+                    f"WITH s AS (UPDATE {SCHEMA}.slices SET next_page = %(upto)s "
+                    "WHERE table_name = %(t)s AND slice = %(slice)s) "
+                    f"UPDATE {SCHEMA}.checkpoints SET backfilled = backfilled + %(b)s, "
+                    "assigned = assigned + %(a)s, updated_at = now() WHERE table_name = %(t)s",
+                    {
+                        "upto": upto,
+                        "slice": slice_no,
+                        "t": rule.table,
+                        "b": backfilled,
+                        "a": assigned,
+                    },
                 )
                 if members:
                     conn.execute(
@@ -251,7 +330,11 @@ class Backfill:
                         (MEMBERSHIPS, members, members),
                     )
                 conn.commit()
-                return int(seen), last
+                with self._progress_lock:
+                    self.progress.advance(rule.table, int(seen))
+                if self.pause:
+                    time.sleep(self.pause)
+                return int(seen)
             except (errors.LockNotAvailable, errors.DeadlockDetected):
                 conn.rollback()
                 time.sleep(min(1.0, 0.05 * attempt))
@@ -273,7 +356,14 @@ class Backfill:
             )
             conn.commit()
 
-        quarantine.move_all(conn, self.ctx.rules, batch_size=self.batch_size, on_moved=moved)
+        pairs = quarantine.unindexed_references(self.ctx.live, quarantine.moving_counts(conn))
+        if pairs:
+            self.progress.note(
+                "indexing (concurrently, until the rows have moved) the legacy foreign keys "
+                "they are referenced by: " + ", ".join(f"{t}.{c}" for t, c in pairs)
+            )
+        with quarantine.reference_indexes(conninfo(self.ctx.urls.migrator), pairs):
+            quarantine.move_all(conn, self.ctx.rules, batch_size=self.batch_size, on_moved=moved)
 
 
 def _with_lock_retry(conn: psycopg.Connection[Any], sql: str) -> None:
@@ -309,11 +399,12 @@ def _has_checkpoint(conn: psycopg.Connection[Any], table: str) -> bool:
 def _reset_checkpoint(conn: psycopg.Connection[Any], table: str) -> None:
     conn.execute(
         f"INSERT INTO {SCHEMA}.checkpoints (table_name) VALUES (%s) ON CONFLICT (table_name) "
-        "DO UPDATE SET last_id = NULL, done = false, null_at_start = 0, backfilled = 0, "
+        "DO UPDATE SET pages = NULL, done = false, null_at_start = 0, backfilled = 0, "
         "assigned = 0, quarantined = 0, moved_with_parent = 0, memberships_created = 0, "
         "updated_at = now()",
         (table,),
     )
+    conn.execute(f"DELETE FROM {SCHEMA}.slices WHERE table_name = %s", (table,))
 
 
 def accounts(conn: psycopg.Connection[Any], tables: list[str]) -> list[Account]:

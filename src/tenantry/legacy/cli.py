@@ -190,9 +190,30 @@ def backfill_command(
     batch_size: Annotated[
         int,
         typer.Option(
-            "--batch-size", min=1, max=100_000, help="Rows per batch (one short transaction each)."
+            "--batch-size",
+            min=1,
+            max=100_000,
+            help="NULL rows per batch, about (one short transaction each).",
         ),
     ] = 5000,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            min=1,
+            max=16,
+            help="Connections sweeping a big table in parallel (slices of its pages).",
+        ),
+    ] = 2,
+    pause_ms: Annotated[
+        int,
+        typer.Option(
+            "--pause-ms",
+            min=0,
+            max=60_000,
+            help="Sleep after each batch, leaving the database to the app (throttle).",
+        ),
+    ] = 0,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print what would change; change nothing.")
     ] = False,
@@ -210,9 +231,10 @@ def backfill_command(
 ) -> None:
     """Step 4: derive every NULL tenant_id from its relations, in resumable batches.
 
-    Parents first (services, requests, bookings, ...); each table's NULL rows in keyset
-    batches (id order), each batch decided and written in its own short transaction with
-    its checkpoint, so a killed run resumes where it stopped and a rerun changes nothing.
+    Parents first (services, requests, bookings, ...); each table is swept once in
+    physical order, in batches of pages (--jobs connections on slices of a big table),
+    each batch decided and written in its own short transaction with its checkpoint, so a
+    killed run resumes where it stopped and a rerun changes nothing.
     A row whose relations disagree is a conflict, never a guess; conflicts and orphans are
     reported, assigned to a tenant, or quarantined (never deleted). Ends with a per-table
     account: rows that were NULL = backfilled + assigned + quarantined + left.
@@ -243,7 +265,9 @@ def backfill_command(
                 bars.advance(tasks[name], rows)
 
             progress = Progress(start, advance, lambda text: bars.console.print(text, markup=False))
-            accounts = Backfill(ctx, policy, batch_size, progress).run(table)
+            accounts = Backfill(
+                ctx, policy, batch_size, progress, jobs=jobs, pause=pause_ms / 1000
+            ).run(table)
     except LegacyError as exc:
         _fail(str(exc))
     _print_accounts(accounts)

@@ -74,8 +74,9 @@ class Derivation:
     def _tenant_col(self, table: str, alias: str) -> str:
         return f"{alias}.tenant_id" if table in self.has_tenant else "NULL::uuid"
 
-    def candidates(self, where: str, *, order_limit: bool) -> str:
-        cols = ["t.id"]
+    def candidates(self, where: str, *, limit: bool) -> str:
+        # the row's ctid lets the UPDATE find it again by a TID scan, not a search
+        cols = ["t.ctid AS tid", "t.id"]
         joins = []
         for i, rel in enumerate(self.rule.checks):
             col = q(rel.column)
@@ -103,8 +104,8 @@ class Derivation:
                 ]
         sql = f"SELECT {', '.join(cols)} FROM public.{q(self.rule.table)} t {' '.join(joins)} "
         sql += f"WHERE {where}"
-        if order_limit:
-            sql += " ORDER BY t.id LIMIT %(limit)s"
+        if limit:
+            sql += " LIMIT %(limit)s"
         return sql
 
     def decided(self) -> str:
@@ -136,10 +137,22 @@ class Derivation:
             fields += [f"'l{i}', l{i}", f"'e{i}', e{i}", f"'k{i}', k{i}", f"'s{i}', s{i}"]
         return f"json_build_object({', '.join(fields)})"
 
-    def batch_sql(self, *, first: bool) -> str:
-        """One keyset batch: decide, write, create memberships, return the problems."""
+    def batch_sql(self, *, sweep: bool) -> str:
+        """One batch: decide, write, create memberships, return the problems.
+
+        ``sweep``: the NULL rows of a page range (``%(lo)s <= ctid < %(hi)s``, a TID
+        range scan: the table is read once, in physical order, whatever the ids).
+        Otherwise the catch-up: up to ``%(limit)s`` NULL rows that are not known
+        problems (rows a writer moved behind the sweep, or wrote without a tenant).
+        """
         t = q(self.rule.table)
-        where = "t.tenant_id IS NULL" + ("" if first else " AND t.id > %(after)s")
+        if sweep:
+            where = "t.ctid >= %(lo)s::tid AND t.ctid < %(hi)s::tid AND t.tenant_id IS NULL"
+        else:
+            where = (
+                f"t.tenant_id IS NULL AND NOT EXISTS (SELECT 1 FROM {SCHEMA}.problems p "
+                "WHERE p.table_name = %(table)s AND p.row_id = t.id)"
+            )
         users = [i for i, rel in enumerate(self.rule.checks) if rel.is_user]
         membership = ""
         if users:
@@ -155,13 +168,16 @@ class Derivation:
                 "ON CONFLICT (user_id) DO NOTHING)"
             )
         mem_count = "(SELECT count(*) FROM mem)" if users else "0"
+        # A row a writer changed since the batch read it fails the ctid/NULL recheck
+        # and is not written: the catch-up sees it again.
         return (
-            f"WITH b AS ({self.candidates(where, order_limit=True)}), {self.decided()}, "
+            f"WITH b AS ({self.candidates(where, limit=not sweep)}), {self.decided()}, "
             f"upd AS (UPDATE public.{t} t SET tenant_id = "
             "CASE WHEN e.ok THEN e.derived ELSE %(assign)s::uuid END "
-            "FROM e WHERE t.id = e.id AND (e.ok OR e.assignable) AND t.tenant_id IS NULL "
-            f"RETURNING e.ok){membership} "
-            "SELECT (SELECT id FROM b ORDER BY id DESC LIMIT 1), (SELECT count(*) FROM b), "
+            "FROM e WHERE t.ctid = ANY (ARRAY(SELECT tid FROM e WHERE ok OR assignable)) "
+            "AND t.ctid = e.tid AND t.id = e.id AND (e.ok OR e.assignable) "
+            f"AND t.tenant_id IS NULL RETURNING e.ok){membership} "
+            "SELECT (SELECT count(*) FROM b), "
             "(SELECT count(*) FILTER (WHERE ok) FROM upd), "
             f"(SELECT count(*) FILTER (WHERE NOT ok) FROM upd), {mem_count}, "
             f"(SELECT coalesce(json_agg({self.problem_json()}), '[]') FROM e "
@@ -174,7 +190,7 @@ class Derivation:
         where = "t.tenant_id IS NULL" if t in self.has_tenant else "true"
         return (
             f"CREATE TEMP TABLE {q('sim_' + t)} AS "
-            f"WITH b AS ({self.candidates(where, order_limit=False)}), {self.decided()} "
+            f"WITH b AS ({self.candidates(where, limit=False)}), {self.decided()} "
             "SELECT id, CASE WHEN ok THEN derived WHEN assignable THEN %(assign)s::uuid END "
             "AS tenant, ok, assignable, derived IS NULL AS orphan FROM e"
         )

@@ -4,10 +4,12 @@ Kept out of ``public`` on purpose: ``tenantry audit schema`` and tighten's compa
 read ``public`` only, and the app role has no USAGE here, so quarantined rows (which
 carry no tenant yet) are never reachable by the app.
 
-* ``checkpoints``: per table, where the backfill sweep is (``last_id``, keyset on
-  ``id``) and its account (rows that were NULL, backfilled, assigned, quarantined).
-  A batch updates its rows *and* its checkpoint in one transaction, so a killed run
-  resumes exactly after the last committed batch.
+* ``checkpoints``: per table, the account (rows that were NULL, backfilled, assigned,
+  quarantined) and ``pages``, the table's length in pages when its sweep began.
+* ``slices``: where each slice of a table's sweep is (``next_page`` of its page range;
+  the sweep walks the table in physical order). A batch updates its rows, its slice
+  and the account in one transaction, so a killed run resumes exactly after the last
+  committed batch.
 * ``problems``: rows whose tenant cannot be decided (orphans, conflicts) with the
   reason; quarantined rows leave this table in the same transaction that moves them.
 * ``quarantine``: moved rows as JSON with their reason, for ``restore-quarantine``.
@@ -31,7 +33,7 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.reference (
     head text PRIMARY KEY, snapshot jsonb NOT NULL, built_at timestamptz NOT NULL DEFAULT now());
 CREATE TABLE IF NOT EXISTS {SCHEMA}.checkpoints (
     table_name text PRIMARY KEY,
-    last_id uuid,
+    pages bigint,
     done boolean NOT NULL DEFAULT false,
     null_at_start bigint NOT NULL DEFAULT 0,
     backfilled bigint NOT NULL DEFAULT 0,
@@ -40,6 +42,10 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.checkpoints (
     moved_with_parent bigint NOT NULL DEFAULT 0,
     memberships_created bigint NOT NULL DEFAULT 0,
     updated_at timestamptz NOT NULL DEFAULT now());
+ALTER TABLE {SCHEMA}.checkpoints ADD COLUMN IF NOT EXISTS pages bigint;
+CREATE TABLE IF NOT EXISTS {SCHEMA}.slices (
+    table_name text NOT NULL, slice int NOT NULL, start_page bigint NOT NULL,
+    next_page bigint NOT NULL, end_page bigint NOT NULL, PRIMARY KEY (table_name, slice));
 CREATE TABLE IF NOT EXISTS {SCHEMA}.runs (
     id bigserial PRIMARY KEY, policy text NOT NULL, started_at timestamptz NOT NULL DEFAULT now(),
     finished_at timestamptz);
@@ -61,7 +67,8 @@ CREATE UNLOGGED TABLE IF NOT EXISTS {SCHEMA}.user_tenants (
 
 def ensure(conn: psycopg.Connection[Any]) -> None:
     """Create the bookkeeping schema if missing (idempotent; commits)."""
-    row = conn.execute("select to_regclass(%s)", (f"{SCHEMA}.user_tenants",)).fetchone()
+    # the newest object decides: a schema made by an older toolkit gets what it lacks
+    row = conn.execute("select to_regclass(%s)", (f"{SCHEMA}.slices",)).fetchone()
     if row is None or row[0] is None:
         conn.execute(_DDL.encode())
     conn.commit()

@@ -103,8 +103,10 @@ def _table_status(conn: Any, table: str, live: Any) -> TableStatus:
         row = conn.execute(f"SELECT count(*) FROM public.{q(table)} WHERE tenant_id IS NULL")
         nulls = int(row.fetchone()[0])
     cp = conn.execute(
-        f"SELECT last_id, done, null_at_start, backfilled + assigned + quarantined "
-        f"FROM {SCHEMA}.checkpoints WHERE table_name = %s",
+        f"SELECT (SELECT 'page ' || sum(next_page - start_page) || ' of ' || sum(end_page "
+        f"- start_page) FROM {SCHEMA}.slices s WHERE s.table_name = c.table_name), done, "
+        f"null_at_start, backfilled + assigned + quarantined "
+        f"FROM {SCHEMA}.checkpoints c WHERE table_name = %s",
         (table,),
     ).fetchone()
     kinds = dict(

@@ -35,7 +35,9 @@ def _env(settings, database: str) -> dict[str, str]:
 
 def _kill_mid_run(settings, database: str, urls) -> None:
     """Start the backfill as a real process and SIGKILL it once batches have committed."""
+    # small batches with a pause after each: the run lasts long enough to be killed
     cmd = [*TENANTRY, "legacy", "backfill", "--orphans", "quarantine", "--batch-size", "7"]
+    cmd += ["--pause-ms", "20"]
     proc = subprocess.Popen(
         cmd,
         env=_env(settings, database),
