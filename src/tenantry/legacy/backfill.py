@@ -35,6 +35,9 @@ from tenantry.legacy.tighten import q
 
 BATCH_LOCK_TIMEOUT = "2s"  # a batch waits this long for a writer's row lock, then retries
 MIN_SLICE_PAGES = 256  # a table smaller than jobs x this is swept by one connection
+# A batch holds its rows' locks until it commits: an app writer that needs one of them
+# waits that long. The page step shrinks when a batch takes longer than this.
+BATCH_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -230,9 +233,15 @@ class Backfill:
 
     def _begin_table(self, conn: psycopg.Connection[Any], table: str) -> int:
         """Count the NULL rows, fix the sweep's page range and cut it into slices."""
-        # Fresh statistics first: a column the backfill just added has none, and the
-        # batch statement's plan (how the UPDATE finds its rows again) depends on them.
-        conn.execute(f"ANALYZE public.{q(table)}")
+        # A column the backfill just added has no statistics, and without them the
+        # planner takes every page range for a handful of rows (and joins them badly).
+        no_stats = conn.execute(
+            "SELECT NOT EXISTS (SELECT 1 FROM pg_stats WHERE schemaname = 'public' "
+            "AND tablename = %s AND attname = 'tenant_id')",
+            (table,),
+        ).fetchone()
+        if no_stats and no_stats[0]:
+            conn.execute(f"ANALYZE public.{q(table)}")
         row = conn.execute(
             f"SELECT count(*) FILTER (WHERE tenant_id IS NULL), "
             f"pg_relation_size('public.{q(table)}') / current_setting('block_size')::int "
@@ -271,14 +280,20 @@ class Backfill:
         next_page: int,
         end_page: int,
     ) -> None:
-        """Walk one slice's pages; the page step adapts so a batch holds ~batch_size rows."""
+        """Walk one slice's pages. The page step adapts: a batch holds about batch_size
+        NULL rows and takes about BATCH_SECONDS at most (a loaded server gets smaller ones)."""
         step = 8
         while next_page < end_page:
             upto = min(end_page, next_page + step)
             params = {"lo": f"({next_page},0)", "hi": f"({upto},0)", "assign": self.assign_tenant}
+            started = time.monotonic()
             seen = self._batch(conn, rule, sql, params, (slice_no, upto))
-            grown = step * self.batch_size // seen if seen else step * 4
-            step = max(1, min(step * 4, grown))
+            took = time.monotonic() - started - self.pause
+            scale = min(
+                self.batch_size / seen if seen else 4.0,
+                BATCH_SECONDS / took if took > 0 else 4.0,
+            )
+            step = max(1, min(step * 4, int(step * scale)))
             next_page = upto
 
     def _batch(
@@ -344,7 +359,12 @@ class Backfill:
         return self.policy.slug if self.policy.kind == "assign" else None
 
     def _quarantine(self, conn: psycopg.Connection[Any]) -> None:
+        # the problems table grew during the sweep: without fresh statistics the planner
+        # takes it for empty and joins every moved row with a scan of its table
+        conn.execute(f"ANALYZE {SCHEMA}.problems")
         marked = quarantine.mark_children(conn, self.ctx.rules)
+        conn.execute(f"ANALYZE {SCHEMA}.problems")
+        conn.commit()
         if marked:
             self.progress.note(f"{marked} rows reference problem rows and move with them")
 

@@ -396,6 +396,16 @@ def tighten_command(
             help="How long one DDL statement may wait for its lock before it gives up and retries.",
         ),
     ] = 200,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            min=1,
+            max=16,
+            help="Connections building indexes and validating constraints of different "
+            "tables side by side.",
+        ),
+    ] = 2,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the steps only.")] = False,
     data_dir: DataDir = None,
     database: DatabaseName = None,
@@ -427,6 +437,7 @@ def tighten_command(
         result = run_tighten(
             ctx,
             lock_timeout_ms=lock_timeout_ms,
+            jobs=jobs,
             on_step=lambda step, i, n: console.print(
                 f"{i:>4}/{n} [{step.phase}] {step.what}", markup=False
             ),

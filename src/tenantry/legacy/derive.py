@@ -34,7 +34,11 @@ ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 
 
 def user_tenants_sql(helper: str, *, users_have_tenant: bool, temp: bool) -> list[str]:
-    """(Re)build the user → tenant helper from memberships and a legacy users.tenant_id."""
+    """(Re)build the user → tenant helper from memberships and a legacy users.tenant_id.
+
+    Every user has a row (``tenants`` empty when they belong to no tenant), so one join
+    tells both whether a referenced user exists and which tenants they are in.
+    """
     legacy = "u.tenant_id" if users_have_tenant else "NULL::uuid"
     create = (
         [
@@ -57,7 +61,6 @@ def user_tenants_sql(helper: str, *, users_have_tenant: bool, temp: bool) -> lis
         LEFT JOIN (SELECT user_id, array_agg(DISTINCT tenant_id ORDER BY tenant_id) AS tenants
                    FROM public.tenant_memberships WHERE tenant_id IS NOT NULL
                    GROUP BY user_id) m ON m.user_id = u.id
-        WHERE m.user_id IS NOT NULL OR {legacy} IS NOT NULL
         """,
     ]
 
@@ -82,12 +85,11 @@ class Derivation:
             col = q(rel.column)
             cols.append(f"t.{col} AS l{i}")
             if rel.is_user:
-                joins.append(f"LEFT JOIN public.users uu{i} ON uu{i}.id = t.{col}")
                 joins.append(f"LEFT JOIN {self.helper} u{i} ON u{i}.user_id = t.{col}")
                 cols += [
-                    f"uu{i}.id IS NOT NULL AS e{i}",
+                    f"u{i}.user_id IS NOT NULL AS e{i}",
                     f"u{i}.tenant_id AS k{i}",
-                    f"u{i}.tenants AS s{i}",
+                    f"nullif(u{i}.tenants, '{{}}') AS s{i}",  # NULL: in no tenant
                 ]
             else:
                 joins.append(f"LEFT JOIN public.{q(rel.parent)} p{i} ON p{i}.id = t.{col}")
@@ -163,9 +165,10 @@ class Derivation:
                 f"LATERAL (VALUES {pairs}) x(user_id, tenants) "
                 "WHERE NOT e.ok AND e.assignable AND x.user_id IS NOT NULL "
                 "AND x.tenants IS NULL ON CONFLICT DO NOTHING RETURNING user_id), "
-                f"helper AS (INSERT INTO {self.helper} (user_id, tenant_id, tenants) "
+                f"helper AS (INSERT INTO {self.helper} AS h (user_id, tenant_id, tenants) "
                 "SELECT user_id, %(assign)s::uuid, ARRAY[%(assign)s::uuid] FROM mem "
-                "ON CONFLICT (user_id) DO NOTHING)"
+                "ON CONFLICT (user_id) DO UPDATE SET tenant_id = excluded.tenant_id, "
+                "tenants = excluded.tenants WHERE h.tenants = '{}')"
             )
         mem_count = "(SELECT count(*) FROM mem)" if users else "0"
         # A row a writer changed since the batch read it fails the ctid/NULL recheck

@@ -3,7 +3,10 @@ stamp Alembic, verify with the schema audit."""
 
 from __future__ import annotations
 
+import itertools
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from alembic import command
@@ -54,6 +57,7 @@ def run_tighten(
     lock_timeout_ms: int = 200,
     on_step: Callable[[Step, int, int], None] = lambda step, i, n: None,
     on_retry: Callable[[Step, int], None] | None = None,
+    jobs: int = 2,
 ) -> TightenResult:
     ctx.require_shape()
     if ctx.shape.missing_tenant_column:
@@ -66,10 +70,15 @@ def run_tighten(
             f"would fail):\n{lines}\nrun `tenantry legacy backfill --orphans ...` first"
         )
     steps = plan(ctx)
-    runner = Runner(conninfo(ctx.urls.migrator), lock_timeout_ms=lock_timeout_ms, on_retry=on_retry)
-    for i, step in enumerate(steps, 1):
-        on_step(step, i, len(steps))
-        runner.run(step)
+    runners = [
+        Runner(conninfo(ctx.urls.migrator), lock_timeout_ms=lock_timeout_ms, on_retry=on_retry)
+        for _ in range(max(1, jobs))
+    ]
+    try:
+        _run_steps(steps, runners, on_step)
+    finally:
+        for runner in runners:
+            runner.close()
     _stamp(ctx)
     with connect(ctx.urls.migrator) as conn:
         ctx.refresh(conn)
@@ -78,7 +87,51 @@ def run_tighten(
         findings = audit_schema(engine)
     finally:
         engine.dispose()
-    return TightenResult(steps, runner.retries, plan(ctx), findings)
+    return TightenResult(steps, sum(r.retries for r in runners), plan(ctx), findings)
+
+
+# Phases whose steps on different tables may run side by side: each scans or builds on
+# its own table (index builds on "safe" plain indexes do not wait for one another;
+# validations only read). A table's own steps always run in order, on one connection.
+PARALLEL_PHASES = frozenset({"columns", "indexes", "checks", "foreign_keys"})
+
+
+def _run_steps(
+    steps: list[Step], runners: list[Runner], on_step: Callable[[Step, int, int], None]
+) -> None:
+    lock = threading.Lock()
+    done = 0
+
+    def run(runner: Runner, step: Step) -> None:
+        nonlocal done
+        with lock:
+            done += 1
+            on_step(step, done, len(steps))
+        runner.run(step)
+
+    for phase, group in itertools.groupby(steps, key=lambda s: s.phase):
+        todo = list(group)
+        if phase not in PARALLEL_PHASES or len(runners) == 1:
+            for step in todo:
+                run(runners[0], step)
+            continue
+        tables: dict[str, list[Step]] = {}
+        for step in todo:
+            tables.setdefault(step.table, []).append(step)
+        queue = sorted(tables.values(), key=len, reverse=True)  # most work first
+
+        def worker(runner: Runner, queue: list[list[Step]] = queue) -> None:
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    mine = queue.pop(0)
+                for step in mine:
+                    run(runner, step)
+
+        with ThreadPoolExecutor(max_workers=len(runners)) as pool:
+            for future in [pool.submit(worker, r) for r in runners]:
+                future.result()
 
 
 def _stamp(ctx: Context) -> None:

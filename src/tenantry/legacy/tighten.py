@@ -439,6 +439,12 @@ class TightenError(Exception):
     pass
 
 
+# Index builds sort and FK validations hash in this much memory (PostgreSQL runs the
+# validation query with work_mem = maintenance_work_mem); the default 64MB spills a
+# million-row table's sort to disk. Per session, for tighten's connection only.
+MAINTENANCE_WORK_MEM = "256MB"
+
+
 @dataclass
 class Runner:
     conninfo: str
@@ -446,6 +452,7 @@ class Runner:
     max_attempts: int = 50
     on_retry: Callable[[Step, int], None] | None = None
     retries: int = 0
+    _conn: psycopg.Connection[Any] | None = None
 
     def run(self, step: Step) -> None:
         for attempt in range(1, self.max_attempts + 1):
@@ -471,28 +478,43 @@ class Runner:
             f"{self.max_attempts} attempts; a long transaction holds the table — rerun later"
         )
 
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        """One autocommit connection for every step (a step is its own transaction)."""
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = psycopg.connect(self.conninfo, autocommit=True)
+            self._conn.execute(f"SET lock_timeout = {int(self.lock_timeout_ms)}")
+            self._conn.execute("SET search_path = public")
+            self._conn.execute(f"SET maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'")
+        return self._conn
+
     def _once(self, step: Step) -> None:
-        with psycopg.connect(self.conninfo, autocommit=step.concurrent) as conn:
-            conn.execute(f"SET lock_timeout = {int(self.lock_timeout_ms)}")
-            conn.execute("SET search_path = public")
+        conn = self._connection()
+        log = (
+            "insert into tenantry_legacy.tighten_log (step, phase) values (%s, %s) "
+            "on conflict (step) do update set done_at = now()"
+        )
+        if step.concurrent:  # CONCURRENTLY cannot run inside a transaction block
             for statement in step.sql:
                 conn.execute(statement.encode())
-            conn.execute(
-                "insert into tenantry_legacy.tighten_log (step, phase) values (%s, %s) "
-                "on conflict (step) do update set done_at = now()",
-                (step.key, step.phase),
-            )
-            if not step.concurrent:
-                conn.commit()
+            conn.execute(log, (step.key, step.phase))
+            return
+        with conn.transaction():
+            for statement in step.sql:
+                conn.execute(statement.encode())
+            conn.execute(log, (step.key, step.phase))
 
     def _drop_invalid(self, index: str) -> None:
-        with psycopg.connect(self.conninfo, autocommit=True) as conn:
-            conn.execute("SET search_path = public")
-            row = conn.execute(
-                "select i.indisvalid from pg_index i join pg_class c on c.oid = i.indexrelid "
-                "join pg_namespace n on n.oid = c.relnamespace "
-                "where n.nspname = 'public' and c.relname = %s",
-                (index,),
-            ).fetchone()
-            if row is not None and not row[0]:
-                conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {q(index)}".encode())
+        conn = self._connection()
+        row = conn.execute(
+            "select i.indisvalid from pg_index i join pg_class c on c.oid = i.indexrelid "
+            "join pg_namespace n on n.oid = c.relnamespace "
+            "where n.nspname = 'public' and c.relname = %s",
+            (index,),
+        ).fetchone()
+        if row is not None and not row[0]:
+            conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {q(index)}".encode())

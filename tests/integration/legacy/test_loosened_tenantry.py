@@ -243,15 +243,15 @@ def test_a_loosened_tenantry_database_is_converted_online_and_isolated_again(
         # a representative part of the attack engine, in-process, on the converted database
         app_settings = settings.model_copy(update={"database_name": urls.database})
         app = create_app(app_settings, engine_db)
-        fresh = make_world(engine_db)
-        # bookings (client, service, request links) and request chat (a table whose
-        # tenant came through its request): admin and portal routes
+        # The world whose rows went through the conversion, attacked on its bookings
+        # (client, service, request links) and request chat (a table whose tenant came
+        # through its request): admin and portal routes
         areas = ("/bookings", "/chat")
         report = run_engine(
             app,
             engine_db,
             app_settings,
-            fresh,
+            world,
             name="legacy-converted",
             select=lambda route: any(a in route for a in areas),
             credential_attacks=False,
