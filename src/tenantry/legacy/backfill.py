@@ -27,14 +27,14 @@ from psycopg import errors
 
 from tenantry.legacy import quarantine
 from tenantry.legacy.connect import connect, conninfo
-from tenantry.legacy.context import Context, LegacyError
+from tenantry.legacy.context import Context, LegacyError, exclusive
 from tenantry.legacy.derive import LIVE_HELPER, Derivation, reason, user_tenants_sql
 from tenantry.legacy.rules import MEMBERSHIPS, TableRule
 from tenantry.legacy.state import SCHEMA
 from tenantry.legacy.tighten import q
 
 BATCH_LOCK_TIMEOUT = "2s"  # a batch waits this long for a writer's row lock, then retries
-MIN_SLICE_PAGES = 256  # a table smaller than jobs x this is swept by one connection
+MIN_SLICE_PAGES = 2  # pages per slice at least
 # A batch holds its rows' locks until it commits: an app writer that needs one of them
 # waits that long. The page step shrinks when a batch takes longer than this.
 BATCH_SECONDS = 0.25
@@ -101,7 +101,7 @@ class Backfill:
         ctx = self.ctx
         ctx.require_shape()
         selected = ctx.select(tables)
-        with connect(ctx.urls.migrator) as conn:
+        with exclusive(ctx.urls, "the backfill"), connect(ctx.urls.migrator) as conn:
             self._add_missing_columns(conn, selected)
             ctx.refresh(conn)
             self._check_memberships_table(conn)
@@ -252,7 +252,8 @@ class Backfill:
         # Rows that had a tenant at the start need no visit: with no NULL row there is
         # nothing to sweep (the catch-up still looks for rows written since).
         swept = pages if null_at_start else 0
-        parts = max(1, min(self.jobs, swept // MIN_SLICE_PAGES))
+        # one slice per job, where there is more than a batch of work and enough pages
+        parts = max(1, min(self.jobs, null_at_start // self.batch_size, swept // MIN_SLICE_PAGES))
         bounds = [swept * i // parts for i in range(parts + 1)]
         conn.execute(f"DELETE FROM {SCHEMA}.slices WHERE table_name = %s", (table,))
         with conn.cursor() as cur:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,3 +70,29 @@ def load(urls: DatabaseUrls, *, rebuild_reference: bool = False) -> Context:
         state.ensure(conn)
         live = read_snapshot(conn)
     return Context(urls, head, target, live, check_shape(target, live), rules)
+
+
+# One journey command at a time per database: two backfills would race for the same
+# checkpoints, two tightens would plan the same steps twice.
+JOURNEY_LOCK = 0x7E4A_17C0
+
+
+@contextlib.contextmanager
+def exclusive(urls: DatabaseUrls, what: str) -> Iterator[None]:
+    """Hold the database's journey lock (a session advisory lock) while ``what`` runs."""
+    with connect(urls.migrator, autocommit=True) as conn:
+        # a moment's wait: the server process of a run that was just killed lets go of
+        # the lock only once it notices its client is gone
+        conn.execute("SET lock_timeout = '3s'")
+        try:
+            conn.execute("SELECT pg_advisory_lock(%s)", (JOURNEY_LOCK,))
+        except psycopg.errors.LockNotAvailable:
+            raise LegacyError(
+                f"another tenantry legacy backfill or tighten is running on {urls.database}; "
+                f"{what} waits for it to finish (tenantry legacy status shows where it is)"
+            ) from None
+        conn.execute("SET lock_timeout = 0")
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (JOURNEY_LOCK,))

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine
 from tenantry.audit import Finding, audit_schema
 from tenantry.db.migrate import alembic_config
 from tenantry.legacy.connect import connect, conninfo
-from tenantry.legacy.context import Context, LegacyError
+from tenantry.legacy.context import Context, LegacyError, exclusive
 from tenantry.legacy.tighten import Roles, Runner, Step, make_plan, q
 
 
@@ -75,7 +75,8 @@ def run_tighten(
         for _ in range(max(1, jobs))
     ]
     try:
-        _run_steps(steps, runners, on_step)
+        with exclusive(ctx.urls, "tighten"):
+            _run_steps(steps, runners, on_step)
     finally:
         for runner in runners:
             runner.close()

@@ -12,7 +12,7 @@ import pytest
 
 from tenantry.legacy.backfill import Backfill, parse_policy
 from tenantry.legacy.connect import connect
-from tenantry.legacy.context import LegacyError, load
+from tenantry.legacy.context import JOURNEY_LOCK, LegacyError, load
 from tenantry.legacy.demo import init_demo
 from tenantry.legacy.journey import run_tighten
 from tenantry.legacy.quarantine import restore
@@ -182,3 +182,16 @@ def test_the_toolkit_names_what_it_cannot_handle(new_database):
     assert "column bookings.client_id" in message and "is missing" in message
     with pytest.raises(LegacyError, match="--orphans must be"):
         parse_policy("delete")
+
+
+def test_one_journey_command_at_a_time(new_database):
+    urls = new_database()
+    init_demo(urls, 300)
+    ctx = load(urls)
+    with connect(urls.migrator) as other:  # another backfill or tighten holds the lock
+        other.execute("select pg_advisory_lock(%s)", (JOURNEY_LOCK,))
+        with pytest.raises(LegacyError, match="another tenantry legacy backfill or tighten"):
+            Backfill(ctx, parse_policy("quarantine")).run()
+        other.execute("select pg_advisory_unlock(%s)", (JOURNEY_LOCK,))
+    accounts = Backfill(ctx, parse_policy("quarantine")).run()
+    assert all(a.adds_up for a in accounts)
