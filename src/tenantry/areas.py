@@ -29,12 +29,14 @@ from tenantry import (
     idempotency,
     invoices,
     observability,
+    operator,
     payments,
     permissions,
     posts,
     reminders,
     service_requests,
     services,
+    signup,
     team,
     tenant_settings,
     tenants,
@@ -71,10 +73,12 @@ class Area:
 
 # Platform packages with tables or routes of their own (not business areas).
 PLATFORM: tuple[Area, ...] = (
-    Area(tenants, ("routes",)),
+    Area(tenants, ("models", "routes")),
     Area(auth, ("models", "routes")),
     Area(idempotency, ("models",)),
     Area(observability, ("models", "routes")),
+    Area(operator, ("routes",)),
+    Area(signup, ("routes",)),
 )
 
 AREAS: tuple[Area, ...] = (

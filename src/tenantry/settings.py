@@ -99,6 +99,10 @@ class Settings(BaseSettings):
         "application/pdf,image/png,image/jpeg,image/gif,image/webp,text/plain,text/csv"
     )
     contact_form_rate: str = "5/minute"
+    # Self sign-up of new businesses (POST /api/signup): off unless enabled; rate per
+    # client address.
+    signup_enabled: bool = False
+    signup_rate: str = "5/hour"
 
     demo_password: str = DEMO_PASSWORD
 

@@ -83,3 +83,4 @@ def schema_command(
     else:
         typer.echo(f"schema audit of database {urls.database}: clean")
     raise typer.Exit(1 if findings else 0)
+

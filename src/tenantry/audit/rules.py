@@ -18,7 +18,10 @@ from tenantry.audit.catalogue import (
 
 # Tables that are not tenant-owned on purpose. Anything else without a tenant_id
 # column is a finding: a new table must choose a side explicitly.
-GLOBAL_TABLES: frozenset[str] = frozenset({"tenants", "users", "user_sessions", "alembic_version"})
+GLOBAL_TABLES: frozenset[str] = frozenset(
+    # platform_audit_log outlives the tenants it names (see its migration).
+    {"tenants", "users", "user_sessions", "alembic_version", "platform_audit_log"}
+)
 # Job-queue libraries create their own tables (jobs carry the tenant in their payload
 # and the runner re-enters the tenant context). ``ops_``: the platform operator's
 # aggregate security view (tenantry.observability.models), never a tenant's data.

@@ -74,3 +74,5 @@ class Tenant(Base, Timestamped):
     name: Mapped[str] = mapped_column(String(200))
     primary_domain: Mapped[str | None] = mapped_column(String(253), unique=True)
     status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    # Look-alike class of the slug (``tenants.slugs.skeleton``), indexed for the check.
+    slug_skeleton: Mapped[str | None] = mapped_column(String(63), index=True)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from tenantry.tenants.lifecycle import TenantRef
+if TYPE_CHECKING:  # an annotation only: tenants (provisioning) builds on the kit's areas
+    from tenantry.tenants.lifecycle import TenantRef
 
 DEMO_TENANTS = (("acme", "Acme Home Services"), ("globex", "Globex Facilities"))
 DEMO_ROLES = ("owner", "admin", "staff", "client")

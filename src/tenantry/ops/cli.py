@@ -17,6 +17,7 @@ from tenantry.errors import DatabaseUnavailable
 from tenantry.legacy.cli import db_app, legacy_app
 from tenantry.ops.common import fail, load_settings
 from tenantry.ops.migrations import migration_app
+from tenantry.ops.tenant_cli import audit_log_command, operator_app, tenant_app
 from tenantry.ops.worker import worker_command
 from tenantry.probe.cli import probe_command
 from tenantry.settings import Settings
@@ -173,6 +174,9 @@ def demo_data(data_dir: DataDir = None) -> None:
 
 app.add_typer(audit_app, name="audit")
 app.add_typer(migration_app, name="migration")
+audit_app.command("log")(audit_log_command)
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(operator_app, name="operator")
 app.command("probe")(probe_command)
 app.command("worker")(worker_command)
 app.add_typer(legacy_app, name="legacy")

@@ -44,7 +44,9 @@ def matrix(*, session: Session) -> MatrixOut:
                 role=role,
                 permissions=sorted(granted),
                 editable=role in EDITABLE_ROLES,
-                customized=role in custom and role != "owner",
+                # Rows equal to the defaults (written at provisioning) are not a
+                # customisation.
+                customized=role in custom and role != "owner" and custom[role] != default,
             )
         )
     return MatrixOut(

@@ -1,18 +1,38 @@
-"""Tenant lifecycle operations (system scope): provision and change status."""
+"""Tenant lifecycle operations (system scope): provision and change status.
+
+Every operation here runs as the migrator inside an explicit, named system scope
+(``Database.system_session``) and writes its event to the platform audit log in the
+same transaction, so an event is on record if and only if it happened.
+"""
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+import structlog
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from tenantry.auth.models import ROLES, Membership, User
 from tenantry.auth.passwords import hash_password
 from tenantry.db.engine import Database
 from tenantry.db.tenant import TENANT_STATUSES, Tenant, validate_slug
-from tenantry.errors import Conflict
+from tenantry.errors import Conflict, NotFound
+from tenantry.permissions.catalog import DEFAULT_MATRIX
+from tenantry.permissions.models import RolePermission
+from tenantry.tenant_settings.models import BookingSettings, CommunicationSettings, Thresholds
+from tenantry.tenants import audit_log
+from tenantry.tenants.audit_log import Actor
+from tenantry.tenants.slugs import SlugTaken, normalize_slug, skeleton
+
+_log = structlog.get_logger("tenantry.lifecycle")
+
+# One lock for every slug decision, so two look-alikes created at the same moment
+# cannot both pass the check (the skeleton index is not unique; see the migration).
+_SLUG_LOCK = 7_356_001
 
 
 @dataclass(frozen=True)
@@ -22,14 +42,45 @@ class TenantRef:
     name: str
 
 
+@dataclass(frozen=True)
+class CreatedTenant:
+    tenant: TenantRef
+    owner_id: uuid.UUID
+    owner_is_new: bool
+    # Only when the owner's account was created here and no password was given:
+    # shown once to the operator, stored only as a hash.
+    owner_password: str | None = None
+
+
+class TenantNotFound(NotFound):
+    code = "tenant_not_found"
+    message = "No tenant with this slug."
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+    message = "The tenant is not in a state that allows this."
+
+
+def _check_slug_free(session: Session, slug: str) -> None:
+    session.execute(text("select pg_advisory_xact_lock(:k)"), {"k": _SLUG_LOCK})
+    if session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
+        raise SlugTaken(f"The slug {slug!r} is taken.")
+    if session.scalar(select(Tenant.id).where(Tenant.slug_skeleton == skeleton(slug))):
+        raise SlugTaken(f"The slug {slug!r} looks too much like a slug that is taken.")
+
+
 def provision_tenant(
     db: Database, *, slug: str, name: str, primary_domain: str | None = None
 ) -> TenantRef:
+    """A bare tenant row (no owner, no settings rows). For demo data and tests, which
+    fill their own; people and the API use ``create_tenant``."""
     validate_slug(slug)
     with db.system_session(reason=f"provision tenant {slug}") as session:
         tenant = Tenant(
             slug=slug,
             name=name,
+            slug_skeleton=skeleton(slug),
             primary_domain=primary_domain.lower() if primary_domain else None,
         )
         session.add(tenant)
@@ -40,12 +91,153 @@ def provision_tenant(
         return TenantRef(tenant.id, tenant.slug, tenant.name)
 
 
+def create_tenant(
+    db: Database,
+    *,
+    slug: str,
+    name: str,
+    owner_email: str,
+    actor: Actor,
+    reason: str = "provision a tenant",
+    owner_name: str = "",
+    owner_password: str | None = None,
+    owner_password_hash: str | None = None,
+    primary_domain: str | None = None,
+    action: str = "tenant.created",
+) -> CreatedTenant:
+    """Provision a tenant whole, in ONE transaction: the tenant, its owner's
+    membership (and account if the email is new), its per-tenant singleton settings,
+    the default role → permission rows, and the audit entry. Any failure leaves
+    nothing behind."""
+    slug = normalize_slug(slug)
+    name = " ".join(name.split())
+    if not name:
+        raise InvalidName()
+    email = owner_email.strip().lower()
+    if "@" not in email or len(email) > 320:
+        raise InvalidEmail()
+    with db.system_session(reason=f"create tenant {slug}") as session:
+        _check_slug_free(session, slug)
+        tenant = Tenant(
+            slug=slug,
+            name=name[:200],
+            slug_skeleton=skeleton(slug),
+            primary_domain=primary_domain.lower() if primary_domain else None,
+        )
+        session.add(tenant)
+        try:
+            with session.begin_nested():
+                session.flush()
+        except IntegrityError as exc:
+            raise SlugTaken(f"The slug {slug!r} or the domain is taken.") from exc
+        owner, is_new, shown_password = _owner_account(
+            session, email, owner_name, owner_password, owner_password_hash
+        )
+        tid = tenant.id
+        session.add(Membership(tenant_id=tid, user_id=owner.id, role="owner"))
+        session.add_all(
+            [BookingSettings(tenant_id=tid), CommunicationSettings(tenant_id=tid),
+             Thresholds(tenant_id=tid)]
+        )  # fmt: skip
+        session.add_all(
+            RolePermission(tenant_id=tid, role=role, permission=permission)
+            for role in ("admin", "staff")
+            for permission in sorted(DEFAULT_MATRIX[role])
+        )
+        audit_log.record(
+            session,
+            actor=actor,
+            action=action,
+            reason=reason,
+            tenant_id=tid,
+            slug=slug,
+            details={"name": tenant.name, "owner_email": email, "owner_is_new": is_new},
+        )
+        session.flush()
+        return CreatedTenant(TenantRef(tid, slug, tenant.name), owner.id, is_new, shown_password)
+
+
+class InvalidName(Conflict):
+    status_code = 422
+    code = "invalid_name"
+    message = "Give the business a name."
+
+
+class InvalidEmail(Conflict):
+    status_code = 422
+    code = "invalid_email"
+    message = "Give the owner's email address."
+
+
+def _owner_account(
+    session: Session,
+    email: str,
+    name: str,
+    password: str | None,
+    password_hash: str | None,
+) -> tuple[User, bool, str | None]:
+    user = session.scalar(select(User).where(func.lower(User.email) == email))
+    if user is not None:
+        return user, False, None  # an existing account keeps its name and password
+    shown = None
+    if password_hash is None:
+        if password is None:
+            password = shown = secrets.token_urlsafe(12)
+        password_hash = hash_password(password)
+    user = User(email=email, name=name.strip()[:200], password_hash=password_hash)
+    session.add(user)
+    session.flush()
+    return user, True, shown
+
+
+def find_tenant(session: Session, slug: str) -> Tenant:
+    tenant = session.scalar(select(Tenant).where(Tenant.slug == slug.strip().lower()))
+    if tenant is None:
+        raise TenantNotFound(f"No tenant with the slug {slug!r}.")
+    return tenant
+
+
+def suspend_tenant(db: Database, *, slug: str, reason: str, actor: Actor) -> TenantRef:
+    """Stop a tenant: every member request answers ``tenant_suspended`` from the next
+    request on (the status is read on every request), public pages answer 403."""
+    return _change_status(db, slug=slug, reason=reason, actor=actor, to="suspended")
+
+
+def reactivate_tenant(db: Database, *, slug: str, reason: str, actor: Actor) -> TenantRef:
+    return _change_status(db, slug=slug, reason=reason, actor=actor, to="active")
+
+
+def _change_status(db: Database, *, slug: str, reason: str, actor: Actor, to: str) -> TenantRef:
+    reason = audit_log.require_reason(reason)
+    with db.system_session(reason=f"set tenant {slug} {to}") as session:
+        tenant = find_tenant(session, slug)
+        allowed_from = {"suspended": ("active",), "active": ("suspended",)}[to]
+        if tenant.status not in allowed_from:
+            raise InvalidTransition(
+                f"Tenant {tenant.slug!r} is {tenant.status}; cannot make it {to}."
+                + (" A purge is in progress: finish it." if tenant.status == "archived" else "")
+            )
+        before = tenant.status
+        # No session-version bump: the status is checked on every request, so members
+        # are stopped at once without being signed out of their other tenants.
+        session.execute(update(Tenant).where(Tenant.id == tenant.id).values(status=to))
+        audit_log.record(
+            session,
+            actor=actor,
+            action="tenant.suspended" if to == "suspended" else "tenant.reactivated",
+            reason=reason,
+            tenant_id=tenant.id,
+            slug=tenant.slug,
+            details={"from": before, "to": to},
+        )
+        return TenantRef(tenant.id, tenant.slug, tenant.name)
+
+
 def set_tenant_status(db: Database, tenant_id: uuid.UUID, status: str) -> None:
+    """Low-level status change without audit (tests). Operators use suspend/reactivate."""
     if status not in TENANT_STATUSES:
         raise ValueError(f"status must be one of {TENANT_STATUSES}")
     with db.system_session(reason=f"set tenant {tenant_id} {status}") as session:
-        # No session-version bump: the status is checked on every request, so members
-        # are stopped at once without being signed out of their other tenants.
         session.execute(update(Tenant).where(Tenant.id == tenant_id).values(status=status))
 
 
@@ -81,3 +273,20 @@ def add_member(db: Database, *, tenant_id: uuid.UUID, user_id: uuid.UUID, role: 
             session.add(Membership(tenant_id=tenant_id, user_id=user_id, role=role))
         else:
             existing.role, existing.status = role, "active"
+
+
+def set_operator(db: Database, *, email: str, grant: bool, reason: str, actor: Actor) -> None:
+    """Grant or revoke the platform-operator flag (``users.is_superadmin``), audited."""
+    reason = audit_log.require_reason(reason)
+    with db.system_session(reason="set platform operator") as session:
+        user = session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+        if user is None:
+            raise NotFound(f"No account with the email {email!r}.")
+        user.is_superadmin = grant
+        audit_log.record(
+            session,
+            actor=actor,
+            action="operator.granted" if grant else "operator.revoked",
+            reason=reason,
+            details={"email": user.email, "user_id": str(user.id)},
+        )

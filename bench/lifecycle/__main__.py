@@ -1,0 +1,3 @@
+from bench.lifecycle.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The platform operator's system-scope API and its service (every access audited)."""
