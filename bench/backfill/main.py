@@ -64,8 +64,26 @@ SETTINGS_SHOWN = (
 )
 
 
+def server_cpu_seconds(pg_dir: Path | None) -> float | None:
+    """CPU seconds (user + system) the embedded server's processes used so far: the
+    postmaster, its running children and the children it reaped. None for a server
+    that is not ours (DATABASE_URL)."""
+    if pg_dir is None:
+        return None
+    import psutil
+
+    postmaster = psutil.Process(int((pg_dir / "postmaster.pid").read_text().split()[0]))
+    t = postmaster.cpu_times()
+    total = t.user + t.system + t.children_user + t.children_system
+    for child in postmaster.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            c = child.cpu_times()
+            total += c.user + c.system
+    return total
+
+
 @contextlib.contextmanager
-def empty_database(shared_buffers: str) -> Iterator[DatabaseUrls]:
+def empty_database(shared_buffers: str) -> Iterator[tuple[DatabaseUrls, Path | None]]:
     data_dir = Path(tempfile.mkdtemp(prefix="tenantry-bench-legacy-"))
     settings = Settings(data_dir=data_dir, database_name="bench_legacy_" + uuid.uuid4().hex[:8])
     server = None
@@ -79,7 +97,7 @@ def empty_database(shared_buffers: str) -> Iterator[DatabaseUrls]:
             _restart_with(server, admin, {"shared_buffers": shared_buffers})
         urls = resolve_urls(settings, admin)
         ensure_database(urls)
-        yield urls
+        yield urls, server
         if server is None:
             drop_database(urls)
     finally:
@@ -201,7 +219,7 @@ def _percentile(values: list[float], p: float) -> float:
 
 def run(rows: int, batch_size: int, jobs: int, shared_buffers: str) -> dict[str, Any]:
     load_start = os.getloadavg()
-    with empty_database(shared_buffers) as urls:
+    with empty_database(shared_buffers) as (urls, pg_dir):
         server = server_settings(conninfo(urls.admin))
         t0 = time.monotonic()
         init_demo(urls, rows)
@@ -227,13 +245,15 @@ def run(rows: int, batch_size: int, jobs: int, shared_buffers: str) -> dict[str,
         try:
             time.sleep(1.0)
             writer.phase = "backfill"
-            t0 = time.monotonic()
+            cpu0, t0 = server_cpu_seconds(pg_dir), time.monotonic()
             accounts = Backfill(load(urls), parse_policy("quarantine"), batch_size, jobs=jobs).run()
             backfill_s = time.monotonic() - t0
+            cpu1 = server_cpu_seconds(pg_dir)
             writer.phase = "tighten"
             t0 = time.monotonic()
-            result = run_tighten(load(urls))
+            result = run_tighten(load(urls), jobs=jobs)
             tighten_s = time.monotonic() - t0
+            cpu2 = server_cpu_seconds(pg_dir)
             writer.phase = "after"
             time.sleep(1.0)
         finally:
@@ -254,6 +274,7 @@ def run(rows: int, batch_size: int, jobs: int, shared_buffers: str) -> dict[str,
                 for b, note in writer.notes.items()
             )
     nulls = sum(a.null_at_start for a in accounts)
+    cpu = None if cpu0 is None or cpu1 is None or cpu2 is None else (cpu1 - cpu0, cpu2 - cpu1)
     return {
         "rows_total": tenant_rows,
         "rows_requested": rows,
@@ -269,6 +290,11 @@ def run(rows: int, batch_size: int, jobs: int, shared_buffers: str) -> dict[str,
             "quarantined": sum(a.quarantined for a in accounts),
             "moved_with_parent": sum(a.moved_with_parent for a in accounts),
             "account_adds_up": all(a.adds_up for a in accounts),
+            # the whole server's CPU in the phase (the writer's and watcher's backends,
+            # autovacuum and the checkpointer included): what the load takes away from
+            # the wall-clock figure does not show here
+            "server_cpu_s": None if cpu is None else round(cpu[0], 1),
+            "null_rows_per_server_cpu_s": None if cpu is None else round(nulls / cpu[0]),
         },
         "tighten": {
             "seconds": round(tighten_s, 2),
@@ -277,6 +303,7 @@ def run(rows: int, batch_size: int, jobs: int, shared_buffers: str) -> dict[str,
             "lock_retries": result.retries,
             "audit_findings": len(result.findings),
             "left_over_steps": len(result.left_over),
+            "server_cpu_s": None if cpu is None else round(cpu[1], 1),
         },
         "writer": {
             "transactions": len(writer.durations),
@@ -324,10 +351,12 @@ def markdown(r: dict[str, Any]) -> str:
             f"{b['all_rows_per_s']:,} (all rows) | {b['null_rows']:,} NULL rows: "
             f"{b['backfilled']:,} backfilled, {b['quarantined']:,} quarantined (+"
             f"{b['moved_with_parent']:,} with their parent); account adds up: "
-            f"{b['account_adds_up']}; batch {r['batch_size']}, {r.get('jobs', 1)} jobs |",
+            f"{b['account_adds_up']}; batch {r['batch_size']}, {r.get('jobs', 1)} jobs; server "
+            f"CPU {b.get('server_cpu_s')} s = {b.get('null_rows_per_server_cpu_s') or 0:,} "
+            "NULL rows per CPU-second |",
             f"| tighten | {t['seconds']} | {t['rows_per_s']:,} | {t['steps']} steps, "
             f"{t['lock_retries']} lock retries, audit findings {t['audit_findings']}, "
-            f"steps left {t['left_over_steps']} |",
+            f"steps left {t['left_over_steps']}; server CPU {t.get('server_cpu_s')} s |",
             "",
             f"Concurrent writer: {w['transactions']:,} transactions (insert + update each), "
             f"{w['error_count']} errors, {w['lost_inserts']} lost inserts, {w['lost_updates']} "
