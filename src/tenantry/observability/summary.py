@@ -12,10 +12,12 @@ from sqlalchemy.engine import Engine
 
 from tenantry.auth.models import User
 from tenantry.db.tenant import Tenant
+from tenantry.observability.labels import OTHER
 from tenantry.observability.models import OpsSecurityEvent, OpsTraffic
 
 POINTS = 72  # points per plot, whatever the window
 TOP = 10
+SERIES = 10  # lines per plot: the busiest tenants, the rest summed into `other`
 RECENT = 50
 # By position: the bucket expression carries bound values, and PostgreSQL would not
 # see a second rendering of it in GROUP BY as the same expression.
@@ -62,11 +64,23 @@ def _bucketed(
 ) -> list[Series]:
     by_tenant: dict[str, dict[datetime, int]] = {}
     for bucket, tenant, count in rows:
-        by_tenant.setdefault(tenant, {})[bucket] = by_tenant.get(tenant, {}).get(bucket, 0) + count
+        counts = by_tenant.setdefault(tenant, {})
+        counts[bucket] = counts.get(bucket, 0) + count
+    ranked = sorted(by_tenant.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+    if len(ranked) > SERIES:
+        # Every request stays on the plot: the quiet tenants are summed, not dropped.
+        shown = [(t, c) for t, c in ranked if t != OTHER][: SERIES - 1]
+        names = {tenant for tenant, _ in shown}
+        rest: dict[datetime, int] = {}
+        for tenant, counts in ranked:
+            if tenant not in names:
+                for bucket, count in counts.items():
+                    rest[bucket] = rest.get(bucket, 0) + count
+        ranked = [*shown, (OTHER, rest)]
     buckets = [since + step * i for i in range(POINTS)]
     return [
         Series(tenant=tenant, points=[(b, counts.get(b, 0)) for b in buckets])
-        for tenant, counts in sorted(by_tenant.items(), key=lambda kv: -sum(kv[1].values()))
+        for tenant, counts in ranked
     ]
 
 
