@@ -23,11 +23,25 @@ from tenantry.auth.dependencies import (
 from tenantry.isolation.context import TenantContext
 from tenantry.kit.body_limit import body_limit
 from tenantry.kit.pagination import Page, Pagination
-from tenantry.permissions.dependencies import RequirePermission
+from tenantry.permissions.catalog import reads_for
+from tenantry.permissions.dependencies import RequirePermission, require_permissions
 from tenantry.routing import system_router, tenant_router
 
+# Files hang from a service request or an expense: every route needs the parent's read
+# permission too, so ``attachments.read`` alone never shows an expense's receipt.
 AttachmentsRead = Annotated[TenantContext, Depends(RequirePermission("attachments.read"))]
-AttachmentsWrite = Annotated[TenantContext, Depends(RequirePermission("attachments.write"))]
+RequestFilesRead = Annotated[
+    TenantContext, Depends(RequirePermission("attachments.read", "requests.read"))
+]
+RequestFilesWrite = Annotated[
+    TenantContext, Depends(RequirePermission("attachments.write", "requests.read"))
+]
+ExpenseFilesRead = Annotated[
+    TenantContext, Depends(RequirePermission("attachments.read", "expenses.read"))
+]
+ExpenseFilesWrite = Annotated[
+    TenantContext, Depends(RequirePermission("attachments.write", "expenses.read"))
+]
 
 admin = tenant_router(prefix="/api/admin", tags=["attachments"])
 portal = tenant_router(prefix="/api/portal", tags=["attachments"])
@@ -133,7 +147,7 @@ def _download_response(download: service.Download) -> StreamingResponse:
     openapi_extra=MULTIPART_BODY,
 )
 def upload_to_request(
-    ctx: AttachmentsWrite, upload: Upload, session: TenantSession, service_request_id: uuid.UUID
+    ctx: RequestFilesWrite, upload: Upload, session: TenantSession, service_request_id: uuid.UUID
 ) -> AttachmentOut:
     """Attach a file to a service request. It is stored `pending` until the antivirus
     scanner reports on it; downloads wait for `clean`."""
@@ -147,7 +161,7 @@ def upload_to_request(
     responses={**DENIED, **NOT_FOUND},
 )
 def list_request_attachments(
-    ctx: AttachmentsRead, session: TenantSession, page: Pagination, service_request_id: uuid.UUID
+    ctx: RequestFilesRead, session: TenantSession, page: Pagination, service_request_id: uuid.UUID
 ) -> Page[AttachmentOut]:
     """The files attached to a service request, oldest first."""
     rows, total = service.list_for_request(
@@ -164,7 +178,7 @@ def list_request_attachments(
     openapi_extra=MULTIPART_BODY,
 )
 def upload_to_expense(
-    ctx: AttachmentsWrite, upload: Upload, session: TenantSession, expense_id: uuid.UUID
+    ctx: ExpenseFilesWrite, upload: Upload, session: TenantSession, expense_id: uuid.UUID
 ) -> AttachmentOut:
     """Attach a receipt (or any allowed file) to an expense; stored `pending` a scan."""
     return AttachmentOut.model_validate(
@@ -178,7 +192,7 @@ def upload_to_expense(
     responses={**DENIED, **NOT_FOUND},
 )
 def list_expense_attachments(
-    ctx: AttachmentsRead, session: TenantSession, page: Pagination, expense_id: uuid.UUID
+    ctx: ExpenseFilesRead, session: TenantSession, page: Pagination, expense_id: uuid.UUID
 ) -> Page[AttachmentOut]:
     """The files attached to an expense, oldest first."""
     rows, total = service.list_for_expense(session=session, expense_id=expense_id, page=page)
@@ -191,10 +205,25 @@ def list_expense_attachments(
     responses={**DENIED, **NOT_FOUND},
 )
 def get_attachment(
-    ctx: AttachmentsRead, session: TenantSession, attachment_id: uuid.UUID
+    ctx: AttachmentsRead, session: TenantSession, db: DatabaseDep, attachment_id: uuid.UUID
 ) -> AttachmentOut:
-    """An attachment's metadata, scan status included."""
-    return AttachmentOut.model_validate(service.get(session=session, attachment_id=attachment_id))
+    """An attachment's metadata, scan status included. Needs the read permission of
+    its parent too (`requests.read` or `expenses.read`)."""
+    return AttachmentOut.model_validate(_readable(session, db, ctx, attachment_id))
+
+
+def _readable(
+    session: TenantSession, db: DatabaseDep, ctx: TenantContext, attachment_id: uuid.UUID
+) -> Any:
+    attachment = service.get(session=session, attachment_id=attachment_id)
+    require_permissions(
+        db,
+        ctx,
+        *reads_for(
+            service_request_id=attachment.service_request_id, expense_id=attachment.expense_id
+        ),
+    )
+    return attachment
 
 
 @admin.get(
@@ -203,11 +232,16 @@ def get_attachment(
     responses={**DENIED, **NOT_FOUND, **DOWNLOAD_ERRORS},
 )
 def download_attachment(
-    ctx: AttachmentsRead, session: TenantSession, settings: SettingsDep, attachment_id: uuid.UUID
+    ctx: AttachmentsRead,
+    session: TenantSession,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    attachment_id: uuid.UUID,
 ) -> StreamingResponse:
     """The file's bytes, as an attachment under its original (sanitised) name. Only a
-    file the scanner reported clean is served."""
-    attachment = service.get(session=session, attachment_id=attachment_id)
+    file the scanner reported clean is served. Needs the read permission of its parent
+    too (`requests.read` or `expenses.read`)."""
+    attachment = _readable(session, db, ctx, attachment_id)
     return _download_response(
         service.open_download(attachment=attachment, upload_dir=settings.upload_dir)
     )

@@ -18,6 +18,11 @@ from tenantry.routing import tenant_router
 
 ChatRead = Annotated[TenantContext, Depends(RequirePermission("chat.read"))]
 ChatWrite = Annotated[TenantContext, Depends(RequirePermission("chat.write"))]
+# A request's conversation shows the request: its read permission is needed too.
+RequestChatRead = Annotated[TenantContext, Depends(RequirePermission("chat.read", "requests.read"))]
+RequestChatWrite = Annotated[
+    TenantContext, Depends(RequirePermission("chat.write", "requests.read"))
+]
 
 admin = tenant_router(prefix="/api/admin", tags=["chat"])
 portal = tenant_router(prefix="/api/portal", tags=["chat"])
@@ -72,7 +77,7 @@ def post_team_chat(ctx: ChatWrite, session: TenantSession, body: ChatMessageIn) 
     responses={**DENIED, **NOT_FOUND},
 )
 def list_request_chat(
-    ctx: ChatRead, session: TenantSession, page: Pagination, service_request_id: uuid.UUID
+    ctx: RequestChatRead, session: TenantSession, page: Pagination, service_request_id: uuid.UUID
 ) -> Page[ChatMessageOut]:
     """The conversation about one service request (staff and its client).
 
@@ -92,7 +97,10 @@ def list_request_chat(
     responses={**DENIED, **NOT_FOUND},
 )
 def post_request_chat(
-    ctx: ChatWrite, session: TenantSession, body: ChatMessageIn, service_request_id: uuid.UUID
+    ctx: RequestChatWrite,
+    session: TenantSession,
+    body: ChatMessageIn,
+    service_request_id: uuid.UUID,
 ) -> ChatMessageOut:
     """Write to a service request's conversation; its client sees it in the portal."""
     message = service.post_message(

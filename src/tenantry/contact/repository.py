@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+
+from sqlalchemy import delete as sa_delete
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -23,3 +26,10 @@ def page(session: Session, *, limit: int, offset: int) -> tuple[list[ContactSubm
         .offset(offset)
     )
     return list(rows), total
+
+
+def delete(session: Session, *, submission_id: uuid.UUID) -> bool:
+    deleted = session.execute(
+        sa_delete(ContactSubmission).where(ContactSubmission.id == submission_id)
+    )
+    return bool(getattr(deleted, "rowcount", 0))

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, status
+from fastapi import Depends, Request, Response, status
 
-from tenantry.auth.dependencies import AdminMember, HostTenant, SettingsDep, TenantSession
+from tenantry.auth.dependencies import HostTenant, SettingsDep, TenantSession
 from tenantry.contact import service
 from tenantry.contact.schemas import ContactIn, ContactReceivedOut, ContactSubmissionOut
 from tenantry.errors import NotFound
+from tenantry.isolation.context import TenantContext
 from tenantry.kit.pagination import Page, Pagination
+from tenantry.permissions.dependencies import RequirePermission
 from tenantry.routing import public_router, tenant_router
 
 public = public_router(prefix="/api/public", tags=["contact"])
@@ -23,10 +26,12 @@ def contact_limiter(request: Request, settings: SettingsDep) -> service.ContactL
 
 
 Limiter = Annotated[service.ContactLimiter, Depends(contact_limiter)]
+ContactRead = Annotated[TenantContext, Depends(RequirePermission("contact.read"))]
+ContactWrite = Annotated[TenantContext, Depends(RequirePermission("contact.write"))]
 
 DENIED: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not signed in"},
-    403: {"description": "Owners and admins only (`role_required`)"},
+    403: {"description": "Your role lacks the permission (`role_required`)"},
 }
 
 
@@ -54,7 +59,7 @@ def submit_contact(
 
 @admin.get("/contact-submissions", response_model=Page[ContactSubmissionOut], responses=DENIED)
 def list_contact_submissions(
-    ctx: AdminMember, session: TenantSession, page: Pagination
+    ctx: ContactRead, session: TenantSession, page: Pagination
 ) -> Page[ContactSubmissionOut]:
     """Messages sent through this tenant's contact form, newest first."""
     rows, total = service.list_submissions(session=session, page=page)
@@ -64,3 +69,17 @@ def list_contact_submissions(
         limit=page.limit,
         offset=page.offset,
     )
+
+
+@admin.delete(
+    "/contact-submissions/{submission_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses={**DENIED, 404: {"description": "No such message"}},
+)
+def delete_contact_submission(
+    ctx: ContactWrite, session: TenantSession, submission_id: uuid.UUID
+) -> Response:
+    """Delete a message from the inbox (spam, or once it has been dealt with)."""
+    service.delete_submission(session=session, submission_id=submission_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from tenantry.contact import repository
 from tenantry.contact.models import ContactSubmission
 from tenantry.contact.schemas import ContactIn
-from tenantry.errors import RateLimited
+from tenantry.errors import NotFound, RateLimited
 from tenantry.kit.pagination import PageParams
 
 
@@ -73,3 +73,8 @@ def submit(
 
 def list_submissions(*, session: Session, page: PageParams) -> tuple[list[ContactSubmission], int]:
     return repository.page(session, limit=page.limit, offset=page.offset)
+
+
+def delete_submission(*, session: Session, submission_id: uuid.UUID) -> None:
+    if not repository.delete(session, submission_id=submission_id):
+        raise NotFound("No such message.")

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query
 
-from tenantry.auth.dependencies import TenantSession
+from tenantry.auth.dependencies import DatabaseDep, TenantSession
 from tenantry.expenses import service
 from tenantry.expenses.schemas import ExpenseCreate, ExpenseOut, ExpenseStatus
 from tenantry.isolation.context import TenantContext
@@ -61,17 +61,22 @@ def record_expense(ctx: ExpensesWrite, session: TenantSession, body: ExpenseCrea
 
 @router.post("/{expense_id}/approve", response_model=ExpenseOut, responses=_WRITE_ERRORS)
 def approve_expense(
-    ctx: ExpensesApprove, session: TenantSession, expense_id: uuid.UUID
+    ctx: ExpensesApprove, session: TenantSession, db: DatabaseDep, expense_id: uuid.UUID
 ) -> ExpenseOut:
-    """`submitted → approved` (else 409 `invalid_transition`)."""
-    expense = service.decide(session=session, expense_id=expense_id, decision="approve")
+    """`submitted → approved` (else 409 `invalid_transition`). One's own expense needs
+    `expenses.approve_own` as well (else 403 `self_approval`)."""
+    expense = service.decide(
+        session=session, db=db, ctx=ctx, expense_id=expense_id, decision="approve"
+    )
     return ExpenseOut.model_validate(expense)
 
 
 @router.post("/{expense_id}/reject", response_model=ExpenseOut, responses=_WRITE_ERRORS)
 def reject_expense(
-    ctx: ExpensesApprove, session: TenantSession, expense_id: uuid.UUID
+    ctx: ExpensesApprove, session: TenantSession, db: DatabaseDep, expense_id: uuid.UUID
 ) -> ExpenseOut:
     """`submitted → rejected` (else 409 `invalid_transition`)."""
-    expense = service.decide(session=session, expense_id=expense_id, decision="reject")
+    expense = service.decide(
+        session=session, db=db, ctx=ctx, expense_id=expense_id, decision="reject"
+    )
     return ExpenseOut.model_validate(expense)

@@ -5,6 +5,11 @@ on creation; above it, it stays ``submitted`` (pending) until a member holding
 ``expenses.approve`` approves or rejects it. With the default threshold 0 every
 expense waits for approval. Only a ``submitted`` expense can be approved or
 rejected (else 409 ``invalid_transition``); the row is locked while it moves.
+
+Approving needs someone other than the requester: the member who recorded the
+expense may approve it only with ``expenses.approve_own`` (owners have it; nobody
+else by default) — else 403 ``self_approval``. Rejecting one's own is allowed (it is
+withdrawing it).
 """
 
 from __future__ import annotations
@@ -15,10 +20,13 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from tenantry.db.engine import Database
 from tenantry.errors import Conflict, NotFound, TenantryError
 from tenantry.expenses import repository
 from tenantry.expenses.models import Expense
 from tenantry.expenses.schemas import ExpenseCreate
+from tenantry.isolation.context import TenantContext
+from tenantry.permissions.guards import refuse_self_approval
 
 DECISIONS = {"approve": "approved", "reject": "rejected"}
 
@@ -59,11 +67,15 @@ def record_expense(*, session: Session, user_id: uuid.UUID, data: ExpenseCreate)
     return expense
 
 
-def decide(*, session: Session, expense_id: uuid.UUID, decision: str) -> Expense:
+def decide(
+    *, session: Session, db: Database, ctx: TenantContext, expense_id: uuid.UUID, decision: str
+) -> Expense:
     target = DECISIONS[decision]
     expense = repository.get_expense(session, expense_id=expense_id, for_update=True)
     if expense is None:
         raise NotFound()
+    if decision == "approve":
+        refuse_self_approval(db, ctx, requested_by=expense.user_id)
     if expense.status != "submitted":
         raise InvalidTransition(f"An expense in status {expense.status!r} cannot be {target}.")
     expense.status = target

@@ -8,12 +8,13 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query
 
-from tenantry.auth.dependencies import ClientMember, TenantSession
+from tenantry.auth.dependencies import ClientMember, DatabaseDep, TenantSession
 from tenantry.invoices import service
 from tenantry.invoices.schemas import InvoiceCreate, InvoiceDetail, InvoiceOut, InvoiceStatus
 from tenantry.isolation.context import TenantContext
 from tenantry.kit.pagination import Page, Pagination
-from tenantry.permissions.dependencies import RequirePermission
+from tenantry.permissions.catalog import reads_for
+from tenantry.permissions.dependencies import RequirePermission, require_permissions
 from tenantry.routing import tenant_router
 
 InvoicesRead = Annotated[TenantContext, Depends(RequirePermission("invoices.read"))]
@@ -50,7 +51,7 @@ def list_invoices(
 
 @admin.post("", response_model=InvoiceDetail, status_code=201, responses=_WRITE_ERRORS)
 def create_invoice(
-    ctx: InvoicesWrite, session: TenantSession, body: InvoiceCreate
+    ctx: InvoicesWrite, session: TenantSession, db: DatabaseDep, body: InvoiceCreate
 ) -> InvoiceDetail:
     """Create a draft invoice with its lines.
 
@@ -58,8 +59,10 @@ def create_invoice(
     (``INV-000123``) is the tenant's next. The client must be an active client member of
     this tenant (422 `client_not_found` / `not_a_client`); an optional booking must be
     this tenant's and the same client's (422 `booking_not_found` /
-    `booking_client_mismatch`). A negative total is 422 `invoice_total_negative`.
+    `booking_client_mismatch`; naming a booking needs `bookings.read` too). A negative
+    total is 422 `invoice_total_negative`.
     """
+    require_permissions(db, ctx, *reads_for(booking_id=body.booking_id))
     return InvoiceDetail.model_validate(service.create_invoice(session=session, data=body))
 
 

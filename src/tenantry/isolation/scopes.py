@@ -25,6 +25,7 @@ FRAMEWORK_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", 
 
 CONTEXT_PROVIDER_FLAG = "__tenantry_provides_tenant_context__"
 ROLES_ATTR = "__tenantry_roles__"
+PERMISSIONS_ATTR = "__tenantry_permissions__"
 
 
 class UnscopedRouteError(RuntimeError):
@@ -55,6 +56,9 @@ def _route_class(
             roles = sorted({r for c in _calls(self.dependant) for r in getattr(c, ROLES_ATTR, ())})
             if roles:
                 extra["x-tenantry-roles"] = roles
+            permissions = route_permissions(self)
+            if permissions:
+                extra["x-tenantry-permissions"] = permissions
 
     ScopedRoute.__name__ = f"{scope.title()}ScopedRoute"
     return ScopedRoute
@@ -123,6 +127,11 @@ def iter_api_routes(app: FastAPI) -> Iterator[tuple[APIRoute, str]]:
     for route, path in iter_routes(app):
         if isinstance(route, APIRoute):
             yield route, path
+
+
+def route_permissions(route: APIRoute) -> list[str]:
+    """The permissions a route's dependencies require (all of them), sorted."""
+    return sorted({p for c in _calls(route.dependant) for p in getattr(c, PERMISSIONS_ATTR, ())})
 
 
 def assert_routes_scoped(app: FastAPI) -> None:

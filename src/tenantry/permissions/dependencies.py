@@ -4,6 +4,12 @@ in this tenant's matrix (cached per tenant; the owner always passes).
 Use it through an alias so the route signature documents access::
 
     BookingsWrite = Annotated[TenantContext, Depends(RequirePermission("bookings.write"))]
+
+Several permissions are all required: a nested route needs its parent's read too
+(``RequirePermission("chat.read", "requests.read")`` on a request's chat). Where the
+permission depends on the request — the parent of an attachment fetched by id, a
+``service_request_id`` in a body — the route calls ``require_permissions`` once it
+knows. The permissions are published per operation as ``x-tenantry-permissions``.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from tenantry.auth.dependencies import get_database, require_tenant
 from tenantry.db.engine import Database
 from tenantry.errors import RoleRequired
 from tenantry.isolation.context import TenantContext
-from tenantry.isolation.scopes import ROLES_ATTR
+from tenantry.isolation.scopes import PERMISSIONS_ATTR, ROLES_ATTR
 from tenantry.kit.cache import tenant_cache
 from tenantry.permissions.catalog import DEFAULT_MATRIX, PERMISSIONS
 from tenantry.permissions.models import RolePermission
@@ -43,13 +49,44 @@ def tenant_matrix(db: Database) -> dict[str, frozenset[str]]:
     return tenant_cache.get_or_load(CACHE_KEY, lambda: load_matrix(db))
 
 
+def missing_permissions(
+    db: Database, ctx: TenantContext, permissions: tuple[str, ...]
+) -> list[str]:
+    """Which of ``permissions`` the caller's role lacks in the current tenant."""
+    if ctx.role == "owner":
+        return []
+    held = tenant_matrix(db).get(ctx.role or "", frozenset())
+    return [p for p in permissions if p not in held]
+
+
+def require_permissions(db: Database, ctx: TenantContext, *permissions: str) -> None:
+    """Refuse (403 ``role_required``) unless the caller holds every one of ``permissions``.
+
+    Sync: call it from a sync route or service (it may read the matrix)."""
+    unknown = [p for p in permissions if p not in PERMISSIONS]
+    if unknown:  # a typo is a programming error, never a silent refusal
+        raise ValueError(f"unknown permissions {unknown!r}")
+    missing = missing_permissions(db, ctx, permissions)
+    if missing:
+        raise RoleRequired(f"Your role lacks the permission {', '.join(missing)}.")
+
+
 class RequirePermission:
-    def __init__(self, permission: str) -> None:
-        if permission not in PERMISSIONS:
-            raise ValueError(f"unknown permission {permission!r}")
-        self.permission = permission
-        # Published in OpenAPI with the roles that hold it by default.
-        setattr(self, ROLES_ATTR, tuple(r for r, p in DEFAULT_MATRIX.items() if permission in p))
+    def __init__(self, *permissions: str) -> None:
+        if not permissions:
+            raise ValueError("name at least one permission")
+        unknown = [p for p in permissions if p not in PERMISSIONS]
+        if unknown:
+            raise ValueError(f"unknown permission {unknown[0]!r}")
+        self.permissions = permissions
+        self.permission = permissions[0]
+        setattr(self, PERMISSIONS_ATTR, permissions)
+        # Published in OpenAPI with the roles that hold them all by default.
+        setattr(
+            self,
+            ROLES_ATTR,
+            tuple(r for r, held in DEFAULT_MATRIX.items() if set(permissions) <= held),
+        )
 
     def __call__(
         self,
@@ -59,8 +96,5 @@ class RequirePermission:
     ) -> TenantContext:
         # Sync on purpose: it reads the database, so FastAPI runs it in a worker
         # thread (which sees the context set by require_tenant).
-        if ctx.role == "owner":
-            return ctx
-        if self.permission not in tenant_matrix(db).get(ctx.role or "", frozenset()):
-            raise RoleRequired(f"Your role lacks the permission {self.permission}.")
+        require_permissions(db, ctx, *self.permissions)
         return ctx

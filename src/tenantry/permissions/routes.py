@@ -43,5 +43,5 @@ def set_role_permissions(
     ctx: PermissionsManage, session: TenantSession, role: Role, body: RolePermissionsIn
 ) -> MatrixOut:
     """Replace the permission list of the admin or staff role; takes effect on the
-    members' next request."""
-    return service.set_role(session=session, role=role, permissions=body.permissions)
+    members' next request. Nobody edits the role they hold (403 `own_role_change`)."""
+    return service.set_role(session=session, ctx=ctx, role=role, permissions=body.permissions)

@@ -12,10 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tenantry.errors import Conflict, TenantryError
+from tenantry.isolation.context import TenantContext
 from tenantry.kit.cache import tenant_cache
 from tenantry.permissions import repository
 from tenantry.permissions.catalog import DEFAULT_MATRIX, PERMISSIONS
 from tenantry.permissions.dependencies import CACHE_KEY
+from tenantry.permissions.guards import refuse_own_role_permissions
 from tenantry.permissions.schemas import MatrixOut, PermissionOut, RolePermissionsOut
 
 EDITABLE_ROLES = ("admin", "staff")
@@ -55,9 +57,12 @@ def matrix(*, session: Session) -> MatrixOut:
     )
 
 
-def set_role(*, session: Session, role: str, permissions: list[str]) -> MatrixOut:
+def set_role(
+    *, session: Session, ctx: TenantContext, role: str, permissions: list[str]
+) -> MatrixOut:
     if role not in EDITABLE_ROLES:
         raise RoleNotEditable()
+    refuse_own_role_permissions(ctx, role)
     if not permissions:  # also refused by the schema; no rows would mean "the defaults"
         raise TenantryError("A role needs at least one permission.")
     try:

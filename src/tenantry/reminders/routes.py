@@ -7,10 +7,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, status
 
-from tenantry.auth.dependencies import TenantSession
+from tenantry.auth.dependencies import DatabaseDep, TenantSession
 from tenantry.isolation.context import TenantContext
 from tenantry.kit.pagination import Page, Pagination
-from tenantry.permissions.dependencies import RequirePermission
+from tenantry.permissions.catalog import reads_for
+from tenantry.permissions.dependencies import RequirePermission, require_permissions
 from tenantry.reminders import service
 from tenantry.reminders.schemas import ReminderIn, ReminderOut
 from tenantry.routing import tenant_router
@@ -53,9 +54,15 @@ def list_reminders(
     status_code=status.HTTP_201_CREATED,
     responses={**DENIED, **NOT_FOUND},
 )
-def create_reminder(ctx: RemindersWrite, session: TenantSession, body: ReminderIn) -> ReminderOut:
+def create_reminder(
+    ctx: RemindersWrite, session: TenantSession, db: DatabaseDep, body: ReminderIn
+) -> ReminderOut:
     """Schedule an email reminder to the client of a booking or service request of this
-    tenant. A job is queued for `send_at`, in the same transaction as the reminder."""
+    tenant (its read permission is needed too: the reminder quotes it). A job is queued
+    for `send_at`, in the same transaction as the reminder."""
+    require_permissions(
+        db, ctx, *reads_for(service_request_id=body.service_request_id, booking_id=body.booking_id)
+    )
     return ReminderOut.model_validate(service.create_reminder(session=session, data=body))
 
 

@@ -32,6 +32,10 @@ from tenantry.service_requests.schemas import (
 
 RequestsRead = Annotated[TenantContext, Depends(RequirePermission("requests.read"))]
 RequestsWrite = Annotated[TenantContext, Depends(RequirePermission("requests.write"))]
+# Converting makes a booking: the bookings permission is needed as well.
+RequestsToBooking = Annotated[
+    TenantContext, Depends(RequirePermission("requests.write", "bookings.write"))
+]
 
 admin_router = tenant_router(prefix="/api/admin/service-requests", tags=["service requests"])
 portal_router = tenant_router(prefix="/api/portal/service-requests", tags=["portal"])
@@ -149,7 +153,7 @@ def change_request_status(
     },
 )
 def convert_request_to_booking(
-    ctx: RequestsWrite, session: TenantSession, request_id: uuid.UUID, body: ConvertToBooking
+    ctx: RequestsToBooking, session: TenantSession, request_id: uuid.UUID, body: ConvertToBooking
 ) -> BookingOut:
     """Create the request's booking (one per request). ``ends_at`` defaults to the
     service's duration, the assignee to the request's; a submitted or triaged request

@@ -19,6 +19,7 @@ from tenantry.auth.passwords import hash_password
 from tenantry.errors import Conflict, NotFound, RoleRequired
 from tenantry.isolation.context import TenantContext
 from tenantry.kit.pagination import PageParams
+from tenantry.permissions.guards import refuse_own_role_change
 from tenantry.team import repository
 from tenantry.team.schemas import InviteIn, TeamMemberOut
 
@@ -126,6 +127,7 @@ def invite(*, session: Session, ctx: TenantContext, data: InviteIn) -> Invited:
 def change_role(
     *, session: Session, ctx: TenantContext, user_id: uuid.UUID, role: str
 ) -> TeamMemberOut:
+    refuse_own_role_change(ctx, user_id)
     membership, user = _active_member(session, user_id)
     _require_owner_for(ctx, membership.role, role)
     if membership.role == "owner" and role != "owner":

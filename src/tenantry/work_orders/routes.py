@@ -8,10 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, status
 
-from tenantry.auth.dependencies import TenantSession
+from tenantry.auth.dependencies import DatabaseDep, TenantSession
 from tenantry.isolation.context import TenantContext
 from tenantry.kit.pagination import Page, Pagination
-from tenantry.permissions.dependencies import RequirePermission
+from tenantry.permissions.catalog import reads_for
+from tenantry.permissions.dependencies import RequirePermission, require_permissions
 from tenantry.routing import tenant_router
 from tenantry.work_orders import service
 from tenantry.work_orders.schemas import (
@@ -69,10 +70,14 @@ def get_work_order(
 
 @router.post("", response_model=WorkOrderOut, status_code=status.HTTP_201_CREATED, responses=WRITE)
 def create_work_order(
-    ctx: WorkOrdersWrite, session: TenantSession, body: WorkOrderCreate
+    ctx: WorkOrdersWrite, session: TenantSession, db: DatabaseDep, body: WorkOrderCreate
 ) -> WorkOrderOut:
     """Open a work order, optionally from a service request and/or booking of this
-    tenant (title and assignee default to theirs)."""
+    tenant (title and assignee default to theirs, so their read permission —
+    `requests.read`, `bookings.read` — is needed too)."""
+    require_permissions(
+        db, ctx, *reads_for(service_request_id=body.service_request_id, booking_id=body.booking_id)
+    )
     work_order = service.create(
         session,
         title=body.title,
