@@ -24,6 +24,7 @@ from tenantry.db.engine import Database
 from tenantry.expenses.models import Expense
 from tenantry.idempotency.models import IdempotencyKey
 from tenantry.invoices.models import Invoice, InvoiceLine
+from tenantry.jobs.models import HeldJob
 from tenantry.payments.models import PaymentEvent
 from tenantry.permissions.models import RolePermission
 from tenantry.posts.models import Post
@@ -95,6 +96,7 @@ def seed_every_table(db: Database, tenant: TenantFixture) -> dict[str, uuid.UUID
             "booking_settings": BookingSettings(tenant_id=t),
             "communication_settings": CommunicationSettings(tenant_id=t),
             "thresholds": Thresholds(tenant_id=t),
+            "held_jobs": HeldJob(tenant_id=t, task_name="reminders.send", args={}),
         }  # fmt: skip
         s.add_all(rows.values())
         s.flush()
@@ -135,7 +137,7 @@ def visible_tenants(conn: Connection, table: str) -> set[uuid.UUID]:
 
 def test_the_seed_covers_every_tenant_table():
     assert "tenant_memberships" in TABLES
-    assert len(TABLES) == 19
+    assert len(TABLES) == 20
 
 
 @pytest.mark.parametrize("table", TABLES)

@@ -1,7 +1,9 @@
 """Sending mail over SMTP, and the test email.
 
 One path for every message (``send_mail``): plain SMTP to ``smtp_host:smtp_port``,
-STARTTLS when ``smtp_starttls``, AUTH when a username is configured.
+STARTTLS when ``smtp_starttls``, AUTH when a username is configured. Every header value
+goes through ``email.headers.header_value`` first (no line breaks or controls reach a
+header, whatever a user typed into a title or a name).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import structlog
 from sqlalchemy.orm import Session
 
 from tenantry.email import repository
+from tenantry.email.headers import header_value
 from tenantry.errors import TenantryError
 from tenantry.isolation.context import require_context
 from tenantry.settings import Settings
@@ -46,9 +49,10 @@ class SentMail:
 
 def send_mail(settings: Settings, *, to: str, subject: str, body: str) -> SentMail:
     """Send one plain-text message; raises ``MailUnavailable`` when SMTP fails."""
+    subject = header_value(subject)
     message = EmailMessage()
-    message["From"] = settings.mail_from
-    message["To"] = to
+    message["From"] = header_value(settings.mail_from, max_chars=320)
+    message["To"] = header_value(to, max_chars=320)
     message["Subject"] = subject
     message["Message-ID"] = make_msgid(domain="tenantry")
     message.set_content(body)

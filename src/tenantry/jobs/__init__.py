@@ -10,12 +10,19 @@
   scope="tenant"))`` before every task body, so the guard and RLS scope the task
   exactly as they scope a request. A job without a valid ``tenant_id`` is refused: it
   fails, is logged as a security event, and its body never runs.
+* A job of a tenant that is not active is held (``jobs.held``), not run, and deferred
+  again by ``tenantry.tenants.held.release_held_work`` once the tenant is active.
+* A failing job is retried with exponential backoff (``TenantJobRetry``), then parked
+  as ``failed``; no job takes a procrastinate lock, so none ever waits for another.
+* ``cancel(session, job_id)`` cancels a job that has not started.
 """
 
 from tenantry.jobs.runner import (
     JobEnv,
     JobRefused,
+    TenantJobRetry,
     build_job_app,
+    cancel,
     defer,
     registered_tasks,
     tenant_task,
@@ -24,7 +31,9 @@ from tenantry.jobs.runner import (
 __all__ = [
     "JobEnv",
     "JobRefused",
+    "TenantJobRetry",
     "build_job_app",
+    "cancel",
     "defer",
     "registered_tasks",
     "tenant_task",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import uuid
 from collections.abc import Callable
@@ -12,14 +13,19 @@ from typing import Any
 import procrastinate
 import structlog
 from procrastinate.job_context import JobContext
+from procrastinate.jobs import Job
 from procrastinate.manager import JobManager
+from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from procrastinate.tasks import configure_task
 from psycopg.conninfo import make_conninfo
+from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from tenantry.db.engine import Database
+from tenantry.db.tenant_status import ACTIVE, tenant_status
 from tenantry.isolation.context import TenantContext, require_tenant_id, tenant_context
+from tenantry.jobs import held
 from tenantry.observability.metrics import JOBS
 from tenantry.settings import Settings
 
@@ -31,20 +37,53 @@ TASK_MODULES = ("tenantry.reminders.tasks",)
 
 @dataclass(frozen=True)
 class JobEnv:
-    """What a task body may use: the database (app role) and the settings."""
+    """What a task body may use: the database (app role) and the settings; and, per
+    run, which attempt this is (0 first) and whether a failure now is final."""
 
     db: Database
     settings: Settings
+    attempt: int = 0
+    last_attempt: bool = True
 
 
 TaskBody = Callable[..., Any]
+
+
+class TenantJobRetry(BaseRetryStrategy):
+    """Retry a failed job with exponential backoff, then park it (status ``failed``).
+
+    No job of ours takes a procrastinate ``lock``: a lock makes every later job with the
+    same lock wait for the earliest one, however far in the future it is scheduled or
+    however often it fails (issue 8, finding 4). A retrying job is simply scheduled
+    later and blocks nothing. ``JobRefused`` (no valid tenant) is never retried.
+    """
+
+    def __init__(self, max_attempts: int, first_wait_s: int = 30, max_wait_s: int = 3600) -> None:
+        self.max_attempts = max_attempts
+        self.first_wait_s = first_wait_s
+        self.max_wait_s = max_wait_s
+
+    def wait_s(self, attempts: int) -> int:
+        """Seconds before the next run, after ``attempts`` failed runs (1 = the first)."""
+        return int(min(self.max_wait_s, self.first_wait_s * 2 ** max(0, attempts - 1)))
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        if isinstance(exception, JobRefused):
+            return None
+        runs = job.attempts + 1  # job.attempts counts the runs before this one
+        if runs >= self.max_attempts:
+            return None
+        return RetryDecision(retry_in={"seconds": self.wait_s(runs)})
+
+
+DEFAULT_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
 class _Registered:
     name: str
     body: TaskBody
-    retry: int
+    attempts: int
 
 
 _REGISTRY: dict[str, _Registered] = {}
@@ -54,13 +93,14 @@ class JobRefused(Exception):
     """A job that does not name a valid tenant. It fails; its body never runs."""
 
 
-def tenant_task(name: str, *, retry: int = 0) -> Callable[[TaskBody], TaskBody]:
-    """Register ``body(env, *, tenant_id: uuid.UUID, **kwargs)`` as the task ``name``."""
+def tenant_task(name: str, *, attempts: int = DEFAULT_ATTEMPTS) -> Callable[[TaskBody], TaskBody]:
+    """Register ``body(env, *, tenant_id: uuid.UUID, **kwargs)`` as the task ``name``,
+    run at most ``attempts`` times (retried with backoff, then parked as ``failed``)."""
 
     def register(body: TaskBody) -> TaskBody:
         if name in _REGISTRY and _REGISTRY[name].body is not body:
             raise ValueError(f"task {name!r} is already registered")
-        _REGISTRY[name] = _Registered(name, body, retry)
+        _REGISTRY[name] = _Registered(name, body, max(1, attempts))
         return body
 
     return register
@@ -78,7 +118,8 @@ def registered_tasks() -> list[str]:
 def run_in_tenant(
     task: _Registered, env: JobEnv, job_id: int | None, kwargs: dict[str, Any]
 ) -> Any:
-    """Refuse a job without a tenant; otherwise run its body inside that tenant's context.
+    """Refuse a job without a tenant; hold the job of a tenant that is not active;
+    otherwise run its body inside that tenant's context.
 
     Counts the outcome per task (``tenantry_jobs_total``: succeeded, failed, refused).
     """
@@ -112,6 +153,10 @@ def _run_in_tenant(
             tenant_id=None if raw is None else str(raw)[:64],
         )
         raise JobRefused(f"job {job_id} of {task.name} names no valid tenant_id; refused")
+    status = tenant_status(env.db, tenant_id)
+    if status is None:
+        _log.warning("job_for_unknown_tenant", task=task.name, job_id=job_id)
+        raise JobRefused(f"job {job_id} of {task.name}: tenant {tenant_id} does not exist")
     ctx = TenantContext(tenant_id=tenant_id, scope="tenant", request_id=f"job-{job_id}")
     with (
         tenant_context(ctx),
@@ -119,6 +164,12 @@ def _run_in_tenant(
             tenant_id=str(tenant_id), job_id=job_id, task=task.name
         ),
     ):
+        if status != ACTIVE:
+            # A suspended tenant acts in nothing, in the background either: the job is
+            # kept in its tenant's held_jobs and deferred again on reactivation.
+            held.hold(env.db, task=task.name, kwargs=kwargs, job_id=job_id)
+            _log.info("job_held", status=status)
+            return None
         return task.body(env, tenant_id=tenant_id, **kwargs)
 
 
@@ -136,22 +187,29 @@ def conninfo(url: URL) -> str:
 
 
 def build_job_app(env: JobEnv) -> procrastinate.App:
-    """A procrastinate app over the APP role (under RLS, no BYPASSRLS) with every task."""
+    """A procrastinate app over the WORKER role (the job queue's tables and nothing
+    else) with every task; task bodies use ``env.db``, the app role, in their tenant."""
     _import_task_modules()
     app = procrastinate.App(
-        connector=procrastinate.PsycopgConnector(conninfo=conninfo(env.db.urls.app))
+        connector=procrastinate.PsycopgConnector(conninfo=conninfo(env.db.urls.worker))
     )
     for registered in _REGISTRY.values():
-        app.task(name=registered.name, pass_context=True, retry=registered.retry)(
-            _procrastinate_task(registered, env)
-        )
+        app.task(
+            name=registered.name,
+            pass_context=True,
+            retry=TenantJobRetry(registered.attempts),
+        )(_procrastinate_task(registered, env))
     return app
 
 
 def _procrastinate_task(registered: _Registered, env: JobEnv) -> Callable[..., Any]:
     def task(context: JobContext, **kwargs: Any) -> Any:
-        job_id = context.job.id if context.job else None
-        return run_in_tenant(registered, env, job_id, kwargs)
+        job = context.job
+        attempt = job.attempts if job else 0
+        run_env = dataclasses.replace(
+            env, attempt=attempt, last_attempt=attempt + 1 >= registered.attempts
+        )
+        return run_in_tenant(registered, run_env, job.id if job else None, kwargs)
 
     task.__name__ = task.__qualname__ = registered.name.replace(".", "_")
     return task
@@ -166,13 +224,13 @@ def defer(
     name: str,
     *,
     schedule_at: datetime | None = None,
-    lock: str | None = None,
     **kwargs: Any,
 ) -> int:
     """Enqueue task ``name`` for the CURRENT tenant, in ``session``'s transaction.
 
     The job row is inserted on the session's own connection, so it commits or rolls
-    back with the rows that made it necessary.
+    back with the rows that made it necessary. There is deliberately no ``lock``
+    argument: see ``TenantJobRetry``.
     """
     if name not in _REGISTRY:
         _import_task_modules()
@@ -187,6 +245,14 @@ def defer(
         job_manager=_DEFER_MANAGER,
         connection=connection,
         schedule_at=schedule_at,
-        lock=lock,
     )
     return deferrer.defer(tenant_id=str(tenant_id), **kwargs)
+
+
+def cancel(session: Session, job_id: int) -> bool:
+    """Cancel a job that has not started (in ``session``'s transaction); False if it
+    already ran, runs, or is not this tenant's."""
+    cancelled = session.execute(
+        text("select procrastinate_cancel_job_v1(:id, false, false)"), {"id": job_id}
+    ).scalar()
+    return cancelled is not None

@@ -24,6 +24,12 @@ class PaymentEvent(TenantOwned):
             ondelete="SET NULL (invoice_id)",
         ),
         Index("ix_payment_events_tenant_invoice", "tenant_id", "invoice_id"),
+        Index(
+            "ix_payment_events_tenant_held",
+            "tenant_id",
+            "received_at",
+            postgresql_where=text("held_at is not null"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -37,3 +43,5 @@ class PaymentEvent(TenantOwned):
     received_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+    # Set while the event waits for its tenant to be active again (stored, not applied).
+    held_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -46,3 +46,15 @@ def insert_event(session: Session, event: PaymentEvent) -> bool:
             return False
         raise
     return True
+
+
+def held_events(session: Session) -> list[PaymentEvent]:
+    """The current tenant's held events, oldest first, locked (one release at a time)."""
+    return list(
+        session.scalars(
+            select(PaymentEvent)
+            .where(PaymentEvent.held_at.is_not(None))
+            .order_by(PaymentEvent.received_at, PaymentEvent.id)
+            .with_for_update()
+        ).all()
+    )

@@ -52,7 +52,11 @@ def payments_webhook(
     webhook secret) authenticates the provider; 400 `signature_malformed`,
     `signature_invalid` or `signature_expired` otherwise. The tenant is the invoice's
     (`metadata.invoice_id`), cross-checked with `metadata.tenant_id` (400
-    `tenant_mismatch`). Answers `processed`, `recorded`, `duplicate` (a replayed event
-    id: nothing changes) or `ignored` (other event types, unknown invoices).
+    `tenant_mismatch`). A `payment_intent.succeeded` must carry `amount` (cents) and
+    `currency` (400 `invalid_event` otherwise); the invoice is paid only when both
+    match it. Answers `processed`, `recorded` (stored, invoice unchanged: not payable or
+    not matching), `held` (the tenant is suspended: stored, applied on reactivation),
+    `duplicate` (a replayed event id: nothing changes) or `ignored` (other event types,
+    unknown invoices).
     """
     return service.handle_webhook(db=db, settings=settings, payload=payload, signature=signature)

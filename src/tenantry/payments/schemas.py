@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-WebhookStatus = Literal["processed", "recorded", "duplicate", "ignored"]
+WebhookStatus = Literal["processed", "recorded", "held", "duplicate", "ignored"]
 
 
 class EventObject(BaseModel):
@@ -33,8 +33,10 @@ class WebhookEvent(BaseModel):
 
 class WebhookResult(BaseModel):
     """``processed``: stored and applied (or already applied); ``recorded``: stored but
-    the invoice was not changed (not ``sent``, or the amount differs); ``duplicate``:
-    this event id was seen before, nothing changed; ``ignored``: not for us (other
-    event types, unknown invoices) — answered 200 so the provider stops retrying."""
+    the invoice was not changed (not ``sent``, or the amount or currency differs);
+    ``held``: stored, to be applied when the tenant is active again (it is suspended);
+    ``duplicate``: this event id was seen before, nothing changed; ``ignored``: not for
+    us (other event types, unknown invoices) — answered 200 so the provider stops
+    retrying."""
 
     status: WebhookStatus

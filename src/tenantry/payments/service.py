@@ -9,8 +9,13 @@
    security event. The metadata alone is never trusted to pick a tenant.
 3. Everything else happens in that tenant's context with the app role (guard + RLS):
    the event is stored once per (tenant, provider event id) — a replay answers
-   ``duplicate`` and changes nothing — and a ``sent`` invoice whose total matches the
-   amount becomes ``paid``.
+   ``duplicate`` and changes nothing — and a ``sent`` invoice whose total AND currency
+   match the event's ``amount`` and ``currency`` becomes ``paid``. A payment event
+   without ``amount`` or ``currency`` is refused (400 ``invalid_event``): it used to
+   mark the invoice paid whatever was paid (issue 8, finding 9).
+4. A tenant that is not active (suspended) acts on nothing: its event is stored with
+   ``held_at`` and answered 200 ``held``; ``apply_held_events`` applies it once the
+   tenant is active again (``tenantry.tenants.held.release_held_work``).
 
 Unknown invoices are answered 200 ``{"status": "ignored"}``: a provider retries any
 non-2xx for days, and an invoice that does not exist will never start to. Only a
@@ -28,18 +33,22 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from tenantry.db.engine import Database
+from tenantry.db.tenant_status import ACTIVE, tenant_status
 from tenantry.errors import TenantryError
 from tenantry.invoices import repository as invoices_repository
 from tenantry.invoices import service as invoices_service
+from tenantry.invoices.models import Invoice
 from tenantry.isolation.context import TenantContext, current_context, tenant_context
 from tenantry.payments import repository
 from tenantry.payments.models import PaymentEvent
-from tenantry.payments.schemas import WebhookEvent, WebhookResult
+from tenantry.payments.schemas import WebhookEvent, WebhookResult, WebhookStatus
 from tenantry.payments.signature import verify_signature
 from tenantry.settings import Settings
 
@@ -104,6 +113,7 @@ def handle_webhook(
         return WebhookResult(status="ignored")
     invoice_id = _metadata_uuid(event, "invoice_id")
     claimed_tenant = _metadata_uuid(event, "tenant_id")
+    _require_amount(event)
 
     with db.system_session(reason=RESOLVE_REASON) as system:
         tenants = repository.invoice_tenants(system, invoice_id=invoice_id)
@@ -120,7 +130,27 @@ def handle_webhook(
             invoice_tenant=",".join(str(t) for t in tenants),
         )
         raise PaymentTenantMismatch()
-    return _apply(db=db, event=event, tenant_id=tenants[0], invoice_id=invoice_id, payload=payload)
+    hold = tenant_status(db, tenants[0]) != ACTIVE
+    return _apply(
+        db=db, event=event, tenant_id=tenants[0], invoice_id=invoice_id, payload=payload, hold=hold
+    )
+
+
+def _require_amount(event: WebhookEvent) -> None:
+    """What was paid must be said: no amount or currency, no payment (400)."""
+    paid = event.data.object
+    missing = [name for name in ("amount", "currency") if getattr(paid, name) is None]
+    if missing:
+        raise InvalidEvent(
+            "A payment event needs " + " and ".join(f"data.object.{m}" for m in missing) + "."
+        )
+
+
+def _tenant_context(tenant_id: uuid.UUID) -> TenantContext:
+    outer = current_context()
+    return TenantContext(
+        tenant_id=tenant_id, request_id=outer.request_id if outer else None, scope="tenant"
+    )
 
 
 def _apply(
@@ -130,13 +160,10 @@ def _apply(
     tenant_id: uuid.UUID,
     invoice_id: uuid.UUID,
     payload: bytes,
+    hold: bool,
 ) -> WebhookResult:
-    outer = current_context()
-    ctx = TenantContext(
-        tenant_id=tenant_id, request_id=outer.request_id if outer else None, scope="tenant"
-    )
     log = _log.bind(event_id=event.id, tenant_id=str(tenant_id), invoice_id=str(invoice_id))
-    with tenant_context(ctx), db.session() as session:
+    with tenant_context(_tenant_context(tenant_id)), db.session() as session:
         # Lock the invoice first: concurrent deliveries of different events for one
         # invoice then apply one after the other.
         invoice = invoices_repository.get_invoice(session, invoice_id=invoice_id, for_update=True)
@@ -148,23 +175,68 @@ def _apply(
                 type=event.type,
                 invoice_id=invoice_id if invoice is not None else None,
                 payload=json.loads(payload),
+                held_at=datetime.now(UTC) if hold else None,
             ),
         )
         if not stored:
             log.info("payment_event_duplicate")
             return WebhookResult(status="duplicate")
-        if invoice is None:  # deleted between the lookup and now
-            return WebhookResult(status="recorded")
-        amount = event.data.object.amount
-        if amount is not None and amount != invoice.total_cents:
-            log.warning("payment_amount_differs", amount=amount, total=invoice.total_cents)
-            return WebhookResult(status="recorded")
-        if invoice.status == "paid":
-            return WebhookResult(status="processed")
-        if invoices_service.mark_paid_by_provider(
-            session=session, invoice=invoice, paid_at=datetime.now(UTC)
-        ):
-            log.info("invoice_paid_by_provider")
-            return WebhookResult(status="processed")
-        log.warning("payment_for_unpayable_invoice", status=invoice.status)
-        return WebhookResult(status="recorded")
+        if hold:
+            log.info("payment_event_held", reason="tenant not active")
+            return WebhookResult(status="held")
+        return WebhookResult(status=_settle(session, event, invoice, log))
+
+
+def _settle(
+    session: Session, event: WebhookEvent, invoice: Invoice | None, log: Any
+) -> WebhookStatus:
+    """Apply a stored event to its (locked) invoice: ``processed`` or ``recorded``."""
+    if invoice is None:  # deleted between the lookup and now
+        return "recorded"
+    paid = event.data.object
+    currency = (paid.currency or "").upper()
+    if paid.amount != invoice.total_cents or currency != invoice.currency:
+        log.warning(
+            "payment_does_not_match_invoice",
+            amount=paid.amount,
+            currency=currency,
+            total=invoice.total_cents,
+            invoice_currency=invoice.currency,
+        )
+        return "recorded"
+    if invoice.status == "paid":
+        return "processed"
+    if invoices_service.mark_paid_by_provider(
+        session=session, invoice=invoice, paid_at=datetime.now(UTC)
+    ):
+        log.info("invoice_paid_by_provider")
+        return "processed"
+    log.warning("payment_for_unpayable_invoice", status=invoice.status)
+    return "recorded"
+
+
+def apply_held_events(db: Database, tenant_id: uuid.UUID) -> int:
+    """Apply the tenant's held events, oldest first, each exactly once; return how
+    many. Call when the tenant is active again (``tenants.held.release_held_work``)."""
+    applied = 0
+    with tenant_context(_tenant_context(tenant_id)), db.session() as session:
+        for stored in repository.held_events(session):
+            log = _log.bind(event_id=stored.provider_event_id, tenant_id=str(tenant_id))
+            stored.held_at = None
+            try:
+                event = WebhookEvent.model_validate(stored.payload)
+            except ValidationError:  # stored after validation: cannot happen; never retried
+                log.error("held_payment_event_unreadable")
+                continue
+            invoice = (
+                invoices_repository.get_invoice(
+                    session, invoice_id=stored.invoice_id, for_update=True
+                )
+                if stored.invoice_id is not None
+                else None
+            )
+            outcome = _settle(session, event, invoice, log)
+            log.info("held_payment_event_applied", outcome=outcome)
+            applied += 1
+        session.flush()
+    return applied

@@ -40,19 +40,19 @@ def fill(db: Database, demo: DemoTenant) -> None:
             if send_at <= now:  # too late for a day-before reminder: it went out already
                 status = "sent"
             subject = f"Reminder: your appointment on {starts_at:%A %d %B at %H:%M} (UTC)"
-            s.add(
-                ScheduledReminder(
-                    booking_id=booking_id,
-                    channel="email",
-                    send_at=send_at,
-                    status=status,
-                    sent_at=send_at if status == "sent" else None,
-                    attempts=1 if status == "sent" else 0,
-                    payload={"subject": subject, "note": "Reply to this email to reschedule."},
-                )
+            reminder = ScheduledReminder(
+                booking_id=booking_id,
+                channel="email",
+                send_at=send_at,
+                status=status,
+                sent_at=send_at if status == "sent" else None,
+                attempts=1 if status == "sent" else 0,
+                payload={"subject": subject, "note": "Reply to this email to reschedule."},
             )
+            s.add(reminder)
             if status == "pending":
-                schedule_sending(session=s, send_at=send_at)
+                s.flush()
+                schedule_sending(session=s, reminder=reminder)
         request = s.execute(
             select(ServiceRequest.id, ServiceRequest.title)
             .where(ServiceRequest.status.in_(("submitted", "triaged")))
@@ -61,15 +61,15 @@ def fill(db: Database, demo: DemoTenant) -> None:
         ).first()
         if request is not None:
             send_at = now + timedelta(days=10, hours=2)
-            s.add(
-                ScheduledReminder(
-                    service_request_id=request[0],
-                    channel="email",
-                    send_at=send_at,
-                    payload={
-                        "subject": f"Reminder: {request[1]}",
-                        "note": "We'll be in touch to arrange a visit.",
-                    },
-                )
+            reminder = ScheduledReminder(
+                service_request_id=request[0],
+                channel="email",
+                send_at=send_at,
+                payload={
+                    "subject": f"Reminder: {request[1]}",
+                    "note": "We'll be in touch to arrange a visit.",
+                },
             )
-            schedule_sending(session=s, send_at=send_at)
+            s.add(reminder)
+            s.flush()
+            schedule_sending(session=s, reminder=reminder)

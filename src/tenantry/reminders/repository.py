@@ -71,11 +71,24 @@ def member_email(session: Session, *, user_id: uuid.UUID) -> str | None:
     )
 
 
-def next_due(session: Session, *, now: datetime) -> ScheduledReminder | None:
-    """One due, pending reminder, locked; rows another worker holds are skipped."""
+def pending_for_send(session: Session, *, reminder_id: uuid.UUID) -> ScheduledReminder | None:
+    """The reminder, locked, if it is still pending; rows another worker holds are skipped."""
     return session.scalar(
         select(ScheduledReminder)
-        .where(ScheduledReminder.status == "pending", ScheduledReminder.send_at <= now)
+        .where(ScheduledReminder.id == reminder_id, ScheduledReminder.status == "pending")
+        .with_for_update(skip_locked=True)
+    )
+
+
+def next_due_without_job(session: Session, *, now: datetime) -> ScheduledReminder | None:
+    """One due, pending reminder that has no job of its own (legacy), locked."""
+    return session.scalar(
+        select(ScheduledReminder)
+        .where(
+            ScheduledReminder.status == "pending",
+            ScheduledReminder.send_at <= now,
+            ScheduledReminder.job_id.is_(None),
+        )
         .order_by(ScheduledReminder.send_at, ScheduledReminder.id)
         .limit(1)
         .with_for_update(skip_locked=True)

@@ -1,15 +1,24 @@
-"""Reminder rules: scheduling (a job is deferred at ``send_at``), cancelling, sending.
+"""Reminder rules: scheduling (one job per reminder, at ``send_at``), cancelling, sending.
+
+Each reminder has a job of its own (``reminders.send``, its id kept in ``job_id``),
+with no procrastinate lock: a reminder due in year 9999, or one that fails on every
+run, delays no other reminder of its tenant or of any other (issue 8, finding 4 — the
+former per-tenant sender job carried a per-tenant lock, and a lock makes later jobs
+wait for the earliest). Cancelling a reminder cancels its job in the same transaction.
 
 Sending runs in the job worker, inside the reminder's tenant context (``tenantry.jobs``):
-each due reminder is locked (``SKIP LOCKED``, so two workers never send one twice),
-mailed over SMTP and marked ``sent`` in its own transaction. A failed send is retried
-by a later job, up to ``MAX_ATTEMPTS``; then the reminder is ``failed``.
+the reminder is locked (``SKIP LOCKED``, so two workers never send one twice), mailed
+over SMTP and marked ``sent`` in the same transaction. A failure is recorded on the
+reminder (``attempts``, ``payload.error``) and raised: the runner retries the job with
+backoff and, after its last attempt, parks it as ``failed`` — the reminder then is
+``failed`` too, with its error. Header values (the subject quotes a request's title)
+are sanitised by ``email.service.send_mail``.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import structlog
 from sqlalchemy.exc import IntegrityError
@@ -26,9 +35,11 @@ from tenantry.reminders.models import ScheduledReminder
 from tenantry.reminders.schemas import ReminderIn
 from tenantry.settings import Settings
 
-SEND_TASK = "reminders.send_due"
-MAX_ATTEMPTS = 3
-RETRY_AFTER = timedelta(minutes=5)
+SEND_TASK = "reminders.send"
+# The per-tenant sender of earlier versions: jobs already queued still run (they send
+# the tenant's due reminders that have no job of their own).
+LEGACY_SEND_TASK = "reminders.send_due"
+SEND_ATTEMPTS = 5
 BATCH_LIMIT = 500
 
 _log = structlog.get_logger("tenantry.reminders")
@@ -37,11 +48,6 @@ _log = structlog.get_logger("tenantry.reminders")
 class ReminderNotPending(Conflict):
     code = "invalid_transition"
     message = "Only a pending reminder can be cancelled."
-
-
-def job_lock() -> str:
-    """One sender per tenant at a time (procrastinate ``lock``)."""
-    return f"reminders:{require_tenant_id()}"
 
 
 def create_reminder(*, session: Session, data: ReminderIn) -> ScheduledReminder:
@@ -71,13 +77,17 @@ def create_reminder(*, session: Session, data: ReminderIn) -> ScheduledReminder:
         )
     except IntegrityError as exc:  # the target vanished meanwhile
         raise NotFound() from exc
-    schedule_sending(session=session, send_at=data.send_at)
+    schedule_sending(session=session, reminder=reminder)
     return reminder
 
 
-def schedule_sending(*, session: Session, send_at: datetime) -> int:
-    """Defer the tenant's sender at ``send_at``, in the caller's transaction."""
-    return jobs.defer(session, SEND_TASK, schedule_at=send_at, lock=job_lock())
+def schedule_sending(*, session: Session, reminder: ScheduledReminder) -> int:
+    """Defer the reminder's own job at its ``send_at``, in the caller's transaction."""
+    reminder.job_id = jobs.defer(
+        session, SEND_TASK, schedule_at=reminder.send_at, reminder_id=str(reminder.id)
+    )
+    session.flush()
+    return reminder.job_id
 
 
 def list_reminders(
@@ -100,6 +110,8 @@ def cancel_reminder(*, session: Session, reminder_id: uuid.UUID) -> ScheduledRem
     if reminder.status != "pending":
         raise ReminderNotPending()
     reminder.status = "cancelled"
+    if reminder.job_id is not None:
+        jobs.cancel(session, reminder.job_id)  # False if it runs now: it will find no pending
     session.flush()
     return reminder
 
@@ -124,44 +136,89 @@ def _body(reminder: ScheduledReminder) -> str:
     return "\n".join(lines)
 
 
-def send_due_reminders(*, db: Database, settings: Settings, tenant_id: uuid.UUID) -> int:
-    """Send this tenant's due reminders. Runs inside the tenant's context (job runner)."""
+def send_reminder(
+    *,
+    db: Database,
+    settings: Settings,
+    tenant_id: uuid.UUID,
+    reminder_id: uuid.UUID,
+    last_attempt: bool,
+) -> bool:
+    """Send one reminder (its job). True if sent; False if there was nothing to send
+    (cancelled, already sent, or another worker has it). Runs in the tenant's context."""
     if require_tenant_id() != tenant_id:  # the runner sets it; a mismatch is a bug
+        raise RuntimeError("send_reminder called outside its tenant's context")
+    try:
+        with db.session() as session:
+            reminder = repository.pending_for_send(session, reminder_id=reminder_id)
+            if reminder is None:
+                return False
+            _deliver(session, settings, reminder)
+    except Exception as exc:
+        _record_failure(db, reminder_id, exc, final=last_attempt)
+        raise
+    return True
+
+
+class NoRecipient(Exception):
+    """The reminder's client is no longer an active member."""
+
+
+def _deliver(session: Session, settings: Settings, reminder: ScheduledReminder) -> None:
+    recipient = _recipient(session, reminder)
+    if recipient is None:
+        raise NoRecipient("no recipient")
+    send_mail(
+        settings,
+        to=recipient,
+        subject=str(reminder.payload.get("subject") or "Reminder"),
+        body=_body(reminder),
+    )
+    reminder.attempts += 1
+    reminder.status = "sent"
+    reminder.sent_at = datetime.now(UTC)
+    _log.info("reminder_sent", reminder_id=str(reminder.id))
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, MailUnavailable):
+        return "mail server unavailable"
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+def _record_failure(
+    db: Database, reminder_id: uuid.UUID, exc: BaseException, *, final: bool
+) -> None:
+    """In its own transaction (the sending one rolled back): count the attempt, keep
+    the error, and mark the reminder ``failed`` when this was the job's last attempt."""
+    with db.session() as session:
+        reminder = repository.get(session, reminder_id=reminder_id, for_update=True)
+        if reminder is None or reminder.status != "pending":
+            return
+        reminder.attempts += 1
+        reminder.payload = {**reminder.payload, "error": _describe(exc)}
+        if final:
+            reminder.status = "failed"
+    _log.warning("reminder_failed", reminder_id=str(reminder_id), error=_describe(exc), final=final)
+
+
+def send_due_reminders(*, db: Database, settings: Settings, tenant_id: uuid.UUID) -> int:
+    """Legacy sender (jobs queued before reminders had jobs of their own): send this
+    tenant's due reminders that have no job, each in its own transaction."""
+    if require_tenant_id() != tenant_id:
         raise RuntimeError("send_due_reminders called outside its tenant's context")
     sent = 0
-    retry = False
     for _ in range(BATCH_LIMIT):
         with db.session() as session:
-            reminder = repository.next_due(session, now=datetime.now(UTC))
+            reminder = repository.next_due_without_job(session, now=datetime.now(UTC))
             if reminder is None:
                 break
-            reminder.attempts += 1
-            recipient = _recipient(session, reminder)
-            if recipient is None:
-                reminder.status = "failed"
-                reminder.payload = {**reminder.payload, "error": "no recipient"}
-                continue
             try:
-                send_mail(
-                    settings,
-                    to=recipient,
-                    subject=str(reminder.payload.get("subject") or "Reminder"),
-                    body=_body(reminder),
-                )
-            except MailUnavailable:
-                if reminder.attempts >= MAX_ATTEMPTS:
-                    reminder.status = "failed"
-                    reminder.payload = {**reminder.payload, "error": "mail server unavailable"}
-                else:
-                    # Back off: no other reminder of this run can get through either.
-                    reminder.send_at = datetime.now(UTC) + RETRY_AFTER
-                    retry = True
-                continue
-            reminder.status = "sent"
-            reminder.sent_at = datetime.now(UTC)
-            sent += 1
-    if retry:
-        with db.session() as session:
-            schedule_sending(session=session, send_at=datetime.now(UTC) + RETRY_AFTER)
-    _log.info("reminders_sent", count=sent)
+                with session.begin_nested():
+                    _deliver(session, settings, reminder)
+                sent += 1
+            except Exception as exc:
+                reminder.attempts += 1
+                reminder.status = "failed"
+                reminder.payload = {**reminder.payload, "error": _describe(exc)}
     return sent

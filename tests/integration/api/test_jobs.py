@@ -58,7 +58,7 @@ def defer_for(db, tenant, **kwargs) -> int:
 
 
 def job_status(db, job_id: int) -> str | None:
-    with db.app_engine.begin() as conn:
+    with db.migrator_engine.begin() as conn:  # the job queue is under RLS for the app
         return conn.execute(
             text("select status::text from procrastinate_jobs where id = :i"), {"i": job_id}
         ).scalar()

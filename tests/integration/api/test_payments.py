@@ -66,13 +66,22 @@ def events(db, tenant_id) -> list[PaymentEvent]:
         return list(s.scalars(select(PaymentEvent)).all())
 
 
-def event(invoice_id, tenant_id, *, event_id=None, type_="payment_intent.succeeded", amount=TOTAL):
+def event(
+    invoice_id,
+    tenant_id,
+    *,
+    event_id=None,
+    type_="payment_intent.succeeded",
+    amount=TOTAL,
+    currency="usd",
+):
     return {
         "id": event_id or f"evt_{uuid.uuid4().hex}",
         "type": type_,
         "data": {
             "object": {
                 "amount": amount,
+                "currency": currency,
                 "metadata": {"invoice_id": str(invoice_id), "tenant_id": str(tenant_id)},
             }
         },
