@@ -77,8 +77,8 @@ def database_urls(settings: Settings) -> Iterator[DatabaseUrls]:
         engine = create_engine(urls.admin, isolation_level="AUTOCOMMIT")
         with engine.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{urls.database}" WITH (FORCE)'))
-            conn.execute(text(f'DROP ROLE IF EXISTS "{urls.app_role}"'))
-            conn.execute(text(f'DROP ROLE IF EXISTS "{urls.migrator_role}"'))
+            for role in urls.roles:
+                conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
         engine.dispose()
 
 

@@ -64,7 +64,7 @@ def drop_database(urls: DatabaseUrls) -> None:
     try:
         with engine.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{urls.database}" WITH (FORCE)'))
-            conn.execute(text(f'DROP ROLE IF EXISTS "{urls.app_role}"'))
-            conn.execute(text(f'DROP ROLE IF EXISTS "{urls.migrator_role}"'))
+            for role in urls.roles:
+                conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
     finally:
         engine.dispose()

@@ -99,8 +99,8 @@ def scratch_urls(database_urls: DatabaseUrls, settings: Settings) -> Iterator[Da
         admin = create_engine(urls.admin, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{urls.database}" WITH (FORCE)'))
-            conn.execute(text(f'DROP ROLE IF EXISTS "{urls.app_role}"'))
-            conn.execute(text(f'DROP ROLE IF EXISTS "{urls.migrator_role}"'))
+            for role in urls.roles:
+                conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
         admin.dispose()
 
 
@@ -138,11 +138,18 @@ def test_tenantry_cli_registers_audit_schema(database_urls, settings):
     finally:
         set_settings(previous)
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output) == {
+    report = json.loads(result.output)
+    assert {k: report[k] for k in ("database", "ok", "findings")} == {
         "database": database_urls.database,
         "ok": True,
         "findings": [],
     }
+    # The privilege rules are reported as checked (and the password rule is checked).
+    assert report["notes"] == [
+        "privilege rules: app_alembic_version, job_queue_rls, job_queue_policy, "
+        "job_queue_truncate, role_large_objects, role_temp, role_create, "
+        "role_password_unchecked"
+    ]
 
 
 def test_broken_isolation_is_reported_table_by_table(scratch_urls, settings):

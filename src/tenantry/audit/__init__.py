@@ -27,6 +27,9 @@ Every other table must be declared global (``GLOBAL_TABLES`` / ``GLOBAL_PREFIXES
 Views must be ``security_invoker`` unless declared global: a plain view runs as its
 owner, the migrator, which has BYPASSRLS — it would serve every tenant's rows.
 The app role itself must not be superuser, have BYPASSRLS, or own relations here.
+The privilege rules (``audit.privileges``) check what the app and worker roles may do
+beyond their tables: ``alembic_version``, the job queue's RLS, large objects, TEMPORARY,
+CREATE, and (with the admin connection) that the server checks their passwords.
 
 The audit's queries only read, and it does not migrate first: it reports the database
 as it is. (The command opens the database through ``prepare_database`` like every other

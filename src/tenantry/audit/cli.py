@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import create_engine
 
+from tenantry.audit.privileges import PRIVILEGE_RULES, auth_findings
 from tenantry.audit.rules import Finding, audit_schema
 
 audit_app = typer.Typer(help="Audit the live database against the isolation rules.")
@@ -55,16 +56,29 @@ def schema_command(
     settings = get_settings()
     if data_dir is not None:
         settings = settings.model_copy(update={"data_dir": data_dir})
+    notes: list[str] = []
     try:
         urls = prepare_database(settings, migrate=False)
         engine = create_engine(urls.migrator)
+        admin = create_engine(urls.admin.set(database=urls.database))
         try:
             findings = audit_schema(engine)
+            with admin.connect() as conn:
+                auth = auth_findings(conn, urls.roles)
         finally:
             engine.dispose()
+            admin.dispose()
     except DatabaseUnavailable as exc:
         typer.echo(f"error: cannot reach the database: {exc}", err=True)
         raise typer.Exit(2) from exc
+    if auth is None:
+        notes.append(
+            "role_password_unchecked not checked: the admin connection cannot read "
+            "pg_hba_file_rules"
+        )
+    else:
+        findings = sorted([*findings, *auth])
+    notes.append("privilege rules: " + ", ".join(PRIVILEGE_RULES))
 
     if as_json:
         typer.echo(
@@ -73,6 +87,7 @@ def schema_command(
                     "database": urls.database,
                     "ok": not findings,
                     "findings": [asdict(f) for f in findings],
+                    "notes": notes,
                 },
                 indent=2,
             )
@@ -82,5 +97,8 @@ def schema_command(
         typer.echo(f"\n{len(findings)} finding(s) in database {urls.database}")
     else:
         typer.echo(f"schema audit of database {urls.database}: clean")
+    if not as_json:
+        for note in notes:
+            typer.echo(f"note: {note}")
     raise typer.Exit(1 if findings else 0)
 

@@ -1,13 +1,25 @@
-"""Create the database and its two roles, and compute the URLs each role connects with.
+"""Create the database and its three roles, and compute the URLs each role connects with.
 
 * ``<db>_migrator`` owns the schema and runs Alembic. It has BYPASSRLS because
   lifecycle work (backfills, exports, purges) must see every tenant; the app never
   connects as it except inside an explicit, audited system scope.
 * ``<db>_app`` is what the app serves through: owns nothing, not superuser, no
-  BYPASSRLS, may only SELECT/INSERT/UPDATE/DELETE what the migrations grant.
+  BYPASSRLS, may only SELECT/INSERT/UPDATE/DELETE what the migrations grant — and
+  nothing beyond (issue 8, finding 10): no TEMPORARY on the database (no temp tables,
+  no functions in ``pg_temp``), no CREATE on any schema, no large objects
+  (``lo_create`` & co. are revoked from PUBLIC in this database), nothing on
+  ``alembic_version``, and only its own tenant's rows of the job queue (RLS).
+* ``<db>_worker`` is what the job worker's queue connection uses: the job queue's
+  tables and functions and nothing else — it reads every tenant's jobs (it must, to
+  run them) but no tenant data; task bodies run as the app role in their tenant.
+
+Every role created here has a password (kept in ``<data-dir>/secrets.json``), and the
+embedded server checks it (``scram-sha-256`` in ``pg_hba.conf``, see ``db.embedded``).
 
 Roles are named after the database so that several Tenantry databases (parallel
-test runs, for instance) can live on one server.
+test runs, for instance) can live on one server. The PostgreSQL 15+ default (no
+CREATE on ``public`` for PUBLIC) and the older one (CREATE for PUBLIC) end up the same
+here: CREATE is revoked from PUBLIC explicitly.
 """
 
 from __future__ import annotations
@@ -15,14 +27,25 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import create_engine, text
+import structlog
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from tenantry.errors import DatabaseUnavailable
 from tenantry.settings import Settings, load_or_create_dev_secret
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
+_log = structlog.get_logger("tenantry.db")
+
+# Functions that create or write large objects; revoked from PUBLIC in our database
+# (they are per-database catalog entries). Reading existing ones needs them too, and
+# nothing of ours uses large objects, so every lo_* function goes.
+LARGE_OBJECT_FUNCTIONS = """
+select p.oid::regprocedure::text from pg_proc p
+join pg_namespace n on n.oid = p.pronamespace
+where n.nspname = 'pg_catalog' and (p.proname like 'lo\\_%' or p.proname in ('loread', 'lowrite'))
+"""
 
 
 @dataclass(frozen=True)
@@ -30,9 +53,15 @@ class DatabaseUrls:
     admin: URL
     migrator: URL
     app: URL
+    worker: URL
     database: str
     migrator_role: str
     app_role: str
+    worker_role: str
+
+    @property
+    def roles(self) -> tuple[str, str, str]:
+        return (self.app_role, self.worker_role, self.migrator_role)
 
 
 def admin_url(settings: Settings) -> URL:
@@ -52,15 +81,19 @@ def resolve_urls(settings: Settings, admin: URL | None = None) -> DatabaseUrls:
     if not _IDENT.match(database):
         raise ValueError(f"database name {database!r} must be a lowercase identifier")
     migrator_role, app_role = f"{database}_migrator", f"{database}_app"
+    worker_role = f"{database}_worker"
     migrator_pw = load_or_create_dev_secret(settings.data_dir, f"{database}_migrator_password")
     app_pw = load_or_create_dev_secret(settings.data_dir, f"{database}_app_password")
+    worker_pw = load_or_create_dev_secret(settings.data_dir, f"{database}_worker_password")
     return DatabaseUrls(
         admin=admin,
         migrator=admin.set(username=migrator_role, password=migrator_pw, database=database),
         app=admin.set(username=app_role, password=app_pw, database=database),
+        worker=admin.set(username=worker_role, password=worker_pw, database=database),
         database=database,
         migrator_role=migrator_role,
         app_role=app_role,
+        worker_role=worker_role,
     )
 
 
@@ -74,6 +107,7 @@ def ensure_database(urls: DatabaseUrls) -> None:
     """Create roles and database if missing, and (re)apply their attributes. Idempotent."""
     engine = create_engine(urls.admin, isolation_level="AUTOCOMMIT")
     mig, app, db = _ident(urls.migrator_role), _ident(urls.app_role), _ident(urls.database)
+    worker = _ident(urls.worker_role)
     try:
         with engine.connect() as conn:
             for role, attrs, pw in (
@@ -86,6 +120,11 @@ def ensure_database(urls: DatabaseUrls) -> None:
                     urls.app_role,
                     "NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOINHERIT",
                     urls.app.password,
+                ),
+                (
+                    urls.worker_role,
+                    "NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOINHERIT",
+                    urls.worker.password,
                 ),
             ):
                 exists = conn.execute(
@@ -115,11 +154,16 @@ def ensure_database(urls: DatabaseUrls) -> None:
     try:
         with db_admin.connect() as conn:
             conn.execute(text(f"REVOKE ALL ON DATABASE {db} FROM PUBLIC"))
-            conn.execute(text(f"GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {app}"))
+            # Re-asserted on every start: a database set up by an earlier version
+            # granted the app TEMPORARY (temp tables, and functions in pg_temp).
+            for role in (app, worker):
+                conn.execute(text(f"REVOKE ALL ON DATABASE {db} FROM {role}"))
+                conn.execute(text(f"GRANT CONNECT ON DATABASE {db} TO {role}"))
             conn.execute(text(f"GRANT ALL ON DATABASE {db} TO {mig}"))
             conn.execute(text(f"ALTER SCHEMA public OWNER TO {mig}"))
             conn.execute(text("REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
-            conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {app}"))
+            conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {app}, {worker}"))
+            _revoke_large_objects(conn)
             conn.execute(
                 text(
                     f"ALTER DEFAULT PRIVILEGES FOR ROLE {mig} IN SCHEMA public "
@@ -134,6 +178,32 @@ def ensure_database(urls: DatabaseUrls) -> None:
             )
     finally:
         db_admin.dispose()
+
+
+def _revoke_large_objects(conn: Connection) -> None:
+    """No role but the superuser may create, read or write large objects here.
+
+    Revoking EXECUTE on catalog functions needs their owner (the bootstrap superuser);
+    an admin connection that is not superuser (managed PostgreSQL) cannot, and then
+    ``tenantry audit schema`` reports the rule instead of this failing the start."""
+    functions = conn.execute(text(LARGE_OBJECT_FUNCTIONS)).scalars().all()
+    try:  # the connection is in autocommit: one statement at a time
+        for signature in functions:
+            conn.execute(text(f"REVOKE EXECUTE ON FUNCTION {signature} FROM PUBLIC"))
+    except DBAPIError as exc:
+        _log.warning("large_objects_not_revoked", error=_one_line(exc))
+
+
+def drop_database(urls: DatabaseUrls) -> None:
+    """Drop the database and its roles (test and bench runs on a shared server)."""
+    engine = create_engine(urls.admin, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {_ident(urls.database)} WITH (FORCE)"))
+            for role in urls.roles:
+                conn.execute(text(f"DROP ROLE IF EXISTS {_ident(role)}"))
+    finally:
+        engine.dispose()
 
 
 def _one_line(exc: BaseException) -> str:

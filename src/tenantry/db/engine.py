@@ -1,8 +1,9 @@
 """Engines and sessions.
 
-``Database`` holds two engines: the app role's (everything the app serves goes
-through it, under RLS) and the migrator's (migrations and audited system scopes).
-Both hand out ``GuardedSession``s, so the ORM guard is on for both.
+``Database`` holds three engines: the app role's (everything the app serves goes
+through it, under RLS), the migrator's (migrations and audited system scopes) and the
+job-queue worker role's (queue metrics; it sees no tenant data).
+The first two hand out ``GuardedSession``s, so the ORM guard is on for both.
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ class Database:
             urls.app, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
         )
         self.migrator_engine = create_engine(urls.migrator, pool_size=2, pool_pre_ping=True)
+        # The job queue's role: every tenant's jobs, no tenant data (queue depth metrics;
+        # the worker itself connects through procrastinate's own pool).
+        self.worker_engine = create_engine(
+            urls.worker, pool_size=1, max_overflow=1, pool_pre_ping=True
+        )
         self.guard_mode = guard_mode
         self._sessions = sessionmaker(
             self.app_engine, class_=session_class(guard_mode), expire_on_commit=False
@@ -72,3 +78,4 @@ class Database:
     def dispose(self) -> None:
         self.app_engine.dispose()
         self.migrator_engine.dispose()
+        self.worker_engine.dispose()

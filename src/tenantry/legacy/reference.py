@@ -41,9 +41,13 @@ def build_reference(urls: DatabaseUrls) -> Snapshot:
         app=urls.admin.set(
             username=f"{name}_app", password=secrets.token_urlsafe(18), database=name
         ),
+        worker=urls.admin.set(
+            username=f"{name}_worker", password=secrets.token_urlsafe(18), database=name
+        ),
         database=name,
         migrator_role=f"{name}_migrator",
         app_role=f"{name}_app",
+        worker_role=f"{name}_worker",
     )
     try:
         ensure_database(ref)
@@ -60,8 +64,8 @@ def _drop(ref: DatabaseUrls) -> None:
         with engine.connect() as conn:
             # Names are our own random tokens (checked by ensure_database's _ident).
             conn.execute(text(f'DROP DATABASE IF EXISTS "{ref.database}" WITH (FORCE)'))
-            conn.execute(text(f'DROP ROLE IF EXISTS "{ref.app_role}"'))
-            conn.execute(text(f'DROP ROLE IF EXISTS "{ref.migrator_role}"'))
+            for role in ref.roles:
+                conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
     finally:
         engine.dispose()
 

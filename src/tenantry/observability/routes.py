@@ -87,7 +87,7 @@ def prometheus_metrics(request: Request) -> Response:
     """Prometheus metrics of every server process (requests, latency, security events
     by code and tenant, database pools, job queue and job outcomes)."""
     obs: Observability = request.app.state.observability
-    body, content_type = metrics.exposition([metrics.JobQueueCollector(obs.db.app_engine)])
+    body, content_type = metrics.exposition([metrics.JobQueueCollector(obs.db.worker_engine)])
     return Response(body, media_type=content_type)
 
 

@@ -170,8 +170,8 @@ def new_database(
     with engine.connect() as conn:
         for urls in made:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{urls.database}" WITH (FORCE)'))
-            conn.execute(text(f'DROP ROLE IF EXISTS "{urls.app_role}"'))
-            conn.execute(text(f'DROP ROLE IF EXISTS "{urls.migrator_role}"'))
+            for role in urls.roles:
+                conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
     engine.dispose()
 
 

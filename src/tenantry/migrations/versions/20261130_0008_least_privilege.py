@@ -1,0 +1,140 @@
+"""Least privilege: alembic_version is the migrator's; the job queue is the worker's,
+and the app sees only its tenant's jobs.
+
+Revision ID: 20261130_0008
+Revises: 20261130_0007
+Create Date: 2026-11-30
+
+Issue 8, finding 10: the app role could delete ``alembic_version`` and read and write
+every tenant's job arguments.
+
+* ``alembic_version``: every privilege of the app role revoked (the migrator's default
+  privileges had granted it DML like any table).
+* The job queue (procrastinate's tables) belongs to ``<db>_worker`` (created by
+  ``db.bootstrap``): DML on the tables, the sequences, EXECUTE on the functions.
+* The app role keeps only what deferring and cancelling in a request need: SELECT,
+  INSERT, UPDATE on ``procrastinate_jobs`` (no DELETE), INSERT on ``procrastinate_events``
+  (procrastinate's triggers record every status change, as the invoking role), and the
+  two sequences. Nothing on the workers and periodic-defer tables.
+* ``procrastinate_jobs`` gets row-level security, ENABLEd and FORCEd: the app role's
+  policy lets it see and write only jobs whose ``args->>'tenant_id'`` is the
+  transaction's tenant (no tenant set: no rows); the worker's policy is every row
+  (it must run every tenant's jobs; task bodies then run as the app role in their
+  tenant). ``tenantry audit schema`` checks all of this (``job_queue_*`` rules).
+
+Why RLS and not only a separate role: jobs are deferred in the request's own
+transaction (so a job exists iff the request's rows commit), which needs the app role
+to insert them; RLS keeps that insert — and any read — to the caller's tenant.
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "20261130_0008"
+down_revision = "20261130_0007"
+branch_labels = None
+depends_on = None
+
+TENANT_ARG = "(args ->> 'tenant_id')"
+TENANT_SETTING = "current_setting('app.current_tenant_id', true)"
+# The policy's predicate, quoted for the SQL string literal it is built in.
+_JOB_OF_TENANT = f"{TENANT_ARG} = {TENANT_SETTING}".replace("'", "''")
+
+_UPGRADE = f"""
+DO $$
+DECLARE
+    app_role text := current_database() || '_app';
+    worker_role text := current_database() || '_worker';
+    r record;
+BEGIN
+    EXECUTE format('REVOKE ALL ON TABLE alembic_version FROM %I', app_role);
+
+    FOR r IN SELECT c.relname, c.relkind FROM pg_class c
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = 'public' AND c.relname LIKE 'procrastinate\\_%'
+               AND c.relkind IN ('r', 'S')
+    LOOP
+        EXECUTE format('REVOKE ALL ON %I FROM %I', r.relname, app_role);
+        IF r.relkind = 'r' THEN
+            EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE %I TO %I',
+                           r.relname, worker_role);
+        ELSE
+            EXECUTE format('GRANT USAGE, SELECT, UPDATE ON SEQUENCE %I TO %I',
+                           r.relname, worker_role);
+        END IF;
+    END LOOP;
+    FOR r IN SELECT p.oid::regprocedure AS signature FROM pg_proc p
+             JOIN pg_namespace n ON n.oid = p.pronamespace
+             WHERE n.nspname = 'public' AND p.proname LIKE 'procrastinate\\_%'
+    LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', r.signature, worker_role);
+    END LOOP;
+    FOR r IN SELECT t.typname FROM pg_type t
+             JOIN pg_namespace n ON n.oid = t.typnamespace
+             WHERE n.nspname = 'public' AND t.typname LIKE 'procrastinate\\_%'
+               AND t.typtype IN ('e', 'c')
+    LOOP
+        EXECUTE format('GRANT USAGE ON TYPE %I TO %I', r.typname, worker_role);
+    END LOOP;
+
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE ON TABLE procrastinate_jobs TO %I', app_role);
+    EXECUTE format('GRANT INSERT ON TABLE procrastinate_events TO %I', app_role);
+    EXECUTE format('GRANT USAGE ON SEQUENCE procrastinate_jobs_id_seq TO %I', app_role);
+    EXECUTE format('GRANT USAGE ON SEQUENCE procrastinate_events_id_seq TO %I', app_role);
+
+    ALTER TABLE procrastinate_jobs ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE procrastinate_jobs FORCE ROW LEVEL SECURITY;
+    DROP POLICY IF EXISTS tenant_jobs ON procrastinate_jobs;
+    DROP POLICY IF EXISTS worker_jobs ON procrastinate_jobs;
+    EXECUTE format(
+        'CREATE POLICY tenant_jobs ON procrastinate_jobs FOR ALL TO %I '
+        'USING ({_JOB_OF_TENANT}) WITH CHECK ({_JOB_OF_TENANT})',
+        app_role);
+    EXECUTE format(
+        'CREATE POLICY worker_jobs ON procrastinate_jobs FOR ALL TO %I '
+        'USING (true) WITH CHECK (true)',
+        worker_role);
+END $$;
+"""  # noqa: S608 - built from this module's constants only
+
+_DOWNGRADE = """
+DO $$
+DECLARE
+    app_role text := current_database() || '_app';
+    r record;
+BEGIN
+    DROP POLICY IF EXISTS tenant_jobs ON procrastinate_jobs;
+    DROP POLICY IF EXISTS worker_jobs ON procrastinate_jobs;
+    ALTER TABLE procrastinate_jobs NO FORCE ROW LEVEL SECURITY;
+    ALTER TABLE procrastinate_jobs DISABLE ROW LEVEL SECURITY;
+    FOR r IN SELECT c.relname, c.relkind FROM pg_class c
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = 'public' AND c.relname LIKE 'procrastinate\\_%'
+               AND c.relkind IN ('r', 'S')
+    LOOP
+        IF r.relkind = 'r' THEN
+            EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE %I TO %I',
+                           r.relname, app_role);
+        ELSE
+            EXECUTE format('GRANT USAGE, SELECT, UPDATE ON SEQUENCE %I TO %I',
+                           r.relname, app_role);
+        END IF;
+    END LOOP;
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE alembic_version TO %I',
+                   app_role);
+END $$;
+"""
+
+
+def upgrade() -> None:
+    _run(_UPGRADE)
+
+
+def downgrade() -> None:
+    _run(_DOWNGRADE)
+
+
+def _run(sql: str) -> None:
+    # Driver-level, like 0003: no bind parsing; "%" doubled for the driver.
+    op.get_bind().exec_driver_sql(sql.replace("%", "%%"))
