@@ -93,6 +93,10 @@ def test_no_route_leaks_across_tenants(app, db, settings, world, capsys):
     assert report.scenario_probes["replay-after-logout-all"] > 0
     assert report.scenario_probes["replay-after-membership-removal"] > 0
     assert report.scenario_probes["login-to-other-tenant"] > 0
+    # Every route got an oversized body; every nested admin route was called without
+    # its parent's read permission (issue 8, findings 3 and 5).
+    assert report.scenario_probes["oversized-body"] >= len(report.routes)
+    assert report.scenario_probes["nested-route-without-parent-read"] >= 8
 
 
 # ------------------------------------------------------------------ wall 4 off

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,7 +106,7 @@ class Transport:
         json_body: Any = None,
         files: dict[str, Any] | None = None,
         data: dict[str, Any] | None = None,
-        content: bytes | None = None,
+        content: bytes | Iterator[bytes] | None = None,
     ) -> Sent:
         hdrs = dict(headers or {})
         if cookies:

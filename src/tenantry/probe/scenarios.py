@@ -1,5 +1,7 @@
-"""The closing scenarios: signing in to B with A's credentials, and replaying cookies
-that should be dead — after ``logout`` (of that browser), after ``logout-all`` and after
+"""The closing scenarios: nested routes without their parent's read permission
+(``nested``), oversized bodies on every route (``bodies``), signing in to B with A's
+credentials, and replaying cookies that should be dead — after ``logout`` (of that
+browser), after ``logout-all`` and after
 the membership was removed.
 
 They run after the sweep because they end sessions the sweep relies on.
@@ -10,7 +12,9 @@ from __future__ import annotations
 import secrets
 import uuid
 
+from tenantry.probe.bodies import oversized_bodies
 from tenantry.probe.http import Actor, LoginFailed, Sent
+from tenantry.probe.nested import nested_permissions
 from tenantry.probe.oracle import outcome, same_outcome
 from tenantry.probe.report import DISTINGUISHABLE, LEAK_BODY, NOT_REFUSED
 from tenantry.probe.state import RunState
@@ -22,6 +26,9 @@ def run_scenarios(run: RunState) -> None:
     if not run.cfg.scenarios:
         run.report.notes.append("closing scenarios not run (configured off)")
         return
+    # Before the scenarios that end sessions: these need A's owner and staff signed in.
+    nested_permissions(run)
+    oversized_bodies(run)
     login_to_other_tenant(run)
     replay_after_logout(run)
     replay_after_membership_removal(run)

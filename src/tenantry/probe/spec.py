@@ -1,7 +1,9 @@
 """The attack surface, read from the OpenAPI document only.
 
 Every operation carries its scope (``x-tenantry-scope``) and, where it needs one, the
-roles allowed (``x-tenantry-roles``). Nothing here imports the app: the engine sees
+roles allowed (``x-tenantry-roles``), the permissions it needs
+(``x-tenantry-permissions``) and its body-limit class (``x-tenantry-body-limit``, sizes
+in ``info.x-tenantry-body-limits``). Nothing here imports the app: the engine sees
 exactly what a remote attacker with the published document would see.
 """
 
@@ -40,6 +42,8 @@ class Operation:
     body_required: bool = False
     operation_id: str = ""
     tags: tuple[str, ...] = ()
+    permissions: tuple[str, ...] = ()
+    body_limit: str = "json"
     extra: Json = field(default_factory=dict)
 
     @property
@@ -72,6 +76,8 @@ class Spec:
         self.operations = sorted(
             self._operations(), key=lambda op: (METHOD_ORDER.get(op.method, 9), op.path)
         )
+        limits = document.get("info", {}).get("x-tenantry-body-limits") or {}
+        self.body_limits: dict[str, int] = {str(k): int(v) for k, v in limits.items()}
 
     def resolve(self, schema: Json | None) -> Json:
         seen = 0
@@ -119,6 +125,8 @@ class Spec:
             params=params,
             operation_id=raw.get("operationId", ""),
             tags=tuple(raw.get("tags") or ()),
+            permissions=tuple(raw.get("x-tenantry-permissions") or ()),
+            body_limit=str(raw.get("x-tenantry-body-limit") or "json"),
         )
         body = raw.get("requestBody")
         if body:
