@@ -109,6 +109,17 @@ def test_job_queue_rules_fail_when_the_app_reaches_other_tenants_jobs(
     assert audit_schema(migrator) == []
 
 
+def test_worker_scope_fails_when_the_bypassrls_worker_reaches_a_tenant_table(
+    migrator, admin, database_urls
+):
+    worker = f'"{database_urls.worker_role}"'
+    with put_back(
+        admin, f"GRANT SELECT ON services TO {worker}", f"REVOKE SELECT ON services FROM {worker}"
+    ):
+        assert ("services", "worker_scope") in rules(migrator)
+    assert audit_schema(migrator) == []
+
+
 @pytest.mark.parametrize("role_of", ["app_role", "worker_role"])
 @pytest.mark.parametrize(
     ("grant", "revoke", "rule"),

@@ -147,7 +147,7 @@ def test_tenantry_cli_registers_audit_schema(database_urls, settings):
     # The privilege rules are reported as checked (and the password rule is checked).
     assert report["notes"] == [
         "privilege rules: app_alembic_version, job_queue_rls, job_queue_policy, "
-        "job_queue_truncate, role_large_objects, role_temp, role_create, "
+        "job_queue_truncate, worker_scope, role_large_objects, role_temp, role_create, "
         "role_password_unchecked"
     ]
 

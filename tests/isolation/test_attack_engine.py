@@ -96,7 +96,8 @@ def test_no_route_leaks_across_tenants(app, db, settings, world, capsys):
     # Every route got an oversized body; every nested admin route was called without
     # its parent's read permission (issue 8, findings 3 and 5).
     assert report.scenario_probes["oversized-body"] >= len(report.routes)
-    assert report.scenario_probes["nested-route-without-parent-read"] >= 8
+    # (request chat and attachments, expense attachments: GET and POST each)
+    assert report.scenario_probes["nested-route-without-parent-read"] >= 6
 
 
 # ------------------------------------------------------------------ wall 4 off

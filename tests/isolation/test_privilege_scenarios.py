@@ -29,11 +29,13 @@ from tenantry.probe.nested import nested_permissions
 from tenantry.probe.report import NOT_REFUSED
 from tests.isolation.conftest import route_table
 
-LEAKY_NESTED = "GET /api/admin/service-requests/{request_id}/leaky-notes"
+LEAKY_NESTED = "GET /api/admin/expenses/{expense_id}/chat"
 CHECKED = (
     "GET /api/admin/service-requests/{service_request_id}/chat",
     "GET /api/admin/expenses/{expense_id}/attachments",
     "GET /api/admin/service-requests/{request_id}",
+    "POST /api/admin/service-requests/{request_id}/assign",  # an action, not a child
+    "POST /api/admin/service-requests/{service_request_id}/attachments",  # upload
     "POST /api/auth/login",
     "POST /api/admin/expenses",
     "POST /api/payments/webhook",
@@ -41,15 +43,15 @@ CHECKED = (
 
 
 def leaky_nested_router():  # type: ignore[no-untyped-def]
-    router = tenant_router(prefix="/api/admin/service-requests", tags=["leaky (test only)"])
+    router = tenant_router(prefix="/api/admin/expenses", tags=["leaky (test only)"])
 
-    @router.get("/{request_id}/leaky-notes")
-    def leaky_notes(
-        request_id: uuid.UUID,
+    @router.get("/{expense_id}/chat")
+    def leaky_expense_chat(
+        expense_id: uuid.UUID,
         ctx: Annotated[TenantContext, Depends(RequirePermission("chat.read"))],
     ) -> dict[str, str]:
-        """Deliberately leaky: nested under a request, checks only chat.read."""
-        return {"request_id": str(request_id), "notes": "what the request says"}
+        """Deliberately leaky: a chat about an expense that checks only chat.read."""
+        return {"expense_id": str(expense_id), "chat": "what the expense says"}
 
     return router
 

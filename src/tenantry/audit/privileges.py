@@ -12,6 +12,9 @@ privileges, so none can come back unnoticed (``tenantry audit schema`` fails):
   is not exactly "the job's ``args->>'tenant_id'`` is the transaction's tenant";
 * ``job_queue_truncate`` — the app role may TRUNCATE a job-queue table (TRUNCATE
   ignores row-level security);
+* ``worker_scope`` — the worker role (BYPASSRLS, to run every tenant's jobs) holds a
+  privilege on anything but the job queue's tables and sequences, or is superuser:
+  BYPASSRLS plus one grant on a tenant table would read every tenant's rows;
 * ``role_large_objects`` — the app or worker role may run a function that creates or
   writes large objects (``lo_create``, ``lo_creat``, ``lo_from_bytea``, ``lo_import``,
   ``lo_put``, ``lowrite``);
@@ -61,6 +64,7 @@ PRIVILEGE_RULES = (
     "job_queue_rls",
     "job_queue_policy",
     "job_queue_truncate",
+    "worker_scope",
     "role_large_objects",
     "role_temp",
     "role_create",
@@ -88,6 +92,7 @@ def privilege_findings(conn: Connection) -> list[Finding]:
     findings: list[Finding] = []
     findings += alembic_version_findings(conn, app)
     findings += job_queue_findings(conn, app)
+    findings += worker_scope_findings(conn, worker)
     for role in _existing(conn, (app, worker)):
         findings += large_object_findings(conn, role)
         findings += temp_and_create_findings(conn, role)
@@ -192,6 +197,40 @@ def job_queue_findings(conn: Connection, app: str) -> list[Finding]:
     findings += [
         Finding(name, "job_queue_truncate", f"{app} may TRUNCATE it (TRUNCATE ignores RLS)")
         for name in truncatable
+    ]
+    return findings
+
+
+def worker_scope_findings(conn: Connection, worker: str) -> list[Finding]:
+    row = conn.execute(
+        text("select rolsuper from pg_roles where rolname = :r"), {"r": worker}
+    ).first()
+    if row is None:
+        return []
+    findings: list[Finding] = []
+    if row[0]:
+        findings.append(Finding(f"(role {worker})", "worker_scope", "the worker role is superuser"))
+    reachable = conn.execute(
+        text(
+            "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+            "where n.nspname = 'public' and c.relkind in ('r', 'p', 'v', 'm', 'S') "
+            "and c.relname not like 'procrastinate\\_%' "
+            "and (case when c.relkind = 'S' "
+            "then has_sequence_privilege(:r, c.oid, 'USAGE, SELECT, UPDATE') "
+            "else has_table_privilege(:r, c.oid, "
+            "'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER') end) "
+            "order by 1"
+        ),
+        {"r": worker},
+    ).scalars()
+    findings += [
+        Finding(
+            name,
+            "worker_scope",
+            f"{worker} (BYPASSRLS, for the job queue) has a privilege on it: every tenant's "
+            "rows would be readable",
+        )
+        for name in reachable
     ]
     return findings
 

@@ -10,8 +10,9 @@
   (``lo_create`` & co. are revoked from PUBLIC in this database), nothing on
   ``alembic_version``, and only its own tenant's rows of the job queue (RLS).
 * ``<db>_worker`` is what the job worker's queue connection uses: the job queue's
-  tables and functions and nothing else — it reads every tenant's jobs (it must, to
-  run them) but no tenant data; task bodies run as the app role in their tenant.
+  tables and functions and nothing else — it reads every tenant's jobs (BYPASSRLS: it
+  must, to run them) but has no privilege on any other table, so no tenant data; task
+  bodies run as the app role in their tenant.
 
 Every role created here has a password (kept in ``<data-dir>/secrets.json``), and the
 embedded server checks it (``scram-sha-256`` in ``pg_hba.conf``, see ``db.embedded``).
@@ -122,8 +123,10 @@ def ensure_database(urls: DatabaseUrls) -> None:
                     urls.app.password,
                 ),
                 (
+                    # BYPASSRLS for the job queue's RLS (it runs every tenant's jobs);
+                    # its grants are the queue's tables only (audit: worker_scope).
                     urls.worker_role,
-                    "NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOINHERIT",
+                    "NOSUPERUSER NOCREATEDB NOCREATEROLE BYPASSRLS NOINHERIT",
                     urls.worker.password,
                 ),
             ):

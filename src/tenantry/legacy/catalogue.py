@@ -5,7 +5,7 @@ migrate`` built a moment ago (see ``reference``), so "the target schema" is what
 migrations at head create — never a hand-kept copy that drifts when a migration lands.
 
 Role names differ between the two databases (``<db>_app``), so they are written here
-as ``{app}`` / ``{migrator}``; everything else is PostgreSQL's own deparsed text
+as ``{app}`` / ``{migrator}`` / ``{worker}``; everything else is PostgreSQL's own deparsed text
 (``pg_get_constraintdef``, ``pg_get_indexdef``, ``pg_get_expr``), which is stable for
 identical definitions.
 """
@@ -113,7 +113,11 @@ class Snapshot:
 
 def _role_names(conn: psycopg.Connection[Any]) -> dict[str, str]:
     database = conn.execute("select current_database()").fetchone()[0]  # type: ignore[index]
-    return {f"{database}_app": "{app}", f"{database}_migrator": "{migrator}"}
+    return {
+        f"{database}_app": "{app}",
+        f"{database}_migrator": "{migrator}",
+        f"{database}_worker": "{worker}",
+    }
 
 
 def _role(name: str, roles: dict[str, str]) -> str:

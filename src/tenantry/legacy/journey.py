@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from alembic import command
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
 from tenantry.audit import Finding, audit_schema
 from tenantry.db.migrate import alembic_config
@@ -48,7 +48,9 @@ def null_counts(ctx: Context) -> dict[str, int]:
 
 
 def plan(ctx: Context) -> list[Step]:
-    return make_plan(ctx.target, ctx.live, Roles(ctx.urls.app_role, ctx.urls.migrator_role))
+    return make_plan(
+        ctx.target, ctx.live, Roles(ctx.urls.app_role, ctx.urls.migrator_role, ctx.urls.worker_role)
+    )
 
 
 def run_tighten(
@@ -142,5 +144,8 @@ def _stamp(ctx: Context) -> None:
             cfg = alembic_config()
             cfg.attributes["connection"] = conn
             command.stamp(cfg, ctx.head)
+            # A table stamp creates gets the app role's default DML; the revision is
+            # the migrator's alone (audit rule app_alembic_version).
+            conn.execute(text(f'REVOKE ALL ON alembic_version FROM "{ctx.urls.app_role}"'))
     finally:
         engine.dispose()

@@ -47,6 +47,7 @@ DERIVATIONS: dict[str, tuple[str, ...]] = {
     "payment_events": ("invoice_id",),
     "contact_submissions": (),
     "idempotency_keys": (),
+    "held_jobs": (),
     "role_permissions": (),
     # seed: settings tables are unique per tenant already ("should not happen")
     "booking_settings": (),

@@ -85,7 +85,7 @@ def read_status(urls: DatabaseUrls) -> Status:
 
 
 def _tighten_status(conn: Any, status: Status, target: Any, live: Any, urls: DatabaseUrls) -> None:
-    pending = make_plan(target, live, Roles(urls.app_role, urls.migrator_role))
+    pending = make_plan(target, live, Roles(urls.app_role, urls.migrator_role, urls.worker_role))
     done = dict(
         conn.execute(f"SELECT phase, count(*) FROM {SCHEMA}.tighten_log GROUP BY phase").fetchall()
     )

@@ -79,11 +79,13 @@ class Step:
 class Roles:
     app: str
     migrator: str
+    worker: str = ""
 
     def render(self, role: str) -> str:
         if role in ("public", "PUBLIC"):
             return "PUBLIC"
-        return q({"{app}": self.app, "{migrator}": self.migrator}.get(role, role))
+        names = {"{app}": self.app, "{migrator}": self.migrator, "{worker}": self.worker}
+        return q(names.get(role, role))
 
 
 @dataclass

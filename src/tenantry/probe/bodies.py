@@ -6,8 +6,12 @@ operation's ``x-tenantry-body-limit``), so every route — a new one too — is 
 
 * with a ``Content-Length`` one byte over its limit (anonymous, with an
   ``Idempotency-Key``): 413 ``payload_too_large``, whatever the method;
-* for operations that take a body, the same size sent chunked (no length announced):
-  the limit must be counted while the body streams in, so still 413.
+* for operations that take a body, the same size sent chunked (no length announced),
+  signed in as A's owner with an ``Idempotency-Key``: past authentication every such
+  route reads its body (FastAPI parses JSON bodies before the dependencies, the
+  idempotency guard reads streamed ones), so the limit must be counted while the body
+  streams in — still 413. (Anonymous, a route that authenticates first answers 401
+  without reading anything, which proves nothing either way.)
 
 Over HTTP a server may close the connection before the client finished sending; that
 is a refusal too (counted, and said in the notes).
@@ -58,7 +62,7 @@ def oversized_bodies(run: RunState) -> None:
         if op.body_kind is not None:
             variants.append(("chunked", _chunks(limit + CHUNK)))
         for label, content in variants:
-            closed += _try(run, op, limit, label, content)
+            closed += _try(run, op, limit, label, content, signed_in=label == "chunked")
     if closed:
         run.report.notes.append(
             f"{NAME}: {closed} request(s) refused by the server closing the connection "
@@ -67,7 +71,13 @@ def oversized_bodies(run: RunState) -> None:
 
 
 def _try(
-    run: RunState, op: Operation, limit: int, label: str, content: bytes | Iterator[bytes]
+    run: RunState,
+    op: Operation,
+    limit: int,
+    label: str,
+    content: bytes | Iterator[bytes],
+    *,
+    signed_in: bool,
 ) -> int:
     path = fill_path(op.path, {p.name: str(uuid.uuid4()) for p in op.path_params})
     headers = {
@@ -75,9 +85,17 @@ def _try(
         "content-type": "application/json",
         "idempotency-key": f"oversized-{uuid.uuid4().hex}",
     }
+    owner = run.a.get("owner") if signed_in else None
+    actor = owner.label if owner is not None else "anonymous"
     run.report.scenario_probes[NAME] += 1
     try:
-        sent = run.t.request(op.method, path, headers=headers, content=content)
+        sent = run.t.request(
+            op.method,
+            path,
+            headers=headers,
+            content=content,
+            cookies=owner.cookies if owner is not None else None,
+        )
     except httpx.TransportError:
         return 1
     if sent.status != 413 or sent.code != "payload_too_large":
@@ -85,7 +103,7 @@ def _try(
             NOT_REFUSED,
             op.key,
             f"{NAME} ({label}, {limit + 1}+ bytes, limit {op.body_limit})",
-            "anonymous",
+            actor,
             f"expected 413 payload_too_large, got {outcome(sent)}",
             sent,
         )

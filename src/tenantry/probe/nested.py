@@ -2,11 +2,16 @@
 
 Issue 8, finding 5: with staff limited to ``attachments.read, chat.read`` the expense
 list was refused but the expense's attachments (and a request's chat) were served.
-Generically, for every tenant route below a parent record — ``/api/admin/<parent>/{id}/
-<child>`` — the parent's read permissions are taken from the document (the ``.read``
-permissions of ``GET /api/admin/<parent>/{id}``, ``x-tenantry-permissions``). A's staff
-is given EVERY permission of the catalogue except those, and calls the nested route with
-A's own ids: it must be refused (403). Staff's permissions are restored afterwards.
+Generically, for every tenant route that reaches a child resource through a parent
+record — ``/api/admin/<parent>/{id}/<child>...`` where ``<child>`` is a resource of its
+own (``/api/admin/<child>`` or ``/api/admin/<child>/...`` exists: chat, attachments) —
+the parent's read permissions are taken from the document (the ``.read`` permissions of
+``GET /api/admin/<parent>/{id}``, else of ``GET /api/admin/<parent>``, in
+``x-tenantry-permissions``). A's staff is given EVERY
+permission of the catalogue except those, and calls the nested route with A's own ids:
+it must be refused (403). Staff's permissions are restored afterwards. (Actions on the
+record itself — ``/{id}/assign``, ``/{id}/publish`` — are the record's own routes and
+carry its own permissions; the declared-table test covers those.)
 
 Needs A's owner (to change the matrix) and A's staff; otherwise skipped with a note.
 """
@@ -25,20 +30,28 @@ if TYPE_CHECKING:
 
 NAME = "nested-route-without-parent-read"
 MATRIX = "/api/admin/permissions"
-_NESTED = re.compile(r"^(/api/admin/[^{}]+?)/\{[^}/]+\}/[^{}]")
+_NESTED = re.compile(r"^(/api/admin/[^{}]+?)/\{[^}/]+\}/([^{}/]+)")
 
 
 def parent_reads(op: Operation, by_key: dict[str, Operation]) -> tuple[str, ...]:
-    """The ``.read`` permissions of the record ``op`` hangs from (none: not nested)."""
+    """The ``.read`` permissions of the record ``op`` reaches a child resource through
+    (none: not nested, or an action on the record itself)."""
     match = _NESTED.match(op.path)
     if match is None:
         return ()
-    prefix = match.group(1)
-    for key, parent in by_key.items():
-        if not key.startswith("GET "):
-            continue
-        if re.fullmatch(re.escape(prefix) + r"/\{[^}/]+\}", parent.path):
-            return tuple(p for p in parent.permissions if p.endswith(".read"))
+    prefix, child = match.group(1), match.group(2)
+    own = f"/api/admin/{child}"
+    if not any(o.path == own or o.path.startswith(own + "/") for o in by_key.values()):
+        return ()
+    # The record's own read route, else its collection's.
+    gets = [o for key, o in by_key.items() if key.startswith("GET ")]
+    item = re.escape(prefix) + r"/\{[^}/]+\}"
+    for parent in [o for o in gets if re.fullmatch(item, o.path)] + [
+        o for o in gets if o.path == prefix
+    ]:
+        reads = tuple(p for p in parent.permissions if p.endswith(".read"))
+        if reads:
+            return reads
     return ()
 
 

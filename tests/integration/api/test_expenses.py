@@ -148,8 +148,8 @@ def test_a_client_cannot_record_an_expense(db, as_a, ta):
 
 def test_list_filters_by_status_and_member_and_pages(as_a, ta):
     mine = record(as_a["staff"], amount=777)
-    approved = record(as_a["admin"], amount=778)
-    as_a["admin"].post(f"{URL}/{approved['id']}/approve")
+    approved = record(as_a["staff"], amount=778)  # approved by someone else: the admin
+    assert as_a["admin"].post(f"{URL}/{approved['id']}/approve").status_code == 200
     by_staff = as_a["admin"].get(URL, params={"user_id": str(ta["staff"].user_id)}).json()
     assert mine["id"] in [e["id"] for e in by_staff["items"]]
     assert {e["user_id"] for e in by_staff["items"]} == {str(ta["staff"].user_id)}

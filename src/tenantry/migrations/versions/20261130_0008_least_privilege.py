@@ -16,11 +16,13 @@ every tenant's job arguments.
   INSERT, UPDATE on ``procrastinate_jobs`` (no DELETE), INSERT on ``procrastinate_events``
   (procrastinate's triggers record every status change, as the invoking role), and the
   two sequences. Nothing on the workers and periodic-defer tables.
-* ``procrastinate_jobs`` gets row-level security, ENABLEd and FORCEd: the app role's
-  policy lets it see and write only jobs whose ``args->>'tenant_id'`` is the
-  transaction's tenant (no tenant set: no rows); the worker's policy is every row
-  (it must run every tenant's jobs; task bodies then run as the app role in their
-  tenant). ``tenantry audit schema`` checks all of this (``job_queue_*`` rules).
+* ``procrastinate_jobs`` gets row-level security, ENABLEd and FORCEd, with one policy
+  (for every role, so no role name is baked into the schema): a row is visible and
+  writable only when its ``args->>'tenant_id'`` is the transaction's tenant (no tenant
+  set: no rows). The worker role has BYPASSRLS (``db.bootstrap``) — it must run every
+  tenant's jobs — and privileges on nothing but the queue, so that reaches no tenant
+  data; task bodies run as the app role in their tenant. ``tenantry audit schema``
+  checks all of this (``job_queue_*`` and ``worker_scope`` rules).
 
 Why RLS and not only a separate role: jobs are deferred in the request's own
 transaction (so a job exists iff the request's rows commit), which needs the app role
@@ -38,8 +40,7 @@ depends_on = None
 
 TENANT_ARG = "(args ->> 'tenant_id')"
 TENANT_SETTING = "current_setting('app.current_tenant_id', true)"
-# The policy's predicate, quoted for the SQL string literal it is built in.
-_JOB_OF_TENANT = f"{TENANT_ARG} = {TENANT_SETTING}".replace("'", "''")
+JOB_OF_TENANT = f"{TENANT_ARG} = {TENANT_SETTING}"
 
 _UPGRADE = f"""
 DO $$
@@ -86,15 +87,8 @@ BEGIN
     ALTER TABLE procrastinate_jobs ENABLE ROW LEVEL SECURITY;
     ALTER TABLE procrastinate_jobs FORCE ROW LEVEL SECURITY;
     DROP POLICY IF EXISTS tenant_jobs ON procrastinate_jobs;
-    DROP POLICY IF EXISTS worker_jobs ON procrastinate_jobs;
-    EXECUTE format(
-        'CREATE POLICY tenant_jobs ON procrastinate_jobs FOR ALL TO %I '
-        'USING ({_JOB_OF_TENANT}) WITH CHECK ({_JOB_OF_TENANT})',
-        app_role);
-    EXECUTE format(
-        'CREATE POLICY worker_jobs ON procrastinate_jobs FOR ALL TO %I '
-        'USING (true) WITH CHECK (true)',
-        worker_role);
+    CREATE POLICY tenant_jobs ON procrastinate_jobs FOR ALL
+        USING ({JOB_OF_TENANT}) WITH CHECK ({JOB_OF_TENANT});
 END $$;
 """  # noqa: S608 - built from this module's constants only
 
@@ -105,7 +99,6 @@ DECLARE
     r record;
 BEGIN
     DROP POLICY IF EXISTS tenant_jobs ON procrastinate_jobs;
-    DROP POLICY IF EXISTS worker_jobs ON procrastinate_jobs;
     ALTER TABLE procrastinate_jobs NO FORCE ROW LEVEL SECURITY;
     ALTER TABLE procrastinate_jobs DISABLE ROW LEVEL SECURITY;
     FOR r IN SELECT c.relname, c.relkind FROM pg_class c
