@@ -27,7 +27,6 @@ from tenantry.jobs.held import held_count
 from tenantry.payments.signature import sign_payload
 from tenantry.reminders.models import ScheduledReminder
 from tenantry.tenants.held import TenantNotActive, release_held_work
-from tenantry.tenants.lifecycle import set_tenant_status
 from tests.asgi_stream import MiB, stream_request
 from tests.conftest import login
 from tests.factories import make_service, make_tenant
@@ -397,11 +396,14 @@ def test_finding_6_a_suspended_tenant_neither_mails_reminders_nor_takes_payments
     """Before: a suspended tenant's reminders were emailed and a signed payment webhook
     marked its invoice paid. Now both are held — stored, not applied, not lost — and
     happen once the tenant is active again."""
+    from tenantry.tenants.audit_log import Actor
+    from tenantry.tenants.lifecycle import reactivate_tenant, suspend_tenant
+
     t = mail_tenant
     login(mail_client, t["staff"])
     rid = schedule(mail_client, make_request(db, t))
     invoice_id = make_sent_invoice(db, t)
-    set_tenant_status(db, t.id, "suspended")
+    suspend_tenant(db, slug=t.slug, reason="finding 6 replay", actor=Actor.command_line())
     try:
         make_all_due(db, t)
         run_worker(db, mail_settings(settings, mailbox.port))
@@ -413,9 +415,9 @@ def test_finding_6_a_suspended_tenant_neither_mails_reminders_nor_takes_payments
         with pytest.raises(TenantNotActive):
             release_held_work(db, t.id)
     finally:
-        set_tenant_status(db, t.id, "active")
-    released = release_held_work(db, t.id)
-    assert (released.jobs, released.payment_events) == (1, 1)
+        # Reactivation (tenantry tenant reactivate, the operator API) releases the hold.
+        reactivate_tenant(db, slug=t.slug, reason="finding 6 replay", actor=Actor.command_line())
+    assert held_count(db, t.id) == 0
     assert invoice_status(db, t, invoice_id) == "paid"
     run_worker(db, mail_settings(settings, mailbox.port))
     assert len(mailbox.to(t["client"].email)) == 1

@@ -42,10 +42,10 @@ from tenantry.audit.rules import (
     GLOBAL_PREFIXES,
     GLOBAL_TABLES,
     Finding,
-    audit_schema,
     is_declared_global,
     strict_tenant_problem,
 )
+from tenantry.audit.run import audit_schema
 
 __all__ = [
     "GLOBAL_PREFIXES",

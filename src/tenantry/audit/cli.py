@@ -12,7 +12,8 @@ import typer
 from sqlalchemy import create_engine
 
 from tenantry.audit.privileges import PRIVILEGE_RULES, auth_findings
-from tenantry.audit.rules import Finding, audit_schema
+from tenantry.audit.rules import Finding
+from tenantry.audit.run import audit_schema
 
 audit_app = typer.Typer(help="Audit the live database against the isolation rules.")
 

@@ -317,16 +317,12 @@ def _audit(conn: Connection) -> list[Finding]:
                 )
             )
     findings.extend(_app_role_findings(cat))
-    from tenantry.audit.privileges import privilege_findings
-
-    findings.extend(privilege_findings(conn))
     return sorted(findings)
 
 
 def audit_schema(bind: Engine | Connection) -> list[Finding]:
-    """Audit schema ``public`` of the database behind ``bind``; [] means clean.
-
-    The server's password rules need the admin connection: ``audit_server_auth``."""
+    """The table rules on schema ``public`` of the database behind ``bind`` ([] is
+    clean). ``tenantry.audit.audit_schema`` adds the privilege rules."""
     if isinstance(bind, Engine):
         with bind.connect() as conn:
             return _audit(conn)

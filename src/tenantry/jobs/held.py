@@ -2,7 +2,8 @@
 
 The worker checks the tenant's status before every task body (``runner.run_in_tenant``).
 A job of a suspended (or archived) tenant does not run: its task name and arguments are
-stored in that tenant's ``held_jobs`` (tenant-owned, RLS) and the job itself finishes.
+stored in that tenant's ``held_jobs`` (tenant-owned, RLS; ``runner._hold``) and the job
+itself finishes.
 Nothing is lost and nothing acts: a reminder is not mailed while its tenant is suspended.
 
 ``release_held_jobs`` — called by ``tenantry.tenants.held.release_held_work`` when the
@@ -13,19 +14,12 @@ one transaction, so a job is released exactly once.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy import delete, select
 
 from tenantry.db.engine import Database
 from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.jobs.models import HeldJob
-
-
-def hold(db: Database, *, task: str, kwargs: dict[str, Any], job_id: int | None) -> None:
-    """In the current tenant's context: keep ``task(**kwargs)`` for later."""
-    with db.session() as session:
-        session.add(HeldJob(task_name=task, args=dict(kwargs), job_id=job_id))
 
 
 def release_held_jobs(db: Database, tenant_id: uuid.UUID) -> int:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from tenantry.db.engine import Database
 from tenantry.db.tenant_status import ACTIVE, tenant_status
 from tenantry.isolation.context import TenantContext, require_tenant_id, tenant_context
-from tenantry.jobs import held
+from tenantry.jobs.models import HeldJob
 from tenantry.observability.metrics import JOBS
 from tenantry.settings import Settings
 
@@ -167,10 +167,17 @@ def _run_in_tenant(
         if status != ACTIVE:
             # A suspended tenant acts in nothing, in the background either: the job is
             # kept in its tenant's held_jobs and deferred again on reactivation.
-            held.hold(env.db, task=task.name, kwargs=kwargs, job_id=job_id)
+            _hold(env.db, task=task.name, kwargs=kwargs, job_id=job_id)
             _log.info("job_held", status=status)
             return None
         return task.body(env, tenant_id=tenant_id, **kwargs)
+
+
+def _hold(db: Database, *, task: str, kwargs: dict[str, Any], job_id: int | None) -> None:
+    """In the current tenant's context: keep ``task(**kwargs)`` for reactivation
+    (``jobs.held.release_held_jobs``)."""
+    with db.session() as session:
+        session.add(HeldJob(task_name=task, args=dict(kwargs), job_id=job_id))
 
 
 def conninfo(url: URL) -> str:

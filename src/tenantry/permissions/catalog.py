@@ -6,7 +6,7 @@ the rows say, so a tenant cannot lock itself out.
 
 A permission added here reaches tenants that use the defaults at once; tenants that
 customised a role keep their list, so a migration must say what they get (see
-``20261130_0006_permission_catalogue``: the contact inbox, once owner/admin only).
+``20261130_0008_permission_catalogue``: the contact inbox, once owner/admin only).
 """
 
 from __future__ import annotations

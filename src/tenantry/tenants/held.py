@@ -7,9 +7,10 @@ While a tenant is not ``active`` nothing acts on its behalf in the background:
   (``payment_events.held_at`` set; the provider is answered 200 ``held``).
 
 ``release_held_work(db, tenant_id)`` is THE function to call right after a tenant is
-made active again (``tenantry tenant reactivate`` or any other path that sets the
-status back to ``active``): it defers the held jobs afresh and applies the held payment
-events in the order they arrived. It refuses (``TenantNotActive``) while the tenant is
+made active again: ``tenants.lifecycle.reactivate_tenant`` (``tenantry tenant
+reactivate``, the operator API) calls it; any other path that sets the status back to
+``active`` must too. It defers the held jobs afresh and applies the held payment events
+in the order they arrived. It refuses (``TenantNotActive``) while the tenant is
 still not active, and is idempotent: what was released is gone from the hold.
 """
 

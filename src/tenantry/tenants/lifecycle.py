@@ -26,6 +26,7 @@ from tenantry.permissions.models import RolePermission
 from tenantry.tenant_settings.models import BookingSettings, CommunicationSettings, Thresholds
 from tenantry.tenants import audit_log
 from tenantry.tenants.audit_log import Actor
+from tenantry.tenants.held import release_held_work
 from tenantry.tenants.slugs import SlugTaken, normalize_slug, skeleton
 
 _log = structlog.get_logger("tenantry.lifecycle")
@@ -204,7 +205,11 @@ def suspend_tenant(db: Database, *, slug: str, reason: str, actor: Actor) -> Ten
 
 
 def reactivate_tenant(db: Database, *, slug: str, reason: str, actor: Actor) -> TenantRef:
-    return _change_status(db, slug=slug, reason=reason, actor=actor, to="active")
+    """Active again; then what was held while suspended is done (``tenants.held``:
+    held jobs deferred again, held payment events applied)."""
+    ref = _change_status(db, slug=slug, reason=reason, actor=actor, to="active")
+    release_held_work(db, ref.id)
+    return ref
 
 
 def _change_status(db: Database, *, slug: str, reason: str, actor: Actor, to: str) -> TenantRef:

@@ -1,7 +1,7 @@
 """Permission catalogue: the contact inbox joins the matrix; self-approval is a permission.
 
-Revision ID: 20261130_0006
-Revises: 20261130_0005
+Revision ID: 20261130_0008
+Revises: 20261130_0007
 Create Date: 2026-11-30
 
 Until now the contact inbox was checked by role (owner and admin). It is now
@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "20261130_0006"
-down_revision = "20261130_0005"
+revision = "20261130_0008"
+down_revision = "20261130_0007"
 branch_labels = None
 depends_on = None
 

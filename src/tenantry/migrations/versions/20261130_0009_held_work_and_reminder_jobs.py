@@ -1,7 +1,7 @@
 """Held work of suspended tenants; one job per reminder, without locks.
 
-Revision ID: 20261130_0007
-Revises: 20261130_0006
+Revision ID: 20261130_0009
+Revises: 20261130_0008
 Create Date: 2026-11-30
 
 * ``held_jobs`` (tenant-owned, strict RLS): jobs the worker met while their tenant was
@@ -22,8 +22,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from tenantry.isolation.rls import create_tenant_table
 
-revision = "20261130_0007"
-down_revision = "20261130_0006"
+revision = "20261130_0009"
+down_revision = "20261130_0008"
 branch_labels = None
 depends_on = None
 

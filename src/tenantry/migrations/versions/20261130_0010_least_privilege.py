@@ -1,8 +1,8 @@
 """Least privilege: alembic_version is the migrator's; the job queue is the worker's,
 and the app sees only its tenant's jobs.
 
-Revision ID: 20261130_0008
-Revises: 20261130_0007
+Revision ID: 20261130_0010
+Revises: 20261130_0009
 Create Date: 2026-11-30
 
 Issue 8, finding 10: the app role could delete ``alembic_version`` and read and write
@@ -33,8 +33,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "20261130_0008"
-down_revision = "20261130_0007"
+revision = "20261130_0010"
+down_revision = "20261130_0009"
 branch_labels = None
 depends_on = None
 
