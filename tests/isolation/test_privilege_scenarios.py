@@ -17,7 +17,6 @@ from fastapi import Depends
 from fastapi.testclient import TestClient
 
 from tenantry.app import create_app
-from tenantry.auth.dependencies import tenant_router
 from tenantry.isolation.context import TenantContext
 from tenantry.kit.body_limit import BodyLimitMiddleware
 from tenantry.permissions.dependencies import RequirePermission
@@ -27,6 +26,7 @@ from tenantry.probe.bodies import oversized_bodies
 from tenantry.probe.nested import NAME as NESTED
 from tenantry.probe.nested import nested_permissions
 from tenantry.probe.report import NOT_REFUSED
+from tenantry.routing import tenant_router
 from tests.isolation.conftest import route_table
 
 LEAKY_NESTED = "GET /api/admin/expenses/{expense_id}/chat"
