@@ -17,6 +17,7 @@ from tenantry.areas import demo_fillers
 from tenantry.db.engine import Database
 from tenantry.idempotency.models import IdempotencyKey
 from tenantry.invoices.models import Invoice
+from tenantry.jobs.models import HeldJob
 from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.kit.demo import DemoTenant
 from tenantry.payments.models import PaymentEvent
@@ -53,6 +54,13 @@ def _payment_event(db: Database, tenant: TenantFixture) -> None:
         )
 
 
+def _held_job(db: Database, tenant: TenantFixture) -> None:
+    """A job the worker held while the tenant was suspended (exported and restored
+    with the tenant, released on its reactivation)."""
+    with tenant_context(TenantContext(tenant_id=tenant.id)), db.session() as s:
+        s.add(HeldJob(task_name="reminders.send", args={"reminder_id": str(uuid.uuid4())}))
+
+
 def _role_permissions(db: Database, tenant: TenantFixture) -> None:
     with tenant_context(TenantContext(tenant_id=tenant.id)), db.session() as s:
         s.add_all(RolePermission(role="staff", permission=p) for p in ("chat.read", "chat.write"))
@@ -61,6 +69,7 @@ def _role_permissions(db: Database, tenant: TenantFixture) -> None:
 EXTRA_FILLERS: tuple[Callable[[Database, TenantFixture], None], ...] = (
     _idempotency_key,
     _payment_event,
+    _held_job,
     _role_permissions,
 )
 
