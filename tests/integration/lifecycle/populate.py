@@ -17,8 +17,8 @@ from tenantry.areas import demo_fillers
 from tenantry.db.engine import Database
 from tenantry.idempotency.models import IdempotencyKey
 from tenantry.invoices.models import Invoice
-from tenantry.jobs.models import HeldJob
 from tenantry.isolation.context import TenantContext, tenant_context
+from tenantry.jobs.models import HeldJob
 from tenantry.kit.demo import DemoTenant
 from tenantry.payments.models import PaymentEvent
 from tenantry.permissions.models import RolePermission
