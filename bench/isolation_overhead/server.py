@@ -23,13 +23,17 @@ from tenantry.settings import Settings
 
 
 @contextlib.contextmanager
-def bench_database(*, admin: URL | None = None, keep: bool = False) -> Iterator[DatabaseUrls]:
+def bench_database(
+    *, admin: URL | None = None, keep: bool = False, data_dir: Path | None = None
+) -> Iterator[DatabaseUrls]:
     """Yield the URLs of a fresh, migrated database; drop it (and the server) afterwards.
 
     ``admin``: use that server (the smoke test passes the test server's admin URL).
     ``keep``: leave the database (and an embedded server's folder) for inspection.
+    ``data_dir``: the (empty) folder for the roles' passwords and an embedded server,
+    for a bench that starts Tenantry processes on the same database; deleted at the end.
     """
-    data_dir = Path(tempfile.mkdtemp(prefix="tenantry-bench-"))
+    data_dir = data_dir or Path(tempfile.mkdtemp(prefix="tenantry-bench-"))
     settings = Settings(data_dir=data_dir, database_name="tenantry_bench_" + uuid.uuid4().hex[:8])
     server = None
     try:

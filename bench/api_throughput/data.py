@@ -1,0 +1,61 @@
+"""The bench's tenants: one to read from, one to write into (so writes never change what
+the reads and lists see), each with an owner, a client, a service and bookings."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import text
+
+from tenantry.auth.passwords import hash_password
+from tenantry.db.engine import Database
+from tenantry.tenants.lifecycle import add_member, ensure_user, provision_tenant
+
+PASSWORD = "bench-password-0"
+
+
+@dataclass(frozen=True)
+class BenchTenant:
+    id: uuid.UUID
+    slug: str
+    owner_email: str
+    client_id: uuid.UUID
+    service_id: uuid.UUID
+    booking_id: uuid.UUID  # one booking to read
+
+
+def seed(db: Database, *, bookings: int, label: str) -> BenchTenant:
+    suffix = uuid.uuid4().hex[:6]
+    slug = f"bench-{label}-{suffix}"
+    tenant = provision_tenant(db, slug=slug, name=f"Bench {label}")
+    hashed = hash_password(PASSWORD)
+    owner_email = f"owner@{slug}.test"
+    owner = ensure_user(db, email=owner_email, password_hash=hashed)
+    client = ensure_user(db, email=f"client@{slug}.test", password_hash=hashed)
+    add_member(db, tenant_id=tenant.id, user_id=owner, role="owner")
+    add_member(db, tenant_id=tenant.id, user_id=client, role="client")
+    with db.system_session(reason="bench data") as session:
+        service_id = session.execute(
+            text(
+                "insert into services (tenant_id, slug, name, price_cents, duration_minutes)"
+                " values (:t, 'svc', 'Bench service', 5000, 60) returning id"
+            ),
+            {"t": tenant.id},
+        ).scalar_one()
+        session.execute(
+            text(
+                "insert into bookings (tenant_id, client_id, service_id, starts_at, ends_at,"
+                " notes)"
+                " select :t, :c, :s, now() + g * interval '1 hour',"
+                " now() + g * interval '1 hour' + interval '1 hour', 'bench booking ' || g"
+                " from generate_series(1, :n) g"
+            ),
+            {"t": tenant.id, "c": client, "s": service_id, "n": bookings},
+        )
+        booking_id = session.execute(
+            text("select id from bookings where tenant_id = :t order by starts_at limit 1"),
+            {"t": tenant.id},
+        ).scalar_one()
+        session.execute(text("analyze bookings"))
+    return BenchTenant(tenant.id, slug, owner_email, client, service_id, booking_id)
