@@ -31,7 +31,7 @@ class Stat:
     rls_us: float
     ratio_median: float  # median over iterations of walls_i / off_i
     ratio_p95: float
-    set_ratio_median: float  # set_i / off_i: the set_config round trip
+    set_ratio_median: float  # set_i / off_i: pinning the transaction
     policy_ratio_median: float  # rls_i / set_i: the policy (app role, RLS on)
     guard_ratio_median: float  # walls_i / rls_i: the ORM guard
 

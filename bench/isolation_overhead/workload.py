@@ -2,24 +2,25 @@
 
 Every execution is one request-shaped unit of work — open a session, begin, run the
 statement, fetch everything, commit, close — so the per-transaction costs of the walls
-(the ``set_config`` round trip, the guard's statement rewriting) are counted, not
+(the tenant pin, the guard's statement rewriting) are counted, not
 hidden. Variants:
 
 ``off``    the migrator (BYPASSRLS, so RLS is skipped), a plain ``Session`` and the
            tenant predicate written by hand: the fastest correct way without isolation.
-``walls``  the app role (RLS applies), a ``GuardedSession`` inside ``tenant_context``:
-           the guard adds the tenant predicate and pins the transaction with
-           ``set_config`` — exactly what a request does (``Database.session()``).
-``set``    ``off`` plus the ``set_config`` round trip (still BYPASSRLS): what pinning
-           the transaction to a tenant costs, before any policy runs.
-``rls``    the app role, a plain ``Session``, a hand-written ``set_config`` and the same
-           hand-written predicate as ``off``: RLS without the guard.
+``walls``  the app role (RLS applies) on the app's own engine (``db.engine.app_engine``:
+           the transaction's BEGIN carries the tenant pin), a ``GuardedSession`` inside
+           ``tenant_context``: the guard adds the tenant predicate — exactly what a
+           request does (``Database.session()``).
+``set``    ``off`` on an engine of the app's kind (BEGIN carries the pin; still
+           BYPASSRLS): what pinning the transaction to a tenant costs, before any policy.
+``rls``    the app role on the app's engine, a plain ``Session`` (no guard) in the
+           tenant context and the same hand-written predicate as ``off``: RLS alone.
 
-So walls/off = set/off (round trip) x rls/set (the policy, server side) x walls/rls
+So walls/off = set/off (the pin) x rls/set (the policy, server side) x walls/rls
 (the guard, client side) — which is how a miss is attributed.
 
-Both engines run without ``pool_pre_ping`` (the app's ``Database`` has it on both; it
-adds the same round trip to each side and would only dilute the ratio) and with
+No engine uses ``pool_pre_ping`` (the app's engine checks liveness without a round
+trip; the migrator's ping would only dilute the ratio), and all run with
 ``synchronous_commit = off`` so the insert measures work, not the disk's fsync.
 """
 
@@ -37,9 +38,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from bench.isolation_overhead.data import SEARCH_TERM, TenantSample
 from tenantry.bookings.models import Booking
 from tenantry.db.bootstrap import DatabaseUrls
+from tenantry.db.engine import app_engine
 from tenantry.invoices.models import Invoice
 from tenantry.isolation.context import TenantContext, tenant_context
-from tenantry.isolation.guard import GuardedSession, pin_transaction
+from tenantry.isolation.guard import GuardedSession
 from tenantry.service_requests.models import ServiceRequest
 
 Variant = Literal["off", "set", "rls", "walls"]
@@ -129,7 +131,7 @@ def _ilike_rare(s: Session, t: TenantSample, i: int, v: Variant) -> None:
 
 
 def _page(s: Session, t: TenantSample, i: int, v: Variant) -> None:
-    # A request rarely runs one statement: the per-transaction costs (the set_config
+    # A request rarely runs one statement: the per-transaction costs (the pin
     # round trip) are shared by everything the request reads.
     _point_lookup(s, t, i, v)
     _filtered_list(s, t, i, v)
@@ -184,22 +186,22 @@ class Runner:
     def __init__(self, urls: DatabaseUrls) -> None:
         options = {"options": "-c synchronous_commit=off"}
         kw: dict[str, Any] = {"pool_size": 2, "max_overflow": 0, "connect_args": options}
-        self.app_engine: Engine = create_engine(urls.app, **kw)
+        self.app_engine: Engine = app_engine(urls.app, **kw)
         self.off_engine: Engine = create_engine(urls.migrator, **kw)
+        self.set_engine: Engine = app_engine(urls.migrator, **kw)
         # Like Database.session(): GuardedSession on the app engine for ``walls``.
         walls = sessionmaker(self.app_engine, class_=GuardedSession, expire_on_commit=False)
         rls = sessionmaker(self.app_engine, expire_on_commit=False)
+        pinned = sessionmaker(self.set_engine, expire_on_commit=False)
         off = sessionmaker(self.off_engine, expire_on_commit=False)
         self._factories: dict[Variant, Callable[[], Session]] = {
-            "walls": walls, "rls": rls, "set": off, "off": off,
+            "walls": walls, "rls": rls, "set": pinned, "off": off,
         }  # fmt: skip
 
     @contextmanager
     def unit_of_work(self, variant: Variant, tenant: TenantSample) -> Iterator[Session]:
         """What a request does: one session, one transaction, commit at the end."""
         with _context_for(variant, tenant), self._factories[variant]() as s, s.begin():
-            if variant in ("rls", "set"):
-                pin_transaction(s.connection(), tenant_id=str(tenant.id), user_id="")
             yield s
 
     def timed(self, query: Query, variant: Variant, tenant: TenantSample, i: int) -> int:
@@ -212,12 +214,11 @@ class Runner:
         self, query: Query, variant: Variant, tenant: TenantSample
     ) -> list[tuple[str, Any]]:
         """Run ``query`` once (rolled back) and return the statements it sent."""
-        engine = self.off_engine if variant in ("off", "set") else self.app_engine
+        engine = {"off": self.off_engine, "set": self.set_engine}.get(variant, self.app_engine)
         sent: list[tuple[str, Any]] = []
 
         def capture(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
-            if "set_config(" not in statement:
-                sent.append((statement, params))
+            sent.append((statement, params))
 
         event.listen(engine, "before_cursor_execute", capture)
         try:
@@ -233,8 +234,6 @@ class Runner:
         """Like ``unit_of_work`` but rolled back (EXPLAIN ANALYZE of an insert writes)."""
         with _context_for(variant, tenant), self._factories[variant]() as s:
             s.begin()
-            if variant in ("rls", "set"):
-                pin_transaction(s.connection(), tenant_id=str(tenant.id), user_id="")
             try:
                 yield s
             finally:
@@ -251,7 +250,7 @@ class Runner:
         """
         explain = "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) " + statement
         with self._session_for(variant, tenant) as s:
-            conn = s.connection()  # begins: the guard's set_config runs in ``walls``
+            conn = s.connection()  # begins: BEGIN carries the pin (walls, rls, set)
             plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, params).scalar()
             runs = []
             for _ in range(3):
@@ -263,6 +262,7 @@ class Runner:
     def dispose(self) -> None:
         self.app_engine.dispose()
         self.off_engine.dispose()
+        self.set_engine.dispose()
 
 
 def _execution_ms(lines: list[str]) -> float:
@@ -274,8 +274,9 @@ def _execution_ms(lines: list[str]) -> float:
 
 @contextmanager
 def _context_for(variant: Variant, tenant: TenantSample) -> Iterator[None]:
-    """The tenant context a request would carry; only the guarded session reads it."""
-    if variant == "walls":
+    """The tenant context a request would carry: the app's engines pin it at BEGIN (walls,
+    rls, set), the guarded session (walls) also filters by it; ``off`` has none."""
+    if variant != "off":
         with tenant_context(TenantContext(tenant_id=tenant.id)):
             yield
     else:

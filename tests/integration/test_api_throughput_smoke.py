@@ -9,7 +9,6 @@ import json
 import math
 
 import pytest
-
 from bench.api_throughput import SMOKE, ThroughputConfig, run
 from bench.api_throughput.load import parse_wrk, wrk_path
 from bench.api_throughput.main import SCENARIOS

@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tenantry.contact.models import ContactSubmission
-from tenantry.db.engine import Database
+from tenantry.db.engine import Database, app_engine
 from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.isolation.guard import GuardedSession
 from tenantry.services.models import Service
@@ -45,15 +45,22 @@ class Seen:
     visible: frozenset[uuid.UUID]
 
 
-@pytest.fixture(scope="module")
-def pool(db: Database) -> Iterator[Engine]:
-    engine = create_engine(db.urls.app, pool_size=2, max_overflow=0, pool_timeout=30)
+@pytest.fixture(scope="module", params=["app_engine", "plain_psycopg"])
+def pool(db: Database, request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """The app's own engine (the pin travels in the BEGIN message) and a plain psycopg
+    engine (the guard sends the pin after psycopg's BEGIN)."""
+    options = {"pool_size": 2, "max_overflow": 0, "pool_timeout": 30}
+    if request.param == "app_engine":
+        engine = app_engine(db.urls.app, **options)
+    else:
+        engine = create_engine(db.urls.app, **options)
     yield engine
     engine.dispose()
 
 
 @pytest.fixture(scope="module")
-def tenants(db: Database) -> tuple[uuid.UUID, uuid.UUID]:
+def tenants(db: Database, pool: Engine) -> tuple[uuid.UUID, uuid.UUID]:
+    """Two fresh tenants per pool (the final check counts every committed row of theirs)."""
     ids = []
     for _ in range(2):
         tenant = make_tenant(db, roles=("owner",))
@@ -127,7 +134,11 @@ def test_500_transactions_over_two_connections_never_inherit_a_tenant(db, pool, 
     # Committed writes landed in their own tenant; rolled-back ones left nothing.
     with db.system_session(reason="check pool test writes") as session:
         rows = session.execute(
-            text("select tenant_id, message from contact_submissions where name = 'pool'")
+            text(
+                "select tenant_id, message from contact_submissions"
+                " where name = 'pool' and tenant_id in (:a, :b)"
+            ),
+            {"a": tenants[0], "b": tenants[1]},
         ).all()
     committed = Counter(s.tenant for s in seen if s.kind == "commit")
     assert Counter(r.tenant_id for r in rows) == committed

@@ -4,18 +4,25 @@
 through it, under RLS), the migrator's (migrations and audited system scopes) and the
 job-queue worker role's (queue metrics; it sees no tenant data).
 The first two hand out ``GuardedSession``s, so the ORM guard is on for both.
+
+The app engine uses ``tenantry.db.dialect``: each transaction begins with one message
+that also pins the tenant (no extra round trip), and the pool checks a connection's
+liveness without a round trip instead of ``pool_pre_ping``.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tenantry.db.bootstrap import DatabaseUrls, _one_line
+from tenantry.db.dialect import DRIVERNAME, install_liveness_check
 from tenantry.errors import DatabaseUnavailable
 from tenantry.isolation.context import dangerously_enter_system_scope
 from tenantry.isolation.guard import GuardedSession, GuardMode, session_class
@@ -31,9 +38,7 @@ class Database:
         guard_mode: GuardMode = "enforce",
     ) -> None:
         self.urls = urls
-        self.app_engine = create_engine(
-            urls.app, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
-        )
+        self.app_engine = app_engine(urls.app, pool_size=pool_size, max_overflow=max_overflow)
         self.migrator_engine = create_engine(urls.migrator, pool_size=2, pool_pre_ping=True)
         # The job queue's role: every tenant's jobs, no tenant data (queue depth metrics;
         # the worker itself connects through procrastinate's own pool).
@@ -79,3 +84,20 @@ class Database:
         self.app_engine.dispose()
         self.migrator_engine.dispose()
         self.worker_engine.dispose()
+
+
+def app_engine(url: URL, *, prepare: bool = True, **kwargs: Any) -> Engine:
+    """An engine for the app role: transactions begun and pinned in one message, pooled
+    connections checked without a round trip.
+
+    ``prepare=False`` turns psycopg's server-side prepared statements off, for a pooler in
+    transaction mode that cannot keep them (PgBouncer before 1.21).
+    """
+    connect_args = dict(kwargs.pop("connect_args", {}))
+    if not prepare:
+        connect_args["prepare_threshold"] = None
+    engine = create_engine(
+        url.set(drivername=DRIVERNAME), pool_pre_ping=False, connect_args=connect_args, **kwargs
+    )
+    install_liveness_check(engine)
+    return engine

@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import psycopg
 import structlog
-from sqlalchemy import event, inspect, text
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, with_loader_criteria
 from sqlalchemy.orm.context import FromStatement
@@ -44,6 +44,7 @@ from tenantry.isolation.context import (
     current_context,
 )
 from tenantry.isolation.owned import TenantScoped
+from tenantry.isolation.pin import pin_of, pin_statement
 
 _log = structlog.get_logger("tenantry.guard")
 
@@ -330,38 +331,28 @@ def _set_transaction_tenant(
 ) -> None:
     """Wall 5's input: pin the transaction to the context's tenant and user.
 
-    ``set_config(..., true)`` is transaction-local, so a pooled connection never
-    carries a tenant into the next transaction. The values are bound parameters.
-
-    With psycopg it goes straight to the driver's connection (still bound, still in
-    the session's transaction): SQLAlchemy's statement machinery roughly doubled the
-    cost of this one round trip (``bench/isolation_overhead``). psycopg's pipeline
-    mode was measured too and was slower for a single statement.
+    On the app's own engines (``tenantry.db.dialect``) the transaction's BEGIN already
+    carried the pin, read from the same context a moment ago: nothing to send. On any
+    other engine the pin is sent now, as ``SET LOCAL`` — one more round trip.
     """
-    ctx = current_context()
-    if ctx is None or ctx.scope == "system":
+    pin = pin_of(current_context())
+    if pin is None or getattr(connection.dialect, "pins_at_begin", False):
         return
-    pin_transaction(
-        connection,
-        tenant_id=str(ctx.tenant_id) if ctx.tenant_id else "",
-        user_id=str(ctx.user_id) if ctx.user_id else "",
-    )
+    pin_transaction(connection, tenant_id=pin[0], user_id=pin[1])
 
 
-def pin_transaction(connection: Connection, *, tenant_id: str, user_id: str) -> None:
-    """Set the tenant and user settings for the current transaction (bound values)."""
+def pin_transaction(
+    connection: Connection, *, tenant_id: uuid.UUID | None, user_id: uuid.UUID | None
+) -> None:
+    """``SET LOCAL`` the tenant and user settings for the open transaction.
+
+    Transaction-local, so a pooled connection never carries a tenant into the next
+    transaction. Sent on the driver's connection: SQLAlchemy's statement machinery
+    roughly doubled the client-side cost of this one round trip.
+    """
+    statement = pin_statement(tenant_id, user_id)
     driver = connection.connection.driver_connection
     if isinstance(driver, psycopg.Connection):
-        driver.execute(_SET_TENANT_PSYCOPG, (tenant_id, user_id))
+        driver.execute(statement, prepare=False)
         return
-    connection.execute(_SET_TENANT, {"tenant_id": tenant_id, "user_id": user_id})
-
-
-_SET_TENANT = text(
-    "select set_config('app.current_tenant_id', :tenant_id, true),"
-    " set_config('app.current_user_id', :user_id, true)"
-)
-_SET_TENANT_PSYCOPG = (
-    "select set_config('app.current_tenant_id', %s, true),"
-    " set_config('app.current_user_id', %s, true)"
-)
+    connection.exec_driver_sql(statement.decode())

@@ -1,0 +1,78 @@
+"""Pinning a transaction to its tenant (wall 5's input), in the transaction's first message.
+
+A transaction of the app role starts with one message of our own::
+
+    BEGIN; SET LOCAL app.current_tenant_id = '<uuid>'; SET LOCAL app.current_user_id = '<uuid>'
+
+sent with the simple query protocol, so pinning costs no round trip at all: psycopg
+would otherwise send ``BEGIN`` in a round trip of its own, and the pin a second one.
+``SET LOCAL`` rather than ``set_config(..., true)`` because it is what Citus propagates
+to worker nodes (with ``citus.propagate_set_commands = 'local'``); both end with the
+transaction, so a pooled connection never carries a tenant into the next one.
+
+``SET`` takes no bound parameters, so the ids are composed with psycopg's
+``sql.Literal`` from values that are already ``uuid.UUID`` (a ``str`` is refused): the
+text inside the quotes can only ever be 36 hex digits and dashes.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+
+from psycopg import sql
+
+from tenantry.isolation.context import TenantContext
+
+TENANT_SETTING = "app.current_tenant_id"
+USER_SETTING = "app.current_user_id"
+ISOLATION_LEVELS = frozenset(
+    {"SERIALIZABLE", "REPEATABLE READ", "READ COMMITTED", "READ UNCOMMITTED"}
+)
+
+# The setting names are fixed text of ours; only the values are composed.
+_PIN = sql.SQL("SET LOCAL app.current_tenant_id = {}; SET LOCAL app.current_user_id = {}")
+
+
+def pin_of(ctx: TenantContext | None) -> tuple[uuid.UUID | None, uuid.UUID | None] | None:
+    """The (tenant, user) a transaction begun in ``ctx`` is pinned to; ``None``: not pinned.
+
+    No context and the system scope pin nothing: the settings stay unset, so RLS shows
+    the app role zero rows (the system scope runs as the migrator, BYPASSRLS).
+    """
+    if ctx is None or ctx.scope == "system":
+        return None
+    return ctx.tenant_id, ctx.user_id
+
+
+def _literal(value: uuid.UUID | None) -> sql.Composable:
+    if value is None:
+        return sql.Literal("")  # unset: the policy's NULLIF maps '' to NULL, zero rows
+    if not isinstance(value, uuid.UUID):
+        raise TypeError(f"a pinned id must be a uuid.UUID, not {type(value).__name__}")
+    return sql.Literal(str(value))
+
+
+@functools.lru_cache(maxsize=8192)
+def pin_statement(tenant_id: uuid.UUID | None, user_id: uuid.UUID | None) -> bytes:
+    """``SET LOCAL`` of both settings, for a transaction that is already open."""
+    return _PIN.format(_literal(tenant_id), _literal(user_id)).as_bytes(None)
+
+
+@functools.lru_cache(maxsize=8192)
+def begin_message(
+    pin: tuple[uuid.UUID | None, uuid.UUID | None] | None, isolation: str | None = None
+) -> bytes:
+    """``BEGIN`` (with an isolation level if asked), then the pin if there is one.
+
+    Cached: a tenant's message is the same bytes every time, and composing costs more
+    than the rest of beginning a transaction.
+    """
+    begin = b"BEGIN"
+    if isolation is not None:
+        if isolation not in ISOLATION_LEVELS:
+            raise ValueError(f"unknown isolation level {isolation!r}")
+        begin += b" ISOLATION LEVEL " + isolation.encode()
+    if pin is None:
+        return begin
+    return begin + b"; " + pin_statement(*pin)
