@@ -41,6 +41,16 @@ class Settings(BaseSettings):
     # Database name used on the server; roles are named after it so that several
     # Tenantry databases (e.g. parallel test runs) can share one server.
     database_name: str = "tenantry"
+    # The app role's connection for serving requests through a pooler (PgBouncer in
+    # transaction mode), e.g. postgresql://pgbouncer-host:6432/tenantry. User, password
+    # and database left out are the app role's own. Migrations, role set-up and the job
+    # worker (LISTEN/NOTIFY, advisory locks) keep the direct connection.
+    app_database_url: str | None = None
+    # Server-side prepared statements on app_database_url. Off by default: a pooler in
+    # transaction mode hands each transaction any server connection, and PgBouncer before
+    # 1.21 (Debian 12 ships 1.18) cannot keep prepared statements across them. Turn on
+    # for PgBouncer >= 1.21 with max_prepared_statements > 0, or a session-mode pooler.
+    app_database_prepare: bool = False
 
     # Comma-separated list of secrets; the first signs, all verify (key rotation).
     # Unset in development: one is generated once and kept in <data_dir>/secrets.json.

@@ -15,6 +15,7 @@ request id we sent to the right tenant.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,12 +65,15 @@ def whoami_router() -> Any:
         """The caller's tenant as the context, the database transaction and RLS see it."""
         if sleep_ms:
             session.execute(text("select pg_sleep(:s)"), {"s": min(sleep_ms, 2000) / 1000})
-        pinned = session.scalar(text("select current_setting('app.current_tenant_id', true)"))
+        pinned, backend = session.execute(
+            text("select current_setting('app.current_tenant_id', true), pg_backend_pid()")
+        ).one()
         raw = session.execute(text("select distinct tenant_id::text from services")).scalars()
         names = session.scalars(select(Service.name)).all()
         return {
             "context": str(ctx.tenant_id),
             "pinned": pinned,
+            "backend": backend,
             "rls_tenants": sorted(raw),
             "services": sorted(names),
         }
@@ -114,11 +119,13 @@ def tenants(db: Database) -> list[Tenant]:
     return out
 
 
-@pytest.fixture(scope="module")
-def server(settings: Settings, database_urls: DatabaseUrls, tmp_path_factory) -> Any:
-    """``uvicorn --workers 2`` on the test database; yields (base URL, log file)."""
+@contextlib.contextmanager
+def tenantry_server(
+    settings: Settings, database_urls: DatabaseUrls, log: Path, **extra_env: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``uvicorn --workers 2`` of ``server_app`` on the test database; yields (base URL,
+    process). ``extra_env``: more settings (the PgBouncer test's pooler URL)."""
     port = free_port()
-    log = tmp_path_factory.mktemp("server") / "stdout.jsonl"
     # Not PYTHONUNBUFFERED: unbuffered, print() writes a line and its newline in two
     # system calls, and the two workers' log lines interleave; buffered with flush=True
     # (structlog's PrintLogger) each line is one write.
@@ -131,6 +138,7 @@ def server(settings: Settings, database_urls: DatabaseUrls, tmp_path_factory) ->
         "TENANTRY_LOG_JSON": "true",
         "TENANTRY_LOGIN_FAILURES_PER_ACCOUNT": "1000/minute",
         "TENANTRY_LOGIN_ATTEMPTS_PER_ADDRESS": "10000/minute",
+        **extra_env,
     }
     cmd = [
         sys.executable, "-m", "uvicorn", "tests.e2e.test_concurrency:server_app", "--factory",
@@ -145,9 +153,17 @@ def server(settings: Settings, database_urls: DatabaseUrls, tmp_path_factory) ->
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(base, proc, log)
-        yield base, log, proc
+        yield base, proc
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def server(settings: Settings, database_urls: DatabaseUrls, tmp_path_factory) -> Any:
+    """``uvicorn --workers 2`` on the test database; yields (base URL, log file, process)."""
+    log = tmp_path_factory.mktemp("server") / "stdout.jsonl"
+    with tenantry_server(settings, database_urls, log) as (base, proc):
+        yield base, log, proc
 
 
 def _wait_healthy(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:

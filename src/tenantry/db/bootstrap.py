@@ -53,16 +53,24 @@ where n.nspname = 'pg_catalog' and (p.proname like 'lo\\_%' or p.proname in ('lo
 class DatabaseUrls:
     admin: URL
     migrator: URL
-    app: URL
+    app: URL  # direct: role set-up and anything needing a session of its own
     worker: URL
     database: str
     migrator_role: str
     app_role: str
     worker_role: str
+    # Serving requests: the app role through a pooler (TENANTRY_APP_DATABASE_URL), if any.
+    app_pooled: URL | None = None
+    app_pooled_prepare: bool = False
 
     @property
     def roles(self) -> tuple[str, str, str]:
         return (self.app_role, self.worker_role, self.migrator_role)
+
+    @property
+    def serving(self) -> URL:
+        """The URL request-serving connections use: the pooler's, else the direct one."""
+        return self.app_pooled or self.app
 
 
 def admin_url(settings: Settings) -> URL:
@@ -86,16 +94,36 @@ def resolve_urls(settings: Settings, admin: URL | None = None) -> DatabaseUrls:
     migrator_pw = load_or_create_dev_secret(settings.data_dir, f"{database}_migrator_password")
     app_pw = load_or_create_dev_secret(settings.data_dir, f"{database}_app_password")
     worker_pw = load_or_create_dev_secret(settings.data_dir, f"{database}_worker_password")
+    app = admin.set(username=app_role, password=app_pw, database=database)
     return DatabaseUrls(
         admin=admin,
         migrator=admin.set(username=migrator_role, password=migrator_pw, database=database),
-        app=admin.set(username=app_role, password=app_pw, database=database),
+        app=app,
         worker=admin.set(username=worker_role, password=worker_pw, database=database),
         database=database,
         migrator_role=migrator_role,
         app_role=app_role,
         worker_role=worker_role,
+        app_pooled=pooled_url(settings.app_database_url, app)
+        if settings.app_database_url
+        else None,
+        app_pooled_prepare=settings.app_database_prepare,
     )
+
+
+def pooled_url(raw: str, app: URL) -> URL:
+    """``TENANTRY_APP_DATABASE_URL`` with what it leaves out taken from the app role's
+    direct URL (user, password, database), so the pooler's address is all one sets."""
+    url = make_url(raw)
+    if url.drivername in ("postgresql", "postgres", "postgresql+psycopg"):
+        url = url.set(drivername="postgresql+psycopg")
+    else:
+        raise ValueError(
+            f"TENANTRY_APP_DATABASE_URL must be a postgresql:// URL, not {url.drivername}"
+        )
+    if not url.username or (url.username == app.username and url.password is None):
+        url = url.set(username=app.username, password=app.password)
+    return url.set(database=url.database or app.database)
 
 
 def _ident(name: str) -> str:

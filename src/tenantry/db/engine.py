@@ -38,7 +38,13 @@ class Database:
         guard_mode: GuardMode = "enforce",
     ) -> None:
         self.urls = urls
-        self.app_engine = app_engine(urls.app, pool_size=pool_size, max_overflow=max_overflow)
+        # Through the pooler when one is configured (TENANTRY_APP_DATABASE_URL).
+        self.app_engine = app_engine(
+            urls.serving,
+            prepare=urls.app_pooled is None or urls.app_pooled_prepare,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+        )
         self.migrator_engine = create_engine(urls.migrator, pool_size=2, pool_pre_ping=True)
         # The job queue's role: every tenant's jobs, no tenant data (queue depth metrics;
         # the worker itself connects through procrastinate's own pool).
