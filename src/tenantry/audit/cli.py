@@ -35,6 +35,14 @@ def format_table(findings: Sequence[Finding]) -> str:
 @audit_app.command("schema")
 def schema_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print findings as JSON.")] = False,
+    citus: Annotated[
+        bool,
+        typer.Option(
+            "--citus",
+            help="Also check the rules Citus imposes on distributed and reference tables "
+            "(before `tenantry citus distribute`).",
+        ),
+    ] = False,
     data_dir: Annotated[
         Path | None,
         typer.Option(
@@ -64,6 +72,10 @@ def schema_command(
         admin = create_engine(urls.admin.set(database=urls.database))
         try:
             findings = audit_schema(engine)
+            if citus:
+                from tenantry.audit.citus import citus_findings
+
+                findings = sorted([*findings, *citus_findings(engine)])
             with admin.connect() as conn:
                 auth = auth_findings(conn, urls.roles)
         finally:
@@ -97,7 +109,8 @@ def schema_command(
         typer.echo(format_table(findings))
         typer.echo(f"\n{len(findings)} finding(s) in database {urls.database}")
     else:
-        typer.echo(f"schema audit of database {urls.database}: clean")
+        extra = " (with the Citus rules)" if citus else ""
+        typer.echo(f"schema audit of database {urls.database}{extra}: clean")
     if not as_json:
         for note in notes:
             typer.echo(f"note: {note}")

@@ -32,13 +32,13 @@ class Booking(TenantOwned, Timestamped):
             ["services.tenant_id", "services.id"],
             name="fk_bookings_service_id",
         ),
-        # Deleting the request keeps the booking. A plain SET NULL on a composite key
-        # would null tenant_id as well; the column list limits it to the link.
+        # No ON DELETE action: Citus refuses SET NULL on a key that includes tenant_id
+        # (even limited to the link column); nothing deletes a request on its own (a
+        # tenant's rows go together, by cascade from tenants).
         ForeignKeyConstraint(
             ["tenant_id", "service_request_id"],
             ["service_requests.tenant_id", "service_requests.id"],
             name="fk_bookings_service_request_id",
-            ondelete="SET NULL (service_request_id)",
         ),
         CheckConstraint(
             "status in ('pending', 'confirmed', 'cancelled', 'completed')", name="status_known"

@@ -36,7 +36,6 @@ class Invoice(TenantOwned, Timestamped):
             ["tenant_id", "booking_id"],
             ["bookings.tenant_id", "bookings.id"],
             name="fk_invoices_booking_id",
-            ondelete="SET NULL (booking_id)",
         ),
         CheckConstraint("status in ('draft', 'sent', 'paid', 'void')", name="status_known"),
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),

@@ -15,6 +15,7 @@ import typer
 from tenantry.audit import audit_app
 from tenantry.errors import DatabaseUnavailable
 from tenantry.legacy.cli import db_app, legacy_app
+from tenantry.ops.citus_cli import citus_app
 from tenantry.ops.common import fail, load_settings
 from tenantry.ops.migrations import migration_app
 from tenantry.ops.tenant_cli import audit_log_command, operator_app, tenant_app
@@ -177,6 +178,7 @@ app.add_typer(migration_app, name="migration")
 audit_app.command("log")(audit_log_command)
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(operator_app, name="operator")
+app.add_typer(citus_app, name="citus")
 app.command("probe")(probe_command)
 app.command("worker")(worker_command)
 app.add_typer(legacy_app, name="legacy")

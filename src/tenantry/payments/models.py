@@ -21,7 +21,6 @@ class PaymentEvent(TenantOwned):
             ["tenant_id", "invoice_id"],
             ["invoices.tenant_id", "invoices.id"],
             name="fk_payment_events_invoice_id",
-            ondelete="SET NULL (invoice_id)",
         ),
         Index("ix_payment_events_tenant_invoice", "tenant_id", "invoice_id"),
         Index(

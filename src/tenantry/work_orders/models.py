@@ -20,13 +20,11 @@ class WorkOrder(TenantOwned, Timestamped):
             ["tenant_id", "service_request_id"],
             ["service_requests.tenant_id", "service_requests.id"],
             name="fk_work_orders_service_request_id",
-            ondelete="SET NULL (service_request_id)",
         ),
         ForeignKeyConstraint(
             ["tenant_id", "booking_id"],
             ["bookings.tenant_id", "bookings.id"],
             name="fk_work_orders_booking_id",
-            ondelete="SET NULL (booking_id)",
         ),
         ForeignKeyConstraint(
             ["tenant_id", "assignee_id"],
