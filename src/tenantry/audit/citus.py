@@ -42,9 +42,10 @@ from tenantry.audit.rules import Finding, is_declared_global
 
 TENANT_COLUMN = "tenant_id"
 # Declared-global tables that stay on the coordinator instead of becoming reference
-# tables: nothing distributed refers to them and only the coordinator uses them.
+# tables: nothing distributed refers to them and only the coordinator uses them
+# (Alembic's bookkeeping, the job queue, the operators' telemetry).
 LOCAL_TABLES: frozenset[str] = frozenset({"alembic_version"})
-LOCAL_PREFIXES: tuple[str, ...] = ("procrastinate_",)
+LOCAL_PREFIXES: tuple[str, ...] = ("procrastinate_", "ops_")
 
 _ACTIONS = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
 

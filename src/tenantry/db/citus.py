@@ -15,10 +15,18 @@ sequential mode (DDL on reference and distributed tables in one transaction need
 it happens completely or not at all. Tables Citus already holds are skipped, so the
 command can be run again after a migration that adds a table.
 
-Finally ``citus.propagate_set_commands = 'local'`` is set on the database: the
-transaction's ``SET LOCAL`` of the tenant (``tenantry.isolation.pin``) then reaches the
-worker nodes, where the RLS policies of the shards read it. (``set_config`` is never
-propagated: with it, a worker's shards would show the app role nothing.)
+Finally two settings:
+
+* ``citus.propagate_set_commands = 'local'`` on the database: the transaction's ``SET
+  LOCAL`` of the tenant (``tenantry.isolation.pin``) then reaches the worker nodes,
+  where the RLS policies of the shards read it. (``set_config`` is never propagated:
+  with it, a worker's shards would show the app role nothing.)
+* ``citus.skip_advisory_lock_permission_checks = on`` for the app role only: Citus
+  serialises every write to a reference table (``users``) by taking a lock, on the first
+  worker, on the reference tables it points to (``tenants``), and checks that the writer
+  could itself modify them. The app role deliberately cannot write ``tenants``; rather
+  than grant it that, it may take Citus's internal lock (which guards nothing but the
+  ordering of writes). Set by a superuser, per role; Citus applies it on every node.
 """
 
 from __future__ import annotations
@@ -96,7 +104,9 @@ def _quoted(conn: Connection, name: str) -> str:
     return str(conn.execute(text("select quote_ident(:n)"), {"n": name}).scalar_one())
 
 
-def distribute(conn: Connection, *, shard_count: int = 32, say: Say = print) -> Distribution:
+def distribute(
+    conn: Connection, *, app_role: str, shard_count: int = 32, say: Say = print
+) -> Distribution:
     """Distribute the database behind ``conn`` (a superuser's connection to the
     coordinator, not in a transaction). Refuses while ``tenantry audit schema --citus``
     has findings (returned in ``findings``, nothing changed)."""
@@ -171,6 +181,13 @@ def distribute(conn: Connection, *, shard_count: int = 32, say: Say = print) -> 
             say(f"foreign keys      {len(keys)} restored")
     database = _quoted(conn, conn.execute(text("select current_database()")).scalar_one())
     conn.execute(text(f"alter database {database} set citus.propagate_set_commands = 'local'"))
+    conn.execute(
+        text(
+            f"alter role {_quoted(conn, app_role)}"
+            " set citus.skip_advisory_lock_permission_checks = on"
+        )
+    )
     conn.commit()
     say("citus.propagate_set_commands = 'local' (new sessions pin the tenant on every node)")
+    say(f"citus.skip_advisory_lock_permission_checks = on for {app_role} (reference writes)")
     return result

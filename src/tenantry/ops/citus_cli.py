@@ -55,7 +55,9 @@ def distribute_command(
     engine = create_engine(urls.admin.set(database=urls.database))
     try:
         with engine.connect() as conn:
-            result = distribute(conn, shard_count=shard_count, say=typer.echo)
+            result = distribute(
+                conn, app_role=urls.app_role, shard_count=shard_count, say=typer.echo
+            )
     except CitusError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
