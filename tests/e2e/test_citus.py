@@ -51,7 +51,7 @@ from tests.isolation.world import new_user
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 DATABASE = "tenantry_citus"
-SHARDS = 2
+SHARDS = 4
 DEMO_PASSWORD = "citus-demo-password"
 # The attack on the cluster covers the route families whose rows live in distributed
 # tables (every way of naming B's rows there); the whole route table is attacked on a
@@ -95,19 +95,34 @@ def _tenant_id(deployment: Deployment, slug: str) -> uuid.UUID:
     return uuid.UUID(str(row[0]))
 
 
+def _shard_of(deployment: Deployment, tenant_id: uuid.UUID) -> int:
+    with deployment.cluster.coordinator.connect(DATABASE) as conn:
+        row = conn.execute(
+            "select get_shard_id_for_distribution_column('bookings', %s::uuid)", (str(tenant_id),)
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def _move_apart(deployment: Deployment, a: uuid.UUID, b: uuid.UUID) -> None:
-    """If both tenants' shard groups share a node, move b's to the other node."""
+    """Put b's shard group on the node a's is not on: split b into a shard group of its
+    own first if the two hash into the same one (Citus's tenant isolation), then move it."""
     coordinator, worker = deployment.cluster.coordinator, deployment.cluster.worker
-    if deployment.node_of(a) != deployment.node_of(b):
-        return
-    source = deployment.node_of(b)
-    target = worker.port if source == coordinator.port else coordinator.port
     with coordinator.connect(DATABASE) as conn:
+        if _shard_of(deployment, a) == _shard_of(deployment, b):
+            conn.execute(
+                "select isolate_tenant_to_new_shard('bookings', %s::uuid, 'CASCADE',"
+                " shard_transfer_mode => 'block_writes')",
+                (str(b),),
+            )
+        if deployment.node_of(a) != deployment.node_of(b):
+            return
+        source = deployment.node_of(b)
+        target = worker.port if source == coordinator.port else coordinator.port
         conn.execute(
-            "select citus_move_shard_placement("
-            " get_shard_id_for_distribution_column('bookings', %s::uuid),"
-            " '127.0.0.1', %s, '127.0.0.1', %s, shard_transfer_mode => 'block_writes')",
-            (str(b), source, target),
+            "select citus_move_shard_placement(%s, '127.0.0.1', %s, '127.0.0.1', %s,"
+            " shard_transfer_mode => 'block_writes')",
+            (_shard_of(deployment, b), source, target),
         )
 
 
