@@ -1,4 +1,4 @@
-"""``tenantry citus distribute``: see ``tenantry.db.citus`` and docs/scaling.md."""
+"""``tenantry citus distribute``: see ``tenantry.ops.citus`` and docs/scaling.md."""
 
 from __future__ import annotations
 
@@ -36,9 +36,9 @@ def distribute_command(
     """Migrate, then make the database on the Citus coordinator (DATABASE_URL, a
     superuser) distributed: tenant tables by tenant_id, tenants and users as reference
     tables. Idempotent: run it again after a migration that adds a table."""
-    from tenantry.db.citus import CitusError, distribute
+    from tenantry.db.runtime import prepare_database
     from tenantry.errors import DatabaseUnavailable
-    from tenantry.ops.runtime import prepare_database
+    from tenantry.ops.citus import CitusError, distribute
     from tenantry.settings import get_settings
 
     settings = get_settings()
