@@ -22,6 +22,7 @@ class Plan:
     abandon_every: int = 8
     concurrency: int = 12
     seed: int = 21
+    whoami: str = "/api/e2e/whoami"  # with query parameters of its own, if any
 
 
 async def _one(
@@ -59,14 +60,16 @@ async def _run(base: str, tenants: list[Tenant], plan: Plan) -> tuple[list[Outco
         for t in tenants:
             for n in range(plan.per_tenant):
                 if n % plan.abandon_every == plan.abandon_every - 1:
-                    calls.append((t, f"/api/e2e/whoami?sleep_ms={plan.slow_ms}",
-                                  plan.abandon_after_s))  # fmt: skip
+                    slow = (
+                        f"{plan.whoami}{'&' if '?' in plan.whoami else '?'}sleep_ms={plan.slow_ms}"
+                    )
+                    calls.append((t, slow, plan.abandon_after_s))
                 else:
-                    calls.append((t, "/api/e2e/whoami" if n % 3 else "/api/tenant/current", None))
+                    calls.append((t, plan.whoami if n % 3 else "/api/tenant/current", None))
         rng.shuffle(calls)
         first = await asyncio.gather(*(_one(client, sem, t, p, a) for t, p, a in calls))
         await asyncio.sleep(plan.slow_ms / 1000 + 0.5)  # the abandoned ones finish server-side
-        again = [(t, "/api/e2e/whoami") for t in tenants for _ in range(3)]
+        again = [(t, plan.whoami) for t in tenants for _ in range(3)]
         rng.shuffle(again)
         second = await asyncio.gather(*(_one(client, sem, t, p, None) for t, p in again))
     return list(first), list(second)

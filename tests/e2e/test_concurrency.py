@@ -61,8 +61,12 @@ def whoami_router() -> Any:
     router = tenant_router(prefix="/api/e2e", tags=["e2e (test only)"])
 
     @router.get("/whoami")
-    def whoami(ctx: CurrentTenant, session: TenantSession, sleep_ms: int = 0) -> dict[str, Any]:
-        """The caller's tenant as the context, the database transaction and RLS see it."""
+    def whoami(
+        ctx: CurrentTenant, session: TenantSession, sleep_ms: int = 0, with_backend: bool = False
+    ) -> dict[str, Any]:
+        """The caller's tenant as the context, the database transaction and RLS see it
+        (``with_backend``: also the server process that answered, which varies from call
+        to call — so only on request: an attack run compares repeated reads)."""
         if sleep_ms:
             session.execute(text("select pg_sleep(:s)"), {"s": min(sleep_ms, 2000) / 1000})
         pinned, backend = session.execute(
@@ -70,13 +74,15 @@ def whoami_router() -> Any:
         ).one()
         raw = session.execute(text("select distinct tenant_id::text from services")).scalars()
         names = session.scalars(select(Service.name)).all()
-        return {
+        answer = {
             "context": str(ctx.tenant_id),
             "pinned": pinned,
-            "backend": backend,
             "rls_tenants": sorted(raw),
             "services": sorted(names),
         }
+        if with_backend:
+            answer["backend"] = backend
+        return answer
 
     return router
 

@@ -102,7 +102,9 @@ def test_tenants_interleaved_through_pgbouncer_only_ever_see_their_own_rows(
     pooled_server, tenants, bouncer, database_urls
 ):
     base, _ = pooled_server
-    abandoned, answered = run_interleaved(base, tenants, Plan(per_tenant=PER_TENANT))
+    abandoned, answered = run_interleaved(
+        base, tenants, Plan(per_tenant=PER_TENANT, whoami="/api/e2e/whoami?with_backend=true")
+    )
     assert len(abandoned) >= 10, "the client must really give up on some requests"
     for o in answered:
         _check(o)

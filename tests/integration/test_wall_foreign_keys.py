@@ -171,12 +171,25 @@ def test_a_null_optional_reference_is_allowed(sql, a):
     )  # fmt: skip
 
 
-def test_deleting_a_parent_nulls_only_the_link_never_tenant_id(sql, a):
+def test_a_linked_parent_cannot_be_deleted_and_tenant_id_never_changes(sql, a):
+    """The links from bookings, work orders and invoices are plain keys (Citus refuses
+    ON DELETE SET NULL on a tenant-led key, migration 20261130_0006): deleting a request
+    that a booking still points to is refused; unlinked first, it goes, taking its
+    attachments and chat with it, and the booking keeps its tenant."""
     ta, rows_a = a
-    sql.execute(
-        text("delete from service_requests where tenant_id = :t and id = :id"),
-        {"t": ta.id, "id": rows_a["service_requests"]},
-    )
+    delete = text("delete from service_requests where tenant_id = :t and id = :id")
+    params = {"t": ta.id, "id": rows_a["service_requests"]}
+    savepoint = sql.begin_nested()
+    with pytest.raises(IntegrityError):
+        sql.execute(delete, params)
+    savepoint.rollback()
+    for table in ("bookings", "work_orders"):
+        sql.execute(
+            text(f"update {table} set service_request_id = null"
+                 " where tenant_id = :t and service_request_id = :id"),
+            params,
+        )  # fmt: skip
+    sql.execute(delete, params)
     booking = sql.execute(
         text("select tenant_id, service_request_id from bookings where id = :id"),
         {"id": rows_a["bookings"]},
