@@ -173,7 +173,7 @@ def test_a_null_optional_reference_is_allowed(sql, a):
 
 def test_a_linked_parent_cannot_be_deleted_and_tenant_id_never_changes(sql, a):
     """The links from bookings, work orders and invoices are plain keys (Citus refuses
-    ON DELETE SET NULL on a tenant-led key, migration 20261130_0008): deleting a request
+    ON DELETE SET NULL on a tenant-led key, migration 20261130_0011): deleting a request
     that a booking still points to is refused; unlinked first, it goes, taking its
     attachments and chat with it, and the booking keeps its tenant."""
     ta, rows_a = a

@@ -7,8 +7,8 @@ links become plain (NO ACTION) keys. Nothing in Tenantry deletes a request, book
 invoice on its own; a tenant's rows are deleted together by the cascade from
 ``tenants``, which a NO ACTION key allows (it is checked at the end of the statement).
 
-Revision ID: 20261130_0008
-Revises: 20261130_0007
+Revision ID: 20261130_0011
+Revises: 20261130_0010
 Create Date: 2026-11-30
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "20261130_0008"
-down_revision = "20261130_0007"
+revision = "20261130_0011"
+down_revision = "20261130_0010"
 branch_labels = None
 depends_on = None
 
