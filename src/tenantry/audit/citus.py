@@ -3,8 +3,8 @@
 Past one node, every tenant-owned table (a ``tenant_id`` column) becomes a Citus
 *distributed* table hashed on ``tenant_id``, colocated with the others; the declared
 global tables become *reference* tables (a copy on every node), except the few that
-stay *local* to the coordinator (``LOCAL_TABLES``: Alembic's bookkeeping and the job
-queue, which only the coordinator uses). ``tenantry citus distribute`` applies exactly
+stay *local* to the coordinator (``LOCAL_TABLES``: Alembic's bookkeeping, the job
+queue and the platform audit log, which only the coordinator uses). ``tenantry citus distribute`` applies exactly
 this plan. The rules, from Citus's documentation ("Creating and Modifying Distributed
 Objects", "Table Management") and the checks in its source (13.2):
 
@@ -43,8 +43,9 @@ from tenantry.audit.rules import Finding, is_declared_global
 TENANT_COLUMN = "tenant_id"
 # Declared-global tables that stay on the coordinator instead of becoming reference
 # tables: nothing distributed refers to them and only the coordinator uses them
-# (Alembic's bookkeeping, the job queue, the operators' telemetry).
-LOCAL_TABLES: frozenset[str] = frozenset({"alembic_version"})
+# (Alembic's bookkeeping, the job queue, the operators' telemetry, and the platform
+# audit log, whose append-only triggers Citus would refuse on a reference table).
+LOCAL_TABLES: frozenset[str] = frozenset({"alembic_version", "platform_audit_log"})
 LOCAL_PREFIXES: tuple[str, ...] = ("procrastinate_", "ops_")
 
 _ACTIONS = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
