@@ -4,9 +4,10 @@ Past one node, every tenant-owned table (a ``tenant_id`` column) becomes a Citus
 *distributed* table hashed on ``tenant_id``, colocated with the others; the declared
 global tables become *reference* tables (a copy on every node), except the few that
 stay *local* to the coordinator (``LOCAL_TABLES``: Alembic's bookkeeping, the job
-queue and the platform audit log, which only the coordinator uses). ``tenantry citus distribute`` applies exactly
-this plan. The rules, from Citus's documentation ("Creating and Modifying Distributed
-Objects", "Table Management") and the checks in its source (13.2):
+queue and the platform audit log, which only the coordinator uses).
+``tenantry citus distribute`` applies exactly this plan. The rules, from Citus's
+documentation ("Creating and Modifying Distributed Objects", "Table Management") and
+the checks in its source (13.2):
 
 * distributed tables: the primary key, every UNIQUE constraint, unique index and
   EXCLUDE constraint includes ``tenant_id`` (Citus can only enforce uniqueness within a
