@@ -35,6 +35,7 @@ import psycopg
 import pytest
 from sqlalchemy import create_engine, text
 
+from tenantry.areas import tenant_owned_tables
 from tenantry.audit.citus import citus_plan
 from tenantry.db.bootstrap import DatabaseUrls, ensure_database, resolve_urls
 from tenantry.db.engine import Database
@@ -52,6 +53,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 DATABASE = "tenantry_citus"
 SHARDS = 4
+# Declared-global tables that distributed ones refer to: a copy on every node.
+REFERENCE_TABLES = {"tenants", "users", "user_sessions"}
 DEMO_PASSWORD = "citus-demo-password"
 # The attack on the cluster covers the route families whose rows live in distributed
 # tables (every way of naming B's rows there); the whole route table is attacked on a
@@ -169,7 +172,11 @@ def _deploy(cluster: Cluster, data_dir: Path) -> Deployment:
         )
         conn.execute("select citus_add_node('127.0.0.1', %s)", (cluster.worker.port,))
     out = _cli(env, "citus", "distribute", "--shard-count", str(SHARDS))
-    assert "19 table(s) distributed, 2 reference table(s)" in out, out
+    # Every tenant-owned table of the app's registry, and the declared-global tables
+    # a distributed table refers to.
+    tenant_tables = len(tenant_owned_tables())
+    expected = f"{tenant_tables} table(s) distributed, {len(REFERENCE_TABLES)} reference table(s)"
+    assert expected in out, out
     again = _cli(env, "citus", "distribute", "--shard-count", str(SHARDS))  # idempotent
     assert "0 table(s) distributed" in again, again
     with cluster.coordinator.connect(DATABASE) as conn:
@@ -206,7 +213,8 @@ def test_tenant_tables_are_distributed_colocated_and_spread_over_both_nodes(depl
         }
     plan = _plan(deployment)
     assert {t for t, kind in kinds.items() if kind == "h"} == set(plan["distributed"])
-    assert {t for t, kind in kinds.items() if kind == "n"} == {"tenants", "users"}
+    assert set(plan["distributed"]) == set(tenant_owned_tables())
+    assert {t for t, kind in kinds.items() if kind == "n"} == REFERENCE_TABLES
     assert colocations == (1,)
     assert nodes == {coordinator.port, worker.port}
     acme, globex = _tenant_id(deployment, "acme"), _tenant_id(deployment, "globex")
