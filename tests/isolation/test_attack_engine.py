@@ -98,6 +98,7 @@ def test_no_route_leaks_across_tenants(app, db, settings, world, capsys):
     assert report.scenario_probes["oversized-body"] >= len(report.routes)
     # (request chat and attachments, expense attachments: GET and POST each)
     assert report.scenario_probes["nested-route-without-parent-read"] >= 6
+    assert report.scenario_probes["role-per-tenant"] >= 2 * len(world.role_checks()) - 6
 
 
 # ------------------------------------------------------------------ wall 4 off

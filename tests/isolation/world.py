@@ -1,11 +1,20 @@
 """Two tenants with data for the attack engine, built for one run.
 
-Each tenant gets the demo fillers' rows (every area that has a ``demo.fill``) and, on
-top, rows of its own written through the models — so the engine has something of B's to
-look for even in areas without a filler yet. A has two clients with records each (the
-portal check), a *leaver* whose membership is removed at the end of the run, and a
-consultant who is staff of both tenants (a shared member must not turn A's view of its
-own data into a "leak").
+Each tenant gets the demo fillers' rows (every area that has a ``demo.fill``; a filler
+that fails fails the world) and, on top, rows of its own written through the models — so
+the engine has something of B's to look for even in areas without a filler yet. A has two
+clients with records each (the portal check) and a *leaver* whose membership is removed at
+the end of the run.
+
+People who belong to several tenants hold *different* roles and statuses in each, so a
+wall that lets one tenant's membership answer for another shows as a wrong role:
+
+* the consultant is staff of A, admin of B and owner of C;
+* the former colleague is staff of A and a *removed* admin of B;
+* A's owner is also admin of C;
+* C is suspended.
+
+``World.role_checks`` lists what the API must report for each of them, per tenant.
 """
 
 from __future__ import annotations
@@ -15,10 +24,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tenantry.attachments.models import Attachment
-from tenantry.auth.models import User
+from tenantry.auth.models import Membership, User
 from tenantry.auth.passwords import hash_password
 from tenantry.bookings.models import Booking
 from tenantry.chat.models import ChatMessage
@@ -29,12 +38,12 @@ from tenantry.invoices.models import Invoice, InvoiceLine
 from tenantry.ops.demo import DemoTenant, demo_fillers
 from tenantry.payments.models import PaymentEvent
 from tenantry.posts.models import Post
-from tenantry.probe import Config, Credentials, Side
+from tenantry.probe import Config, Credentials, RoleCheck, Side
 from tenantry.reminders.models import ScheduledReminder
 from tenantry.service_requests.models import ServiceRequest
 from tenantry.services.models import Service
 from tenantry.settings import Settings
-from tenantry.tenants.lifecycle import TenantRef, add_member, provision_tenant
+from tenantry.tenants.lifecycle import TenantRef, add_member, provision_tenant, set_tenant_status
 from tenantry.work_orders.models import WorkOrder
 from tests.factories import PASSWORD, Member
 
@@ -47,7 +56,6 @@ class SeededTenant:
     id: uuid.UUID
     slug: str
     members: dict[str, Member] = field(default_factory=dict)
-    failed_fillers: list[str] = field(default_factory=list)
 
     def __getitem__(self, label: str) -> Member:
         return self.members[label]
@@ -61,7 +69,31 @@ class SeededTenant:
 class World:
     a: SeededTenant
     b: SeededTenant
+    c: SeededTenant  # suspended
     consultant: Member
+    former: Member
+
+    def role_checks(self) -> list[RoleCheck]:
+        """Per tenant, the role the API must report (None: must be refused)."""
+        checks = [
+            RoleCheck(t.creds(label), m.role)
+            for t in (self.a, self.b)
+            for label, m in t.members.items()
+            if label != "leaver"
+        ]
+
+        def shared(m: Member, label: str, t: SeededTenant, role: str | None) -> RoleCheck:
+            return RoleCheck(Credentials(label, m.email, m.password, t.slug), role)
+
+        return [
+            *checks,
+            shared(self.consultant, "consultant", self.a, "staff"),
+            shared(self.consultant, "consultant", self.b, "admin"),
+            shared(self.consultant, "consultant", self.c, None),
+            shared(self.former, "former", self.a, "staff"),
+            shared(self.former, "former", self.b, None),
+            shared(self.a["owner"], "a.owner", self.c, None),
+        ]
 
     def config(self, settings: Settings, **kw: object) -> Config:
         a_labels = ("owner", "admin", "staff", "client", "client2")
@@ -72,6 +104,7 @@ class World:
             sig_max_age_s=settings.tenant_sig_max_age_s,
             base_domain=settings.base_domain,
             leaver=self.a.creds("leaver"),
+            role_checks=self.role_checks(),
             **kw,  # type: ignore[arg-type]
         )
 
@@ -91,14 +124,33 @@ def new_user(db: Database, email: str, name: str = "") -> uuid.UUID:
 
 
 def make_world(db: Database) -> World:
-    consultant_email = f"consultant-{uuid.uuid4().hex[:8]}@example.test"
-    consultant = Member(new_user(db, consultant_email, "Consultant"), consultant_email, "staff")
-    a = _tenant(db, "a", {**ROLES, **A_EXTRA}, consultant)
-    b = _tenant(db, "b", ROLES, consultant)
-    return World(a, b, consultant)
+    def person(label: str) -> Member:
+        email = f"{label}-{uuid.uuid4().hex[:8]}@example.test"
+        return Member(new_user(db, email, label.title()), email, "staff")
+
+    consultant, former = person("consultant"), person("former")
+    a = _tenant(db, "a", {**ROLES, **A_EXTRA}, consultant, "staff")
+    b = _tenant(db, "b", ROLES, consultant, "admin")
+    add_member(db, tenant_id=a.id, user_id=former.user_id, role="staff")
+    add_member(db, tenant_id=b.id, user_id=former.user_id, role="admin")
+    with db.system_session(reason="isolation world: a removed membership") as s:
+        s.execute(
+            update(Membership)
+            .where(Membership.tenant_id == b.id, Membership.user_id == former.user_id)
+            .values(status="removed")
+        )
+    c_slug = f"isoc-{uuid.uuid4().hex[:8]}"
+    c_ref = provision_tenant(db, slug=c_slug, name=f"Isolation C {c_slug} (suspended)")
+    c = SeededTenant(c_ref.id, c_slug)
+    add_member(db, tenant_id=c.id, user_id=consultant.user_id, role="owner")
+    add_member(db, tenant_id=c.id, user_id=a["owner"].user_id, role="admin")
+    set_tenant_status(db, c.id, "suspended")
+    return World(a, b, c, consultant, former)
 
 
-def _tenant(db: Database, side: str, roles: dict[str, str], consultant: Member) -> SeededTenant:
+def _tenant(
+    db: Database, side: str, roles: dict[str, str], consultant: Member, consultant_role: str
+) -> SeededTenant:
     slug = f"iso{side}-{uuid.uuid4().hex[:8]}"
     ref = provision_tenant(db, slug=slug, name=f"Isolation {side.upper()} {slug}")
     tenant = SeededTenant(ref.id, slug)
@@ -107,7 +159,7 @@ def _tenant(db: Database, side: str, roles: dict[str, str], consultant: Member) 
         user_id = new_user(db, email, f"{label} of {slug}")
         add_member(db, tenant_id=ref.id, user_id=user_id, role=role)
         tenant.members[label] = Member(user_id, email, role)
-    add_member(db, tenant_id=ref.id, user_id=consultant.user_id, role="staff")
+    add_member(db, tenant_id=ref.id, user_id=consultant.user_id, role=consultant_role)
     _fill_demo(db, ref, tenant, consultant)
     _seed(db, tenant)
     return tenant
@@ -117,11 +169,9 @@ def _fill_demo(db: Database, ref: TenantRef, tenant: SeededTenant, consultant: M
     demo = DemoTenant(ref)
     demo.users = {label: tenant.members[label].user_id for label in ROLES}
     demo.users["consultant"] = consultant.user_id
+    # A filler that fails fails the world: B's data must not silently shrink.
     for fill in demo_fillers():
-        try:
-            fill(db, demo)
-        except Exception as exc:  # another area's filler: report it, keep our own rows
-            tenant.failed_fillers.append(f"{fill.__module__}: {exc!r}"[:300])
+        fill(db, demo)
 
 
 def _seed(db: Database, t: SeededTenant) -> None:

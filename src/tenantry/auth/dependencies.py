@@ -91,8 +91,13 @@ def load_access(
         if tenant_id is None:
             return Access(version, None, None, None)
         status = s.scalar(select(Tenant.status).where(Tenant.id == tenant_id))
+        # The tenant by name, not only through the guard: RLS's ``member_self_read``
+        # policy shows a user their memberships in *every* tenant, so with the guard's
+        # read filter gone this would pick up a role held in another tenant.
         member = s.execute(
-            select(Membership.role, Membership.status).where(Membership.user_id == user_id)
+            select(Membership.role, Membership.status).where(
+                Membership.user_id == user_id, Membership.tenant_id == tenant_id
+            )
         ).first()
     return Access(
         version, status, member.role if member else None, member.status if member else None

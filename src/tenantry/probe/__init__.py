@@ -6,7 +6,7 @@ tenant B's rows to tell whether a probe changed them. ``tenantry probe`` runs it
 against a live server; ``tests/isolation`` runs it against the real app.
 """
 
-from tenantry.probe.config import Config, Side
+from tenantry.probe.config import Config, RoleCheck, Side
 from tenantry.probe.data import DataAdapter, SqlAdapter
 from tenantry.probe.engine import Engine
 from tenantry.probe.http import Credentials
@@ -20,6 +20,7 @@ __all__ = [
     "Engine",
     "Finding",
     "Report",
+    "RoleCheck",
     "Side",
     "SqlAdapter",
 ]

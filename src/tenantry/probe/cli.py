@@ -76,7 +76,7 @@ def probe_command(
     """Attack a running server as tenant A against tenant B; exit 1 on any leak."""
     import httpx
 
-    from tenantry.probe import Config, Credentials, Engine, Side
+    from tenantry.probe import Config, Credentials, Engine, RoleCheck, Side
     from tenantry.probe.http import LoginFailed
     from tenantry.probe.report import DISTINGUISHABLE, UNEXERCISED
 
@@ -96,8 +96,16 @@ def probe_command(
     keys = (
         [k.strip().encode() for k in signing_keys.split(",") if k.strip()] if signing_keys else None
     )
+    # Every identity named after a role must hold that role in its tenant, as the API
+    # reports it (a member of both tenants must not carry one tenant's role into the other).
+    role_checks = [
+        RoleCheck(c, c.label)
+        for c in [*members_a.values(), *members_b.values()]
+        if c.label in ROLES_A
+    ]
     config = Config(
         a=Side(tenant_a, members_a),
+        role_checks=role_checks,
         b=Side(tenant_b, members_b),
         signing_keys=keys,
         base_domain=base_domain,

@@ -49,3 +49,14 @@ class Config:
     # Probe only the routes (``"METHOD /path"``) this accepts; None: every route.
     select: Callable[[str], bool] | None = None
     progress: Callable[[str], None] | None = None
+    # Memberships to check before the sweep: signed in to ``creds.tenant``, the API must
+    # report ``role`` there (None: the sign-in or the tenant's routes must be refused —
+    # a removed membership, a suspended tenant). Members of several tenants with
+    # different roles show a wall that lets one tenant's membership answer for another.
+    role_checks: list[RoleCheck] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RoleCheck:
+    creds: Credentials
+    role: str | None

@@ -97,6 +97,7 @@ class Engine:
             self.cfg, self.t, self.report, spec, requests, self.adapter, a=members, seen=seen
         )
         self._sign_in()
+        scenarios.check_memberships(self.s)
         harvest.harvest(self.s)
         harvest.build_markers(self.s)
         self._say(

@@ -8,14 +8,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-# Finding kinds. The first three are breaches: the test and ``tenantry probe`` fail on them.
+# Finding kinds. BREACHES (below) fail the test and ``tenantry probe``.
 LEAK_BODY = "leak:response-carries-other-data"
 LEAK_CHANGED = "leak:other-tenant-data-changed"
 NOT_REFUSED = "breach:forged-or-foreign-credentials-accepted"
 DISTINGUISHABLE = "finding:foreign-id-distinguishable-from-missing"
 UNEXERCISED = "finding:route-not-exercised"
+WRONG_MEMBERSHIP = "breach:role-or-membership-of-another-tenant"
 IDENTITY_LOST = "note:identity-lost"
-BREACHES = (LEAK_BODY, LEAK_CHANGED, NOT_REFUSED)
+BREACHES = (LEAK_BODY, LEAK_CHANGED, NOT_REFUSED, WRONG_MEMBERSHIP)
 
 
 @dataclass

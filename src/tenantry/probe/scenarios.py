@@ -16,10 +16,11 @@ from tenantry.probe.bodies import oversized_bodies
 from tenantry.probe.http import Actor, LoginFailed, Sent
 from tenantry.probe.nested import nested_permissions
 from tenantry.probe.oracle import outcome, same_outcome
-from tenantry.probe.report import DISTINGUISHABLE, LEAK_BODY, NOT_REFUSED
+from tenantry.probe.report import DISTINGUISHABLE, LEAK_BODY, NOT_REFUSED, WRONG_MEMBERSHIP
 from tenantry.probe.state import RunState
 
 LOGIN = "POST /api/auth/login"
+CURRENT = "GET /api/tenant/current"
 
 
 def run_scenarios(run: RunState) -> None:
@@ -33,6 +34,33 @@ def run_scenarios(run: RunState) -> None:
     replay_after_logout(run)
     replay_after_membership_removal(run)
     replay_after_logout_all(run)
+
+
+def check_memberships(run: RunState) -> None:
+    """Each configured membership, signed in: the role the API reports in that tenant
+    (sign-in answer and ``/api/tenant/current``), or a refusal where there must be one."""
+    name = "role-per-tenant"
+    for check in run.cfg.role_checks:
+        who = f"{check.creds.label} in {check.creds.tenant}"
+        try:
+            actor = run.t.login(check.creds)
+        except LoginFailed as exc:
+            run.report.scenario_probes[name] += 1
+            if check.role is not None:
+                run.finding(WRONG_MEMBERSHIP, LOGIN, name, who, f"cannot sign in: {exc}")
+            continue
+        current = run.t.request("GET", "/api/tenant/current", cookies=actor.cookies)
+        run.report.scenario_probes[name] += 2
+        body = current.body if isinstance(current.body, dict) else {}
+        reported = (actor.role, body.get("role") if current.status == 200 else None)
+        if check.role is None:
+            if current.status not in (401, 403):
+                detail = f"must be refused; /api/tenant/current → {outcome(current)} {reported}"
+                run.finding(WRONG_MEMBERSHIP, CURRENT, name, who, detail, current)
+        elif reported != (check.role, check.role):
+            detail = f"expected role {check.role!r}; sign-in said {reported[0]!r}, "
+            detail += f"/api/tenant/current → {outcome(current)} {reported[1]!r}"
+            run.finding(WRONG_MEMBERSHIP, CURRENT, name, who, detail, current)
 
 
 def login_to_other_tenant(run: RunState) -> None:
