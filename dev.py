@@ -6,6 +6,8 @@
     python3 dev.py lint       ruff, then the import contracts (lint-imports)
     python3 dev.py typecheck  mypy --strict on src/
     python3 dev.py bench      the isolation overhead benchmark
+    python3 dev.py mutants    the mutation check: security bugs the proof must catch
+                              (tools/mutants.py; about an hour, not part of CI)
 
 The first call creates .venv and installs the project with its dev dependencies;
 later calls reinstall only when pyproject.toml changed. Extra arguments are passed on
@@ -77,11 +79,13 @@ def main(argv: list[str]) -> int:
     if task == "test":
         return run(str(PY), "-m", "pytest", *rest)
     if task == "lint":
-        return run(str(PY), "-m", "ruff", "check", "src", "tests", "bench", *rest) or run(
+        return run(str(PY), "-m", "ruff", "check", "src", "tests", "bench", "tools", *rest) or run(
             str(BIN / "lint-imports")
         )
     if task == "typecheck":
         return run(str(PY), "-m", "mypy", "src", *rest)
+    if task == "mutants":
+        return run(str(PY), str(ROOT / "tools" / "mutants.py"), *rest)
     if task == "bench":
         return run(str(PY), "-m", "bench.isolation_overhead", *rest)
     print(f"unknown task {task!r}\n{__doc__}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -50,7 +51,9 @@ def serve(
             "list other names or IPs clients use in TENANTRY_ALLOWED_HOSTS."
         ),
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[
+        int, typer.Option(help="Port to listen on; 0 picks a free one and prints it.")
+    ] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
     demo: Annotated[bool, typer.Option(help="Load demo data into an empty database.")] = True,
     job_worker: Annotated[
@@ -88,6 +91,16 @@ def serve(
         prepare_multiprocess_dir((settings.data_dir / "prometheus").resolve())
     if job_worker:
         _start_job_worker_thread(settings)
+    listen: dict[str, object] = {"host": host, "port": port}
+    if port == 0:
+        # Bind here and hand uvicorn the socket: the port printed is the one held, with
+        # no window for another process to take it (tests and CI serve on port 0).
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, 0))
+        sock.set_inheritable(True)
+        port = sock.getsockname()[1]
+        listen = {"fd": sock.fileno()}
     typer.echo(f"serving on http://{host}:{port} (data in {settings.data_dir})")
     # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit
     # lets exit handlers run, so the embedded PostgreSQL stops with the last user.
@@ -96,13 +109,12 @@ def serve(
         uvicorn.run(
             "tenantry.wsgi:app_from_env",
             factory=True,
-            host=host,
-            port=port,
             workers=workers,
             **proxy_options(settings),
             log_level="warning",
             access_log=False,
             lifespan="off",  # the app has no start-up hooks; spares a traceback on Ctrl-C
+            **listen,  # type: ignore[arg-type]
         )
 
 

@@ -52,6 +52,13 @@ def probe_command(
         str | None,
         typer.Option(help="A second client of A: the first must not reach its records."),
     ] = None,
+    leaver: Annotated[
+        str | None,
+        typer.Option(
+            help="A member of A whom A's owner removes at the end through the API; the "
+            "member's cookies must die at once (the demo's consultant@demo.test will do)."
+        ),
+    ] = None,
     b_owner: Annotated[str | None, typer.Option(help="Default owner@<b>.test.")] = None,
     b_client: Annotated[str | None, typer.Option(help="Default client@<b>.test.")] = None,
     signing_keys: Annotated[
@@ -108,6 +115,7 @@ def probe_command(
         role_checks=role_checks,
         b=Side(tenant_b, members_b),
         signing_keys=keys,
+        leaver=Credentials("leaver", leaver, pw_a, tenant_a) if leaver else None,
         base_domain=base_domain,
         select=(lambda key: any(o in key for o in only)) if only else None,
         progress=(lambda line: print(line, file=sys.stderr, flush=True)) if verbose else None,
@@ -126,6 +134,8 @@ def probe_command(
         result.notes.append(
             "expired-sig and valid-sig-naming-B probes skipped: no --signing-keys given"
         )
+    else:
+        result.notes.append("signing keys given: expired-sig and valid-sig-naming-B tried")
     typer.echo(result.summary())
     if report is not None:
         result.write(report)

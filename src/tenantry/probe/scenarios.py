@@ -17,6 +17,8 @@ from tenantry.probe.http import Actor, LoginFailed, Sent
 from tenantry.probe.nested import nested_permissions
 from tenantry.probe.oracle import outcome, same_outcome
 from tenantry.probe.report import DISTINGUISHABLE, LEAK_BODY, NOT_REFUSED, WRONG_MEMBERSHIP
+from tenantry.probe.requests import param_resource
+from tenantry.probe.spec import fill_path
 from tenantry.probe.state import RunState
 
 LOGIN = "POST /api/auth/login"
@@ -31,6 +33,7 @@ def run_scenarios(run: RunState) -> None:
     nested_permissions(run)
     oversized_bodies(run)
     login_to_other_tenant(run)
+    idempotency_across_users(run)
     replay_after_logout(run)
     replay_after_membership_removal(run)
     replay_after_logout_all(run)
@@ -173,16 +176,62 @@ def replay_after_logout_all(run: RunState) -> None:
 
 
 def replay_after_membership_removal(run: RunState) -> None:
+    """A member of A is removed by A's owner (through the API over HTTP, or the data
+    adapter in-process); the cookies the member still holds must die at once."""
     name = "replay-after-membership-removal"
-    if run.adapter is None:
-        run.report.notes.append(
-            f"{name}: skipped — removing a membership needs the data adapter (in-process); "
-            "no generic API for it is assumed"
-        )
-        return
     if run.cfg.leaver is None:
         run.report.notes.append(f"{name}: skipped — no leaver identity configured")
         return
     leaver = run.t.login(run.cfg.leaver)
-    run.adapter.remove_membership(leaver.tenant_id, leaver.user_id)
+    if run.adapter is not None:
+        run.adapter.remove_membership(leaver.tenant_id, leaver.user_id)
+    elif not _remove_through_api(run, leaver):
+        run.report.notes.append(
+            f"{name}: skipped — no DELETE operation for a member found, and no data adapter"
+        )
+        return
     replay(run, name, leaver, leaver.cookies)
+
+
+def _remove_through_api(run: RunState, leaver: Actor) -> bool:
+    """A's owner removes ``leaver`` with the API's own member-removal operation: the
+    tenant-scoped DELETE whose only path parameter names a user."""
+    owner = run.a.get("owner")
+    for op in run.spec.operations:
+        params = op.path_params
+        if op.method != "DELETE" or op.scope != "tenant" or len(params) != 1:
+            continue
+        if param_resource(op, params[0].name) != "user" or owner is None:
+            continue
+        sent = run.t.request(
+            "DELETE", fill_path(op.path, {params[0].name: leaver.user_id}), cookies=owner.cookies
+        )
+        run.report.scenario_probes["replay-after-membership-removal"] += 1
+        return sent.status < 300
+    return False
+
+
+def idempotency_across_users(run: RunState) -> None:
+    """A stored idempotent answer belongs to the user who got it: A's other client sends
+    a request with an ``Idempotency-Key``, then the first client sends the same request
+    with the same key — it must not get the other client's stored answer."""
+    name = "idempotency-key-of-another-user"
+    first, other = run.a.get(run.cfg.client), run.a.get(run.cfg.other_client)
+    if first is None or other is None:
+        run.report.notes.append(f"{name}: skipped — needs two clients of A")
+        return
+    for op in run.tenant_ops():
+        if op.method != "POST" or op.path_params or not op.allows("client"):
+            continue
+        req = run.requests.build(op, other, run.style_for(op))
+        key = {"idempotency-key": f"probe-{secrets.token_hex(8)}"}
+        theirs = run.requests.send(other, req, headers=key)
+        if not 200 <= theirs.status < 300 or not isinstance(theirs.body, dict):
+            continue
+        mine = run.requests.send(first, req, headers=key)
+        run.report.scenario_probes[name] += 2
+        created = theirs.body.get("id")
+        replayed = isinstance(mine.body, dict) and mine.body.get("id") == created
+        if isinstance(created, str) and replayed:
+            detail = f"got the other client's stored answer (record {created})"
+            run.finding(LEAK_BODY, op.key, name, first.label, detail, mine)

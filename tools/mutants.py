@@ -1,0 +1,460 @@
+"""The mutation check: deliberate security bugs, each of which the proof must catch.
+
+    python3 dev.py mutants                 every mutant (and the unmutated baseline)
+    python3 dev.py mutants host-check sig  only these (names from the table below)
+    python3 dev.py mutants --list          the list, without running anything
+
+For each mutant, a copy of the tree gets one source change (an exact text replacement;
+a change whose anchor text is gone is reported as *not applied*, never silently
+skipped), then:
+
+1. the tests that guard that behaviour run against the copy (pytest, fresh database);
+2. the copy is served (``tenantry serve --port 0`` on a fresh embedded PostgreSQL with
+   demo data) and the *unmutated* ``tenantry probe --strict`` attacks it with the
+   server's signing keys. A mutant that breaks one wall of two (the ORM guard, or the
+   membership lookup the guard used to cover) is invisible from outside while the other
+   wall holds — that is defence in depth working — so those mutants are served with the
+   other data wall switched off, exactly as the in-process wall-alone tests run.
+
+A mutant is *caught* when both the tests fail and the probe fails. The baseline (no
+mutation) must pass both. The table at the end says which. Not part of CI: a full run
+takes about an hour on 2 busy cores (``--jobs 2`` halves it on an idle machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+
+# Served builds with one data wall switched off (applied on top of the mutant).
+RLS_OFF = (
+    "tenantry/db/bootstrap.py",
+    "app=admin.set(username=app_role, password=app_pw, database=database)",
+    "app=admin.set(username=migrator_role, password=migrator_pw, database=database)",
+)
+GUARD_READ_FILTER = (
+    "tenantry/isolation/guard.py",
+    "        state.statement = state.statement.options(_tenant_criteria(ctx.tenant_id))\n"
+    "        return\n",
+    "        return\n",
+)
+GUARD_OFF = GUARD_READ_FILTER
+
+Change = tuple[str, str, str]  # (file under src/, exact old text, new text)
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    what: str
+    changes: tuple[Change, ...]
+    tests: tuple[str, ...]
+    probe_only: tuple[str, ...] = ()  # --only filters for the probe (none: every route)
+    serve_with: tuple[Change, ...] = ()  # the other wall switched off for the probe
+
+
+WALL_TESTS = ("tests/integration/test_wall_guard.py",)
+ATTACK = "tests/isolation/test_attack_engine.py"
+AUTH = "tests/integration/test_auth_sessions.py"
+CURRENT = ("/api/tenant/current", "/api/admin/bookings")
+
+MUTANTS: tuple[Mutant, ...] = (
+    Mutant(
+        "guard-read-filter",
+        "ORM guard adds no tenant filter to reads",
+        (GUARD_READ_FILTER,),
+        (*WALL_TESTS, f"{ATTACK}::test_with_rls_off_the_guard_alone_keeps_tenants_apart"),
+        probe_only=("/api/admin/",),
+        serve_with=(RLS_OFF,),
+    ),
+    Mutant(
+        "guard-write-check",
+        "ORM guard lets a row of another tenant be written",
+        (
+            (
+                "tenantry/isolation/guard.py",
+                "    if obj.tenant_id != ctx.tenant_id:\n        _violation(",
+                "    if False:\n        _violation(",
+            ),
+        ),
+        WALL_TESTS,
+        probe_only=("/api/admin/",),
+        serve_with=(RLS_OFF,),
+    ),
+    Mutant(
+        "membership-role",
+        "load_access finds the membership by user only (another tenant's role, issue 9 #2)",
+        (
+            (
+                "tenantry/auth/dependencies.py",
+                "Membership.user_id == user_id, Membership.tenant_id == tenant_id\n",
+                "Membership.user_id == user_id\n",
+            ),
+        ),
+        (f"{ATTACK}::test_with_the_guard_off_rls_alone_keeps_tenants_apart",),
+        probe_only=CURRENT,
+        serve_with=(GUARD_OFF,),
+    ),
+    Mutant(
+        "membership-check",
+        "require_tenant lets a removed member in",
+        (
+            (
+                "tenantry/auth/dependencies.py",
+                'if access.role is None or access.membership_status != "active":',
+                "if access.role is None:",
+            ),
+        ),
+        (AUTH, f"{ATTACK}::test_no_route_leaks_across_tenants"),
+        probe_only=CURRENT,
+    ),
+    Mutant(
+        "host-check",
+        "require_tenant ignores the host's tenant",
+        (
+            (
+                "tenantry/auth/dependencies.py",
+                "if host_tenant is not None and host_tenant.id != session.tenant_id:",
+                "if False:",
+            ),
+        ),
+        (AUTH,),
+        probe_only=CURRENT,
+    ),
+    Mutant(
+        "any-signature",
+        "tenant_sig verifies whatever the MAC",
+        (
+            (
+                "tenantry/isolation/signing.py",
+                '    if not matched:\n        raise SignatureError("bad signature")',
+                '    if False:\n        raise SignatureError("bad signature")',
+            ),
+        ),
+        ("tests/unit/test_signing.py", AUTH),
+        probe_only=CURRENT,
+    ),
+    Mutant(
+        "signature-expiry",
+        "an expired tenant_sig still verifies",
+        (
+            (
+                "tenantry/isolation/signing.py",
+                "    if current - claim.issued_at > max_age_s:",
+                "    if False:",
+            ),
+        ),
+        ("tests/unit/test_signing.py", AUTH),
+        probe_only=CURRENT,
+    ),
+    Mutant(
+        "sig-session-match",
+        "a tenant_sig of another tenant or user goes with the session",
+        (
+            (
+                "tenantry/auth/dependencies.py",
+                "if claim.user_id != session.user_id or claim.tenant_id != session.tenant_id:",
+                "if False:",
+            ),
+        ),
+        (AUTH,),
+        probe_only=CURRENT,
+    ),
+    Mutant(
+        "session-version",
+        "sessions survive logout-all (session version not compared)",
+        (
+            (
+                "tenantry/auth/dependencies.py",
+                "    if access is None or access.session_version != session.session_version:\n"
+                "        raise _refuse(request, SessionRevoked(), user=session.user_id)\n"
+                "    if access.tenant_status",
+                "    if access is None:\n"
+                "        raise _refuse(request, SessionRevoked(), user=session.user_id)\n"
+                "    if access.tenant_status",
+            ),
+        ),
+        (AUTH,),
+        probe_only=CURRENT,
+    ),
+    Mutant(
+        "suspension",
+        "a suspended tenant's members keep working",
+        (
+            (
+                "tenantry/auth/dependencies.py",
+                '    if access.tenant_status != "active":',
+                "    if False:",
+            ),
+        ),
+        (AUTH, "tests/integration/api"),
+        probe_only=CURRENT,
+    ),
+    Mutant(
+        "portal-bookings-owner",
+        "a client reads any client's booking",
+        (
+            (
+                "tenantry/bookings/repository.py",
+                "        stmt = stmt.where(Booking.client_id == client_id)",
+                "        pass",
+            ),
+        ),
+        ("tests/integration/api/test_bookings.py",),
+        probe_only=("/api/portal/bookings",),
+    ),
+    Mutant(
+        "portal-requests-owner",
+        "a client reads any client's service request",
+        (
+            (
+                "tenantry/service_requests/repository.py",
+                "        stmt = stmt.where(ServiceRequest.client_id == client_id)",
+                "        pass",
+            ),
+        ),
+        ("tests/integration/api/test_service_requests.py",),
+        probe_only=("/api/portal/service-requests",),
+    ),
+    Mutant(
+        "portal-invoices-owner",
+        "a client lists any client's invoices",
+        (
+            (
+                "tenantry/invoices/repository.py",
+                "        conditions.append(Invoice.client_id == client_id)",
+                "        pass",
+            ),
+        ),
+        ("tests/integration/api/test_invoices.py",),
+        probe_only=("/api/portal/invoices",),
+    ),
+    Mutant(
+        "portal-attachment-download",
+        "a client downloads another client's attachment",
+        (
+            (
+                "tenantry/attachments/service.py",
+                "    if owner != client_id:",
+                "    if False:",
+            ),
+        ),
+        ("tests/integration/api/test_attachments.py",),
+        probe_only=("/api/portal/attachments",),
+    ),
+    Mutant(
+        "idempotency-user",
+        "a stored idempotent response is replayed to another user",
+        (
+            (
+                "tenantry/idempotency/service.py",
+                "    return hashlib.sha256(str(user_id).encode() + b\"\\n\" + fingerprint)",
+                "    return hashlib.sha256(b\"\\n\" + fingerprint)",
+            ),
+        ),
+        ("tests/integration/api/test_idempotency.py",),
+        probe_only=("/api/admin/services",),
+    ),
+)
+
+
+# ---------------------------------------------------------------------- running
+
+
+@dataclass
+class Result:
+    name: str
+    applied: str = "yes"
+    tests: str = "-"
+    probe: str = "-"
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def caught(self) -> str:
+        if self.applied != "yes":
+            return "NOT APPLIED"
+        if self.name == "baseline":
+            return "passes" if (self.tests, self.probe) == ("pass", "pass") else "FAILS"
+        return "yes" if (self.tests, self.probe) == ("fail", "fail") else "NO"
+
+
+def copy_tree(dest: Path) -> None:
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache")
+    for part in ("src", "tests", "bench"):
+        shutil.copytree(ROOT / part, dest / part, ignore=ignore)
+    shutil.copy(ROOT / "pyproject.toml", dest / "pyproject.toml")
+
+
+def apply(tree: Path, changes: tuple[Change, ...]) -> str | None:
+    """Apply every change, or say why one cannot be (its anchor is missing)."""
+    for rel, old, new in changes:
+        path = tree / "src" / rel
+        text = path.read_text() if path.exists() else ""
+        found = text.count(old)
+        if found != 1:
+            return f"{rel}: anchor found {found} times: {old.strip()[:70]!r}"
+        path.write_text(text.replace(old, new))
+    return None
+
+
+def env_for(tree: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TENANTRY_")}
+    env["PYTHONPATH"] = f"{tree / 'src'}{os.pathsep}{tree}"
+    env.pop("DATABASE_URL", None)
+    return env
+
+
+def run_tests(tree: Path, tests: tuple[str, ...], log: Path) -> str:
+    cmd = [PY, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests]
+    with log.open("w") as out:
+        code = subprocess.call(cmd, cwd=tree, env=env_for(tree), stdout=out, stderr=out)  # noqa: S603
+    return {0: "pass", 1: "fail"}.get(code, f"error {code}")
+
+
+def run_probe(tree: Path, only: tuple[str, ...], log: Path) -> str:
+    data = tree / "data"
+    keys = f"{secrets.token_hex(32)},{secrets.token_hex(32)}"
+    env = {**env_for(tree), "TENANTRY_SECRET_KEYS": keys}
+    serve_log = log.with_suffix(".serve.log")
+    with serve_log.open("w") as out:
+        server = subprocess.Popen(  # noqa: S603
+            [PY, "-m", "tenantry.ops.cli", "serve", "--data-dir", str(data), "--port", "0"],
+            cwd=tree, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        url = wait_served(server, serve_log)
+        if url is None:
+            return "error: server did not start"
+        cmd = [
+            PY, "-m", "tenantry.ops.cli", "probe", "--target", url, "--strict",
+            "--a-client2", "client2@acme.test", "--leaver", "consultant@demo.test",
+            "--signing-keys", keys, "--report", str(log.with_suffix(".json")),
+        ]  # fmt: skip
+        for o in only:
+            cmd += ["--only", o]
+        # The attacker is the unmutated tree: run from the repository, not the copy.
+        probe_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        with log.open("w") as out:
+            code = subprocess.call(cmd, cwd=ROOT, env=probe_env, stdout=out, stderr=out)  # noqa: S603
+        return {0: "pass", 1: "fail"}.get(code, f"error {code}")
+    finally:
+        stop(server)
+
+
+def wait_served(server: subprocess.Popen[bytes], log: Path) -> str | None:
+    deadline = time.monotonic() + 300
+    url = None
+    while time.monotonic() < deadline and server.poll() is None:
+        if url is None:
+            found = re.search(r"serving on (http://\S+)", log.read_text())
+            url = found.group(1) if found else None
+        if url is not None:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    return url
+            except httpx.HTTPError:
+                pass
+        time.sleep(1)
+    return None
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is None:
+        server.send_signal(signal.SIGINT)  # runs exit hooks: the embedded PostgreSQL stops
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)  # our own process group
+            server.wait(timeout=10)
+
+
+def run_one(mutant: Mutant | None, out_dir: Path) -> Result:
+    name = mutant.name if mutant else "baseline"
+    result = Result(name)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix=f"mutant-{name}-") as tmp:
+        tree = Path(tmp)
+        copy_tree(tree)
+        if mutant is not None:
+            problem = apply(tree, mutant.changes)
+            if problem is not None:
+                result.applied, result.notes = "no", [problem]
+                return result
+            tests = mutant.tests
+        else:
+            tests = tuple(sorted({t for m in MUTANTS for t in m.tests}))
+        result.tests = run_tests(tree, tests, out_dir / f"{name}.tests.log")
+        if mutant is not None and mutant.serve_with:
+            problem = apply(tree, mutant.serve_with)
+            if problem is not None:
+                result.notes.append(f"other wall not switched off: {problem}")
+        only = mutant.probe_only if mutant else ()
+        result.probe = run_probe(tree, only, out_dir / f"{name}.probe.log")
+    result.seconds = time.monotonic() - started
+    print(f"{name}: tests {result.tests}, probe {result.probe} ({result.seconds:.0f}s)", flush=True)
+    return result
+
+
+def table(results: list[Result]) -> str:
+    by_name = {m.name: m for m in MUTANTS}
+    lines = [
+        "| mutant | what it breaks | tests | strict probe | caught |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results:
+        what = by_name[r.name].what if r.name in by_name else "nothing (unmutated tree)"
+        if r.name in by_name and by_name[r.name].serve_with:
+            what += " (probe: other data wall off)"
+        lines.append(f"| {r.name} | {what} | {r.tests} | {r.probe} | {r.caught} |")
+    for r in results:
+        lines += [f"- {r.name}: {n}" for n in r.notes]
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", help="mutants to run (default: all + baseline)")
+    parser.add_argument("--list", action="store_true", help="list the mutants and exit")
+    parser.add_argument("--jobs", type=int, default=1, help="mutants run at once")
+    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "mutants")
+    args = parser.parse_args(argv)
+    if args.list:
+        for m in MUTANTS:
+            print(f"{m.name:28} {m.what}")
+        return 0
+    unknown = set(args.names) - {m.name for m in MUTANTS}
+    if unknown:
+        parser.error(f"unknown mutants: {', '.join(sorted(unknown))}")
+    chosen: list[Mutant | None] = [m for m in MUTANTS if not args.names or m.name in args.names]
+    if not args.no_baseline:
+        chosen.insert(0, None)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        results = list(pool.map(lambda m: run_one(m, args.out), chosen))
+    report = table(results)
+    print(report)
+    (args.out / "table.md").write_text(report + "\n")
+    ok = all(r.caught in ("yes", "passes") for r in results)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
