@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 
 from tenantry.db.bootstrap import DatabaseUrls, admin_url, ensure_database, resolve_urls
@@ -28,6 +29,12 @@ if TYPE_CHECKING:
 # Starlette's TestClient sends ``Host: testserver``; the edge refuses hosts it does not
 # know, so the test run declares it (every Settings() built in a test reads this).
 os.environ.setdefault("TENANTRY_ALLOWED_HOSTS", "testserver")
+
+# CI runs Hypothesis derandomised: the same examples every run, so a red build is the
+# code's doing, never the draw's. Locally the default (random) profile keeps exploring.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 TEST_KEYS = "test-signing-key-one-0123456789abcdef,test-signing-key-two-0123456789abcdef"
 

@@ -203,8 +203,7 @@ def test_a_member_signs_in_through_the_form_and_sees_the_active_tenant(
     sign_in(page, owner.email, owner.password)
 
     expect(page).to_have_url(re.compile(r"/app$"))
-    # Some rows for the dashboard, through the API with the page's own cookies (the
-    # services area may not be built yet: then its panel says "not available").
+    # Some rows for the dashboard, through the API with the page's own cookies.
     created = [
         page.request.post(
             "/api/admin/services",
@@ -228,13 +227,10 @@ def test_a_member_signs_in_through_the_form_and_sees_the_active_tenant(
     expect(page.locator(".panel", has_text="loading…")).to_have_count(0)
     expect(page.locator(".panel .error")).to_have_count(0)
     services = page.locator(".panel", has=page.locator("h2", has_text="Services"))
-    if created == [201, 201]:
-        expect(services.locator("tbody tr")).to_have_count(2)
-        expect(services.locator("td", has_text="Boiler <b>check</b>")).to_have_count(1)
-        expect(services.locator("td", has_text="129.00")).to_have_count(1)
-    else:
-        assert created == [404, 404], created
-        expect(services).to_contain_text("Not available")
+    assert created == [201, 201], created
+    expect(services.locator("tbody tr")).to_have_count(2)
+    expect(services.locator("td", has_text="Boiler <b>check</b>")).to_have_count(1)
+    expect(services.locator("td", has_text="129.00")).to_have_count(1)
     # The root now goes straight to the app.
     page.goto("/")
     expect(page).to_have_url(re.compile(r"/app$"))

@@ -25,6 +25,7 @@ from tenantry.errors import Forbidden, NotFound
 from tenantry.routing import tenant_router
 from tenantry.services.models import Service
 from tenantry.settings import Settings
+from tenantry.tenants.models import Tenant
 
 LEAKY_READ = "GET /api/admin/leaky/memberships"
 LEAKY_WRITE = "POST /api/admin/leaky/touch"
@@ -43,9 +44,15 @@ def leaky_router() -> APIRouter:
 
     @router.post("/touch")
     def touch_every_service(ctx: CurrentTenant, db: DatabaseDep) -> dict[str, int]:
-        """Deliberately leaky: changes every tenant's services."""
+        """Deliberately leaky: changes the services of other tenants — only the attack
+        worlds' (slugs ``iso…``), never rows another test reads."""
         with db.system_session(reason="test: deliberately leaky write") as s:
-            result = s.execute(update(Service).values(description=Service.description + "."))
+            worlds = select(Tenant.id).where(Tenant.slug.like("iso%"))
+            result = s.execute(
+                update(Service)
+                .where(Service.tenant_id.in_(worlds))
+                .values(description=Service.description + ".")
+            )
         return {"touched": int(getattr(result, "rowcount", 0))}
 
     @router.get("/bookings/{booking_id}")
@@ -70,22 +77,21 @@ def leaky_app(settings: Settings, db: Database) -> FastAPI:
     return app
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def serve_in_thread(app: FastAPI) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on 127.0.0.1 in a background thread; yield its URL."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    """Serve ``app`` with uvicorn on 127.0.0.1 in a background thread; yield its URL.
+    The socket is bound here and handed to uvicorn: the port is never free for a moment
+    in which another process could take it."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="leaky-uvicorn", daemon=True
     )
-    thread = threading.Thread(target=server.run, name="leaky-uvicorn", daemon=True)
     thread.start()
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 60
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("uvicorn did not start")
@@ -95,3 +101,4 @@ def serve_in_thread(app: FastAPI) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+        sock.close()

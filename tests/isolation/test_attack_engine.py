@@ -48,7 +48,7 @@ from tenantry.db.engine import Database
 from tenantry.isolation import guard
 from tenantry.isolation.context import TenantContext, current_context, tenant_context
 from tenantry.probe import BREACHES, Report
-from tenantry.probe.report import DISTINGUISHABLE, UNEXERCISED
+from tenantry.probe.report import DISTINGUISHABLE, LEAK_BODY, UNEXERCISED
 from tenantry.services.models import Service
 from tenantry.settings import Settings
 from tests.isolation.conftest import run_engine
@@ -207,10 +207,37 @@ def test_with_rls_off_the_guard_alone_keeps_tenants_apart(
 # ------------------------------------------------------------------ both off
 
 
+# Admin read routes that cannot show B's data even with both walls off, and why. Every
+# other admin read route must be flagged as a body leak.
+_NUMBERS = (
+    "aggregate numbers over the tenant's rows: nothing of B's (no id, no name) for the "
+    "oracle to recognise in a count"
+)
+_SETTINGS = (
+    "the tenant's settings row: numbers and flags, no id or name of B for the oracle to "
+    "recognise (which tenant's row comes back is what the wall-alone runs check)"
+)
+NO_B_DATA_TO_SHOW: dict[str, str] = {
+    "GET /api/admin/bookings/stats": _NUMBERS,
+    "GET /api/admin/bookings/pending-count": _NUMBERS,
+    "GET /api/admin/booking-settings": _SETTINGS,
+    "GET /api/admin/communication-settings": _SETTINGS,
+    "GET /api/admin/thresholds": _SETTINGS,
+    "GET /api/admin/permissions": "the role → permission matrix: B's is the same catalogue "
+    "of permission names as A's, nothing that names B",
+    "GET /api/admin/calendar": "the window asked for (this week) holds none of B's bookings "
+    "in the world (they are a week ahead); B's bookings are recognised in the booking list",
+    "GET /api/admin/attachments/{attachment_id}/download": "no bytes before an antivirus "
+    "verdict: B's pending file answers 409 scan_pending, with no body of B's",
+}
+
+
 @pytest.mark.slow
 def test_with_guard_and_rls_off_the_engine_finds_the_leaks(
     database_urls, db, settings, shared_world, capsys
 ):
+    """Every admin read route must now be flagged as returning B's data — in lists and by
+    id — the proof that the zeros above are the walls' doing, not the engine's blindness."""
     database = database_without_guard(privileged(database_urls))
     try:
         app = app_on(settings, database)
@@ -223,6 +250,12 @@ def test_with_guard_and_rls_off_the_engine_finds_the_leaks(
         database.dispose()
     with capsys.disabled():
         print(f"\n{one_line(report)}")
-    if not any(key.startswith("GET /api/admin/") for key in report.routes):
-        pytest.skip("no admin read routes yet")
-    assert report.leaks, "with both data walls off the sweep must see B's rows"
+    admin_reads = {k for k, r in report.routes.items() if k.startswith("GET /api/admin/")}
+    assert len(admin_reads) >= 30, "the admin read routes must be there to be attacked"
+    flagged = {f.route for f in report.of_kind(LEAK_BODY)}
+    missed = admin_reads - flagged - set(NO_B_DATA_TO_SHOW)
+    assert not missed, f"{len(missed)} admin read routes not flagged:\n" + "\n".join(
+        sorted(missed)
+    )
+    by_id = [k for k in flagged if "{" in k]
+    assert by_id, "B's rows read by id must be recognised too"

@@ -53,6 +53,7 @@ from tenantry.probe.report import (
 from tenantry.probe.requests import Req, RequestFactory, control_value
 from tenantry.probe.spec import Operation, Param, Spec, path_params
 from tenantry.probe.state import RunState, Seen
+from tenantry.probe.success import SuccessPath
 from tenantry.probe.values import STYLES, Slot, Style, variants
 from tenantry.probe.watch import ChangeWatch
 
@@ -77,6 +78,7 @@ class Engine:
         self.protected: set[str] = set()
         self.rng = random.Random(config.seed)  # noqa: S311 - test data, not secrets
         self._state: RunState | None = None
+        self._success: SuccessPath
         self._watch: ChangeWatch | None = None
         self._reads_checked = False
         self._started = 0.0
@@ -96,6 +98,7 @@ class Engine:
         self._state = RunState(
             self.cfg, self.t, self.report, spec, requests, self.adapter, a=members, seen=seen
         )
+        self._success = SuccessPath(self._state, self._probe)
         self._sign_in()
         scenarios.check_memberships(self.s)
         harvest.harvest(self.s)
@@ -294,13 +297,23 @@ class Engine:
             req = self.s.requests.build(op, actor, style)
             first = first or req
             if op.method == "DELETE":
-                stats.baseline = (
-                    stats.baseline or "not sent (deletion): probes use foreign ids only"
-                )
+                # Never on a harvested record (later probes need them): on a fresh one.
+                made = None if stats.exercised else self._success.attempt(op, actor, req)
+                if made is not None:
+                    stats.baseline = f"{style.label} request as {actor.label}, {made[2]} → "
+                    stats.baseline += outcome(made[1])
+                    return made[0]
+                stats.baseline = stats.baseline or "not sent (deletion, no fresh record)"
                 return req
             sent = self._probe(op, actor, req, "baseline")
             if sent.status != 422:
                 self.s.styles[op.key] = style
+                if not 200 <= sent.status < 300 and op.path_params and not stats.exercised:
+                    made = self._success.attempt(op, actor, req)
+                    if made is not None:
+                        stats.baseline = f"{style.label} request as {actor.label}, {made[2]} → "
+                        stats.baseline += outcome(made[1])
+                        return made[0]
                 if not stats.baseline or "422" in stats.baseline:
                     stats.baseline = f"{style.label} request as {actor.label} → {outcome(sent)}"
                 return req
@@ -355,7 +368,9 @@ class Engine:
         stats.probes += 1
         stats.statuses[sent.status] += 1
         if authenticated and reached_handler(sent):
-            stats.exercised = True
+            stats.reached = True
+        if kind == "baseline" and 200 <= sent.status < 300:
+            stats.exercised = True  # the success path itself was attacked
         markers = [self.s.markers_b]
         if self._is_client1(actor) and self.s.markers_c2:
             markers.append(self.s.markers_c2)
@@ -380,7 +395,7 @@ class Engine:
             return [(self.cfg.b.slug, "tenant B")]
         if slot.kind == "tenant_id":
             return [(self.s.b_tenant_id, "tenant B")]
-        typed = self.s.seen.b.pick(slot.resource, slot.fld, exclude=self.s.seen.a.uuids)
+        typed = self.s.seen.b.pick(slot.resource, slot.fld, exclude=self.s.a_known)
         if slot.resource is not None and canonical(slot.resource) == "tenant" and slot.fld == "id":
             typed = [self.s.b_tenant_id]
         if not typed and slot.fld == "id":

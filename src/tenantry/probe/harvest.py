@@ -16,6 +16,8 @@ from tenantry.probe.requests import param_field, param_resource, path_resource
 from tenantry.probe.spec import Operation, fill_path
 from tenantry.probe.state import RunState
 
+BY_ID_READS = 3
+
 
 def harvest(run: RunState) -> None:
     reads = [op for op in run.spec.operations if op.method == "GET" and op.scope != "system"]
@@ -25,15 +27,17 @@ def harvest(run: RunState) -> None:
             if not op.path_params:
                 _read(run, op, actor, bank, {})
         for op in reads:
-            values = {}
-            for p in op.path_params:
-                picked = bank.pick(param_resource(op, p.name), param_field(p.name))
-                if not picked:
-                    break
-                values[p.name] = picked[0]
-            else:
-                if values:
-                    _read(run, op, actor, bank, values)
+            # A few records per by-id read (the first may be the one with no attachments).
+            for n in range(BY_ID_READS):
+                values = {}
+                for p in op.path_params:
+                    picked = bank.pick(param_resource(op, p.name), param_field(p.name))
+                    if len(picked) <= n:
+                        break
+                    values[p.name] = picked[n]
+                else:
+                    if values:
+                        _read(run, op, actor, bank, values)
     for key, bank in run.seen.banks.items():
         (run.seen.a if key.startswith("a.") else run.seen.b).merge(bank)
     if run.adapter is not None:
@@ -46,8 +50,10 @@ def _rows(run: RunState) -> None:
     for table, row in run.adapter.rows(run.a_tenant_id):
         rows = Bank()
         rows.harvest(row, singular(table))
+        rows.harvest_strings(row, needles(run))
         run.seen.a.merge(rows)
         run.seen.a_rows |= rows.uuids
+        run.seen.a_row_strings |= rows.strings
         if other is not None:
             run.seen.other_client_owned |= owned_ids(row, other.user_id)
     for table, row in run.adapter.rows(run.b_tenant_id):
@@ -83,12 +89,21 @@ def needles(run: RunState) -> list[str]:
 
 
 def build_markers(run: RunState) -> None:
-    a_known = run.seen.a.people() | {x.user_id for x in run.a.values()} | run.seen.a_rows
-    a_known.add(run.a_tenant_id)
+    """B's markers: what B holds minus what A legitimately holds too. With the data
+    adapter, "what A holds" is read from A's own rows — never from A's API view, which a
+    broken wall fills with B's rows (people and strings included), hiding the very leak
+    it is there to show. Over HTTP, A's API view is all there is."""
+    actors = {x.user_id for x in run.a.values()} | {run.a_tenant_id}
+    if run.adapter is not None:
+        a_known, a_strings = run.seen.a_rows | actors, run.seen.a_row_strings
+    else:
+        a_known, a_strings = run.seen.a.people() | actors, run.seen.a.strings
+    # Over HTTP, every id in A's view is A's as far as the probe can tell.
+    run.a_known = a_known if run.adapter is not None else a_known | run.seen.a.uuids
     markers = run.markers_b
     markers.add_uuids(run.seen.b.uuids - a_known)
     markers.add_uuids({run.b_tenant_id} | {x.user_id for x in run.b.values()} - a_known)
-    markers.strings |= (run.seen.b.strings - run.seen.a.strings) | {run.cfg.b.slug}
+    markers.strings |= (run.seen.b.strings - a_strings) | {run.cfg.b.slug}
     markers.strings |= run.cfg.extra_markers
     other = run.a.get(run.cfg.other_client)
     if other is not None and run.cfg.client in run.a:

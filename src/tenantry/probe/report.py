@@ -40,7 +40,10 @@ class RouteStats:
     scope: str | None
     probes: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
+    # Exercised: a baseline got 2xx, so the attacks started from the success path.
+    # Reached: some probe got past authentication and validation (weaker).
     exercised: bool = False
+    reached: bool = False
     skipped: str | None = None  # reason, when not probed at all
     exempt: str | None = None  # reason, when allowed to stay unexercised
     baseline: str = ""  # how the valid request was built (or why it could not be)
@@ -144,6 +147,7 @@ class Report:
                     "probes": r.probes,
                     "statuses": {str(k): v for k, v in sorted(r.statuses.items())},
                     "exercised": r.exercised,
+                    "reached": r.reached,
                     "skipped": r.skipped,
                     "exempt": r.exempt,
                     "baseline": r.baseline,

@@ -30,6 +30,7 @@ class Seen:
     a: Bank = field(default_factory=Bank)
     b: Bank = field(default_factory=Bank)
     a_rows: set[str] = field(default_factory=set)
+    a_row_strings: set[str] = field(default_factory=set)
     # Records of A's other client: the first client must never reach them.
     other_client_owned: set[str] = field(default_factory=set)
 
@@ -47,6 +48,8 @@ class RunState:
     seen: Seen = field(default_factory=Seen)
     markers_b: Markers = field(default_factory=lambda: Markers("tenant B"))
     markers_c2: Markers = field(default_factory=lambda: Markers("another client of A"))
+    # Ids A holds legitimately (its own rows, its members): never used as "B's id".
+    a_known: set[str] = field(default_factory=set)
     # The body style that passed validation, per operation.
     styles: dict[str, Style] = field(default_factory=dict)
 
