@@ -91,6 +91,11 @@ MAY_STAY_UNEXERCISED: tuple[Exemption, ...] = (
         "a real one",
     ),
     Exemption(
+        "GET /static/{name}",
+        "the web pages' own files (scripts, styles), named by the pages, not by the API; "
+        "no tenant data; tests/e2e/test_browser.py loads them",
+    ),
+    Exemption(
         "GET /healthz",
         "liveness only: carries no tenant data",
     ),

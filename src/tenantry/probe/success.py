@@ -30,7 +30,9 @@ from tenantry.probe.spec import Operation
 from tenantry.probe.state import RunState
 from tenantry.probe.values import STYLES, Slot, set_in
 
-MAX_ATTEMPTS = 10
+MAX_ATTEMPTS = 12
+AMOUNT_WORDS = ("amount", "cents", "price", "total")
+LARGE = 10_000_000
 
 Send = Callable[[Operation, Actor, Req, str], Sent]
 
@@ -62,8 +64,9 @@ class SuccessPath:
             creator = self.creator(op, p.name, actor)
             if creator is None:
                 continue
-            for prep in [None, *self.siblings(op, p.name)]:
-                fresh = self.fresh(creator, actor)
+            plans = [(prep, False) for prep in [None, *self.siblings(op, p.name)]]
+            for prep, large in [*plans, (None, True)]:
+                fresh = self.fresh(creator, actor, large=large)
                 if fresh is None:
                     return
                 if prep is not None:
@@ -72,6 +75,7 @@ class SuccessPath:
                         continue
                 base = _with_path(req, p.name, fresh)
                 how = f"fresh record from {creator.key}" + (f", then {prep.key}" if prep else "")
+                how += " (large amounts)" if large else ""
                 yield base, how
                 for variant, field_how in _enum_variants(self.run, op, base):
                     yield variant, f"{how}, {field_how}"
@@ -81,10 +85,9 @@ class SuccessPath:
 
     def creator(self, op: Operation, name: str, actor: Actor) -> Operation | None:
         """The POST that makes the kind of record ``{name}`` names, callable by ``actor``."""
-        resource = param_resource(op, name)
-        if resource is None:
-            return None
         prefix = op.path[: op.path.index("{" + name + "}")].rstrip("/")
+        # ``{request_id}`` after ``/service-requests``: the collection names it better.
+        resources = {param_resource(op, name), path_resource(prefix)} - {None}
         found = [
             o
             for o in self.run.spec.operations
@@ -92,7 +95,7 @@ class SuccessPath:
             and o.scope == op.scope
             and o.allows(actor.role)
             and not o.path.endswith("}")
-            and path_resource(o.path) == resource
+            and path_resource(o.path) in resources
         ]
         ranked = [o for o in found if o.path == prefix]
         ranked += sorted(found, key=lambda o: (len(o.path_params), o.path))
@@ -110,9 +113,13 @@ class SuccessPath:
             and len(o.path_params) == len(op.path_params)
         ][:4]
 
-    def fresh(self, creator: Operation, actor: Actor) -> str | None:
-        """A new record made by ``creator`` as ``actor``: its id, or None."""
-        for style in dict.fromkeys([self.run.style_for(creator), *STYLES[:2]]):
+    def fresh(self, creator: Operation, actor: Actor, *, large: bool = False) -> str | None:
+        """A new record made by ``creator`` as ``actor``: its id, or None. ``large``:
+        amounts far above the usual (over an auto-approval threshold, say)."""
+        styles = [self.run.style_for(creator), *STYLES[:2]]
+        if large:
+            styles = [replace(s, overrides=self._large_amounts(creator)) for s in styles]
+        for style in dict.fromkeys(styles):
             req = self.run.requests.build(creator, actor, style)
             sent = self.send(creator, actor, req, "prepare")
             if ok(sent):
@@ -120,6 +127,15 @@ class SuccessPath:
             if sent.status != 422:
                 return None
         return None
+
+    def _large_amounts(self, creator: Operation) -> tuple[tuple[str, Any], ...]:
+        props = self.run.spec.resolve(creator.body_schema).get("properties", {})
+        out = []
+        for name, sub in props.items():
+            schema = self.run.spec.resolve(sub)
+            if schema.get("type") == "integer" and any(w in name for w in AMOUNT_WORDS):
+                out.append((name, min(int(schema.get("maximum", LARGE)), LARGE)))
+        return tuple(out)
 
     def _on(self, op: Operation, actor: Actor, name: str, record: str) -> Req:
         return _with_path(self.run.requests.build(op, actor, self.run.style_for(op)), name, record)
@@ -130,16 +146,16 @@ def _with_path(req: Req, name: str, value: str) -> Req:
 
 
 def _created_id(body: Any, creator: Operation) -> str | None:
+    """The new record's id in a creation answer: ``id`` (or ``<resource>_id``,
+    ``user_id``) at the top, else in a nested object (``{"member": {"user_id": …}}``)."""
     if not isinstance(body, dict):
         return None
     resource = path_resource(creator.path) or ""
-    for key in ("id", f"{resource}_id", "user_id"):
-        value = body.get(key)
-        if isinstance(value, str):
-            return value
-    nested = body.get("user")
-    if isinstance(nested, dict) and isinstance(nested.get("id"), str):
-        return str(nested["id"])
+    for obj in [body, *(v for v in body.values() if isinstance(v, dict))]:
+        for key in ("id", f"{resource}_id", "user_id"):
+            value = obj.get(key)
+            if isinstance(value, str):
+                return value
     return None
 
 
