@@ -77,6 +77,14 @@ def leaky_app(settings: Settings, db: Database) -> FastAPI:
     return app
 
 
+def free_port() -> int:
+    """A port free a moment ago (racy: prefer binding port 0 and keeping the socket, as
+    ``serve_in_thread`` does); kept for tests that need a port nobody listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 @contextlib.contextmanager
 def serve_in_thread(app: FastAPI) -> Iterator[str]:
     """Serve ``app`` with uvicorn on 127.0.0.1 in a background thread; yield its URL.

@@ -100,7 +100,7 @@ class Engine:
         )
         self._success = SuccessPath(self._state, self._probe)
         self._sign_in()
-        scenarios.check_memberships(self.s)
+        self.protected |= scenarios.check_memberships(self.s)
         harvest.harvest(self.s)
         harvest.build_markers(self.s)
         self._say(

@@ -39,10 +39,13 @@ def run_scenarios(run: RunState) -> None:
     replay_after_logout_all(run)
 
 
-def check_memberships(run: RunState) -> None:
+def check_memberships(run: RunState) -> set[str]:
     """Each configured membership, signed in: the role the API reports in that tenant
-    (sign-in answer and ``/api/tenant/current``), or a refusal where there must be one."""
+    (sign-in answer and ``/api/tenant/current``), or a refusal where there must be one.
+    Returns the user ids it saw, which the sweep must never change (a probe that
+    promoted one of them would fail the next run's check, not this wall)."""
     name = "role-per-tenant"
+    seen: set[str] = set()
     for check in run.cfg.role_checks:
         who = f"{check.creds.label} in {check.creds.tenant}"
         try:
@@ -52,6 +55,7 @@ def check_memberships(run: RunState) -> None:
             if check.role is not None:
                 run.finding(WRONG_MEMBERSHIP, LOGIN, name, who, f"cannot sign in: {exc}")
             continue
+        seen.add(actor.user_id)
         current = run.t.request("GET", "/api/tenant/current", cookies=actor.cookies)
         run.report.scenario_probes[name] += 2
         body = current.body if isinstance(current.body, dict) else {}
@@ -64,6 +68,7 @@ def check_memberships(run: RunState) -> None:
             detail = f"expected role {check.role!r}; sign-in said {reported[0]!r}, "
             detail += f"/api/tenant/current → {outcome(current)} {reported[1]!r}"
             run.finding(WRONG_MEMBERSHIP, CURRENT, name, who, detail, current)
+    return seen
 
 
 def login_to_other_tenant(run: RunState) -> None:
