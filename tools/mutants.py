@@ -348,12 +348,13 @@ def run_probe(tree: Path, only: tuple[str, ...], log: Path) -> str:
         cmd = [
             PY, "-m", "tenantry.ops.cli", "probe", "--target", url, "--strict",
             "--a-client2", "client2@acme.test", "--leaver", "consultant@demo.test",
+            "--shared-member", "consultant@demo.test",
             "--signing-keys", keys, "--report", str(log.with_suffix(".json")),
         ]  # fmt: skip
         for o in only:
             cmd += ["--only", o]
         # The attacker is the unmutated tree: run from the repository, not the copy.
-        probe_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        probe_env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
         with log.open("w") as out:
             code = subprocess.call(cmd, cwd=ROOT, env=probe_env, stdout=out, stderr=out)  # noqa: S603
         return {0: "pass", 1: "fail"}.get(code, f"error {code}")

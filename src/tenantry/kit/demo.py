@@ -16,6 +16,9 @@ if TYPE_CHECKING:  # an annotation only: tenants (provisioning) builds on the ki
 DEMO_TENANTS = (("acme", "Acme Home Services"), ("globex", "Globex Facilities"))
 DEMO_ROLES = ("owner", "admin", "staff", "client")
 CONSULTANT = "consultant@demo.test"
+# A different role in each tenant: a wall that let one tenant's membership answer for
+# another would show as the wrong role (``tenantry probe --shared-member``).
+CONSULTANT_ROLES = {"acme": "staff", "globex": "admin"}
 
 
 @dataclass
@@ -35,5 +38,5 @@ def demo_accounts() -> list[tuple[str, str]]:
     for slug, _ in DEMO_TENANTS:
         rows += [(f"{role}@{slug}.test", f"{role} of {slug}") for role in DEMO_ROLES]
         rows.append((f"client2@{slug}.test", f"a second client of {slug}"))
-    rows.append((CONSULTANT, "staff of both acme and globex"))
+    rows.append((CONSULTANT, "staff of acme, admin of globex"))
     return rows

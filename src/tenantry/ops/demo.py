@@ -1,5 +1,6 @@
 """Demo data: tenants ``acme`` and ``globex`` with one user per role, and a consultant
-who is staff in both. Idempotent: running it again changes nothing that exists."""
+who is staff of acme and admin of globex (one person, a different role per tenant).
+Idempotent: running it again changes nothing that exists."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ from sqlalchemy import select
 from tenantry import areas
 from tenantry.db.engine import Database
 from tenantry.db.tenant import Tenant
-from tenantry.kit.demo import CONSULTANT, DEMO_ROLES, DEMO_TENANTS, DemoTenant, demo_accounts
+from tenantry.kit.demo import (
+    CONSULTANT,
+    CONSULTANT_ROLES,
+    DEMO_ROLES,
+    DEMO_TENANTS,
+    DemoTenant,
+    demo_accounts,
+)
 from tenantry.tenants.lifecycle import TenantRef, add_member, ensure_user, provision_tenant
 
 
@@ -48,7 +56,7 @@ def load_demo_data(db: Database, password: str, *, progress: Callable[[str], Non
         )
         add_member(db, tenant_id=ref.id, user_id=client2, role="client")
         demo.users["client2"] = client2
-        add_member(db, tenant_id=ref.id, user_id=consultant, role="staff")
+        add_member(db, tenant_id=ref.id, user_id=consultant, role=CONSULTANT_ROLES[slug])
         demo.users["consultant"] = consultant
         for fill in demo_fillers():
             fill(db, demo)

@@ -59,6 +59,14 @@ def probe_command(
             "member's cookies must die at once (the demo's consultant@demo.test will do)."
         ),
     ] = None,
+    shared_member: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A person who is a member of both tenants (repeatable): signed in to each, "
+            "the API must report the same role everywhere as the sign-in did "
+            "(the demo's consultant@demo.test is staff of acme, admin of globex)."
+        ),
+    ] = None,
     b_owner: Annotated[str | None, typer.Option(help="Default owner@<b>.test.")] = None,
     b_client: Annotated[str | None, typer.Option(help="Default client@<b>.test.")] = None,
     signing_keys: Annotated[
@@ -84,6 +92,7 @@ def probe_command(
     import httpx
 
     from tenantry.probe import Config, Credentials, Engine, RoleCheck, Side
+    from tenantry.probe.config import AS_SIGNED_IN
     from tenantry.probe.http import LoginFailed
     from tenantry.probe.report import DISTINGUISHABLE, UNEXERCISED
 
@@ -110,6 +119,11 @@ def probe_command(
         for c in [*members_a.values(), *members_b.values()]
         if c.label in ROLES_A
     ]
+    for email in shared_member or []:
+        role_checks += [
+            RoleCheck(Credentials("shared", email, pw_a, tenant_a), AS_SIGNED_IN),
+            RoleCheck(Credentials("shared", email, pw_b, tenant_b), AS_SIGNED_IN),
+        ]
     config = Config(
         a=Side(tenant_a, members_a),
         role_checks=role_checks,

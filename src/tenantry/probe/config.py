@@ -56,7 +56,14 @@ class Config:
     role_checks: list[RoleCheck] = field(default_factory=list)
 
 
+AS_SIGNED_IN = "*"
+
+
 @dataclass(frozen=True)
 class RoleCheck:
+    """``role``: the role the API must report; None: must be refused; ``AS_SIGNED_IN``:
+    whatever the sign-in answered (a member of both tenants seen from outside, whose
+    roles the probe does not know) — every later answer must agree with it."""
+
     creds: Credentials
     role: str | None

@@ -13,6 +13,7 @@ import secrets
 import uuid
 
 from tenantry.probe.bodies import oversized_bodies
+from tenantry.probe.config import AS_SIGNED_IN
 from tenantry.probe.http import Actor, LoginFailed, Sent
 from tenantry.probe.nested import nested_permissions
 from tenantry.probe.oracle import outcome, same_outcome
@@ -60,12 +61,13 @@ def check_memberships(run: RunState) -> set[str]:
         run.report.scenario_probes[name] += 2
         body = current.body if isinstance(current.body, dict) else {}
         reported = (actor.role, body.get("role") if current.status == 200 else None)
+        expected = actor.role if check.role == AS_SIGNED_IN else check.role
         if check.role is None:
             if current.status not in (401, 403):
                 detail = f"must be refused; /api/tenant/current → {outcome(current)} {reported}"
                 run.finding(WRONG_MEMBERSHIP, CURRENT, name, who, detail, current)
-        elif reported != (check.role, check.role):
-            detail = f"expected role {check.role!r}; sign-in said {reported[0]!r}, "
+        elif reported != (expected, expected):
+            detail = f"expected role {expected!r}; sign-in said {reported[0]!r}, "
             detail += f"/api/tenant/current → {outcome(current)} {reported[1]!r}"
             run.finding(WRONG_MEMBERSHIP, CURRENT, name, who, detail, current)
     return seen
