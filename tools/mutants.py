@@ -438,6 +438,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     parser.add_argument("--jobs", type=int, default=1, help="mutants run at once")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--baseline-only", action="store_true", help="only the unmutated run")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "mutants")
     args = parser.parse_args(argv)
     if args.list:
@@ -448,6 +449,8 @@ def main(argv: list[str]) -> int:
     if unknown:
         parser.error(f"unknown mutants: {', '.join(sorted(unknown))}")
     chosen: list[Mutant | None] = [m for m in MUTANTS if not args.names or m.name in args.names]
+    if args.baseline_only:
+        chosen = []
     if not args.no_baseline:
         chosen.insert(0, None)
     args.out.mkdir(parents=True, exist_ok=True)

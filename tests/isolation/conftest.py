@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import zlib
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,9 @@ def run_engine(
     **config: object,
 ) -> Report:
     """One engine run in-process; prints the summary and writes the JSON report."""
+    # Each sweep its own seed: several sweeps share a world, and the same seed would book
+    # the same slots again (409 slot_taken instead of the success path).
+    config.setdefault("seed", zlib.crc32(name.encode()))
     cfg = world.config(settings, route_table=route_table(app), **config)
     target = f"in-process app ({name})"
     with TestClient(app) as client:

@@ -59,6 +59,7 @@ from tenantry.probe.watch import ChangeWatch
 
 ATTACKER_ROLES = ("owner", "admin", "staff", "client")
 MAX_BASELINE_TRIES = 14
+MAX_CLASHES = 3
 
 
 class Engine:
@@ -289,6 +290,7 @@ class Engine:
         tried: list[Style] = []
         errors: list[str] = []
         first: Req | None = None
+        clashes = 0
         while queue and len(tried) < MAX_BASELINE_TRIES:
             style = queue.pop(0)
             if style in tried:
@@ -306,6 +308,13 @@ class Engine:
                 stats.baseline = stats.baseline or "not sent (deletion, no fresh record)"
                 return req
             sent = self._probe(op, actor, req, "baseline")
+            if sent.status == 409 and not op.path_params and clashes < MAX_CLASHES:
+                # A clash with an earlier record (a slot taken): built again, it differs.
+                clashes += 1
+                queue.insert(0, style)
+                tried.remove(style)
+                errors.append(f"{style.label}: {describe(sent.body)[:200]}")
+                continue
             if sent.status != 422:
                 self.s.styles[op.key] = style
                 if not 200 <= sent.status < 300 and op.path_params and not stats.exercised:

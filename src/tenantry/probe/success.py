@@ -124,7 +124,7 @@ class SuccessPath:
             sent = self.send(creator, actor, req, "prepare")
             if ok(sent):
                 return _created_id(sent.body, creator)
-            if sent.status != 422:
+            if sent.status not in (409, 422):  # a clash (slot taken): the next try differs
                 return None
         return None
 
