@@ -103,7 +103,11 @@ class Engine:
         self._sign_in()
         self.protected |= scenarios.check_memberships(self.s)
         harvest.harvest(self.s)
+        seeded = scenarios.seed_other_client(self.s)
+        if seeded:
+            harvest.again(self.s, self.s.a[self.cfg.other_client])
         harvest.build_markers(self.s)
+        self.report.notes.append(f"A's other client made {seeded} records of its own first")
         self._say(
             f"{self.t.sent} requests; markers: {len(self.s.markers_b.uuids)} ids and "
             f"{len(self.s.markers_b.strings)} strings of B, {len(self.s.markers_c2.uuids)} ids "

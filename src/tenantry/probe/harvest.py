@@ -20,28 +20,46 @@ BY_ID_READS = 3
 
 
 def harvest(run: RunState) -> None:
-    reads = [op for op in run.spec.operations if op.method == "GET" and op.scope != "system"]
     for actor in [*run.a.values(), *run.b.values()]:
-        bank = run.seen.banks.setdefault(actor.label, Bank())
-        for op in reads:
-            if not op.path_params:
-                _read(run, op, actor, bank, {})
-        for op in reads:
-            # A few records per by-id read (the first may be the one with no attachments).
-            for n in range(BY_ID_READS):
-                values = {}
-                for p in op.path_params:
-                    picked = bank.pick(param_resource(op, p.name), param_field(p.name))
-                    if len(picked) <= n:
-                        break
-                    values[p.name] = picked[n]
-                else:
-                    if values:
-                        _read(run, op, actor, bank, values)
+        _actor(run, actor)
     for key, bank in run.seen.banks.items():
         (run.seen.a if key.startswith("a.") else run.seen.b).merge(bank)
     if run.adapter is not None:
         _rows(run)
+
+
+def again(run: RunState, actor: Actor) -> None:
+    """Read everything ``actor`` can see once more (after it made records of its own)."""
+    _actor(run, actor)
+    run.seen.a.merge(run.seen.banks[actor.label])
+    if run.adapter is not None:
+        other = run.a.get(run.cfg.other_client)
+        for _, row in run.adapter.rows(run.a_tenant_id):
+            rows = Bank()
+            rows.harvest(row, "row")
+            run.seen.a_rows |= rows.uuids
+            if other is not None:
+                run.seen.other_client_owned |= owned_ids(row, other.user_id)
+
+
+def _actor(run: RunState, actor: Actor) -> None:
+    reads = [op for op in run.spec.operations if op.method == "GET" and op.scope != "system"]
+    bank = run.seen.banks.setdefault(actor.label, Bank())
+    for op in reads:
+        if not op.path_params:
+            _read(run, op, actor, bank, {})
+    for op in reads:
+        # A few records per by-id read (the first may be the one with no attachments).
+        for n in range(BY_ID_READS):
+            values = {}
+            for p in op.path_params:
+                picked = bank.pick(param_resource(op, p.name), param_field(p.name))
+                if len(picked) <= n:
+                    break
+                values[p.name] = picked[n]
+            else:
+                if values:
+                    _read(run, op, actor, bank, values)
 
 
 def _rows(run: RunState) -> None:

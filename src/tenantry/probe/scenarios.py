@@ -21,6 +21,7 @@ from tenantry.probe.report import DISTINGUISHABLE, LEAK_BODY, NOT_REFUSED, WRONG
 from tenantry.probe.requests import param_resource
 from tenantry.probe.spec import fill_path
 from tenantry.probe.state import RunState
+from tenantry.probe.values import STYLES
 
 LOGIN = "POST /api/auth/login"
 CURRENT = "GET /api/tenant/current"
@@ -71,6 +72,27 @@ def check_memberships(run: RunState) -> set[str]:
             detail += f"/api/tenant/current → {outcome(current)} {reported[1]!r}"
             run.finding(WRONG_MEMBERSHIP, CURRENT, name, who, detail, current)
     return seen
+
+
+def seed_other_client(run: RunState) -> int:
+    """A's other client makes records of its own through the portal (a booking, a request…)
+    before the harvest, so the first client always has someone else's records to try —
+    a demo or a world where that client owns nothing would prove nothing."""
+    other = run.a.get(run.cfg.other_client)
+    made = 0
+    if other is None:
+        return made
+    for op in run.tenant_ops():
+        if op.method != "POST" or op.path_params or not op.allows("client"):
+            continue
+        if not op.path.startswith("/api/portal/"):
+            continue
+        for style in STYLES[:2]:
+            sent = run.requests.send(other, run.requests.build(op, other, style))
+            if 200 <= sent.status < 300:
+                made += 1
+                break
+    return made
 
 
 def login_to_other_tenant(run: RunState) -> None:
