@@ -21,11 +21,11 @@ from tenantry.auth.dependencies import CurrentTenant, DatabaseDep
 from tenantry.auth.models import Membership
 from tenantry.bookings.models import Booking
 from tenantry.db.engine import Database
+from tenantry.db.tenant import Tenant
 from tenantry.errors import Forbidden, NotFound
 from tenantry.routing import tenant_router
 from tenantry.services.models import Service
 from tenantry.settings import Settings
-from tenantry.tenants.models import Tenant
 
 LEAKY_READ = "GET /api/admin/leaky/memberships"
 LEAKY_WRITE = "POST /api/admin/leaky/touch"
