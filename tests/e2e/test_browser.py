@@ -28,6 +28,7 @@ from tenantry.db.engine import Database
 from tenantry.settings import Settings
 from tenantry.tenants.lifecycle import add_member, provision_tenant
 from tests.factories import Member, TenantFixture, make_tenant, make_user
+from tests.ports import bound_socket, port_of
 
 CHROMIUM = Path(os.environ.get("TENANTRY_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -55,37 +56,36 @@ except ImportError:  # pragma: no cover - depends on the environment
 # ---- the server -------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class LiveServer:
     url: str
     server: uvicorn.Server
     thread: threading.Thread
+    sock: socket.socket
 
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+        self.sock.close()
 
 
 def serve(app: Any) -> LiveServer:
-    port = _free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", access_log=False
-    )
+    """The app behind uvicorn on a socket bound here and handed over: the port is ours
+    from the start, never one that was free a moment ago (tests/ports.py)."""
+    sock = bound_socket()
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="uvicorn-browser", daemon=True
+    )
     thread.start()
     deadline = time.monotonic() + 15
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.02)
-    return LiveServer(f"http://127.0.0.1:{port}", server, thread)
+    return LiveServer(f"http://127.0.0.1:{port_of(sock)}", server, thread, sock)
 
 
 @pytest.fixture(scope="module")

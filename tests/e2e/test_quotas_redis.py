@@ -1,8 +1,9 @@
 """Two server processes share one tenant budget through a real Redis.
 
 The test starts its own ``redis-server`` (Debian's package; ``.ci/run`` installs it)
-on a free port and ``uvicorn --workers 2`` with ``TENANTRY_RATE_LIMIT_URL`` pointing at
-it. One tenant sends twice its budget over fresh connections, so both workers serve
+on a Unix socket in the test's folder (no TCP port to race for) and ``uvicorn --workers 2``
+on a socket the test bound and hands over, with ``TENANTRY_RATE_LIMIT_URL`` pointing at
+redis. One tenant sends twice its budget over fresh connections, so both workers serve
 it; exactly the budget is let through in total, by both processes together.
 """
 
@@ -30,7 +31,7 @@ from tenantry.routing import tenant_router
 from tenantry.settings import Settings
 from tests.conftest import TEST_KEYS
 from tests.factories import PASSWORD, make_tenant
-from tests.isolation.leaky import free_port
+from tests.ports import bound_socket, port_of
 
 BUDGET = 30
 
@@ -58,10 +59,10 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
-    port = free_port()
     folder = tmp_path_factory.mktemp("redis")
+    path = folder / "redis.sock"  # a Unix socket: no TCP port to race for
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        [binary, "--port", "0", "--unixsocket", str(path), "--save", "", "--appendonly", "no",
          "--dir", str(folder)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -69,14 +70,16 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     deadline = time.monotonic() + 10
     while True:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            with socket.socket(socket.AF_UNIX) as probe:
+                probe.settimeout(0.5)
+                probe.connect(str(path))
             break
         except OSError:
             if time.monotonic() > deadline or proc.poll() is not None:
                 proc.kill()
                 raise RuntimeError("redis-server did not start") from None
             time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
+    yield f"redis+unix://{path}?db=0"
     proc.terminate()
     proc.wait(timeout=10)
 
@@ -85,7 +88,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def server(
     settings: Settings, database_urls: DatabaseUrls, redis_url: str, tmp_path_factory: Any
 ) -> Iterator[str]:
-    port = free_port()
+    sock = bound_socket(inheritable=True)  # handed to uvicorn (--fd): no port race
     log = tmp_path_factory.mktemp("quota-server") / "stdout.jsonl"
     env = {
         **{k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"},
@@ -99,13 +102,16 @@ def server(
     }
     cmd = [
         sys.executable, "-m", "uvicorn", "tests.e2e.test_quotas_redis:server_app", "--factory",
-        "--workers", "2", "--host", "127.0.0.1", "--port", str(port),
+        "--workers", "2", "--fd", str(sock.fileno()),
         "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
     root = Path(__file__).resolve().parents[2]
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+        proc = subprocess.Popen(
+            cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
+            pass_fds=(sock.fileno(),),
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port_of(sock)}"
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -125,6 +131,7 @@ def server(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        sock.close()
 
 
 @pytest.mark.slow

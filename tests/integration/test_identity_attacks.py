@@ -9,12 +9,10 @@ finding 1 are tests of their own.
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections.abc import Iterator
 
 import httpx
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -24,7 +22,7 @@ from tenantry.ops.cli import proxy_options
 from tenantry.settings import Settings
 from tenantry.tenants.lifecycle import provision_tenant
 from tests.conftest import login
-from tests.isolation.leaky import free_port
+from tests.ports import uvicorn_thread
 
 
 def code(response: httpx.Response) -> str:
@@ -46,24 +44,8 @@ def settings_with(settings: Settings, **changes: object) -> Settings:
 @contextlib.contextmanager
 def served(app: FastAPI, settings: Settings) -> Iterator[str]:
     """The app behind a real uvicorn, configured exactly as ``tenantry serve`` does."""
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
-        **proxy_options(settings),
-    )  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with uvicorn_thread(app, **proxy_options(settings)) as url:
+        yield url
 
 
 # --------------------------------------------------------------------- finding 11: hosts

@@ -5,14 +5,8 @@ Used to prove the engine (and ``tenantry probe``) can see a leak at all.
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
-import time
 import uuid
-from collections.abc import Iterator
 
-import uvicorn
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import select, update
 
@@ -26,6 +20,7 @@ from tenantry.errors import Forbidden, NotFound
 from tenantry.routing import tenant_router
 from tenantry.services.models import Service
 from tenantry.settings import Settings
+from tests.ports import uvicorn_thread
 
 LEAKY_READ = "GET /api/admin/leaky/memberships"
 LEAKY_WRITE = "POST /api/admin/leaky/touch"
@@ -77,36 +72,5 @@ def leaky_app(settings: Settings, db: Database) -> FastAPI:
     return app
 
 
-def free_port() -> int:
-    """A port free a moment ago (racy: prefer binding port 0 and keeping the socket, as
-    ``serve_in_thread`` does); kept for tests that need a port nobody listens on."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def serve_in_thread(app: FastAPI) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on 127.0.0.1 in a background thread; yield its URL.
-    The socket is bound here and handed to uvicorn: the port is never free for a moment
-    in which another process could take it."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="leaky-uvicorn", daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
+# Served on a socket bound by the test (tests/ports.py): no port race.
+serve_in_thread = uvicorn_thread

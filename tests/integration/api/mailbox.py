@@ -1,9 +1,9 @@
-"""A real SMTP server for tests (aiosmtpd on 127.0.0.1, free port) and an app that mails it."""
+"""A real SMTP server for tests (aiosmtpd on 127.0.0.1, on a socket bound here) and an app
+that mails it."""
 
 from __future__ import annotations
 
 import email
-import socket
 from dataclasses import dataclass, field
 from email.message import Message
 
@@ -13,17 +13,30 @@ from fastapi.testclient import TestClient
 
 from tenantry.app import create_app
 from tenantry.settings import Settings
+from tests.ports import bound_socket, port_of
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+class HeldPortController(Controller):
+    """aiosmtpd's controller listening on a socket bound here (port 0) before it starts:
+    the port is the test's from the start, never one that was free a moment ago."""
+
+    def __init__(self, handler: object) -> None:
+        self._sock = bound_socket()
+        super().__init__(handler, hostname="127.0.0.1", port=port_of(self._sock))
+
+    def _create_server(self):  # type: ignore[no-untyped-def]
+        return self.loop.create_server(self._factory_invoker, sock=self._sock, ssl=self.ssl_context)
+
+    def stop(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            super().stop(*args, **kwargs)
+        finally:
+            self._sock.close()
 
 
 @dataclass
 class Mailbox:
-    port: int
+    port: int = 0
     received: list[tuple[list[str], Message]] = field(default_factory=list)
 
     async def handle_DATA(self, server, session, envelope):
@@ -51,8 +64,9 @@ def mail_settings(settings: Settings, port: int) -> Settings:
 
 @pytest.fixture(scope="module")
 def mailbox():
-    box = Mailbox(free_port())
-    controller = Controller(box, hostname="127.0.0.1", port=box.port)
+    box = Mailbox()
+    controller = HeldPortController(box)
+    box.port = controller.port
     controller.start()
     yield box
     controller.stop()

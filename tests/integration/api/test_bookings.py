@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,21 +13,35 @@ from sqlalchemy import select
 from tenantry.bookings.models import Booking
 from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.tenant_settings.models import BookingSettings
+from tenantry.tenants.lifecycle import add_member
 from tests.conftest import login
-from tests.factories import add_client, count_rows, make_service, make_tenant
+from tests.factories import (
+    TenantFixture,
+    add_client,
+    count_rows,
+    make_service,
+    make_tenant,
+    make_user,
+)
 
 ADMIN = "/api/admin/bookings"
 PORTAL = "/api/portal/bookings"
 
-# Each test books on days of its own, so the shared tenants' assignees never clash
-# across tests.
-_days = itertools.count(2)
+
+def new_day(ahead: int = 2) -> datetime:
+    """Midnight ``ahead`` days from now. The same day for every test: only an assignee's
+    bookings can clash, and a test that books an assignee in the module's shared tenants
+    books one of its own (``own_assignee``), so no test depends on another's bookings or
+    on the order tests run in."""
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today + timedelta(days=ahead)
 
 
-def new_day() -> datetime:
-    return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(
-        days=next(_days)
-    )
+def own_assignee(db: Any, tenant: TenantFixture) -> uuid.UUID:
+    """A staff member of ``tenant`` whom no other test books."""
+    member = make_user(db)
+    add_member(db, tenant_id=tenant.id, user_id=member.user_id, role="staff")
+    return member.user_id
 
 
 def at(day: datetime, hour: int, minute: int = 0) -> datetime:
@@ -97,7 +110,7 @@ def tenant_b(db: Any) -> Any:
 
 @pytest.fixture
 def world(db: Any, tenant_a: Any, tenant_b: Any) -> dict[str, Any]:
-    """A service and a pending booking in each tenant, on a day of this test's own."""
+    """A service and a pending booking (no assignee) in each tenant, two days ahead."""
     day = new_day()
     svc_a = make_service(db, tenant_a.id)
     svc_b = make_service(db, tenant_b.id)
@@ -305,14 +318,14 @@ def test_staff_books_a_client_and_the_end_defaults_to_the_service_duration(
     db: Any, tenant_a: Any, sign_in: Any
 ) -> None:
     svc = make_service(db, tenant_a.id, minutes=45)
-    start = at(new_day(), 10)
+    start, assignee = at(new_day(), 10), own_assignee(db, tenant_a)
     response = sign_in(tenant_a["staff"]).post(
         ADMIN,
         json={
             "client_id": str(tenant_a["client"].user_id),
             "service_id": str(svc),
             "starts_at": iso(start),
-            "assignee_id": str(tenant_a["staff"].user_id),
+            "assignee_id": str(assignee),
             "status": "confirmed",
             "notes": "Side gate code 1234",
         },
@@ -320,13 +333,13 @@ def test_staff_books_a_client_and_the_end_defaults_to_the_service_duration(
     assert response.status_code == 201, response.text
     body = response.json()
     assert datetime.fromisoformat(body["ends_at"]) == start + timedelta(minutes=45)
-    assert body["status"] == "confirmed" and body["assignee_id"] == str(tenant_a["staff"].user_id)
+    assert body["status"] == "confirmed" and body["assignee_id"] == str(assignee)
 
 
 def test_an_assignee_cannot_be_double_booked(db: Any, tenant_a: Any, sign_in: Any) -> None:
     svc = make_service(db, tenant_a.id)
     day = new_day()
-    staff_id = tenant_a["staff"].user_id
+    staff_id = own_assignee(db, tenant_a)
     make_booking(
         db,
         tenant_a.id,
@@ -443,7 +456,7 @@ def test_rescheduling_onto_the_assignees_other_booking_is_slot_taken(
     db: Any, tenant_a: Any, sign_in: Any
 ) -> None:
     svc = make_service(db, tenant_a.id)
-    day, staff_id = new_day(), tenant_a["staff"].user_id
+    day, staff_id = new_day(), own_assignee(db, tenant_a)
     kw = {"client_id": tenant_a["client"].user_id, "service_id": svc, "assignee_id": staff_id}
     make_booking(db, tenant_a.id, starts_at=at(day, 9), **kw)
     moving = make_booking(db, tenant_a.id, starts_at=at(day, 14), **kw)

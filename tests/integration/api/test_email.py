@@ -9,7 +9,8 @@ from tenantry.app import create_app
 from tests.conftest import login
 from tests.factories import make_tenant
 from tests.integration.api import mailbox as smtp
-from tests.integration.api.mailbox import free_port, mail_settings
+from tests.integration.api.mailbox import mail_settings
+from tests.ports import refused_port
 
 # The shared SMTP fixtures, made visible to pytest in this module.
 mailbox = smtp.mailbox
@@ -85,8 +86,9 @@ def test_an_invalid_address_or_a_tenant_in_the_body_is_422(
 
 
 def test_a_mail_server_that_is_down_is_502_not_500(settings, db, tenant_a):
-    app = create_app(mail_settings(settings, free_port()), db)  # nothing listens there
-    with TestClient(app) as c:
-        login(c, tenant_a["owner"])
-        r = c.post(PATH)
+    with refused_port() as port:  # nothing listens there
+        app = create_app(mail_settings(settings, port), db)
+        with TestClient(app) as c:
+            login(c, tenant_a["owner"])
+            r = c.post(PATH)
     assert r.status_code == 502 and code(r) == "mail_unavailable"

@@ -16,8 +16,9 @@ from tenantry.services.models import Service
 from tests.conftest import login
 from tests.factories import make_tenant
 from tests.integration.api import mailbox as smtp
-from tests.integration.api.mailbox import free_port, mail_settings
+from tests.integration.api.mailbox import mail_settings
 from tests.integration.api.test_attachments import make_request
+from tests.ports import refused_port
 
 mailbox = smtp.mailbox
 mail_app = smtp.mail_app
@@ -322,7 +323,8 @@ def test_a_mail_server_that_is_down_leaves_the_reminder_pending_for_a_retry(
         PATH, json={"service_request_id": str(make_request(db, tenant)), "send_at": later()}
     ).json()["id"]
     make_due(db, tenant)
-    run_worker(db, mail_settings(settings, free_port()))  # nothing listens there
+    with refused_port() as port:  # nothing listens there
+        run_worker(db, mail_settings(settings, port))
     reminder = mail_client.get(f"{PATH}/{rid}").json()
     assert reminder["status"] == "pending" and reminder["attempts"] == 1
     assert reminder["payload"]["error"] == "mail server unavailable"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,8 +16,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from tests.isolation.leaky import free_port
 
 TENANTRY = [sys.executable, "-m", "tenantry.ops.cli"]
 PASSWORD = "cli-owner-password-1"
@@ -45,25 +44,29 @@ def run(settings, *args: str, stdin: str | None = None) -> subprocess.CompletedP
 
 @pytest.fixture(scope="module")
 def server(settings, database_urls, tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    port = free_port()
     log = tmp_path_factory.mktemp("cli-server") / "out.log"
-    cmd = [*TENANTRY, "serve", "--no-demo", "--no-job-worker", "--port", str(port),
+    # Port 0: the server binds, holds and prints its port (no race with other servers).
+    cmd = [*TENANTRY, "serve", "--no-demo", "--no-job-worker", "--port", "0",
            "--data-dir", str(settings.data_dir)]  # fmt: skip
     with log.open("wb") as out:
         proc = subprocess.Popen(
             cmd, env=_env(settings), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
-    base = f"http://127.0.0.1:{port}"
+    base = ""
     try:
         deadline = time.monotonic() + 90
         while True:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}")
+            if not base:
+                found = re.search(r"serving on (http://\S+)", log.read_text())
+                base = found.group(1) if found else ""
             try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                if base and httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
-                time.sleep(0.2)
+                pass
+            time.sleep(0.2)
         yield base
     finally:
         proc.send_signal(signal.SIGTERM)
