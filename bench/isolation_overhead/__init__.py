@@ -13,6 +13,8 @@ bench/README.md. The pieces:
                role + RLS with the same explicit predicate, no guard: for attribution);
 * ``plans``    EXPLAIN of every ``walls`` query on the largest tenant; a large table
                read other than through an index fails the run;
+* ``rows``     every read query as ``walls`` reads exactly the sampled tenant's rows (the
+               same as the hand-written predicate); other rows fail the run;
 * ``report``   ratios (median, p95), JSON and markdown in bench/results/.
 """
 

@@ -26,6 +26,7 @@ from bench.isolation_overhead.report import (
     summarize,
     write_results,
 )
+from bench.isolation_overhead.rows import RowCheck, check_rows
 from bench.isolation_overhead.server import bench_database
 from bench.isolation_overhead.workload import QUERIES, TRIGRAM_QUERIES, VARIANTS, Query, Runner
 from tenantry.db.bootstrap import DatabaseUrls
@@ -61,6 +62,7 @@ class BenchResult:
     server: dict[str, str]
     measure_seconds: float
     samples: dict[str, dict[str, list[dict[str, int]]]] = field(repr=False, default_factory=dict)
+    rows: RowCheck = field(default_factory=RowCheck)
 
     @property
     def queries(self) -> tuple[Query, ...]:
@@ -196,6 +198,7 @@ def run(
             server["loadavg_1min_before_after"] = f"{load_before:.1f} / {os.getloadavg()[0]:.1f}"
             large_tables = {t for t, n in dataset.rows.items() if n >= LARGE_TABLE_ROWS}
             plans = _plans(runner, dataset, large_tables, queries_for(config))
+            rows = check_rows(runner, dataset, queries_for(config))
         finally:
             runner.dispose()
 
@@ -207,7 +210,7 @@ def run(
         }
         for name, by_kind in samples.items()
     }
-    result = BenchResult(config, dataset, stats, plans, server, measure_seconds, samples)
+    result = BenchResult(config, dataset, stats, plans, server, measure_seconds, samples, rows)
     if log:
         _print_result(result)
     if results_dir is not None:
@@ -237,6 +240,7 @@ def _payload(r: BenchResult) -> dict[str, Any]:
         "misses": r.misses,
         "plans": [asdict(p) for p in r.plans],
         "plan_violations": r.violations,
+        "row_check": asdict(r.rows),
     }
 
 
@@ -259,6 +263,15 @@ def _markdown(r: BenchResult) -> str:
         tail += f"\nPlan check FAILED: {'; '.join(r.violations)}.\n"
     else:
         tail += "\nPlan check: every tenant query reads large tables through an index.\n"
+    if r.rows.problems:
+        tail += f"\nRow check FAILED: {'; '.join(r.rows.problems)}.\n"
+    else:
+        tail += (
+            f"\nRow check: in {r.rows.checked} (query, tenant) pairs, walls read exactly the "
+            "tenant's rows (the same as the hand-written predicate); without any wall the "
+            f"same statements read other tenants' rows too "
+            f"({', '.join(r.rows.control_saw_others)}).\n"
+        )
     return head + markdown_table(r.stats) + "\n" + tail
 
 
@@ -335,5 +348,10 @@ def main(argv: list[str]) -> int:
         print("\nFAIL: a tenant query reads a large table without an index:", file=sys.stderr)
         for v in result.violations:
             print("  " + v, file=sys.stderr)
+        return 1
+    if result.rows.problems:
+        print("\nFAIL: the walls variant read other rows than the tenant's:", file=sys.stderr)
+        for problem in result.rows.problems:
+            print("  " + problem, file=sys.stderr)
         return 1
     return 0

@@ -53,18 +53,26 @@ class Query:
     name: str
     table: str
     description: str
-    run: Callable[[Session, TenantSample, int, Variant], None]
+    # Returns what it read — (tenant_id, id) pairs, or a count — for the row check.
+    run: Callable[[Session, TenantSample, int, Variant], Any]
     writes: bool = False
 
 
-def _point_lookup(s: Session, t: TenantSample, i: int, v: Variant) -> None:
+Rows = list[tuple[Any, Any]]  # (tenant_id, id) of each row read
+
+
+def _rows(objects: Any) -> Rows:
+    return [(o.tenant_id, o.id) for o in objects]
+
+
+def _point_lookup(s: Session, t: TenantSample, i: int, v: Variant) -> Rows:
     stmt = select(Booking).where(Booking.id == t.booking_ids[i % len(t.booking_ids)])
     if v != "walls":
         stmt = stmt.where(Booking.tenant_id == t.id)
-    s.scalars(stmt).one()
+    return _rows([s.scalars(stmt).one()])
 
 
-def _filtered_list(s: Session, t: TenantSample, i: int, v: Variant) -> None:
+def _filtered_list(s: Session, t: TenantSample, i: int, v: Variant) -> Rows:
     stmt = (
         select(ServiceRequest)
         .where(ServiceRequest.status == "submitted")
@@ -73,14 +81,14 @@ def _filtered_list(s: Session, t: TenantSample, i: int, v: Variant) -> None:
     )
     if v != "walls":
         stmt = stmt.where(ServiceRequest.tenant_id == t.id)
-    s.scalars(stmt).all()
+    return _rows(s.scalars(stmt).all())
 
 
-def _count(s: Session, t: TenantSample, i: int, v: Variant) -> None:
+def _count(s: Session, t: TenantSample, i: int, v: Variant) -> int:
     stmt = select(func.count()).select_from(Invoice)
     if v != "walls":
         stmt = stmt.where(Invoice.tenant_id == t.id)
-    s.scalar(stmt)
+    return int(s.scalar(stmt) or 0)
 
 
 def _insert(s: Session, t: TenantSample, i: int, v: Variant) -> None:
@@ -92,7 +100,7 @@ def _insert(s: Session, t: TenantSample, i: int, v: Variant) -> None:
     s.add(row)
 
 
-def _ilike_scoped(s: Session, t: TenantSample, i: int, v: Variant) -> None:
+def _ilike_scoped(s: Session, t: TenantSample, i: int, v: Variant) -> Rows:
     stmt = (
         select(ServiceRequest)
         .where(ServiceRequest.title.ilike(SEARCH_TERM))
@@ -101,41 +109,38 @@ def _ilike_scoped(s: Session, t: TenantSample, i: int, v: Variant) -> None:
     )
     if v != "walls":
         stmt = stmt.where(ServiceRequest.tenant_id == t.id)
-    s.scalars(stmt).all()
+    return _rows(s.scalars(stmt).all())
 
 
 _ILIKE_SQL = (
-    "select id, title, status, created_at from service_requests where title ilike :q"
+    "select tenant_id, id, title, status, created_at from service_requests where title ilike :q"
     " {tenant} order by created_at desc limit 50"
 )
 _ILIKE_PLAIN = text(_ILIKE_SQL.format(tenant=""))
 _ILIKE_EXPLICIT = text(_ILIKE_SQL.format(tenant="and tenant_id = :tid"))
 
 
-def _ilike_plain(s: Session, t: TenantSample, i: int, v: Variant) -> None:
+def _ilike_plain(s: Session, t: TenantSample, i: int, v: Variant) -> Rows:
     # Raw SQL is invisible to the guard: in ``walls`` and ``rls`` only the policy scopes
     # it. ``off`` and ``set`` bypass RLS, so they need the hand-written predicate.
     if v in ("off", "set"):
-        s.execute(_ILIKE_EXPLICIT, {"q": SEARCH_TERM, "tid": t.id}).all()
-    else:
-        s.execute(_ILIKE_PLAIN, {"q": SEARCH_TERM}).all()
+        return _rows(s.execute(_ILIKE_EXPLICIT, {"q": SEARCH_TERM, "tid": t.id}).all())
+    return _rows(s.execute(_ILIKE_PLAIN, {"q": SEARCH_TERM}).all())
 
 
-def _ilike_rare(s: Session, t: TenantSample, i: int, v: Variant) -> None:
+def _ilike_rare(s: Session, t: TenantSample, i: int, v: Variant) -> Rows:
     # A selective search (an 8-character fragment of one reference): the case where a
     # trigram index is the right plan — if the planner may use it (see README).
     stmt = select(ServiceRequest).where(ServiceRequest.description.ilike(t.rare_term)).limit(50)
     if v != "walls":
         stmt = stmt.where(ServiceRequest.tenant_id == t.id)
-    s.scalars(stmt).all()
+    return _rows(s.scalars(stmt).all())
 
 
-def _page(s: Session, t: TenantSample, i: int, v: Variant) -> None:
+def _page(s: Session, t: TenantSample, i: int, v: Variant) -> tuple[Rows, Rows, int]:
     # A request rarely runs one statement: the per-transaction costs (the pin
     # round trip) are shared by everything the request reads.
-    _point_lookup(s, t, i, v)
-    _filtered_list(s, t, i, v)
-    _count(s, t, i, v)
+    return _point_lookup(s, t, i, v), _filtered_list(s, t, i, v), _count(s, t, i, v)
 
 
 QUERIES: tuple[Query, ...] = (
@@ -209,6 +214,21 @@ class Runner:
         with self.unit_of_work(variant, tenant) as s:
             query.run(s, tenant, i, variant)
         return time.perf_counter_ns() - started
+
+    def result(
+        self, query: Query, variant: Variant | Literal["unscoped"], tenant: TenantSample
+    ) -> Any:
+        """What ``query`` reads as ``variant`` (rolled back). ``unscoped``: the walls
+        variant's statement — no tenant predicate of its own — on the migrator's plain
+        session, so no wall scopes it: every tenant's rows (the row check's control)."""
+        if variant == "unscoped":
+            with self._factories["off"]() as s:
+                try:
+                    return query.run(s, tenant, 0, "walls")
+                finally:
+                    s.rollback()
+        with self._session_for(variant, tenant) as s:
+            return query.run(s, tenant, 0, variant)
 
     def capture_sql(
         self, query: Query, variant: Variant, tenant: TenantSample
