@@ -56,6 +56,8 @@ GUARD_READ_FILTER = (
 )
 GUARD_OFF = GUARD_READ_FILTER
 
+OPERATOR = "client2@globex.test"  # a demo account the probe does not otherwise use
+
 Change = tuple[str, str, str]  # (file under src/, exact old text, new text)
 
 
@@ -264,8 +266,8 @@ MUTANTS: tuple[Mutant, ...] = (
         (
             (
                 "tenantry/idempotency/service.py",
-                "    return hashlib.sha256(str(user_id).encode() + b\"\\n\" + fingerprint)",
-                "    return hashlib.sha256(b\"\\n\" + fingerprint)",
+                '    return hashlib.sha256(str(user_id).encode() + b"\\n" + fingerprint)',
+                '    return hashlib.sha256(b"\\n" + fingerprint)',
             ),
         ),
         ("tests/integration/api/test_idempotency.py",),
@@ -346,10 +348,18 @@ def run_probe(tree: Path, only: tuple[str, ...], log: Path) -> str:
         url = wait_served(server, serve_log)
         if url is None:
             return "error: server did not start"
+        # The operator who suspends acme in the probe's suspension scenario.
+        grant = [
+            PY, "-m", "tenantry.ops.cli", "operator", "grant", OPERATOR, "--data-dir",
+            str(data), "--reason", "mutation check: the probe suspends acme",
+        ]  # fmt: skip
+        with serve_log.open("a") as out:
+            if subprocess.call(grant, cwd=tree, env=env, stdout=out, stderr=out):  # noqa: S603
+                return "error: cannot make the operator"
         cmd = [
             PY, "-m", "tenantry.ops.cli", "probe", "--target", url, "--strict",
             "--a-client2", "client2@acme.test", "--leaver", "consultant@demo.test",
-            "--shared-member", "consultant@demo.test",
+            "--shared-member", "consultant@demo.test", "--operator", OPERATOR,
             "--signing-keys", keys, "--report", str(log.with_suffix(".json")),
         ]  # fmt: skip
         for o in only:

@@ -48,7 +48,7 @@ from tenantry.db.engine import Database
 from tenantry.isolation import guard
 from tenantry.isolation.context import TenantContext, current_context, tenant_context
 from tenantry.probe import BREACHES, Report
-from tenantry.probe.report import DISTINGUISHABLE, LEAK_BODY, UNEXERCISED
+from tenantry.probe.report import DISTINGUISHABLE, LEAK_BODY, SCENARIO_NOT_RUN, UNEXERCISED
 from tenantry.services.models import Service
 from tenantry.settings import Settings
 from tests.isolation.conftest import run_engine
@@ -74,6 +74,8 @@ def one_line(report: Report) -> str:
 def assert_clean(report: Report, *, require_exercised: bool = True) -> None:
     breaches = report.of_kind(*BREACHES)
     assert not breaches, "LEAKS:\n" + "\n".join(f.line() for f in breaches)
+    not_run = report.of_kind(SCENARIO_NOT_RUN)
+    assert not not_run, "scenarios not run:\n" + "\n".join(f.line() for f in not_run)
     unknown = [f for f in report.of_kind(DISTINGUISHABLE) if f.route not in KNOWN_FINDINGS]
     assert not unknown, "foreign ids distinguishable:\n" + "\n".join(f.line() for f in unknown)
     if require_exercised:
@@ -95,6 +97,8 @@ def test_no_route_leaks_across_tenants(app, db, settings, world, capsys):
     # The closing scenarios really ran.
     assert report.scenario_probes["replay-after-logout-all"] > 0
     assert report.scenario_probes["replay-after-membership-removal"] > 0
+    # Every tenant route, as A's owner and client, while A is suspended (+ the calls).
+    assert report.scenario_probes["replay-after-suspension"] > 2 * 80
     assert report.scenario_probes["login-to-other-tenant"] > 0
     # Every route got an oversized body; every nested admin route was called without
     # its parent's read permission (issue 8, findings 3 and 5).
@@ -267,8 +271,6 @@ def test_with_guard_and_rls_off_the_engine_finds_the_leaks(
     assert len(admin_reads) >= 30, "the admin read routes must be there to be attacked"
     flagged = {f.route for f in report.of_kind(LEAK_BODY)}
     missed = admin_reads - flagged - set(NO_B_DATA_TO_SHOW)
-    assert not missed, f"{len(missed)} admin read routes not flagged:\n" + "\n".join(
-        sorted(missed)
-    )
+    assert not missed, f"{len(missed)} admin read routes not flagged:\n" + "\n".join(sorted(missed))
     by_id = [k for k in flagged if "{" in k]
     assert by_id, "B's rows read by id must be recognised too"

@@ -12,7 +12,9 @@ wall that lets one tenant's membership answer for another shows as a wrong role:
 * the consultant is staff of A, admin of B and owner of C;
 * the former colleague is staff of A and a *removed* admin of B;
 * A's owner is also admin of C;
-* C is suspended.
+* C is suspended;
+* a platform operator (no membership) suspends A at the end of a run through the
+  operator API and reactivates it (the ``replay-after-suspension`` scenario).
 
 ``World.role_checks`` lists what the API must report for each of them, per tenant.
 """
@@ -72,6 +74,7 @@ class World:
     c: SeededTenant  # suspended
     consultant: Member
     former: Member
+    operator: Member
 
     def role_checks(self) -> list[RoleCheck]:
         """Per tenant, the role the API must report (None: must be refused)."""
@@ -104,6 +107,7 @@ class World:
             sig_max_age_s=settings.tenant_sig_max_age_s,
             base_domain=settings.base_domain,
             leaver=self.a.creds("leaver"),
+            operator=Credentials("operator", self.operator.email, self.operator.password, ""),
             role_checks=self.role_checks(),
             **kw,  # type: ignore[arg-type]
         )
@@ -114,19 +118,20 @@ def _password_hash() -> str:
     return hash_password(PASSWORD)
 
 
-def new_user(db: Database, email: str, name: str = "") -> uuid.UUID:
+def new_user(db: Database, email: str, name: str = "", *, operator: bool = False) -> uuid.UUID:
     """A user with the test password, hashed once per run (argon2 is slow on purpose)."""
     with db.system_session(reason="isolation test user") as s:
-        user = User(email=email.lower(), name=name, password_hash=_password_hash())
+        user = User(email=email.lower(), name=name, password_hash=_password_hash(),
+                    is_superadmin=operator)  # fmt: skip
         s.add(user)
         s.flush()
         return user.id
 
 
 def make_world(db: Database) -> World:
-    def person(label: str) -> Member:
+    def person(label: str, *, operator: bool = False) -> Member:
         email = f"{label}-{uuid.uuid4().hex[:8]}@example.test"
-        return Member(new_user(db, email, label.title()), email, "staff")
+        return Member(new_user(db, email, label.title(), operator=operator), email, "staff")
 
     consultant, former = person("consultant"), person("former")
     a = _tenant(db, "a", {**ROLES, **A_EXTRA}, consultant, "staff")
@@ -145,7 +150,7 @@ def make_world(db: Database) -> World:
     add_member(db, tenant_id=c.id, user_id=consultant.user_id, role="owner")
     add_member(db, tenant_id=c.id, user_id=a["owner"].user_id, role="admin")
     set_tenant_status(db, c.id, "suspended")
-    return World(a, b, c, consultant, former)
+    return World(a, b, c, consultant, former, person("operator", operator=True))
 
 
 def _tenant(

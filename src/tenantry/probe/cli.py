@@ -5,8 +5,9 @@ tries every route and method of the server's OpenAPI document with the other ten
 ids, host, headers and credentials, prints a summary table and exits non-zero on any
 leak. Over HTTP, "did B's data change" is answered by B's own API reads before and
 after; expired and forged-but-valid signatures need the server's keys
-(``--signing-keys``) and are skipped without them; membership removal needs database
-access and is skipped (both listed in the report).
+(``--signing-keys``) and are skipped without them; membership removal needs a leaver
+(``--leaver``, removed by A's owner through the API) and tenant suspension a platform
+operator (``--operator``) — each skipped without one (listed in the report).
 """
 
 from __future__ import annotations
@@ -67,6 +68,15 @@ def probe_command(
             "(the demo's consultant@demo.test is staff of acme, admin of globex)."
         ),
     ] = None,
+    operator: Annotated[
+        str | None,
+        typer.Option(
+            help="A platform operator's email (same password): suspends A through the "
+            "operator API at the end — every tenant route must then answer A's open "
+            "sessions 403 tenant_suspended — and reactivates it "
+            "(`tenantry operator grant EMAIL` makes one)."
+        ),
+    ] = None,
     b_owner: Annotated[str | None, typer.Option(help="Default owner@<b>.test.")] = None,
     b_client: Annotated[str | None, typer.Option(help="Default client@<b>.test.")] = None,
     signing_keys: Annotated[
@@ -94,7 +104,7 @@ def probe_command(
     from tenantry.probe import Config, Credentials, Engine, RoleCheck, Side
     from tenantry.probe.config import AS_SIGNED_IN
     from tenantry.probe.http import LoginFailed
-    from tenantry.probe.report import DISTINGUISHABLE, UNEXERCISED
+    from tenantry.probe.report import DISTINGUISHABLE, SCENARIO_NOT_RUN, UNEXERCISED
 
     pw_a, pw_b = a_password or password, b_password or password
     given_a = {"owner": a_owner, "admin": a_admin, "staff": a_staff, "client": a_client}
@@ -130,6 +140,7 @@ def probe_command(
         b=Side(tenant_b, members_b),
         signing_keys=keys,
         leaver=Credentials("leaver", leaver, pw_a, tenant_a) if leaver else None,
+        operator=Credentials("operator", operator, password, "") if operator else None,
         base_domain=base_domain,
         select=(lambda key: any(o in key for o in only)) if only else None,
         progress=(lambda line: print(line, file=sys.stderr, flush=True)) if verbose else None,
@@ -157,7 +168,7 @@ def probe_command(
     if result.leaks:
         typer.echo(f"FAIL: {len(result.leaks)} leak(s)", err=True)
         raise typer.Exit(1)
-    if strict and result.of_kind(DISTINGUISHABLE, UNEXERCISED):
+    if strict and result.of_kind(DISTINGUISHABLE, UNEXERCISED, SCENARIO_NOT_RUN):
         typer.echo("FAIL (--strict): findings", err=True)
         raise typer.Exit(1)
     typer.echo(f"OK: {result.probes} probes, no leak")

@@ -32,6 +32,10 @@ class Config:
     route_table: list[tuple[str, str, str | None]] | None = None
     # An extra A member whose membership is removed at the end (needs the adapter).
     leaver: Credentials | None = None
+    # A platform operator (``users.is_superadmin``) who suspends A at the end through the
+    # operator API and reactivates it: the sessions A's members opened before must get
+    # ``403 tenant_suspended`` on every tenant route. ``tenant`` may be "" (no tenant).
+    operator: Credentials | None = None
     # Whose sessions ``logout-all`` kills at the end (default: A's staff, else any).
     logout_victim: str | None = None
     extra_markers: set[str] = field(default_factory=set)

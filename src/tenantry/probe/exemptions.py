@@ -96,6 +96,13 @@ MAY_STAY_UNEXERCISED: tuple[Exemption, ...] = (
         "no tenant data; tests/e2e/test_browser.py loads them",
     ),
     Exemption(
+        "POST /api/signup**",
+        "self sign-up makes a new tenant of its own (no A or B data in it) and is off "
+        "unless TENANTRY_SIGNUP_ENABLED is set (404 signup_disabled, as on the demo and "
+        "the suite's app); every probe is still checked for leaks; "
+        "tests/integration/lifecycle/test_signup.py signs up and verifies with it on",
+    ),
+    Exemption(
         "GET /healthz",
         "liveness only: carries no tenant data",
     ),

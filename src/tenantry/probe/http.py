@@ -156,11 +156,10 @@ class Transport:
     def login(self, creds: Credentials, *, host: str | None = None) -> Actor:
         headers = {"host": host} if host else None
         self.client.cookies.clear()
-        response = self.client.post(
-            "/api/auth/login",
-            json={"email": creds.email, "password": creds.password, "tenant": creds.tenant},
-            headers=headers,
-        )
+        payload = {"email": creds.email, "password": creds.password}
+        if creds.tenant:  # "" : an account signed in without naming a tenant (an operator)
+            payload["tenant"] = creds.tenant
+        response = self.client.post("/api/auth/login", json=payload, headers=headers)
         self.client.cookies.clear()
         self.sent += 1
         if response.status_code != 200:
@@ -177,8 +176,12 @@ class Transport:
         actor.tenant_id = str(active.get("id", ""))
         actor.tenant_slug = str(active.get("slug", ""))
         actor.role = body.get("role")
+        if actor.cookie(SESSION_COOKIE) is None:
+            raise LoginFailed(f"{creds.label}: the server set no session cookie")
+        if not creds.tenant:
+            return actor
         if actor.tenant_slug != creds.tenant:
             raise LoginFailed(f"{creds.label}: signed in to {actor.tenant_slug!r}")
-        if actor.cookie(SIG_COOKIE) is None or actor.cookie(SESSION_COOKIE) is None:
-            raise LoginFailed(f"{creds.label}: the server set no session/tenant_sig cookies")
+        if actor.cookie(SIG_COOKIE) is None:
+            raise LoginFailed(f"{creds.label}: the server set no tenant_sig cookie")
         return actor

@@ -16,6 +16,10 @@ DISTINGUISHABLE = "finding:foreign-id-distinguishable-from-missing"
 UNEXERCISED = "finding:route-not-exercised"
 WRONG_MEMBERSHIP = "breach:role-or-membership-of-another-tenant"
 IDENTITY_LOST = "note:identity-lost"
+# A closing scenario the run was configured for could not be played (the operator could
+# not suspend, the owner could not remove the leaver): fails ``--strict`` like an
+# unexercised route — a scenario that silently did not run proves nothing.
+SCENARIO_NOT_RUN = "finding:scenario-not-run"
 BREACHES = (LEAK_BODY, LEAK_CHANGED, NOT_REFUSED, WRONG_MEMBERSHIP)
 
 

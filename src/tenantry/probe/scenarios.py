@@ -1,8 +1,8 @@
 """The closing scenarios: nested routes without their parent's read permission
 (``nested``), oversized bodies on every route (``bodies``), signing in to B with A's
-credentials, and replaying cookies that should be dead — after ``logout`` (of that
-browser), after ``logout-all`` and after
-the membership was removed.
+credentials, and replaying cookies that should be dead — after the tenant was suspended,
+after ``logout`` (of that browser), after ``logout-all`` and after the membership was
+removed.
 
 They run after the sweep because they end sessions the sweep relies on.
 """
@@ -17,9 +17,15 @@ from tenantry.probe.config import AS_SIGNED_IN
 from tenantry.probe.http import Actor, LoginFailed, Sent
 from tenantry.probe.nested import nested_permissions
 from tenantry.probe.oracle import outcome, same_outcome
-from tenantry.probe.report import DISTINGUISHABLE, LEAK_BODY, NOT_REFUSED, WRONG_MEMBERSHIP
+from tenantry.probe.report import (
+    DISTINGUISHABLE,
+    LEAK_BODY,
+    NOT_REFUSED,
+    SCENARIO_NOT_RUN,
+    WRONG_MEMBERSHIP,
+)
 from tenantry.probe.requests import param_resource
-from tenantry.probe.spec import fill_path
+from tenantry.probe.spec import Operation, fill_path
 from tenantry.probe.state import RunState
 from tenantry.probe.values import STYLES
 
@@ -36,6 +42,7 @@ def run_scenarios(run: RunState) -> None:
     oversized_bodies(run)
     login_to_other_tenant(run)
     idempotency_across_users(run)
+    replay_after_suspension(run)
     replay_after_logout(run)
     replay_after_membership_removal(run)
     replay_after_logout_all(run)
@@ -133,8 +140,11 @@ def login_to_other_tenant(run: RunState) -> None:
             )  # fmt: skip
 
 
-def replay(run: RunState, name: str, actor: Actor, stale: dict[str, str]) -> None:
-    """Every tenant route with cookies that should be dead: 401/403, nothing else."""
+def replay(
+    run: RunState, name: str, actor: Actor, stale: dict[str, str], *, code: str | None = None
+) -> None:
+    """Every tenant route with cookies that should be dead: 401/403 (with ``code``, when
+    given, as the error code), nothing else."""
     for op in run.tenant_ops():
         req = run.requests.build(op, actor, run.style_for(op))
         if op.mutating:
@@ -144,10 +154,86 @@ def replay(run: RunState, name: str, actor: Actor, stale: dict[str, str]) -> Non
         run.report.scenario_probes[name] += 1
         sent = run.requests.send(actor, req, cookies=stale)
         run.report.route(op.key, op.scope).statuses[sent.status] += 1
-        if sent.status not in (401, 403):
+        if sent.status not in (401, 403) or (code is not None and sent.code != code):
             run.finding(
                 NOT_REFUSED, op.key, name, actor.label, f"stale cookies got {outcome(sent)}", sent
             )
+
+
+SUSPENDERS = ("owner", "client")  # between them, every tenant route's roles
+
+
+def replay_after_suspension(run: RunState) -> None:
+    """A platform operator suspends A through the operator API while A's members are
+    signed in; the sessions they opened before must get ``403 tenant_suspended`` on every
+    tenant route (sign-in refuses a suspended tenant anyway, so only a session opened
+    before shows whether each request checks), and so must a new sign-in. A is then
+    reactivated, and its owner's session works again."""
+    name = "replay-after-suspension"
+    if run.cfg.operator is None:
+        run.report.notes.append(f"{name}: skipped — no platform operator configured")
+        return
+    suspend, reactivate = _operator_op(run, "suspend"), _operator_op(run, "reactivate")
+    if suspend is None or reactivate is None:
+        _not_run(run, name, "no operator suspend/reactivate operation in the document")
+        return
+    try:
+        operator = run.t.login(run.cfg.operator)
+    except LoginFailed as exc:
+        _not_run(run, name, f"the operator cannot sign in: {exc}")
+        return
+    slug = run.cfg.a.slug
+    why = {"reason": "isolation probe: A's open sessions must be refused while suspended"}
+    victims = [run.a[label] for label in SUSPENDERS if label in run.a]
+    done = _operator_call(run, name, suspend, slug, operator, why)
+    if done.status != 200:
+        _not_run(run, name, f"the operator could not suspend {slug}: {outcome(done)}")
+        return
+    try:
+        for actor in victims:
+            replay(run, name, actor, actor.cookies, code="tenant_suspended")
+        for actor in victims[:1]:
+            body = {"email": actor.creds.email, "password": actor.creds.password, "tenant": slug}
+            sent = run.t.request("POST", "/api/auth/login", json_body=body)
+            run.report.scenario_probes[name] += 1
+            if sent.status == 200:
+                detail = "signed in to a suspended tenant"
+                run.finding(NOT_REFUSED, LOGIN, name, actor.label, detail, sent)
+    finally:
+        back = _operator_call(run, name, reactivate, slug, operator, why)
+    if back.status != 200:
+        _not_run(run, name, f"the operator could not reactivate {slug}: {outcome(back)}")
+        return
+    for actor in victims[:1]:
+        again = run.t.request("GET", "/api/tenant/current", cookies=actor.cookies)
+        run.report.scenario_probes[name] += 1
+        if again.status != 200:
+            run.report.notes.append(f"{name}: after reactivation {outcome(again)}")
+
+
+def _operator_op(run: RunState, action: str) -> Operation | None:
+    """The system-scope POST ``…/{slug}/<action>`` of the operator API."""
+    for op in run.spec.operations:
+        if (
+            op.method == "POST"
+            and op.scope == "system"
+            and len(op.path_params) == 1
+            and op.path.endswith("}/" + action)
+        ):
+            return op
+    return None
+
+
+def _operator_call(
+    run: RunState, name: str, op: Operation, slug: str, operator: Actor, body: dict[str, str]
+) -> Sent:
+    path = fill_path(op.path, {op.path_params[0].name: slug})
+    run.report.scenario_probes[name] += 1
+    return run.t.request("POST", path, cookies=operator.cookies, json_body=body)
+
+
+def _not_run(run: RunState, name: str, why: str) -> None:
+    run.finding(SCENARIO_NOT_RUN, name, name, "-", why)
 
 
 def replay_after_logout(run: RunState) -> None:
@@ -215,9 +301,7 @@ def replay_after_membership_removal(run: RunState) -> None:
     if run.adapter is not None:
         run.adapter.remove_membership(leaver.tenant_id, leaver.user_id)
     elif not _remove_through_api(run, leaver):
-        run.report.notes.append(
-            f"{name}: skipped — no DELETE operation for a member found, and no data adapter"
-        )
+        _not_run(run, name, "A's owner could not remove the leaver through the API")
         return
     replay(run, name, leaver, leaver.cookies)
 
