@@ -274,6 +274,26 @@ MUTANTS: tuple[Mutant, ...] = (
         # The probe replays a key across A's two clients on the portal's creations.
         probe_only=("/api/portal/bookings", "/api/portal/service-requests"),
     ),
+    Mutant(
+        "nested-permissions",
+        "an expense's attachments need only attachments.read, not the expense's read "
+        "(issue 8, finding 5)",
+        (
+            (
+                "tenantry/attachments/routes.py",
+                'Depends(RequirePermission("attachments.read", "expenses.read"))',
+                'Depends(RequirePermission("attachments.read"))',
+            ),
+        ),
+        (
+            "tests/integration/test_privilege_attacks.py::"
+            "test_finding_5_staff_with_attachments_and_chat_read_cannot_reach_nested_routes",
+            "tests/integration/api/test_permission_table.py",
+        ),
+        # The probe's nested-route scenario gives A's staff every permission but the
+        # expense's read and calls the expense's nested routes.
+        probe_only=("/api/admin/expenses/",),
+    ),
 )
 
 
