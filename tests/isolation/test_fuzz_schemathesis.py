@@ -75,8 +75,28 @@ _OPEN_AFTER_REBASE = (
     "OPEN: reached 2xx before main's body-limit/kit changes (uploads now 415, these bodies "
     "422); the attack engine still gets 2xx here — the fuzz seeding needs a look"
 )
+_OPERATOR = (
+    "the operator API: platform operators only (users.is_superadmin), never a tenant "
+    "member — a member's 403 is the expected answer; "
+    "tests/integration/lifecycle/test_operator_api.py drives it as an operator"
+)
+_SIGNUP = (
+    "self sign-up is off unless TENANTRY_SIGNUP_ENABLED is set (404 signup_disabled); "
+    "tests/integration/lifecycle/test_signup.py signs up with it on"
+)
 # Operations allowed to stay under MIN_2XX_SHARE, and why.
 FEW_2XX = {
+    "GET /api/operator/audit-log": _OPERATOR,
+    "GET /api/operator/tenants": _OPERATOR,
+    "GET /api/operator/tenants/{slug}": _OPERATOR,
+    "GET /api/operator/tenants/{slug}/tables/{table}": _OPERATOR,
+    "POST /api/operator/tenants": _OPERATOR,
+    "POST /api/operator/tenants/{slug}/members/{user_id}/remove": _OPERATOR,
+    "POST /api/operator/tenants/{slug}/members/{user_id}/role": _OPERATOR,
+    "POST /api/operator/tenants/{slug}/reactivate": _OPERATOR,
+    "POST /api/operator/tenants/{slug}/suspend": _OPERATOR,
+    "POST /api/signup": _SIGNUP,
+    "POST /api/signup/verify": _SIGNUP,
     "POST /api/admin/bookings/{booking_id}/confirm": _TRANSITION,
     "POST /api/admin/bookings/{booking_id}/complete": _TRANSITION,
     "POST /api/admin/expenses/{expense_id}/reject": _TRANSITION,
