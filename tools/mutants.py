@@ -17,8 +17,14 @@ skipped), then:
    other data wall switched off, exactly as the in-process wall-alone tests run.
 
 A mutant is *caught* when both the tests fail and the probe fails. The baseline (no
-mutation) must pass both. The table at the end says which. Not part of CI: a full run
-takes about an hour on 2 busy cores (``--jobs 2`` halves it on an idle machine).
+mutation) must pass both. A mutant served with a companion fault (the other wall off)
+also gets a *control* run: the unmutated tree served the same way, which must hold —
+so what the probe finds is the mutant's doing. The guard's write check is reachable
+from outside only when some read lets a write route load B's row: it is served with RLS
+off and the guard's read filter skipping locking reads, and is caught when the probe
+shows B's rows changed (its control, without the mutation, must show no leak). The
+table at the end says which. Not part of CI: a full run takes about an hour on 2 busy
+cores (``--jobs 2`` halves it on an idle machine).
 """
 
 from __future__ import annotations
@@ -55,6 +61,18 @@ GUARD_READ_FILTER = (
     "        return\n",
 )
 GUARD_OFF = GUARD_READ_FILTER
+# The guard forgets locking reads (``SELECT ... FOR UPDATE``, which every write route uses
+# to load the row it changes): with RLS off too, a write route loads B's row, and only
+# the guard's write check stands between it and B's data. Served for the write-check
+# mutant; on its own (the control) B's rows must stay unchanged.
+LOCKING_READS_UNFILTERED = (
+    "tenantry/isolation/guard.py",
+    "        state.statement = state.statement.options(_tenant_criteria(ctx.tenant_id))\n"
+    "        return\n",
+    "        if state.statement._for_update_arg is None:\n"
+    "            state.statement = state.statement.options(_tenant_criteria(ctx.tenant_id))\n"
+    "        return\n",
+)
 
 OPERATOR = "client2@globex.test"  # a demo account the probe does not otherwise use
 
@@ -69,6 +87,13 @@ class Mutant:
     tests: tuple[str, ...]
     probe_only: tuple[str, ...] = ()  # --only filters for the probe (none: every route)
     serve_with: tuple[Change, ...] = ()  # the other wall switched off for the probe
+    # What the probe must report to catch it: "strict" (exit 1 under --strict: a leak or
+    # a finding) or "leak" (a breach: B's data shown or changed, a wrong role). A mutant
+    # served with serve_with also gets a *control* run — serve_with alone — which must
+    # not show what catches the mutant: the fault found is the mutant's, not the
+    # companion's.
+    probe_catches: str = "strict"
+    serve_why: str = ""
 
 
 WALL_TESTS = ("tests/integration/test_wall_guard.py",)
@@ -97,7 +122,9 @@ MUTANTS: tuple[Mutant, ...] = (
         ),
         WALL_TESTS,
         probe_only=("/api/admin/",),
-        serve_with=(RLS_OFF,),
+        serve_with=(RLS_OFF, LOCKING_READS_UNFILTERED),
+        probe_catches="leak",
+        serve_why="RLS off and the guard's read filter skipping locking reads",
     ),
     Mutant(
         "membership-role",
@@ -305,17 +332,27 @@ class Result:
     name: str
     applied: str = "yes"
     tests: str = "-"
-    probe: str = "-"
+    probe: str = "-"  # pass | leak | findings | error ...
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    control_of: Mutant | None = None
+    catches: str = "strict"
+
+    def probe_caught(self) -> bool:
+        if self.catches == "leak":
+            return self.probe == "leak"
+        return self.probe in ("leak", "findings")
 
     @property
     def caught(self) -> str:
         if self.applied != "yes":
             return "NOT APPLIED"
+        if self.control_of is not None:
+            return "NO (control)" if self.probe_caught() or self.probe.startswith("error") \
+                else "holds"  # fmt: skip
         if self.name == "baseline":
             return "passes" if (self.tests, self.probe) == ("pass", "pass") else "FAILS"
-        return "yes" if (self.tests, self.probe) == ("fail", "fail") else "NO"
+        return "yes" if self.tests == "fail" and self.probe_caught() else "NO"
 
 
 def copy_tree(dest: Path) -> None:
@@ -388,7 +425,10 @@ def run_probe(tree: Path, only: tuple[str, ...], log: Path) -> str:
         probe_env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
         with log.open("w") as out:
             code = subprocess.call(cmd, cwd=ROOT, env=probe_env, stdout=out, stderr=out)  # noqa: S603
-        return {0: "pass", 1: "fail"}.get(code, f"error {code}")
+        if code == 1:
+            # The probe says which: "FAIL: N leak(s)" or "FAIL (--strict): findings".
+            return "leak" if re.search(r"^FAIL: \d+ leak", log.read_text(), re.M) else "findings"
+        return {0: "pass"}.get(code, f"error {code}")
     finally:
         stop(server)
 
@@ -420,9 +460,15 @@ def stop(server: subprocess.Popen[bytes]) -> None:
             server.wait(timeout=10)
 
 
-def run_one(mutant: Mutant | None, out_dir: Path) -> Result:
+Job = tuple[Mutant | None, bool]  # (mutant or the baseline, is it the control run)
+
+
+def run_one(job: Job, out_dir: Path) -> Result:
+    mutant, control = job
+    if control and mutant is not None:
+        return run_control(mutant, out_dir)
     name = mutant.name if mutant else "baseline"
-    result = Result(name)
+    result = Result(name, catches=mutant.probe_catches if mutant else "strict")
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix=f"mutant-{name}-") as tmp:
         tree = Path(tmp)
@@ -447,6 +493,24 @@ def run_one(mutant: Mutant | None, out_dir: Path) -> Result:
     return result
 
 
+def run_control(mutant: Mutant, out_dir: Path) -> Result:
+    """The unmutated tree served as the mutant is (``serve_with`` only), same probe."""
+    name = f"{mutant.name}.control"
+    result = Result(name, control_of=mutant, catches=mutant.probe_catches)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix=f"mutant-{name}-") as tmp:
+        tree = Path(tmp)
+        copy_tree(tree)
+        problem = apply(tree, mutant.serve_with)
+        if problem is not None:
+            result.applied, result.notes = "no", [problem]
+            return result
+        result.probe = run_probe(tree, mutant.probe_only, out_dir / f"{name}.probe.log")
+    result.seconds = time.monotonic() - started
+    print(f"{name}: probe {result.probe} ({result.seconds:.0f}s)", flush=True)
+    return result
+
+
 def table(results: list[Result]) -> str:
     by_name = {m.name: m for m in MUTANTS}
     lines = [
@@ -454,9 +518,18 @@ def table(results: list[Result]) -> str:
         "|---|---|---|---|---|",
     ]
     for r in results:
-        what = by_name[r.name].what if r.name in by_name else "nothing (unmutated tree)"
-        if r.name in by_name and by_name[r.name].serve_with:
-            what += " (probe: other data wall off)"
+        m = r.control_of or by_name.get(r.name)
+        if r.control_of is not None and m is not None:
+            what = f"control: no mutation, served with {m.serve_why or 'the other wall off'}"
+            what += " — must not show a leak" if m.probe_catches == "leak" else " — must pass"
+        elif m is not None:
+            what = m.what
+            if m.serve_with:
+                what += f" (served with {m.serve_why or 'the other data wall off'})"
+            if m.probe_catches == "leak":
+                what += "; the probe must show a leak"
+        else:
+            what = "nothing (unmutated tree)"
         lines.append(f"| {r.name} | {what} | {r.tests} | {r.probe} | {r.caught} |")
     for r in results:
         lines += [f"- {r.name}: {n}" for n in r.notes]
@@ -470,6 +543,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="mutants run at once")
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--baseline-only", action="store_true", help="only the unmutated run")
+    parser.add_argument(
+        "--no-controls", action="store_true", help="skip the control runs (serve_with alone)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "mutants")
     args = parser.parse_args(argv)
     if args.list:
@@ -479,18 +555,21 @@ def main(argv: list[str]) -> int:
     unknown = set(args.names) - {m.name for m in MUTANTS}
     if unknown:
         parser.error(f"unknown mutants: {', '.join(sorted(unknown))}")
-    chosen: list[Mutant | None] = [m for m in MUTANTS if not args.names or m.name in args.names]
-    if args.baseline_only:
-        chosen = []
+    picked = [m for m in MUTANTS if not args.names or m.name in args.names]
+    jobs: list[Job] = []
+    for m in [] if args.baseline_only else picked:
+        jobs.append((m, False))
+        if m.serve_with and not args.no_controls:
+            jobs.append((m, True))
     if not args.no_baseline:
-        chosen.insert(0, None)
+        jobs.insert(0, (None, False))
     args.out.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        results = list(pool.map(lambda m: run_one(m, args.out), chosen))
+        results = list(pool.map(lambda job: run_one(job, args.out), jobs))
     report = table(results)
     print(report)
     (args.out / "table.md").write_text(report + "\n")
-    ok = all(r.caught in ("yes", "passes") for r in results)
+    ok = all(r.caught in ("yes", "passes", "holds") for r in results)
     return 0 if ok else 1
 
 
