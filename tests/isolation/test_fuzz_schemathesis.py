@@ -96,6 +96,10 @@ FEW_2XX = {
     "POST /api/operator/tenants/{slug}/reactivate": _OPERATOR,
     "POST /api/operator/tenants/{slug}/suspend": _OPERATOR,
     "POST /api/signup": _SIGNUP,
+    "POST /api/admin/bookings": "a booking takes its assignee's slot: generated starts "
+    "clash with the bookings made before (409 slot_taken) or fall outside the booking "
+    "window (422), and a client may not book here (403); the attack engine attacks its "
+    "success path on fresh slots. OPEN: it reached 15% before main's 08:30 changes",
     "POST /api/signup/verify": _SIGNUP,
     "POST /api/admin/bookings/{booking_id}/confirm": _TRANSITION,
     "POST /api/admin/bookings/{booking_id}/complete": _TRANSITION,
