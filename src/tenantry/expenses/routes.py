@@ -3,30 +3,34 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, status
 
 from tenantry.auth.dependencies import DatabaseDep, TenantSession
 from tenantry.expenses import service
 from tenantry.expenses.schemas import ExpenseCreate, ExpenseOut, ExpenseStatus
 from tenantry.isolation.context import TenantContext
+from tenantry.kit.actor import Actor
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.dependencies import RequirePermission
-from tenantry.routing import tenant_router
+from tenantry.routing import NOT_FOUND, Responses, tenant_router
 
 ExpensesRead = Annotated[TenantContext, Depends(RequirePermission("expenses.read"))]
 ExpensesWrite = Annotated[TenantContext, Depends(RequirePermission("expenses.write"))]
 ExpensesApprove = Annotated[TenantContext, Depends(RequirePermission("expenses.approve"))]
 
-_ERROR = {"description": 'Error (`{"error": {"code", "message", "request_id"}}`).'}
-_READ_ERRORS: dict[int | str, dict[str, Any]] = {401: _ERROR, 403: _ERROR, 422: _ERROR}
-_WRITE_ERRORS: dict[int | str, dict[str, Any]] = {**_READ_ERRORS, 404: _ERROR, 409: _ERROR}
-
 router = tenant_router(prefix="/api/admin/expenses", tags=["expenses"])
 
+IN_FUTURE: Responses = {422: {"description": "Incurred in the future (`expense_in_future`)"}}
+DECIDE: Responses = {
+    **NOT_FOUND,
+    403: {"description": "One's own expense without `expenses.approve_own` (`self_approval`)"},
+    409: {"description": "The expense is no longer submitted (`invalid_transition`)"},
+}
 
-@router.get("", response_model=Page[ExpenseOut], responses=_READ_ERRORS)
+
+@router.get("", response_model=Page[ExpenseOut])
 def list_expenses(
     ctx: ExpensesRead,
     session: TenantSession,
@@ -35,48 +39,40 @@ def list_expenses(
     user_id: Annotated[uuid.UUID | None, Query(description="Only this member's.")] = None,
 ) -> Page[ExpenseOut]:
     """The tenant's expenses, most recently incurred first; `submitted` ones await approval."""
-    rows, total = service.list_expenses(
-        session=session, status=status, user_id=user_id, limit=page.limit, offset=page.offset
-    )
-    return Page[ExpenseOut](
-        items=[ExpenseOut.model_validate(r) for r in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    found = service.list_expenses(session, status=status, user_id=user_id, page=page)
+    return found.map(ExpenseOut.model_validate)
 
 
-@router.post("", response_model=ExpenseOut, status_code=201, responses=_WRITE_ERRORS)
-def record_expense(ctx: ExpensesWrite, session: TenantSession, body: ExpenseCreate) -> ExpenseOut:
+@router.post(
+    "", response_model=ExpenseOut, status_code=status.HTTP_201_CREATED, responses=IN_FUTURE
+)
+def record_expense(
+    ctx: ExpensesWrite, actor: Actor, session: TenantSession, body: ExpenseCreate
+) -> ExpenseOut:
     """Record an expense for the caller.
 
     Amounts up to the tenant's `thresholds.expense_approval_cents` are approved at
     once; above it the expense stays `submitted` until approved or rejected.
     A date in the future is 422 `expense_in_future`.
     """
-    assert ctx.user_id is not None
-    expense = service.record_expense(session=session, user_id=ctx.user_id, data=body)
+    expense = service.record_expense(session, user_id=actor.user_id, data=body)
     return ExpenseOut.model_validate(expense)
 
 
-@router.post("/{expense_id}/approve", response_model=ExpenseOut, responses=_WRITE_ERRORS)
+@router.post("/{expense_id}/approve", response_model=ExpenseOut, responses=DECIDE)
 def approve_expense(
     ctx: ExpensesApprove, session: TenantSession, db: DatabaseDep, expense_id: uuid.UUID
 ) -> ExpenseOut:
     """`submitted → approved` (else 409 `invalid_transition`). One's own expense needs
     `expenses.approve_own` as well (else 403 `self_approval`)."""
-    expense = service.decide(
-        session=session, db=db, ctx=ctx, expense_id=expense_id, decision="approve"
-    )
+    expense = service.decide(session, db=db, ctx=ctx, expense_id=expense_id, decision="approve")
     return ExpenseOut.model_validate(expense)
 
 
-@router.post("/{expense_id}/reject", response_model=ExpenseOut, responses=_WRITE_ERRORS)
+@router.post("/{expense_id}/reject", response_model=ExpenseOut, responses=DECIDE)
 def reject_expense(
     ctx: ExpensesApprove, session: TenantSession, db: DatabaseDep, expense_id: uuid.UUID
 ) -> ExpenseOut:
     """`submitted → rejected` (else 409 `invalid_transition`)."""
-    expense = service.decide(
-        session=session, db=db, ctx=ctx, expense_id=expense_id, decision="reject"
-    )
+    expense = service.decide(session, db=db, ctx=ctx, expense_id=expense_id, decision="reject")
     return ExpenseOut.model_validate(expense)

@@ -12,13 +12,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tenantry.kit.schemas import Input
+
 ExpenseStatus = Literal["submitted", "approved", "rejected", "reimbursed"]
 
 MAX_AMOUNT_CENTS = 100_000_000_00
 
 
-class ExpenseCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ExpenseCreate(Input):
+    """An expense of the caller's (the member is never taken from the body)."""
 
     amount_cents: int = Field(gt=0, le=MAX_AMOUNT_CENTS)
     category: str = Field(min_length=1, max_length=60)

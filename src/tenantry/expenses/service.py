@@ -15,69 +15,48 @@ withdrawing it).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from tenantry.db.engine import Database
-from tenantry.errors import Conflict, NotFound, TenantryError
-from tenantry.expenses import repository
+from tenantry.expenses.errors import ExpenseInFuture
 from tenantry.expenses.models import Expense
+from tenantry.expenses.repository import expense_approval_cents, expenses, most_recent_first
 from tenantry.expenses.schemas import ExpenseCreate
 from tenantry.isolation.context import TenantContext
+from tenantry.kit.errors import InvalidTransition
+from tenantry.kit.pagination import Page, PageParams
 from tenantry.permissions.guards import refuse_self_approval
 
 DECISIONS = {"approve": "approved", "reject": "rejected"}
 
 
-class InvalidTransition(Conflict):
-    code = "invalid_transition"
-    message = "The expense's status does not allow this."
-
-
-class ExpenseInFuture(TenantryError):
-    status_code = 422
-    code = "expense_in_future"
-    message = "An expense cannot be incurred in the future."
-
-
 def list_expenses(
-    *, session: Session, status: str | None, user_id: uuid.UUID | None, limit: int, offset: int
-) -> tuple[Sequence[Expense], int]:
-    return repository.list_expenses(
-        session, status=status, user_id=user_id, limit=limit, offset=offset
-    )
+    session: Session, *, status: str | None, user_id: uuid.UUID | None, page: PageParams
+) -> Page[Expense]:
+    return expenses.page(session, most_recent_first(status=status, user_id=user_id), page)
 
 
-def record_expense(*, session: Session, user_id: uuid.UUID, data: ExpenseCreate) -> Expense:
+def record_expense(session: Session, *, user_id: uuid.UUID, data: ExpenseCreate) -> Expense:
+    """The member is the caller (from the tenant context), never from the body."""
     # A day of slack: "today" in the member's time zone may be tomorrow in UTC.
     if data.incurred_on > (datetime.now(UTC) + timedelta(days=1)).date():
         raise ExpenseInFuture()
-    threshold = repository.expense_approval_cents(session)
-    expense = Expense(
-        user_id=user_id,
-        amount_cents=data.amount_cents,
-        category=data.category.strip() or data.category,
-        description=data.description,
-        incurred_on=data.incurred_on,
-        status="approved" if data.amount_cents <= threshold else "submitted",
-    )
-    repository.add_expense(session, expense)
-    return expense
+    threshold = expense_approval_cents(session)
+    status = "approved" if data.amount_cents <= threshold else "submitted"
+    return expenses.add(session, Expense(user_id=user_id, status=status, **data.model_dump()))
 
 
 def decide(
-    *, session: Session, db: Database, ctx: TenantContext, expense_id: uuid.UUID, decision: str
+    session: Session, *, db: Database, ctx: TenantContext, expense_id: uuid.UUID, decision: str
 ) -> Expense:
     target = DECISIONS[decision]
-    expense = repository.get_expense(session, expense_id=expense_id, for_update=True)
-    if expense is None:
-        raise NotFound()
+    expense = expenses.for_update(session, expense_id)
     if decision == "approve":
         refuse_self_approval(db, ctx, requested_by=expense.user_id)
     if expense.status != "submitted":
         raise InvalidTransition(f"An expense in status {expense.status!r} cannot be {target}.")
     expense.status = target
-    session.flush()
+    expenses.flush(session)
     return expense
