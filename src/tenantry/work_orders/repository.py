@@ -1,47 +1,25 @@
-"""Queries for work orders. No tenant filter is written here: the ORM guard adds it
-and RLS enforces it."""
+"""Work orders: the kit's repository and the list order particular to work orders."""
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select
 
+from tenantry.kit.repository import Repository
+from tenantry.work_orders.errors import WorkOrderNotFound
 from tenantry.work_orders.models import WorkOrder
 
-
-def get(session: Session, *, work_order_id: uuid.UUID, lock: bool = False) -> WorkOrder | None:
-    stmt = select(WorkOrder).where(WorkOrder.id == work_order_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    return session.scalar(stmt)
+work_orders = Repository(WorkOrder, not_found=WorkOrderNotFound)
 
 
-def list_work_orders(
-    session: Session,
-    *,
-    status: str | None,
-    assignee_id: uuid.UUID | None,
-    limit: int,
-    offset: int,
-) -> tuple[list[WorkOrder], int]:
+def soonest_due_first(*, status: str | None, assignee_id: uuid.UUID | None) -> Select[WorkOrder]:
     """Soonest due first (undated last), then newest."""
-    conditions: list[ColumnElement[bool]] = []
+    stmt = work_orders.select().order_by(
+        WorkOrder.due_at.asc().nulls_last(), WorkOrder.created_at.desc(), WorkOrder.id
+    )
     if status is not None:
-        conditions.append(WorkOrder.status == status)
+        stmt = stmt.where(WorkOrder.status == status)
     if assignee_id is not None:
-        conditions.append(WorkOrder.assignee_id == assignee_id)
-    total = session.scalar(select(func.count()).select_from(WorkOrder).where(*conditions))
-    rows = session.scalars(
-        select(WorkOrder)
-        .where(*conditions)
-        .order_by(WorkOrder.due_at.asc().nulls_last(), WorkOrder.created_at.desc(), WorkOrder.id)
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    return list(rows), total or 0
-
-
-def add(session: Session, work_order: WorkOrder) -> None:
-    session.add(work_order)
+        stmt = stmt.where(WorkOrder.assignee_id == assignee_id)
+    return stmt

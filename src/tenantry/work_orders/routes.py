@@ -4,7 +4,7 @@ service request or booking), plan them and move them through their statuses."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Query, status
 
@@ -13,8 +13,9 @@ from tenantry.isolation.context import TenantContext
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.catalog import reads_for
 from tenantry.permissions.dependencies import RequirePermission, require_permissions
-from tenantry.routing import tenant_router
+from tenantry.routing import NOT_FOUND, Responses, tenant_router
 from tenantry.work_orders import service
+from tenantry.work_orders.repository import work_orders
 from tenantry.work_orders.schemas import (
     WorkOrderCreate,
     WorkOrderOut,
@@ -28,24 +29,20 @@ WorkOrdersWrite = Annotated[TenantContext, Depends(RequirePermission("work_order
 
 router = tenant_router(prefix="/api/admin/work-orders", tags=["work orders"])
 
-R = dict[int | str, dict[str, Any]]
-AUTH: R = {401: {"description": "Not signed in"}, 403: {"description": "role_required"}}
-FOUND: R = {**AUTH, 404: {"description": "No such work order in this tenant (not_found)"}}
-WRITE: R = {
-    **FOUND,
-    409: {"description": "invalid_transition, work_order_closed"},
+REFERENCES: Responses = {
     422: {
-        "description": "Invalid input, or unknown_assignee / unknown_service_request /"
-        " unknown_booking / booking_not_of_request"
+        "description": "Invalid input, or `unknown_assignee` / `unknown_service_request` /"
+        " `unknown_booking` / `booking_not_of_request`"
     },
+}
+WRITE: Responses = {
+    **NOT_FOUND,
+    **REFERENCES,
+    409: {"description": "`invalid_transition`, `work_order_closed`"},
 }
 
 
-def _out(work_order: object) -> WorkOrderOut:
-    return WorkOrderOut.model_validate(work_order)
-
-
-@router.get("", response_model=Page[WorkOrderOut], responses=AUTH)
+@router.get("", response_model=Page[WorkOrderOut])
 def list_work_orders(
     ctx: WorkOrdersRead,
     session: TenantSession,
@@ -54,21 +51,21 @@ def list_work_orders(
     assignee_id: uuid.UUID | None = None,
 ) -> Page[WorkOrderOut]:
     """The tenant's work orders, soonest due first (undated last)."""
-    items, total = service.list_work_orders(
-        session, status=status_, assignee_id=assignee_id, limit=page.limit, offset=page.offset
-    )
-    return Page(items=[_out(w) for w in items], total=total, limit=page.limit, offset=page.offset)
+    found = service.list_work_orders(session, status=status_, assignee_id=assignee_id, page=page)
+    return found.map(WorkOrderOut.model_validate)
 
 
-@router.get("/{work_order_id}", response_model=WorkOrderOut, responses=FOUND)
+@router.get("/{work_order_id}", response_model=WorkOrderOut, responses=NOT_FOUND)
 def get_work_order(
     ctx: WorkOrdersRead, session: TenantSession, work_order_id: uuid.UUID
 ) -> WorkOrderOut:
     """One work order."""
-    return _out(service.get(session, work_order_id=work_order_id))
+    return WorkOrderOut.model_validate(work_orders.get_or_404(session, work_order_id))
 
 
-@router.post("", response_model=WorkOrderOut, status_code=status.HTTP_201_CREATED, responses=WRITE)
+@router.post(
+    "", response_model=WorkOrderOut, status_code=status.HTTP_201_CREATED, responses=REFERENCES
+)
 def create_work_order(
     ctx: WorkOrdersWrite, session: TenantSession, db: DatabaseDep, body: WorkOrderCreate
 ) -> WorkOrderOut:
@@ -78,16 +75,7 @@ def create_work_order(
     require_permissions(
         db, ctx, *reads_for(service_request_id=body.service_request_id, booking_id=body.booking_id)
     )
-    work_order = service.create(
-        session,
-        title=body.title,
-        description=body.description,
-        assignee_id=body.assignee_id,
-        due_at=body.due_at,
-        service_request_id=body.service_request_id,
-        booking_id=body.booking_id,
-    )
-    return _out(work_order)
+    return WorkOrderOut.model_validate(service.create(session, data=body))
 
 
 @router.patch("/{work_order_id}", response_model=WorkOrderOut, responses=WRITE)
@@ -96,8 +84,8 @@ def update_work_order(
 ) -> WorkOrderOut:
     """Change title, description, assignee or due date of an open or in-progress work
     order; ``null`` clears the assignee or due date."""
-    changes = body.model_dump(include=body.model_fields_set)
-    return _out(service.update(session, work_order_id=work_order_id, changes=changes))
+    work_order = service.update(session, work_order_id=work_order_id, data=body)
+    return WorkOrderOut.model_validate(work_order)
 
 
 @router.post("/{work_order_id}/status", response_model=WorkOrderOut, responses=WRITE)
@@ -109,4 +97,5 @@ def change_work_order_status(
 ) -> WorkOrderOut:
     """open → in_progress → done; in_progress may go back to open; open or in-progress
     work may be cancelled. Anything else is a 409 ``invalid_transition``."""
-    return _out(service.set_status(session, work_order_id=work_order_id, to=body.status))
+    work_order = service.set_status(session, work_order_id=work_order_id, to=body.status)
+    return WorkOrderOut.model_validate(work_order)

@@ -1,4 +1,4 @@
-"""Work order payloads. Inputs forbid unknown fields (a stray ``tenant_id`` is a 422)."""
+"""Work order payloads (inputs on the kit's ``Input``/``Patch``)."""
 
 from __future__ import annotations
 
@@ -6,30 +6,13 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    field_validator,
-    model_validator,
-)
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from tenantry.kit.schemas import Input, Patch
 
 WorkOrderStatus = Literal["open", "in_progress", "done", "cancelled"]
 Title = Annotated[str, Field(min_length=1, max_length=200)]
 Description = Annotated[str, Field(max_length=10_000)]
-
-
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value: object) -> object:
-        # PostgreSQL text cannot hold NUL; refused here it is a 422, not a 500.
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("text may not contain NUL characters")
-        return value
 
 
 class WorkOrderOut(BaseModel):
@@ -47,7 +30,7 @@ class WorkOrderOut(BaseModel):
     updated_at: datetime
 
 
-class WorkOrderCreate(_In):
+class WorkOrderCreate(Input):
     """A work order, on its own or from a service request and/or a booking of this
     tenant. Without a title it takes the request's (or describes the booking); without
     an assignee it takes the request's or booking's."""
@@ -68,24 +51,17 @@ class WorkOrderCreate(_In):
         return self
 
 
-class WorkOrderUpdate(_In):
+class WorkOrderUpdate(Patch):
     """Change any of title, description, assignee and due date; ``null`` clears the
     assignee or the due date."""
+
+    nullable = frozenset({"assignee_id", "due_at"})
 
     title: Title | None = None
     description: Description | None = None
     assignee_id: uuid.UUID | None = None
     due_at: AwareDatetime | None = None
 
-    @model_validator(mode="after")
-    def _something(self) -> WorkOrderUpdate:
-        if not self.model_fields_set:
-            raise ValueError("give at least one field to change")
-        for name in ("title", "description"):
-            if name in self.model_fields_set and getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
-        return self
 
-
-class WorkOrderStatusChange(_In):
+class WorkOrderStatusChange(Input):
     status: WorkOrderStatus

@@ -4,13 +4,10 @@ machine. Flush only; the request commits once."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from tenantry.bookings import repository as bookings_repo
-from tenantry.errors import Conflict, NotFound
 from tenantry.kit.errors import (
     InvalidTransition,
     UnknownAssignee,
@@ -19,10 +16,12 @@ from tenantry.kit.errors import (
     UnknownServiceRequest,
 )
 from tenantry.kit.members import STAFF_ROLES, find_member
-from tenantry.kit.repository import flush
+from tenantry.kit.pagination import Page, PageParams
 from tenantry.service_requests import repository as requests_repo
-from tenantry.work_orders import repository as repo
+from tenantry.work_orders.errors import BookingOfAnotherRequest, WorkOrderClosed
 from tenantry.work_orders.models import WorkOrder
+from tenantry.work_orders.repository import soonest_due_first, work_orders
+from tenantry.work_orders.schemas import WorkOrderCreate, WorkOrderUpdate
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "open": frozenset({"in_progress", "cancelled"}),
@@ -32,36 +31,11 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-class BookingOfAnotherRequest(UnknownReference):
-    code = "booking_not_of_request"
-    message = "The booking belongs to another service request."
-
-
-class WorkOrderClosed(Conflict):
-    code = "work_order_closed"
-    message = "This work order is done or cancelled."
-
-
-def get(session: Session, *, work_order_id: uuid.UUID) -> WorkOrder:
-    work_order = repo.get(session, work_order_id=work_order_id)
-    if work_order is None:
-        raise NotFound()
-    return work_order
-
-
-def _locked(session: Session, *, work_order_id: uuid.UUID) -> WorkOrder:
-    work_order = repo.get(session, work_order_id=work_order_id, lock=True)
-    if work_order is None:
-        raise NotFound()
-    return work_order
-
-
 def list_work_orders(
-    session: Session, *, status: str | None, assignee_id: uuid.UUID | None, limit: int, offset: int
-) -> tuple[list[WorkOrder], int]:
-    return repo.list_work_orders(
-        session, status=status, assignee_id=assignee_id, limit=limit, offset=offset
-    )
+    session: Session, *, status: str | None, assignee_id: uuid.UUID | None, page: PageParams
+) -> Page[WorkOrder]:
+    stmt = soonest_due_first(status=status, assignee_id=assignee_id)
+    return work_orders.page(session, stmt, page)
 
 
 def _check_assignee(session: Session, assignee_id: uuid.UUID) -> None:
@@ -69,71 +43,60 @@ def _check_assignee(session: Session, assignee_id: uuid.UUID) -> None:
         raise UnknownAssignee()
 
 
-def create(
-    session: Session,
-    *,
-    title: str | None,
-    description: str = "",
-    assignee_id: uuid.UUID | None = None,
-    due_at: datetime | None = None,
-    service_request_id: uuid.UUID | None = None,
-    booking_id: uuid.UUID | None = None,
-) -> WorkOrder:
+def create(session: Session, *, data: WorkOrderCreate) -> WorkOrder:
     """Missing title and assignee are taken from the request, else the booking."""
     fallback_title: str | None = None
     fallback_assignee: uuid.UUID | None = None
     booking = None
-    if booking_id is not None:
-        booking = bookings_repo.get(session, booking_id=booking_id)
+    if data.booking_id is not None:
+        booking = bookings_repo.get(session, booking_id=data.booking_id)
         if booking is None:
             raise UnknownBooking()
         fallback_title = f"Booking on {booking.starts_at:%Y-%m-%d %H:%M} UTC"
         fallback_assignee = booking.assignee_id
-    if service_request_id is not None:
-        request = requests_repo.get(session, request_id=service_request_id)
+    if data.service_request_id is not None:
+        request = requests_repo.get(session, request_id=data.service_request_id)
         if request is None:
             raise UnknownServiceRequest()
         if booking is not None and booking.service_request_id not in (None, request.id):
             raise BookingOfAnotherRequest()
         fallback_title = request.title
         fallback_assignee = request.assignee_id or fallback_assignee
-    if assignee_id is not None:
-        _check_assignee(session, assignee_id)
-    final_title = title or fallback_title
-    if final_title is None:  # the schema already demands one of them; keep the rule here too
+    if data.assignee_id is not None:
+        _check_assignee(session, data.assignee_id)
+    title = data.title or fallback_title
+    if title is None:  # the schema already demands one of them; keep the rule here too
         raise UnknownReference("Give a title.")
     work_order = WorkOrder(
-        title=final_title,
-        description=description,
-        assignee_id=assignee_id if assignee_id is not None else fallback_assignee,
-        due_at=due_at,
-        service_request_id=service_request_id,
-        booking_id=booking_id,
+        title=title,
+        description=data.description,
+        assignee_id=data.assignee_id if data.assignee_id is not None else fallback_assignee,
+        due_at=data.due_at,
+        service_request_id=data.service_request_id,
+        booking_id=data.booking_id,
         status="open",
     )
-    repo.add(session, work_order)
-    flush(session)
-    return work_order
+    return work_orders.add(session, work_order)
 
 
-def update(session: Session, *, work_order_id: uuid.UUID, changes: dict[str, Any]) -> WorkOrder:
+def update(session: Session, *, work_order_id: uuid.UUID, data: WorkOrderUpdate) -> WorkOrder:
     """Apply the fields the caller sent (title, description, assignee_id, due_at)."""
-    work_order = _locked(session, work_order_id=work_order_id)
+    work_order = work_orders.for_update(session, work_order_id)
     if work_order.status not in ("open", "in_progress"):
         raise WorkOrderClosed()
+    changes = data.changes()
     if changes.get("assignee_id") is not None:
         _check_assignee(session, changes["assignee_id"])
-    for field in ("title", "description", "assignee_id", "due_at"):
-        if field in changes:
-            setattr(work_order, field, changes[field])
-    flush(session)
+    for field, value in changes.items():
+        setattr(work_order, field, value)
+    work_orders.flush(session)
     return work_order
 
 
 def set_status(session: Session, *, work_order_id: uuid.UUID, to: str) -> WorkOrder:
-    work_order = _locked(session, work_order_id=work_order_id)
+    work_order = work_orders.for_update(session, work_order_id)
     if to not in TRANSITIONS[work_order.status]:
         raise InvalidTransition(f"A {work_order.status} work order cannot become {to}.")
     work_order.status = to
-    flush(session)
+    work_orders.flush(session)
     return work_order

@@ -1,0 +1,20 @@
+"""Errors of work orders (shared faults come from ``tenantry.kit.errors``)."""
+
+from __future__ import annotations
+
+from tenantry.errors import Conflict, NotFound
+from tenantry.kit.errors import UnknownReference
+
+
+class WorkOrderNotFound(NotFound):
+    message = "No such work order."
+
+
+class BookingOfAnotherRequest(UnknownReference):
+    code = "booking_not_of_request"
+    message = "The booking belongs to another service request."
+
+
+class WorkOrderClosed(Conflict):
+    code = "work_order_closed"
+    message = "This work order is done or cancelled."
