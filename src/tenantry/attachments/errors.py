@@ -1,8 +1,16 @@
-"""Attachment errors: each carries its HTTP status and a stable code."""
+"""Errors of attachments (shared faults come from ``tenantry.kit.errors``)."""
 
 from __future__ import annotations
 
-from tenantry.errors import Conflict, TenantryError
+from tenantry.errors import Conflict, NotFound, TenantryError
+
+
+class AttachmentNotFound(NotFound):
+    message = "No such attachment."
+
+
+class FileUnavailable(NotFound):
+    message = "The file is not available."
 
 
 class PayloadTooLarge(TenantryError):

@@ -1,62 +1,40 @@
-"""Queries on attachments. Tenant scoping comes from the ORM guard and RLS, never from here."""
+"""Attachments: the kit's repository, the list order, and the scanner's tenant look-up.
+
+Tenant scoping comes from the ORM guard and RLS, never from here."""
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from tenantry.attachments.errors import AttachmentNotFound
 from tenantry.attachments.models import Attachment
-from tenantry.expenses.models import Expense
-from tenantry.service_requests.models import ServiceRequest
+from tenantry.expenses.errors import ExpenseNotFound
+from tenantry.kit.repository import Repository
+from tenantry.service_requests.errors import RequestNotFound
+
+# The parent vanishing between the check and the insert is the parent's 404.
+attachments = Repository(
+    Attachment,
+    not_found=AttachmentNotFound,
+    constraints={
+        "fk_attachments_service_request_id": RequestNotFound,
+        "fk_attachments_expense_id": ExpenseNotFound,
+    },
+)
 
 
-def get(
-    session: Session, *, attachment_id: uuid.UUID, for_update: bool = False
-) -> Attachment | None:
-    query = select(Attachment).where(Attachment.id == attachment_id)
-    if for_update:
-        query = query.with_for_update()
-    return session.scalar(query)
-
-
-def request_client(session: Session, *, service_request_id: uuid.UUID) -> uuid.UUID | None:
-    """The client of a service request of this tenant, or None when there is no such request."""
-    return session.scalar(
-        select(ServiceRequest.client_id).where(ServiceRequest.id == service_request_id)
-    )
-
-
-def expense_exists(session: Session, *, expense_id: uuid.UUID) -> bool:
-    return session.scalar(select(Expense.id).where(Expense.id == expense_id)) is not None
-
-
-def add(session: Session, attachment: Attachment) -> Attachment:
-    session.add(attachment)
-    session.flush()
-    session.refresh(attachment)
-    return attachment
-
-
-def page(
-    session: Session,
-    *,
-    service_request_id: uuid.UUID | None = None,
-    expense_id: uuid.UUID | None = None,
-    limit: int,
-    offset: int,
-) -> tuple[list[Attachment], int]:
-    query = select(Attachment)
+def oldest_first(
+    *, service_request_id: uuid.UUID | None = None, expense_id: uuid.UUID | None = None
+) -> Select[Attachment]:
+    stmt = attachments.select().order_by(Attachment.created_at, Attachment.id)
     if service_request_id is not None:
-        query = query.where(Attachment.service_request_id == service_request_id)
+        stmt = stmt.where(Attachment.service_request_id == service_request_id)
     if expense_id is not None:
-        query = query.where(Attachment.expense_id == expense_id)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(Attachment.created_at, Attachment.id).limit(limit).offset(offset)
-    )
-    return list(rows), total
+        stmt = stmt.where(Attachment.expense_id == expense_id)
+    return stmt
 
 
 def tenant_of(system_session: Session, *, attachment_id: uuid.UUID) -> uuid.UUID | None:

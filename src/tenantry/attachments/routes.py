@@ -12,20 +12,17 @@ from fastapi.responses import StreamingResponse
 
 from tenantry.attachments import service, storage
 from tenantry.attachments.errors import ScannerSecretInvalid
+from tenantry.attachments.models import Attachment
+from tenantry.attachments.repository import attachments
 from tenantry.attachments.schemas import AttachmentOut, ScanCallbackIn, ScanCallbackOut
-from tenantry.auth.dependencies import (
-    ClientMember,
-    CurrentTenant,
-    DatabaseDep,
-    SettingsDep,
-    TenantSession,
-)
+from tenantry.auth.dependencies import DatabaseDep, SettingsDep, TenantSession
 from tenantry.isolation.context import TenantContext
+from tenantry.kit.actor import Actor, PortalClient
 from tenantry.kit.body_limit import body_limit
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.catalog import reads_for
 from tenantry.permissions.dependencies import RequirePermission, require_permissions
-from tenantry.routing import system_router, tenant_router
+from tenantry.routing import NOT_FOUND, Responses, system_router, tenant_router
 
 # Files hang from a service request or an expense: every route needs the parent's read
 # permission too, so ``attachments.read`` alone never shows an expense's receipt.
@@ -48,19 +45,16 @@ portal = tenant_router(prefix="/api/portal", tags=["attachments"])
 system = system_router(prefix="/api/attachments", tags=["attachments"])
 routers = [admin, portal, system]
 
-DENIED: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Not signed in"},
-    403: {"description": "Your role may not do this (`role_required`)"},
-}
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such record here"}}
-UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
+UPLOAD_ERRORS: Responses = {
+    **NOT_FOUND,
     413: {"description": "The file exceeds the size limit (`payload_too_large`)"},
     415: {
         "description": "Type not allowed, or content does not match it (`unsupported_media_type`)"
     },
     422: {"description": "Not a multipart body with one part named `file` (`invalid_upload`)"},
 }
-DOWNLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
+DOWNLOAD_ERRORS: Responses = {
+    **NOT_FOUND,
     409: {"description": "Not scanned yet (`scan_pending`)"},
     410: {"description": "Found infected and quarantined (`file_infected`)"},
 }
@@ -82,17 +76,16 @@ MULTIPART_BODY: dict[str, Any] = {
 
 
 async def receive_upload(
-    request: Request, ctx: CurrentTenant, settings: SettingsDep
+    request: Request, actor: Actor, settings: SettingsDep
 ) -> AsyncIterator[storage.ReceivedFile]:
     """Stream the body to disk (size and type checked as it arrives); remove the bytes
     again if anything after it fails — the endpoint, or the request's commit."""
-    assert ctx.tenant_id is not None
     received = await storage.receive_file(
         content_type_header=request.headers.get("content-type"),
         content_length=request.headers.get("content-length"),
         stream=request.stream(),
         upload_dir=settings.upload_dir,
-        tenant_id=ctx.tenant_id,
+        tenant_id=actor.tenant_id,
         max_bytes=settings.upload_max_bytes,
         allowed_content_types=settings.upload_content_types,
     )
@@ -106,15 +99,6 @@ async def receive_upload(
 # Declared BEFORE TenantSession in each signature: entered first, it exits last and so
 # sees a failed commit too.
 Upload = Annotated[storage.ReceivedFile, Depends(receive_upload, scope="function")]
-
-
-def _page(rows: list[Any], total: int, page: Any) -> Page[AttachmentOut]:
-    return Page(
-        items=[AttachmentOut.model_validate(r) for r in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
 
 
 def _iter_file(stream: IO[bytes]) -> Iterator[bytes]:
@@ -143,66 +127,75 @@ def _download_response(download: service.Download) -> StreamingResponse:
     "/service-requests/{service_request_id}/attachments",
     response_model=AttachmentOut,
     status_code=status.HTTP_201_CREATED,
-    responses={**DENIED, **NOT_FOUND, **UPLOAD_ERRORS},
+    responses=UPLOAD_ERRORS,
     openapi_extra=MULTIPART_BODY,
 )
 def upload_to_request(
-    ctx: RequestFilesWrite, upload: Upload, session: TenantSession, service_request_id: uuid.UUID
+    ctx: RequestFilesWrite,
+    actor: Actor,
+    upload: Upload,
+    session: TenantSession,
+    service_request_id: uuid.UUID,
 ) -> AttachmentOut:
     """Attach a file to a service request. It is stored `pending` until the antivirus
     scanner reports on it; downloads wait for `clean`."""
-    row = service.attach(session=session, received=upload, service_request_id=service_request_id)
+    row = service.attach(
+        session, received=upload, uploaded_by=actor.user_id, service_request_id=service_request_id
+    )
     return AttachmentOut.model_validate(row)
 
 
 @admin.get(
     "/service-requests/{service_request_id}/attachments",
     response_model=Page[AttachmentOut],
-    responses={**DENIED, **NOT_FOUND},
+    responses=NOT_FOUND,
 )
 def list_request_attachments(
     ctx: RequestFilesRead, session: TenantSession, page: Pagination, service_request_id: uuid.UUID
 ) -> Page[AttachmentOut]:
     """The files attached to a service request, oldest first."""
-    rows, total = service.list_for_request(
-        session=session, service_request_id=service_request_id, client_id=None, page=page
+    found = service.list_for_request(
+        session, service_request_id=service_request_id, owner=None, page=page
     )
-    return _page(rows, total, page)
+    return found.map(AttachmentOut.model_validate)
 
 
 @admin.post(
     "/expenses/{expense_id}/attachments",
     response_model=AttachmentOut,
     status_code=status.HTTP_201_CREATED,
-    responses={**DENIED, **NOT_FOUND, **UPLOAD_ERRORS},
+    responses=UPLOAD_ERRORS,
     openapi_extra=MULTIPART_BODY,
 )
 def upload_to_expense(
-    ctx: ExpenseFilesWrite, upload: Upload, session: TenantSession, expense_id: uuid.UUID
+    ctx: ExpenseFilesWrite,
+    actor: Actor,
+    upload: Upload,
+    session: TenantSession,
+    expense_id: uuid.UUID,
 ) -> AttachmentOut:
     """Attach a receipt (or any allowed file) to an expense; stored `pending` a scan."""
-    return AttachmentOut.model_validate(
-        service.attach(session=session, received=upload, expense_id=expense_id)
-    )
+    row = service.attach(session, received=upload, uploaded_by=actor.user_id, expense_id=expense_id)
+    return AttachmentOut.model_validate(row)
 
 
 @admin.get(
     "/expenses/{expense_id}/attachments",
     response_model=Page[AttachmentOut],
-    responses={**DENIED, **NOT_FOUND},
+    responses=NOT_FOUND,
 )
 def list_expense_attachments(
     ctx: ExpenseFilesRead, session: TenantSession, page: Pagination, expense_id: uuid.UUID
 ) -> Page[AttachmentOut]:
     """The files attached to an expense, oldest first."""
-    rows, total = service.list_for_expense(session=session, expense_id=expense_id, page=page)
-    return _page(rows, total, page)
+    found = service.list_for_expense(session, expense_id=expense_id, page=page)
+    return found.map(AttachmentOut.model_validate)
 
 
 @admin.get(
     "/attachments/{attachment_id}",
     response_model=AttachmentOut,
-    responses={**DENIED, **NOT_FOUND},
+    responses=NOT_FOUND,
 )
 def get_attachment(
     ctx: AttachmentsRead, session: TenantSession, db: DatabaseDep, attachment_id: uuid.UUID
@@ -214,8 +207,8 @@ def get_attachment(
 
 def _readable(
     session: TenantSession, db: DatabaseDep, ctx: TenantContext, attachment_id: uuid.UUID
-) -> Any:
-    attachment = service.get(session=session, attachment_id=attachment_id)
+) -> Attachment:
+    attachment = attachments.get_or_404(session, attachment_id)
     require_permissions(
         db,
         ctx,
@@ -229,7 +222,7 @@ def _readable(
 @admin.get(
     "/attachments/{attachment_id}/download",
     response_class=StreamingResponse,
-    responses={**DENIED, **NOT_FOUND, **DOWNLOAD_ERRORS},
+    responses=DOWNLOAD_ERRORS,
 )
 def download_attachment(
     ctx: AttachmentsRead,
@@ -242,9 +235,7 @@ def download_attachment(
     file the scanner reported clean is served. Needs the read permission of its parent
     too (`requests.read` or `expenses.read`)."""
     attachment = _readable(session, db, ctx, attachment_id)
-    return _download_response(
-        service.open_download(attachment=attachment, upload_dir=settings.upload_dir)
-    )
+    return _download_response(service.open_download(attachment, upload_dir=settings.upload_dir))
 
 
 # ---------------------------------------------------------------------------- portal
@@ -254,18 +245,19 @@ def download_attachment(
     "/service-requests/{service_request_id}/attachments",
     response_model=AttachmentOut,
     status_code=status.HTTP_201_CREATED,
-    responses={**DENIED, **NOT_FOUND, **UPLOAD_ERRORS},
+    responses=UPLOAD_ERRORS,
     openapi_extra=MULTIPART_BODY,
 )
 def portal_upload_to_request(
-    ctx: ClientMember, upload: Upload, session: TenantSession, service_request_id: uuid.UUID
+    client: PortalClient, upload: Upload, session: TenantSession, service_request_id: uuid.UUID
 ) -> AttachmentOut:
     """A client attaches a file to one of their own service requests."""
     row = service.attach(
-        session=session,
+        session,
         received=upload,
+        uploaded_by=client.user_id,
         service_request_id=service_request_id,
-        client_only=True,
+        owner=client.user_id,
     )
     return AttachmentOut.model_validate(row)
 
@@ -273,34 +265,29 @@ def portal_upload_to_request(
 @portal.get(
     "/service-requests/{service_request_id}/attachments",
     response_model=Page[AttachmentOut],
-    responses={**DENIED, **NOT_FOUND},
+    responses=NOT_FOUND,
 )
 def portal_list_request_attachments(
-    ctx: ClientMember, session: TenantSession, page: Pagination, service_request_id: uuid.UUID
+    client: PortalClient, session: TenantSession, page: Pagination, service_request_id: uuid.UUID
 ) -> Page[AttachmentOut]:
     """The files on one of the client's own service requests."""
-    rows, total = service.list_for_request(
-        session=session, service_request_id=service_request_id, client_id=ctx.user_id, page=page
+    found = service.list_for_request(
+        session, service_request_id=service_request_id, owner=client.user_id, page=page
     )
-    return _page(rows, total, page)
+    return found.map(AttachmentOut.model_validate)
 
 
 @portal.get(
     "/attachments/{attachment_id}/download",
     response_class=StreamingResponse,
-    responses={**DENIED, **NOT_FOUND, **DOWNLOAD_ERRORS},
+    responses=DOWNLOAD_ERRORS,
 )
 def portal_download_attachment(
-    ctx: ClientMember, session: TenantSession, settings: SettingsDep, attachment_id: uuid.UUID
+    client: PortalClient, session: TenantSession, settings: SettingsDep, attachment_id: uuid.UUID
 ) -> StreamingResponse:
     """Download a clean file from one of the client's own service requests."""
-    assert ctx.user_id is not None
-    attachment = service.get_for_client(
-        session=session, attachment_id=attachment_id, client_id=ctx.user_id
-    )
-    return _download_response(
-        service.open_download(attachment=attachment, upload_dir=settings.upload_dir)
-    )
+    attachment = service.get_for_client(session, attachment_id=attachment_id, owner=client.user_id)
+    return _download_response(service.open_download(attachment, upload_dir=settings.upload_dir))
 
 
 # ---------------------------------------------------------------------------- system
@@ -333,5 +320,5 @@ def scan_callback(body: ScanCallbackIn, db: DatabaseDep, settings: SettingsDep) 
     """The antivirus scanner reports a verdict. The tenant comes from the attachment
     itself, never from the caller; an infected file's bytes are deleted at once."""
     return service.apply_scan_result(
-        db=db, upload_dir=settings.upload_dir, attachment_id=body.attachment_id, result=body.result
+        db, upload_dir=settings.upload_dir, attachment_id=body.attachment_id, result=body.result
     )

@@ -8,109 +8,74 @@ from pathlib import Path
 from typing import IO, Literal
 
 import structlog
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tenantry.attachments import repository, storage
-from tenantry.attachments.errors import FileInfected, ScanFinal, ScanPending
+from tenantry.attachments import storage
+from tenantry.attachments.errors import FileInfected, FileUnavailable, ScanFinal, ScanPending
 from tenantry.attachments.models import Attachment
+from tenantry.attachments.repository import attachments, oldest_first, tenant_of
 from tenantry.attachments.schemas import ScanCallbackOut
 from tenantry.db.engine import Database
-from tenantry.errors import NotFound
-from tenantry.isolation.context import TenantContext, require_context, tenant_context
-from tenantry.kit.pagination import PageParams
+from tenantry.expenses.repository import expenses
+from tenantry.isolation.context import TenantContext, tenant_context
+from tenantry.kit.pagination import Page, PageParams
+from tenantry.service_requests.repository import requests
 
 _log = structlog.get_logger("tenantry.attachments")
 
 ScanResult = Literal["clean", "infected"]
 
 
-def _require_request(
-    session: Session, *, service_request_id: uuid.UUID, client_id: uuid.UUID | None
-) -> None:
-    """The request exists in this tenant (and, for a client, is theirs) — else 404."""
-    owner = repository.request_client(session, service_request_id=service_request_id)
-    if owner is None or (client_id is not None and owner != client_id):
-        raise NotFound("No such service request.")
-
-
 def attach(
-    *,
     session: Session,
+    *,
     received: storage.ReceivedFile,
+    uploaded_by: uuid.UUID,
     service_request_id: uuid.UUID | None = None,
     expense_id: uuid.UUID | None = None,
-    client_only: bool = False,
+    owner: uuid.UUID | None = None,
 ) -> Attachment:
-    """Record an uploaded file against its parent; the file starts ``pending`` a scan."""
-    ctx = require_context()
-    assert ctx.user_id is not None
+    """Record an uploaded file against its parent (a request of this tenant — of client
+    ``owner``'s when given — or an expense); the file starts ``pending`` a scan."""
     if service_request_id is not None:
-        _require_request(
-            session,
-            service_request_id=service_request_id,
-            client_id=ctx.user_id if client_only else None,
-        )
-    elif expense_id is not None and not repository.expense_exists(session, expense_id=expense_id):
-        raise NotFound("No such expense.")
-    try:
-        return repository.add(
-            session,
-            Attachment(
-                service_request_id=service_request_id,
-                expense_id=expense_id,
-                uploaded_by_id=ctx.user_id,
-                filename=received.filename,
-                content_type=received.content_type,
-                size_bytes=received.size_bytes,
-                storage_key=received.storage_key,
-                scan_status="pending",
-            ),
-        )
-    except IntegrityError as exc:
-        # The parent vanished between the check and the insert.
-        raise NotFound() from exc
+        requests.get_or_404(session, service_request_id, owner=owner)
+    elif expense_id is not None:
+        expenses.get_or_404(session, expense_id)
+    attachment = Attachment(
+        service_request_id=service_request_id,
+        expense_id=expense_id,
+        uploaded_by_id=uploaded_by,
+        filename=received.filename,
+        content_type=received.content_type,
+        size_bytes=received.size_bytes,
+        storage_key=received.storage_key,
+        scan_status="pending",
+    )
+    return attachments.add(session, attachment)
 
 
-def get(*, session: Session, attachment_id: uuid.UUID) -> Attachment:
-    attachment = repository.get(session, attachment_id=attachment_id)
-    if attachment is None:
-        raise NotFound("No such attachment.")
-    return attachment
-
-
-def get_for_client(
-    *, session: Session, attachment_id: uuid.UUID, client_id: uuid.UUID
-) -> Attachment:
+def get_for_client(session: Session, *, attachment_id: uuid.UUID, owner: uuid.UUID) -> Attachment:
     """A client sees attachments on their own service requests only; anything else is 404."""
-    attachment = repository.get(session, attachment_id=attachment_id)
-    if attachment is None or attachment.service_request_id is None:
-        raise NotFound("No such attachment.")
-    owner = repository.request_client(session, service_request_id=attachment.service_request_id)
-    if owner != client_id:
-        raise NotFound("No such attachment.")
+    attachment = attachments.get_or_404(session, attachment_id)
+    if attachment.service_request_id is None or (
+        requests.get(session, attachment.service_request_id, owner=owner) is None
+    ):
+        raise attachments.not_found()
     return attachment
 
 
 def list_for_request(
-    *,
-    session: Session,
-    service_request_id: uuid.UUID,
-    client_id: uuid.UUID | None,
-    page: PageParams,
-) -> tuple[list[Attachment], int]:
-    _require_request(session, service_request_id=service_request_id, client_id=client_id)
-    return repository.page(
-        session, service_request_id=service_request_id, limit=page.limit, offset=page.offset
-    )
+    session: Session, *, service_request_id: uuid.UUID, owner: uuid.UUID | None, page: PageParams
+) -> Page[Attachment]:
+    requests.get_or_404(session, service_request_id, owner=owner)
+    return attachments.page(session, oldest_first(service_request_id=service_request_id), page)
 
 
 def list_for_expense(
-    *, session: Session, expense_id: uuid.UUID, page: PageParams
-) -> tuple[list[Attachment], int]:
-    if not repository.expense_exists(session, expense_id=expense_id):
-        raise NotFound("No such expense.")
-    return repository.page(session, expense_id=expense_id, limit=page.limit, offset=page.offset)
+    session: Session, *, expense_id: uuid.UUID, page: PageParams
+) -> Page[Attachment]:
+    expenses.get_or_404(session, expense_id)
+    return attachments.page(session, oldest_first(expense_id=expense_id), page)
 
 
 @dataclass(frozen=True)
@@ -121,7 +86,7 @@ class Download:
     size_bytes: int
 
 
-def open_download(*, attachment: Attachment, upload_dir: Path) -> Download:
+def open_download(attachment: Attachment, *, upload_dir: Path) -> Download:
     """Open the bytes of a CLEAN attachment. Pending → 409, infected → 410, never served."""
     if attachment.scan_status == "infected":
         raise FileInfected()
@@ -130,17 +95,17 @@ def open_download(*, attachment: Attachment, upload_dir: Path) -> Download:
     path = storage.path_for(upload_dir, attachment.tenant_id, attachment.storage_key)
     if path is None:
         _log.warning("attachment_key_invalid", attachment_id=str(attachment.id))
-        raise NotFound("The file is not available.")
+        raise FileUnavailable()
     try:
         # Opened here, so a missing file is a clean 404 rather than an error mid-response.
         stream = path.open("rb")
     except FileNotFoundError as exc:
-        raise NotFound("The file is not available.") from exc
+        raise FileUnavailable() from exc
     return Download(stream, attachment.filename, attachment.content_type, attachment.size_bytes)
 
 
 def apply_scan_result(
-    *, db: Database, upload_dir: Path, attachment_id: uuid.UUID, result: ScanResult
+    db: Database, *, upload_dir: Path, attachment_id: uuid.UUID, result: ScanResult
 ) -> ScanCallbackOut:
     """The antivirus scanner's verdict (a system route: no tenant comes with it).
 
@@ -149,20 +114,18 @@ def apply_scan_result(
     guard and RLS like any request. An infected file's bytes are deleted at once.
     """
     with db.system_session(reason="antivirus callback: resolve the attachment's tenant") as s:
-        tenant_id = repository.tenant_of(s, attachment_id=attachment_id)
+        tenant_id = tenant_of(s, attachment_id=attachment_id)
     if tenant_id is None:
-        raise NotFound("No such attachment.")
+        raise attachments.not_found()
     with (
         tenant_context(TenantContext(tenant_id=tenant_id, scope="tenant")),
         db.session() as session,
     ):
-        attachment = repository.get(session, attachment_id=attachment_id, for_update=True)
-        if attachment is None:  # deleted in between
-            raise NotFound("No such attachment.")
+        attachment = attachments.for_update(session, attachment_id)  # 404 if deleted meanwhile
         if attachment.scan_status == "infected" and result != "infected":
             raise ScanFinal()
         attachment.scan_status = result
-        session.flush()
+        attachments.flush(session)
         key = attachment.storage_key
     _log.info(
         "attachment_scanned",

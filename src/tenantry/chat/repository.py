@@ -1,45 +1,26 @@
-"""Queries on chat messages. Tenant scoping comes from the ORM guard and RLS, never from here."""
+"""Chat messages: the kit's repository and the thread order.
+
+Tenant scoping comes from the ORM guard and RLS, never from here."""
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select
 
 from tenantry.chat.models import ChatMessage
-from tenantry.service_requests.models import ServiceRequest
+from tenantry.kit.repository import Repository
+from tenantry.service_requests.errors import RequestNotFound
+
+# The request vanishing between the check and the insert is the request's 404.
+messages = Repository(
+    ChatMessage, constraints={"fk_chat_messages_service_request_id": RequestNotFound}
+)
 
 
-def request_client(session: Session, *, service_request_id: uuid.UUID) -> uuid.UUID | None:
-    """The client of a service request of this tenant, or None when there is no such request."""
-    return session.scalar(
-        select(ServiceRequest.client_id).where(ServiceRequest.id == service_request_id)
-    )
-
-
-def page_newest_last(
-    session: Session, *, service_request_id: uuid.UUID | None, limit: int, offset: int
-) -> tuple[list[ChatMessage], int]:
-    """One thread (a request's, or the team chat when ``service_request_id`` is None).
-
-    ``offset`` counts back from the newest message, so the first page is the latest
-    conversation; the page itself is in chronological order (newest last).
-    """
+def newest_first(*, service_request_id: uuid.UUID | None) -> Select[ChatMessage]:
+    """One thread (a request's, or the team chat when ``service_request_id`` is None)."""
+    stmt = messages.select().order_by(ChatMessage.created_at.desc(), ChatMessage.id.desc())
     if service_request_id is None:
-        query = select(ChatMessage).where(ChatMessage.service_request_id.is_(None))
-    else:
-        query = select(ChatMessage).where(ChatMessage.service_request_id == service_request_id)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    newest_first = session.scalars(
-        query.order_by(ChatMessage.created_at.desc(), ChatMessage.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    return list(reversed(list(newest_first))), total
-
-
-def add(session: Session, message: ChatMessage) -> ChatMessage:
-    session.add(message)
-    session.flush()
-    return message
+        return stmt.where(ChatMessage.service_request_id.is_(None))
+    return stmt.where(ChatMessage.service_request_id == service_request_id)

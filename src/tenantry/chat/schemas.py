@@ -5,20 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
+
+from tenantry.kit.schemas import Input
 
 
-class ChatMessageIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ChatMessageIn(Input):
     body: str = Field(min_length=1, max_length=4000, description="The message text (1-4000).")
-
-    @field_validator("body")
-    @classmethod
-    def not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("the message is empty")
-        return value
 
 
 class ChatMessageOut(BaseModel):

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
+from tenantry.kit.repository import Repository
+from tenantry.service_requests.errors import RequestNotFound
 from tenantry.service_requests.models import ServiceRequest
+
+# A request's client is its owner: a portal read passes ``owner=client.user_id``, and
+# another client's request is as absent as one that never existed. Attachments and
+# chat threads hang from requests and check them through this repository.
+requests = Repository(ServiceRequest, owner=ServiceRequest.client_id, not_found=RequestNotFound)
 
 
 def get(
