@@ -52,7 +52,7 @@ def fill(db: Database, demo: DemoTenant) -> None:
             s.add(reminder)
             if status == "pending":
                 s.flush()
-                schedule_sending(session=s, reminder=reminder)
+                schedule_sending(s, reminder=reminder)
         request = s.execute(
             select(ServiceRequest.id, ServiceRequest.title)
             .where(ServiceRequest.status.in_(("submitted", "triaged")))
@@ -72,4 +72,4 @@ def fill(db: Database, demo: DemoTenant) -> None:
             )
             s.add(reminder)
             s.flush()
-            schedule_sending(session=s, reminder=reminder)
+            schedule_sending(s, reminder=reminder)

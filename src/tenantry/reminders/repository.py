@@ -1,46 +1,36 @@
-"""Queries on reminders. Tenant scoping comes from the ORM guard and RLS, never from here."""
+"""Reminders: the kit's repository, the list order, the targets' client and the
+sender's locked reads. Tenant scoping comes from the ORM guard and RLS, never from here."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from tenantry.auth.models import Membership, User
 from tenantry.bookings.models import Booking
+from tenantry.kit.errors import UnknownBooking, UnknownServiceRequest
+from tenantry.kit.repository import Repository
+from tenantry.reminders.errors import ReminderNotFound
 from tenantry.reminders.models import ScheduledReminder
 from tenantry.service_requests.models import ServiceRequest
 
-
-def get(
-    session: Session, *, reminder_id: uuid.UUID, for_update: bool = False
-) -> ScheduledReminder | None:
-    query = select(ScheduledReminder).where(ScheduledReminder.id == reminder_id)
-    if for_update:
-        query = query.with_for_update()
-    return session.scalar(query)
-
-
-def page(
-    session: Session, *, status: str | None, limit: int, offset: int
-) -> tuple[list[ScheduledReminder], int]:
-    query = select(ScheduledReminder)
-    if status is not None:
-        query = query.where(ScheduledReminder.status == status)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(ScheduledReminder.send_at, ScheduledReminder.id).limit(limit).offset(offset)
-    )
-    return list(rows), total
+# A target vanishing between the check and the insert is the same unknown reference.
+reminders = Repository(
+    ScheduledReminder,
+    not_found=ReminderNotFound,
+    constraints={
+        "fk_scheduled_reminders_booking_id": UnknownBooking,
+        "fk_scheduled_reminders_service_request_id": UnknownServiceRequest,
+    },
+)
 
 
-def add(session: Session, reminder: ScheduledReminder) -> ScheduledReminder:
-    session.add(reminder)
-    session.flush()
-    session.refresh(reminder)
-    return reminder
+def soonest_first(*, status: str | None) -> Select[ScheduledReminder]:
+    stmt = reminders.select().order_by(ScheduledReminder.send_at, ScheduledReminder.id)
+    return stmt if status is None else stmt.where(ScheduledReminder.status == status)
 
 
 def booking_target(session: Session, *, booking_id: uuid.UUID) -> tuple[uuid.UUID, datetime] | None:

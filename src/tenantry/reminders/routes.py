@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import Depends, Query, status
 
@@ -13,22 +13,24 @@ from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.catalog import reads_for
 from tenantry.permissions.dependencies import RequirePermission, require_permissions
 from tenantry.reminders import service
+from tenantry.reminders.repository import reminders
 from tenantry.reminders.schemas import ReminderIn, ReminderOut
-from tenantry.routing import tenant_router
+from tenantry.routing import NOT_FOUND, Responses, tenant_router
 
 router = tenant_router(prefix="/api/admin/reminders", tags=["reminders"])
 
 RemindersRead = Annotated[TenantContext, Depends(RequirePermission("reminders.read"))]
 RemindersWrite = Annotated[TenantContext, Depends(RequirePermission("reminders.write"))]
 
-DENIED: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Not signed in"},
-    403: {"description": "Only the team may manage reminders (`role_required`)"},
+UNKNOWN_TARGET: Responses = {
+    422: {
+        "description": "Invalid input, or no such target in this tenant"
+        " (`unknown_booking`, `unknown_service_request`)"
+    }
 }
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such reminder or target"}}
 
 
-@router.get("", response_model=Page[ReminderOut], responses=DENIED)
+@router.get("", response_model=Page[ReminderOut])
 def list_reminders(
     ctx: RemindersRead,
     session: TenantSession,
@@ -39,20 +41,15 @@ def list_reminders(
     ] = None,
 ) -> Page[ReminderOut]:
     """The tenant's reminders, soonest first."""
-    rows, total = service.list_reminders(session=session, status=status_, page=page)
-    return Page(
-        items=[ReminderOut.model_validate(r) for r in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    found = service.list_reminders(session, status=status_, page=page)
+    return found.map(ReminderOut.model_validate)
 
 
 @router.post(
     "",
     response_model=ReminderOut,
     status_code=status.HTTP_201_CREATED,
-    responses={**DENIED, **NOT_FOUND},
+    responses=UNKNOWN_TARGET,
 )
 def create_reminder(
     ctx: RemindersWrite, session: TenantSession, db: DatabaseDep, body: ReminderIn
@@ -63,22 +60,19 @@ def create_reminder(
     require_permissions(
         db, ctx, *reads_for(service_request_id=body.service_request_id, booking_id=body.booking_id)
     )
-    return ReminderOut.model_validate(service.create_reminder(session=session, data=body))
+    return ReminderOut.model_validate(service.create_reminder(session, data=body))
 
 
-@router.get("/{reminder_id}", response_model=ReminderOut, responses={**DENIED, **NOT_FOUND})
+@router.get("/{reminder_id}", response_model=ReminderOut, responses=NOT_FOUND)
 def get_reminder(ctx: RemindersRead, session: TenantSession, reminder_id: uuid.UUID) -> ReminderOut:
     """One reminder of this tenant, with its status and attempts."""
-    return ReminderOut.model_validate(
-        service.get_reminder(session=session, reminder_id=reminder_id)
-    )
+    return ReminderOut.model_validate(reminders.get_or_404(session, reminder_id))
 
 
 @router.post(
     "/{reminder_id}/cancel",
     response_model=ReminderOut,
     responses={
-        **DENIED,
         **NOT_FOUND,
         409: {"description": "The reminder is not pending (`invalid_transition`)"},
     },
@@ -87,6 +81,4 @@ def cancel_reminder(
     ctx: RemindersWrite, session: TenantSession, reminder_id: uuid.UUID
 ) -> ReminderOut:
     """Cancel a pending reminder; its job then finds nothing to send."""
-    return ReminderOut.model_validate(
-        service.cancel_reminder(session=session, reminder_id=reminder_id)
-    )
+    return ReminderOut.model_validate(service.cancel_reminder(session, reminder_id=reminder_id))

@@ -8,9 +8,11 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tenantry.kit.schemas import Input
 
-class ReminderIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+
+class ReminderIn(Input):
+    """A reminder to the client of exactly one booking or service request."""
 
     booking_id: uuid.UUID | None = None
     service_request_id: uuid.UUID | None = None

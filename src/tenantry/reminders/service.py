@@ -21,17 +21,17 @@ import uuid
 from datetime import UTC, datetime
 
 import structlog
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tenantry import jobs
 from tenantry.db.engine import Database
 from tenantry.email.service import MailUnavailable, send_mail
-from tenantry.errors import Conflict, NotFound
 from tenantry.isolation.context import require_tenant_id
-from tenantry.kit.pagination import PageParams
+from tenantry.kit.errors import InvalidTransition, UnknownBooking, UnknownServiceRequest
+from tenantry.kit.pagination import Page, PageParams
 from tenantry.reminders import repository
 from tenantry.reminders.models import ScheduledReminder
+from tenantry.reminders.repository import reminders, soonest_first
 from tenantry.reminders.schemas import ReminderIn
 from tenantry.settings import Settings
 
@@ -45,74 +45,59 @@ BATCH_LIMIT = 500
 _log = structlog.get_logger("tenantry.reminders")
 
 
-class ReminderNotPending(Conflict):
-    code = "invalid_transition"
-    message = "Only a pending reminder can be cancelled."
-
-
-def create_reminder(*, session: Session, data: ReminderIn) -> ScheduledReminder:
-    """Schedule a reminder to the client of a booking or service request of this tenant."""
+def _subject(session: Session, data: ReminderIn) -> str:
+    """The subject quotes the target (a booking or service request of this tenant)."""
     if data.booking_id is not None:
         booking = repository.booking_target(session, booking_id=data.booking_id)
         if booking is None:
-            raise NotFound("No such booking.")
-        subject = f"Reminder: your appointment on {booking[1]:%A %d %B at %H:%M} (UTC)"
-    else:
-        assert data.service_request_id is not None
+            raise UnknownBooking()
+        return f"Reminder: your appointment on {booking[1]:%A %d %B at %H:%M} (UTC)"
+    request = None
+    if data.service_request_id is not None:
         request = repository.request_target(session, service_request_id=data.service_request_id)
-        if request is None:
-            raise NotFound("No such service request.")
-        subject = f"Reminder: {request[1]}"
-    try:
-        reminder = repository.add(
-            session,
-            ScheduledReminder(
-                booking_id=data.booking_id,
-                service_request_id=data.service_request_id,
-                channel=data.channel,
-                send_at=data.send_at,
-                status="pending",
-                payload={"subject": subject, "note": data.note},
-            ),
-        )
-    except IntegrityError as exc:  # the target vanished meanwhile
-        raise NotFound() from exc
-    schedule_sending(session=session, reminder=reminder)
+    if request is None:
+        raise UnknownServiceRequest()
+    return f"Reminder: {request[1]}"
+
+
+def create_reminder(session: Session, *, data: ReminderIn) -> ScheduledReminder:
+    """Schedule a reminder to the client of a booking or service request of this tenant."""
+    reminder = ScheduledReminder(
+        booking_id=data.booking_id,
+        service_request_id=data.service_request_id,
+        channel=data.channel,
+        send_at=data.send_at,
+        status="pending",
+        payload={"subject": _subject(session, data), "note": data.note},
+    )
+    reminders.add(session, reminder)
+    schedule_sending(session, reminder=reminder)
     return reminder
 
 
-def schedule_sending(*, session: Session, reminder: ScheduledReminder) -> int:
+def schedule_sending(session: Session, *, reminder: ScheduledReminder) -> int:
     """Defer the reminder's own job at its ``send_at``, in the caller's transaction."""
     reminder.job_id = jobs.defer(
         session, SEND_TASK, schedule_at=reminder.send_at, reminder_id=str(reminder.id)
     )
-    session.flush()
+    reminders.flush(session)
     return reminder.job_id
 
 
 def list_reminders(
-    *, session: Session, status: str | None, page: PageParams
-) -> tuple[list[ScheduledReminder], int]:
-    return repository.page(session, status=status, limit=page.limit, offset=page.offset)
+    session: Session, *, status: str | None, page: PageParams
+) -> Page[ScheduledReminder]:
+    return reminders.page(session, soonest_first(status=status), page)
 
 
-def get_reminder(*, session: Session, reminder_id: uuid.UUID) -> ScheduledReminder:
-    reminder = repository.get(session, reminder_id=reminder_id)
-    if reminder is None:
-        raise NotFound("No such reminder.")
-    return reminder
-
-
-def cancel_reminder(*, session: Session, reminder_id: uuid.UUID) -> ScheduledReminder:
-    reminder = repository.get(session, reminder_id=reminder_id, for_update=True)
-    if reminder is None:
-        raise NotFound("No such reminder.")
+def cancel_reminder(session: Session, *, reminder_id: uuid.UUID) -> ScheduledReminder:
+    reminder = reminders.for_update(session, reminder_id)
     if reminder.status != "pending":
-        raise ReminderNotPending()
+        raise InvalidTransition("Only a pending reminder can be cancelled.")
     reminder.status = "cancelled"
     if reminder.job_id is not None:
         jobs.cancel(session, reminder.job_id)  # False if it runs now: it will find no pending
-    session.flush()
+    reminders.flush(session)
     return reminder
 
 
@@ -192,7 +177,7 @@ def _record_failure(
     """In its own transaction (the sending one rolled back): count the attempt, keep
     the error, and mark the reminder ``failed`` when this was the job's last attempt."""
     with db.session() as session:
-        reminder = repository.get(session, reminder_id=reminder_id, for_update=True)
+        reminder = reminders.get(session, reminder_id, lock=True)
         if reminder is None or reminder.status != "pending":
             return
         reminder.attempts += 1

@@ -175,9 +175,9 @@ def test_staff_of_a_cannot_schedule_for_a_booking_or_request_of_b(client, db, te
         len(jobs_of(db, tenant_b)),
     )
     r = client.post(PATH, json={"service_request_id": str(request_b), "send_at": later()})
-    assert r.status_code == 404 and code(r) == "not_found"
+    assert r.status_code == 422 and code(r) == "unknown_service_request"
     r = client.post(PATH, json={"booking_id": str(booking_b), "send_at": later()})
-    assert r.status_code == 404
+    assert r.status_code == 422 and code(r) == "unknown_booking"
     assert before == (
         reminder_count(db, tenant_a),
         reminder_count(db, tenant_b),
