@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request, Response, status
 
@@ -14,7 +14,7 @@ from tenantry.errors import NotFound
 from tenantry.isolation.context import TenantContext
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.dependencies import RequirePermission
-from tenantry.routing import public_router, tenant_router
+from tenantry.routing import NOT_FOUND, public_router, tenant_router
 
 public = public_router(prefix="/api/public", tags=["contact"])
 admin = tenant_router(prefix="/api/admin", tags=["contact"])
@@ -28,11 +28,6 @@ def contact_limiter(request: Request, settings: SettingsDep) -> service.ContactL
 Limiter = Annotated[service.ContactLimiter, Depends(contact_limiter)]
 ContactRead = Annotated[TenantContext, Depends(RequirePermission("contact.read"))]
 ContactWrite = Annotated[TenantContext, Depends(RequirePermission("contact.write"))]
-
-DENIED: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Not signed in"},
-    403: {"description": "Your role lacks the permission (`role_required`)"},
-}
 
 
 @public.post(
@@ -52,34 +47,28 @@ def submit_contact(
         raise NotFound()
     address = request.client.host if request.client else "unknown"
     saved = service.submit(
-        session=session, limiter=limiter, tenant_id=ctx.tenant_id, address=address, data=body
+        session, limiter=limiter, tenant_id=ctx.tenant_id, address=address, data=body
     )
     return ContactReceivedOut(id=saved.id, received_at=saved.created_at)
 
 
-@admin.get("/contact-submissions", response_model=Page[ContactSubmissionOut], responses=DENIED)
+@admin.get("/contact-submissions", response_model=Page[ContactSubmissionOut])
 def list_contact_submissions(
     ctx: ContactRead, session: TenantSession, page: Pagination
 ) -> Page[ContactSubmissionOut]:
     """Messages sent through this tenant's contact form, newest first."""
-    rows, total = service.list_submissions(session=session, page=page)
-    return Page(
-        items=[ContactSubmissionOut.model_validate(r) for r in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return service.list_submissions(session, page=page).map(ContactSubmissionOut.model_validate)
 
 
 @admin.delete(
     "/contact-submissions/{submission_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses={**DENIED, 404: {"description": "No such message"}},
+    responses=NOT_FOUND,
 )
 def delete_contact_submission(
     ctx: ContactWrite, session: TenantSession, submission_id: uuid.UUID
 ) -> Response:
     """Delete a message from the inbox (spam, or once it has been dealt with)."""
-    service.delete_submission(session=session, submission_id=submission_id)
+    service.delete_submission(session, submission_id=submission_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -8,28 +8,22 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-
-def _not_blank(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise ValueError("must not be blank")
-    return value
+from tenantry.kit.schemas import Input
 
 
 def _email(value: str) -> str:
-    value = value.strip()
     local, _, domain = value.rpartition("@")
     if not local or "." not in domain or " " in value or domain.startswith("."):
         raise ValueError("not an email address")
     return value.lower()
 
 
-class ContactIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ContactIn(Input):
+    """Text is stripped, so a blank name or message is refused like an empty one."""
 
-    name: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_not_blank)]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
     email: Annotated[str, Field(min_length=3, max_length=320), AfterValidator(_email)]
-    message: Annotated[str, Field(min_length=1, max_length=5000), AfterValidator(_not_blank)]
+    message: Annotated[str, Field(min_length=1, max_length=5000)]
 
 
 class ContactReceivedOut(BaseModel):

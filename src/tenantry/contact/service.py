@@ -12,11 +12,11 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy.orm import Session
 
-from tenantry.contact import repository
 from tenantry.contact.models import ContactSubmission
+from tenantry.contact.repository import newest_first, submissions
 from tenantry.contact.schemas import ContactIn
-from tenantry.errors import NotFound, RateLimited
-from tenantry.kit.pagination import PageParams
+from tenantry.errors import RateLimited
+from tenantry.kit.pagination import Page, PageParams
 
 
 class ContactLimiter:
@@ -57,8 +57,8 @@ class ContactLimiter:
 
 
 def submit(
-    *,
     session: Session,
+    *,
     limiter: ContactLimiter,
     tenant_id: uuid.UUID,
     address: str,
@@ -66,15 +66,12 @@ def submit(
 ) -> ContactSubmission:
     """Store one message for the host's tenant (the guard sets ``tenant_id``)."""
     limiter.hit(tenant_id=tenant_id, address=address)
-    submission = repository.add(session, ContactSubmission(**data.model_dump()))
-    session.refresh(submission, ["created_at"])
-    return submission
+    return submissions.add(session, ContactSubmission(**data.model_dump()))
 
 
-def list_submissions(*, session: Session, page: PageParams) -> tuple[list[ContactSubmission], int]:
-    return repository.page(session, limit=page.limit, offset=page.offset)
+def list_submissions(session: Session, *, page: PageParams) -> Page[ContactSubmission]:
+    return submissions.page(session, newest_first(), page)
 
 
-def delete_submission(*, session: Session, submission_id: uuid.UUID) -> None:
-    if not repository.delete(session, submission_id=submission_id):
-        raise NotFound("No such message.")
+def delete_submission(session: Session, *, submission_id: uuid.UUID) -> None:
+    submissions.delete(session, submissions.get_or_404(session, submission_id))
