@@ -22,6 +22,10 @@ from tenantry.db.bootstrap import DatabaseUrls, admin_url, ensure_database, reso
 from tenantry.db.engine import Database
 from tenantry.db.migrate import upgrade
 from tenantry.settings import Settings, set_settings
+from tests.helpers import login
+
+# ``login`` lives in tests.helpers; it stays importable from here for older modules.
+__all__ = ["login"]
 
 if TYPE_CHECKING:
     from tests.factories import TenantFixture
@@ -124,12 +128,3 @@ def client(app):  # type: ignore[no-untyped-def]
 
     with TestClient(app) as c:
         yield c
-
-
-def login(client, member, tenant: str | None = None, **kw):  # type: ignore[no-untyped-def]
-    body = {"email": member.email, "password": member.password}
-    if tenant:
-        body["tenant"] = tenant
-    response = client.post("/api/auth/login", json=body, **kw)
-    assert response.status_code == 200, response.text
-    return response

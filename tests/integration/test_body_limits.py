@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 from tenantry.app import body_limits
 from tenantry.kit.body_limit import LIMIT_KEY, LIMITS_INFO_KEY
 from tests.asgi_stream import MiB, cookie_header, stream_request
-from tests.conftest import login
 from tests.factories import make_tenant
+from tests.helpers import login
 from tests.integration.api.test_attachments import make_request
 
 HUGE = 300 * MiB

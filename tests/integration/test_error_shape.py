@@ -1,6 +1,6 @@
 """Values the database refuses become a 422 in the error shape, never a 500."""
 
-from tests.conftest import login
+from tests.helpers import login
 
 
 def test_a_nul_character_in_any_body_is_a_422_and_nothing_is_stored(client, tenant_a):

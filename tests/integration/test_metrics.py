@@ -22,8 +22,8 @@ from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.isolation.guard import CrossTenantWrite
 from tenantry.services.models import Service
 from tenantry.settings import Settings
-from tests.conftest import login
 from tests.factories import TenantFixture, make_tenant
+from tests.helpers import login
 
 TOKEN = "metrics-token-" + uuid.uuid4().hex
 CURRENT = "/api/tenant/current"

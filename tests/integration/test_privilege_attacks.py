@@ -28,8 +28,8 @@ from tenantry.payments.signature import sign_payload
 from tenantry.reminders.models import ScheduledReminder
 from tenantry.tenants.held import TenantNotActive, release_held_work
 from tests.asgi_stream import MiB, stream_request
-from tests.conftest import login
 from tests.factories import make_service, make_tenant
+from tests.helpers import code, login
 from tests.integration.api import mailbox as smtp
 from tests.integration.api.mailbox import mail_settings
 from tests.integration.api.test_attachments import PNG, make_expense, make_request
@@ -41,10 +41,6 @@ mail_client = smtp.mail_client
 
 REMINDERS = "/api/admin/reminders"
 WEBHOOK = "/api/payments/webhook"
-
-
-def code(response) -> str:
-    return response.json()["error"]["code"]
 
 
 def signed_in(app, member) -> TestClient:

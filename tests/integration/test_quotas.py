@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from tenantry.app import create_app
 from tenantry.db.engine import Database
 from tenantry.settings import Settings
-from tests.conftest import login
 from tests.factories import Member, TenantFixture, add_client, make_tenant
+from tests.helpers import login
 
 CURRENT = "/api/tenant/current"
 

@@ -16,14 +16,10 @@ from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.service_requests.models import ServiceRequest
 from tenantry.services.models import Service
 from tenantry.settings import Settings
-from tests.conftest import login
+from tests.helpers import code, login, module_tenant
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(64)
 EXE = b"MZ\x90\x00\x03\x00\x00\x00" + bytes(64)
-
-
-def code(response) -> str:
-    return response.json()["error"]["code"]
 
 
 def make_request(db, tenant, client_role: str = "client") -> uuid.UUID:
@@ -78,18 +74,8 @@ def scan(client, settings, attachment_id, result, secret=None):
 
 # Tenants are made once per module (making members is the slow part); every test
 # makes its own requests and compares counts before and after.
-@pytest.fixture(scope="module")
-def tenant_a(db):
-    from tests.factories import make_tenant
-
-    return make_tenant(db)
-
-
-@pytest.fixture(scope="module")
-def tenant_b(db):
-    from tests.factories import make_tenant
-
-    return make_tenant(db)
+tenant_a = module_tenant("tenant_a")
+tenant_b = module_tenant("tenant_b")
 
 
 @pytest.fixture

@@ -12,14 +12,10 @@ from fastapi.testclient import TestClient
 from tenantry.bookings.models import Booking
 from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.services.models import Service
-from tests.conftest import login
 from tests.factories import make_tenant
+from tests.helpers import code, login
 
 URL = "/api/admin/calendar"
-
-
-def code(response: Any) -> str:
-    return str(response.json()["error"]["code"])
 
 
 def iso(moment: datetime) -> str:

@@ -10,23 +10,12 @@ from sqlalchemy import func, select
 from tenantry.chat.models import ChatMessage
 from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.tenants.lifecycle import add_member
-from tests.conftest import login
-from tests.factories import make_tenant, make_user
+from tests.factories import make_user
+from tests.helpers import code, login, module_tenant
 from tests.integration.api.test_attachments import make_request
 
-
-def code(response) -> str:
-    return response.json()["error"]["code"]
-
-
-@pytest.fixture(scope="module")
-def tenant_a(db):
-    return make_tenant(db)
-
-
-@pytest.fixture(scope="module")
-def tenant_b(db):
-    return make_tenant(db)
+tenant_a = module_tenant("tenant_a")
+tenant_b = module_tenant("tenant_b")
 
 
 def count(db, tenant, request_id=None) -> int:

@@ -16,15 +16,11 @@ from sqlalchemy import select
 from tenantry.expenses.models import Expense
 from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.tenant_settings.models import Thresholds
-from tests.conftest import login
 from tests.factories import make_tenant
+from tests.helpers import code, login
 
 URL = "/api/admin/expenses"
 TODAY = date.today()
-
-
-def code(response) -> str:
-    return response.json()["error"]["code"]
 
 
 def rows(db, tenant_id) -> dict[uuid.UUID, Expense]:

@@ -16,14 +16,10 @@ from tenantry.idempotency import service
 from tenantry.idempotency.models import IdempotencyKey
 from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.routing import tenant_router
-from tests.conftest import login
 from tests.factories import make_tenant
+from tests.helpers import code, login
 
 URL = "/api/admin/expenses"
-
-
-def code(response) -> str:
-    return response.json()["error"]["code"]
 
 
 def body(amount=1_000, category="fuel") -> dict:

@@ -17,8 +17,8 @@ from tenantry.invoices.models import Invoice, InvoiceLine
 from tenantry.invoices.schemas import InvoiceCreate, InvoiceLineIn
 from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.services.models import Service
-from tests.conftest import login
 from tests.factories import add_client, make_tenant
+from tests.helpers import code, login
 
 ADMIN = "/api/admin/invoices"
 PORTAL = "/api/portal/invoices"
@@ -27,10 +27,6 @@ LINES = [
     {"description": "Parts", "quantity": 3, "unit_price_cents": 1250},
     {"description": "Loyalty discount", "quantity": 1, "unit_price_cents": -500},
 ]
-
-
-def code(response) -> str:
-    return response.json()["error"]["code"]
 
 
 def body_for(client_id, **extra):

@@ -23,13 +23,10 @@ from tenantry.payments.signature import (
     verify_signature,
 )
 from tests.factories import make_tenant
+from tests.helpers import code
 
 URL = "/api/payments/webhook"
 TOTAL = 4200
-
-
-def code(response) -> str:
-    return response.json()["error"]["code"]
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.posts.models import Post
-from tests.conftest import login
 from tests.factories import make_tenant
+from tests.helpers import login
 from tests.integration.api._logged_in import SignedIn, code, host, unique
 
 POSTS = "/api/admin/posts"

@@ -221,8 +221,7 @@ def test_the_last_owner_cannot_be_demoted_or_removed(as_, db, fresh):
     )
     second = as_(fresh["admin"])
     assert (
-        second.patch(f"{TEAM}/{fresh['owner'].user_id}", json={"role": "admin"}).status_code
-        == 200
+        second.patch(f"{TEAM}/{fresh['owner'].user_id}", json={"role": "admin"}).status_code == 200
     )
     assert memberships(db, fresh)[fresh["owner"].user_id] == ("admin", "active")
 

@@ -15,14 +15,10 @@ from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.service_requests.models import ServiceRequest
 from tenantry.services.models import Service
 from tenantry.work_orders.models import WorkOrder
-from tests.conftest import login
 from tests.factories import count_rows, make_tenant
+from tests.helpers import code, login, module_tenant
 
 URL = "/api/admin/work-orders"
-
-
-def code(response: Any) -> str:
-    return str(response.json()["error"]["code"])
 
 
 def make_sources(db: Any, tenant: Any) -> dict[str, uuid.UUID]:
@@ -90,14 +86,8 @@ def snapshot(db: Any, tenant_id: uuid.UUID) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in rows]
 
 
-@pytest.fixture(scope="module")
-def tenant_a(db: Any) -> Any:
-    return make_tenant(db)
-
-
-@pytest.fixture(scope="module")
-def tenant_b(db: Any) -> Any:
-    return make_tenant(db)
+tenant_a = module_tenant("tenant_a")
+tenant_b = module_tenant("tenant_b")
 
 
 @pytest.fixture(scope="module")

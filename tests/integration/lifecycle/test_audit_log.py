@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from tenantry.errors import TenantryError
 from tenantry.tenants.audit_log import Actor, AuditEntry, ReasonRequired, record
 from tenantry.tenants.lifecycle import reactivate_tenant, suspend_tenant
-from tests.conftest import login
+from tests.helpers import login
 
 ACTOR = Actor(label="test:audit")
 

@@ -25,7 +25,7 @@ from tenantry.tenants.catalogue import TENANT_PREFIXED_COLUMNS, TenantTable, ten
 from tenantry.tenants.export import export_tenant
 from tenantry.tenants.purge import ConfirmationMismatch, purge_tenant
 from tenantry.tenants.restore import restore_tenant
-from tests.conftest import login
+from tests.helpers import login
 from tests.integration.lifecycle.populate import populated_tenant
 
 ACTOR = Actor(label="test:lifecycle")

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from tenantry.tenants.audit_log import Actor, AuditEntry
 from tenantry.tenants.members import LastOwner, MemberNotFound, UnknownRole, change_member
-from tests.conftest import login
+from tests.helpers import login
 
 ACTOR = Actor(label="test:members")
 

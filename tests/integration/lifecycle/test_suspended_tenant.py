@@ -14,8 +14,8 @@ from tenantry.auth.dependencies import require_host_tenant
 from tenantry.isolation.scopes import _calls, iter_api_routes, route_scope
 from tenantry.tenants.audit_log import Actor
 from tenantry.tenants.lifecycle import reactivate_tenant, suspend_tenant
-from tests.conftest import login
 from tests.factories import make_tenant
+from tests.helpers import login
 
 ACTOR = Actor(label="test:suspension")
 
