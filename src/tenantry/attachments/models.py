@@ -7,14 +7,13 @@ import uuid
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
-    ForeignKeyConstraint,
     Index,
     String,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tenantry.db.base import TenantOwned, Timestamped, uuid_pk
+from tenantry.db.base import TenantOwned, Timestamped, member_fk, one_of, tenant_fk, uuid_pk
 
 SCAN_STATUSES = ("pending", "clean", "infected")
 
@@ -24,24 +23,10 @@ class Attachment(TenantOwned, Timestamped):
     __table_args__ = (
         UniqueConstraint("tenant_id", "storage_key"),
         # An attachment goes with its parent.
-        ForeignKeyConstraint(
-            ["tenant_id", "service_request_id"],
-            ["service_requests.tenant_id", "service_requests.id"],
-            name="fk_attachments_service_request_id",
-            ondelete="CASCADE",
-        ),
-        ForeignKeyConstraint(
-            ["tenant_id", "expense_id"],
-            ["expenses.tenant_id", "expenses.id"],
-            name="fk_attachments_expense_id",
-            ondelete="CASCADE",
-        ),
-        ForeignKeyConstraint(
-            ["tenant_id", "uploaded_by_id"],
-            ["tenant_memberships.tenant_id", "tenant_memberships.user_id"],
-            name="fk_attachments_uploaded_by_id",
-        ),
-        CheckConstraint("scan_status in ('pending', 'clean', 'infected')", name="scan_known"),
+        tenant_fk("attachments", "service_request_id", "service_requests", ondelete="CASCADE"),
+        tenant_fk("attachments", "expense_id", "expenses", ondelete="CASCADE"),
+        member_fk("attachments", "uploaded_by_id"),
+        one_of("scan_status", SCAN_STATUSES, name="scan_known"),
         CheckConstraint("size_bytes >= 0", name="size_not_negative"),
         CheckConstraint("num_nonnulls(service_request_id, expense_id) <= 1", name="one_parent"),
         Index("ix_attachments_tenant_service_request", "tenant_id", "service_request_id"),

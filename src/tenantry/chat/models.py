@@ -5,26 +5,17 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKeyConstraint, Index, Text, func
+from sqlalchemy import CheckConstraint, DateTime, Index, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tenantry.db.base import TenantOwned, uuid_pk
+from tenantry.db.base import TenantOwned, member_fk, tenant_fk, uuid_pk
 
 
 class ChatMessage(TenantOwned):
     __tablename__ = "chat_messages"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "service_request_id"],
-            ["service_requests.tenant_id", "service_requests.id"],
-            name="fk_chat_messages_service_request_id",
-            ondelete="CASCADE",
-        ),
-        ForeignKeyConstraint(
-            ["tenant_id", "sender_id"],
-            ["tenant_memberships.tenant_id", "tenant_memberships.user_id"],
-            name="fk_chat_messages_sender_id",
-        ),
+        tenant_fk("chat_messages", "service_request_id", "service_requests", ondelete="CASCADE"),
+        member_fk("chat_messages", "sender_id"),
         CheckConstraint("length(body) > 0", name="body_not_empty"),
         Index("ix_chat_messages_tenant_created", "tenant_id", "created_at"),
         Index("ix_chat_messages_tenant_sender", "tenant_id", "sender_id"),

@@ -7,9 +7,10 @@ audit can refer to them reliably.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import DateTime, MetaData, func, text
+from sqlalchemy import CheckConstraint, DateTime, ForeignKeyConstraint, MetaData, func, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tenantry.isolation.owned import TenantScoped
@@ -53,3 +54,34 @@ def uuid_pk() -> Mapped[uuid.UUID]:
     return mapped_column(
         primary_key=True, default=uuid.uuid4, server_default=text("gen_random_uuid()")
     )
+
+
+def tenant_fk(
+    table: str, column: str, target: str, *, ondelete: str | None = None
+) -> ForeignKeyConstraint:
+    """``table.(tenant_id, column)`` → ``target.(tenant_id, id)``, named
+    ``fk_<table>_<column>``: the tenant is part of the key, so a row can only ever point
+    at a row of its own tenant."""
+    return ForeignKeyConstraint(
+        ["tenant_id", column],
+        [f"{target}.tenant_id", f"{target}.id"],
+        name=f"fk_{table}_{column}",
+        ondelete=ondelete,
+    )
+
+
+def member_fk(table: str, column: str) -> ForeignKeyConstraint:
+    """``table.(tenant_id, column)`` → a membership of the same tenant (a user id that
+    is not a member of this tenant cannot be stored)."""
+    return ForeignKeyConstraint(
+        ["tenant_id", column],
+        ["tenant_memberships.tenant_id", "tenant_memberships.user_id"],
+        name=f"fk_{table}_{column}",
+    )
+
+
+def one_of(column: str, values: Sequence[str], *, name: str = "status_known") -> CheckConstraint:
+    """``column in ('a', 'b', ...)``: the database refuses any other value (the tuple
+    of values is the one the area's code and schemas use)."""
+    listed = ", ".join(f"'{value}'" for value in values)
+    return CheckConstraint(f"{column} in ({listed})", name=name)

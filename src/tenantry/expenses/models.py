@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKeyConstraint, Index, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, Date, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tenantry.db.base import TenantOwned, Timestamped, uuid_pk
+from tenantry.db.base import TenantOwned, Timestamped, member_fk, one_of, uuid_pk
 
 EXPENSE_STATUSES = ("submitted", "approved", "rejected", "reimbursed")
 
@@ -16,14 +16,8 @@ EXPENSE_STATUSES = ("submitted", "approved", "rejected", "reimbursed")
 class Expense(TenantOwned, Timestamped):
     __tablename__ = "expenses"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "user_id"],
-            ["tenant_memberships.tenant_id", "tenant_memberships.user_id"],
-            name="fk_expenses_user_id",
-        ),
-        CheckConstraint(
-            "status in ('submitted', 'approved', 'rejected', 'reimbursed')", name="status_known"
-        ),
+        member_fk("expenses", "user_id"),
+        one_of("status", EXPENSE_STATUSES),
         CheckConstraint("amount_cents > 0", name="amount_positive"),
         Index("ix_expenses_tenant_incurred", "tenant_id", "incurred_on"),
         Index("ix_expenses_tenant_user_incurred", "tenant_id", "user_id", "incurred_on"),

@@ -8,7 +8,6 @@ from datetime import datetime
 from sqlalchemy import (
     CheckConstraint,
     DateTime,
-    ForeignKeyConstraint,
     Index,
     String,
     Text,
@@ -16,7 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tenantry.db.base import TenantOwned, Timestamped, uuid_pk
+from tenantry.db.base import TenantOwned, Timestamped, member_fk, one_of, uuid_pk
 
 POST_STATUSES = ("draft", "published")
 
@@ -25,12 +24,8 @@ class Post(TenantOwned, Timestamped):
     __tablename__ = "posts"
     __table_args__ = (
         UniqueConstraint("tenant_id", "slug"),
-        ForeignKeyConstraint(
-            ["tenant_id", "author_id"],
-            ["tenant_memberships.tenant_id", "tenant_memberships.user_id"],
-            name="fk_posts_author_id",
-        ),
-        CheckConstraint("status in ('draft', 'published')", name="status_known"),
+        member_fk("posts", "author_id"),
+        one_of("status", POST_STATUSES),
         CheckConstraint("slug ~ '^[a-z0-9]([a-z0-9-]*[a-z0-9])?$'", name="slug_format"),
         CheckConstraint(
             "status <> 'published' or published_at is not null", name="published_has_date"

@@ -10,7 +10,6 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     DateTime,
-    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -19,32 +18,23 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tenantry.db.base import TenantOwned, Timestamped, uuid_pk
+from tenantry.db.base import TenantOwned, Timestamped, one_of, tenant_fk, uuid_pk
 
 REMINDER_CHANNELS = ("email", "sms")
 REMINDER_STATUSES = ("pending", "sent", "failed", "cancelled")
+TABLE = "scheduled_reminders"
 
 
 class ScheduledReminder(TenantOwned, Timestamped):
-    __tablename__ = "scheduled_reminders"
+    __tablename__ = TABLE
     __table_args__ = (
         # A reminder about something deleted has nothing left to remind of.
-        ForeignKeyConstraint(
-            ["tenant_id", "service_request_id"],
-            ["service_requests.tenant_id", "service_requests.id"],
-            name="fk_scheduled_reminders_service_request_id",
-            ondelete="CASCADE",
+        tenant_fk(
+            "scheduled_reminders", "service_request_id", "service_requests", ondelete="CASCADE"
         ),
-        ForeignKeyConstraint(
-            ["tenant_id", "booking_id"],
-            ["bookings.tenant_id", "bookings.id"],
-            name="fk_scheduled_reminders_booking_id",
-            ondelete="CASCADE",
-        ),
-        CheckConstraint("channel in ('email', 'sms')", name="channel_known"),
-        CheckConstraint(
-            "status in ('pending', 'sent', 'failed', 'cancelled')", name="status_known"
-        ),
+        tenant_fk("scheduled_reminders", "booking_id", "bookings", ondelete="CASCADE"),
+        one_of("channel", REMINDER_CHANNELS, name="channel_known"),
+        one_of("status", REMINDER_STATUSES),
         CheckConstraint("status <> 'sent' or sent_at is not null", name="sent_has_sent_at"),
         Index("ix_scheduled_reminders_tenant_status_send", "tenant_id", "status", "send_at"),
         Index("ix_scheduled_reminders_tenant_service_request", "tenant_id", "service_request_id"),

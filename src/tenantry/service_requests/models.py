@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import CheckConstraint, ForeignKeyConstraint, Index, String, Text
+from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from tenantry.db.base import TenantOwned, Timestamped, uuid_pk
+from tenantry.db.base import TenantOwned, Timestamped, member_fk, one_of, tenant_fk, uuid_pk
 from tenantry.services.models import Service
 
 REQUEST_STATUSES = ("submitted", "triaged", "assigned", "in_progress", "completed", "cancelled")
@@ -19,27 +19,11 @@ class ServiceRequest(TenantOwned, Timestamped):
     __table_args__ = (
         # Composite keys: a request can only point at a client, assignee or service of
         # its own tenant — the database refuses anything else, whatever the code does.
-        ForeignKeyConstraint(
-            ["tenant_id", "client_id"],
-            ["tenant_memberships.tenant_id", "tenant_memberships.user_id"],
-            name="fk_service_requests_client_id",
-        ),
-        ForeignKeyConstraint(
-            ["tenant_id", "assignee_id"],
-            ["tenant_memberships.tenant_id", "tenant_memberships.user_id"],
-            name="fk_service_requests_assignee_id",
-        ),
-        ForeignKeyConstraint(
-            ["tenant_id", "service_id"],
-            ["services.tenant_id", "services.id"],
-            name="fk_service_requests_service_id",
-        ),
-        CheckConstraint(
-            "status in ('submitted', 'triaged', 'assigned', 'in_progress', 'completed',"
-            " 'cancelled')",
-            name="status_known",
-        ),
-        CheckConstraint("priority in ('low', 'normal', 'high', 'urgent')", name="priority_known"),
+        member_fk("service_requests", "client_id"),
+        member_fk("service_requests", "assignee_id"),
+        tenant_fk("service_requests", "service_id", "services"),
+        one_of("status", REQUEST_STATUSES),
+        one_of("priority", REQUEST_PRIORITIES, name="priority_known"),
         Index("ix_service_requests_tenant_status_created", "tenant_id", "status", "created_at"),
         Index("ix_service_requests_tenant_client_created", "tenant_id", "client_id", "created_at"),
         Index("ix_service_requests_tenant_assignee_status", "tenant_id", "assignee_id", "status"),
