@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from tenantry.kit.schemas import Input
 
 
-class TestEmailIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TestEmailIn(Input):
     to: str | None = Field(
         default=None,
         min_length=3,

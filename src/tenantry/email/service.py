@@ -9,6 +9,7 @@ header, whatever a user typed into a title or a name).
 from __future__ import annotations
 
 import smtplib
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -18,24 +19,13 @@ import structlog
 from sqlalchemy.orm import Session
 
 from tenantry.email import repository
+from tenantry.email.errors import MailUnavailable, RecipientNotInTeam
 from tenantry.email.headers import header_value
-from tenantry.errors import TenantryError
-from tenantry.isolation.context import require_context
 from tenantry.settings import Settings
 
+__all__ = ["MailUnavailable", "SentMail", "send_mail", "send_test_email"]
+
 _log = structlog.get_logger("tenantry.email")
-
-
-class MailUnavailable(TenantryError):
-    status_code = 502
-    code = "mail_unavailable"
-    message = "The mail server could not be reached or refused the message."
-
-
-class RecipientNotInTeam(TenantryError):
-    status_code = 422
-    code = "recipient_not_in_team"
-    message = "The recipient must be a member of this tenant."
 
 
 @dataclass(frozen=True)
@@ -70,12 +60,12 @@ def send_mail(settings: Settings, *, to: str, subject: str, body: str) -> SentMa
     return SentMail(to, settings.mail_from, subject, body, datetime.now(UTC))
 
 
-def send_test_email(*, session: Session, settings: Settings, to: str | None) -> SentMail:
-    """A test message to the caller, or to a member of this tenant's team."""
-    ctx = require_context()
-    assert ctx.user_id is not None
+def send_test_email(
+    session: Session, *, settings: Settings, sender_id: uuid.UUID, to: str | None
+) -> SentMail:
+    """A test message to the caller (``sender_id``), or to a member of this tenant's team."""
     if to is None:
-        recipient = repository.member_email(session, user_id=ctx.user_id)
+        recipient = repository.member_email(session, user_id=sender_id)
     else:
         # Anyone outside this tenant looks exactly like an unknown address.
         recipient = repository.member_with_email(session, email=to)

@@ -9,7 +9,6 @@ from datetime import datetime
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from tenantry.auth.models import Membership, User
 from tenantry.bookings.models import Booking
 from tenantry.kit.errors import UnknownBooking, UnknownServiceRequest
 from tenantry.kit.repository import Repository
@@ -51,14 +50,6 @@ def request_target(
         )
     ).first()
     return (row[0], row[1]) if row else None
-
-
-def member_email(session: Session, *, user_id: uuid.UUID) -> str | None:
-    return session.scalar(
-        select(User.email)
-        .join(Membership, Membership.user_id == User.id)
-        .where(User.id == user_id, Membership.status == "active")
-    )
 
 
 def pending_for_send(session: Session, *, reminder_id: uuid.UUID) -> ScheduledReminder | None:

@@ -25,7 +25,9 @@ from sqlalchemy.orm import Session
 
 from tenantry import jobs
 from tenantry.db.engine import Database
-from tenantry.email.service import MailUnavailable, send_mail
+from tenantry.email.errors import MailUnavailable
+from tenantry.email.repository import member_email
+from tenantry.email.service import send_mail
 from tenantry.isolation.context import require_tenant_id
 from tenantry.kit.errors import InvalidTransition, UnknownBooking, UnknownServiceRequest
 from tenantry.kit.pagination import Page, PageParams
@@ -109,7 +111,7 @@ def _recipient(session: Session, reminder: ScheduledReminder) -> str | None:
     elif reminder.service_request_id is not None:
         request = repository.request_target(session, service_request_id=reminder.service_request_id)
         client_id = request[0] if request else None
-    return repository.member_email(session, user_id=client_id) if client_id else None
+    return member_email(session, user_id=client_id) if client_id else None
 
 
 def _body(reminder: ScheduledReminder) -> str:
