@@ -5,7 +5,6 @@ alone. The bytes go under ``upload_dir/<tenant>/<random hex>`` like real uploads
 from __future__ import annotations
 
 import secrets
-import uuid
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -13,7 +12,6 @@ from sqlalchemy import select
 from tenantry.attachments.models import Attachment
 from tenantry.attachments.storage import tenant_dir
 from tenantry.db.engine import Database
-from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.service_requests.models import ServiceRequest
 from tenantry.settings import get_settings
 
@@ -31,11 +29,9 @@ FILES = (
 
 
 def fill(db: Database, demo: DemoTenant) -> None:
-    owner = uuid.UUID(str(demo.users["owner"]))
-    ctx = TenantContext(tenant_id=demo.ref.id, user_id=owner, role="owner")
     folder = tenant_dir(get_settings().upload_dir, demo.ref.id)
-    with tenant_context(ctx), db.session() as s:
-        if s.scalar(select(Attachment.id).limit(1)) is not None:
+    with demo.session(db) as s:
+        if demo.has_rows(s, Attachment):
             return
         request = s.execute(
             select(ServiceRequest.id, ServiceRequest.client_id)

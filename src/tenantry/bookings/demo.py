@@ -12,7 +12,6 @@ from sqlalchemy import select
 
 from tenantry.bookings.models import Booking
 from tenantry.db.engine import Database
-from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.services.models import Service
 
 if TYPE_CHECKING:
@@ -38,10 +37,9 @@ DIARY: tuple[tuple[int, int, str | None, str, str], ...] = (
 
 
 def fill(db: Database, demo: DemoTenant) -> None:
-    ctx = TenantContext(tenant_id=demo.ref.id, user_id=demo.user("owner"), role="owner")
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    with tenant_context(ctx), db.session() as s:
-        if s.scalar(select(Booking.id).limit(1)) is not None:
+    with demo.session(db) as s:
+        if demo.has_rows(s, Booking):
             return
         services = list(
             s.scalars(select(Service).where(Service.active.is_(True)).order_by(Service.name))

@@ -11,7 +11,6 @@ from sqlalchemy import select
 
 from tenantry.chat.models import ChatMessage
 from tenantry.db.engine import Database
-from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.service_requests.models import ServiceRequest
 
 if TYPE_CHECKING:
@@ -33,11 +32,9 @@ REQUEST_THREAD = (
 
 
 def fill(db: Database, demo: DemoTenant) -> None:
-    owner = uuid.UUID(str(demo.users["owner"]))
-    ctx = TenantContext(tenant_id=demo.ref.id, user_id=owner, role="owner")
     start = datetime.now(UTC) - timedelta(days=2)
-    with tenant_context(ctx), db.session() as s:
-        if s.scalar(select(ChatMessage.id).limit(1)) is not None:
+    with demo.session(db) as s:
+        if demo.has_rows(s, ChatMessage):
             return
         for index, (role, body) in enumerate(TEAM_THREAD):
             s.add(

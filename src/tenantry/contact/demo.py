@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
 from tenantry.contact.models import ContactSubmission
 from tenantry.db.engine import Database
-from tenantry.isolation.context import TenantContext, tenant_context
 
 if TYPE_CHECKING:
     from tenantry.kit.demo import DemoTenant
@@ -56,12 +52,9 @@ MESSAGES: dict[str, list[tuple[str, str, str, int]]] = {
 
 def fill(db: Database, demo: DemoTenant) -> None:
     messages = MESSAGES.get(demo.ref.slug, MESSAGES["acme"])
-    owner = demo.users["owner"]
-    assert isinstance(owner, uuid.UUID)
     now = datetime.now(UTC)
-    ctx = TenantContext(tenant_id=demo.ref.id, user_id=owner, role="owner")
-    with tenant_context(ctx), db.session() as s:
-        if s.scalar(select(ContactSubmission.id).limit(1)) is not None:
+    with demo.session(db) as s:
+        if demo.has_rows(s, ContactSubmission):
             return  # the tenant already has messages: leave them alone
         s.add_all(
             ContactSubmission(

@@ -9,11 +9,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
-
 from tenantry.db.engine import Database
 from tenantry.expenses.models import Expense
-from tenantry.isolation.context import TenantContext, tenant_context
 
 if TYPE_CHECKING:
     from tenantry.kit.demo import DemoTenant
@@ -32,11 +29,8 @@ EXPENSES = [
 
 
 def fill(db: Database, demo: DemoTenant) -> None:
-    owner = demo.users["owner"]
-    assert isinstance(owner, uuid.UUID)
-    ctx = TenantContext(tenant_id=demo.ref.id, user_id=owner, role="owner")
-    with tenant_context(ctx), db.session() as s:
-        if s.scalar(select(func.count()).select_from(Expense)):
+    with demo.session(db) as s:
+        if demo.has_rows(s, Expense):
             return
         today = datetime.now(UTC).date()
         for who, cents, category, description, days_ago, status in EXPENSES:

@@ -6,11 +6,10 @@ already has invoices is left alone.
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from tenantry.auth.models import Membership
 from tenantry.bookings.models import Booking
@@ -18,7 +17,6 @@ from tenantry.db.engine import Database
 from tenantry.invoices import service
 from tenantry.invoices.models import Invoice
 from tenantry.invoices.schemas import InvoiceCreate, InvoiceLineIn
-from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.services.models import Service
 
 if TYPE_CHECKING:
@@ -52,11 +50,8 @@ def _lines(catalogue: list[tuple[str, int]], offset: int) -> list[InvoiceLineIn]
 
 
 def fill(db: Database, demo: DemoTenant) -> None:
-    owner = demo.users["owner"]
-    assert isinstance(owner, uuid.UUID)
-    ctx = TenantContext(tenant_id=demo.ref.id, user_id=owner, role="owner")
-    with tenant_context(ctx), db.session() as s:
-        if s.scalar(select(func.count()).select_from(Invoice)):
+    with demo.session(db) as s:
+        if demo.has_rows(s, Invoice):
             return
         clients = list(
             s.scalars(

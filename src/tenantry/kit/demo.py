@@ -7,10 +7,18 @@ each area's ``<area>.demo.fill(db, demo)`` in the order of ``tenantry.areas.AREA
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # an annotation only: tenants (provisioning) builds on the kit's areas
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tenantry.isolation.context import TenantContext, tenant_context
+
+if TYPE_CHECKING:  # annotations only: tenants (provisioning) builds on the kit's areas
+    from tenantry.db.engine import Database
     from tenantry.tenants.lifecycle import TenantRef
 
 DEMO_TENANTS = (("acme", "Acme Home Services"), ("globex", "Globex Facilities"))
@@ -30,6 +38,20 @@ class DemoTenant:
         """The demo member's user id for ``role`` (owner, admin, staff, client,
         client2, consultant)."""
         return self.users[role]
+
+    @contextmanager
+    def session(self, db: Database) -> Iterator[Session]:
+        """One unit of work in this tenant, acting as its owner (fillers write as the
+        owner, under the guard and RLS like any request)."""
+        ctx = TenantContext(tenant_id=self.ref.id, user_id=self.user("owner"), role="owner")
+        with tenant_context(ctx), db.session() as session:
+            yield session
+
+    @staticmethod
+    def has_rows(session: Session, model: Any) -> bool:
+        """Does the tenant already have rows of ``model``? A filler leaves a filled
+        area alone, so loading the demo twice adds nothing."""
+        return session.scalar(select(model.id).limit(1)) is not None
 
 
 def demo_accounts() -> list[tuple[str, str]]:

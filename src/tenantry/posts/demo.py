@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
 from tenantry.db.engine import Database
-from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.posts.models import Post
 
 if TYPE_CHECKING:
@@ -74,13 +70,10 @@ POSTS: dict[str, list[tuple[str, str, str, int | None]]] = {
 
 def fill(db: Database, demo: DemoTenant) -> None:
     posts = POSTS.get(demo.ref.slug, POSTS["acme"])
-    author = demo.users.get("admin") or demo.users["owner"]
-    owner = demo.users["owner"]
-    assert isinstance(author, uuid.UUID) and isinstance(owner, uuid.UUID)
+    author = demo.users.get("admin") or demo.user("owner")
     now = datetime.now(UTC)
-    ctx = TenantContext(tenant_id=demo.ref.id, user_id=owner, role="owner")
-    with tenant_context(ctx), db.session() as s:
-        if s.scalar(select(Post.id).limit(1)) is not None:
+    with demo.session(db) as s:
+        if demo.has_rows(s, Post):
             return  # the tenant already has posts: leave them alone
         s.add_all(
             Post(

@@ -4,7 +4,6 @@ Idempotent: a tenant with reminders is left alone."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -12,7 +11,6 @@ from sqlalchemy import select
 
 from tenantry.bookings.models import Booking
 from tenantry.db.engine import Database
-from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.reminders.models import ScheduledReminder
 from tenantry.reminders.service import schedule_sending
 from tenantry.service_requests.models import ServiceRequest
@@ -22,11 +20,9 @@ if TYPE_CHECKING:
 
 
 def fill(db: Database, demo: DemoTenant) -> None:
-    owner = uuid.UUID(str(demo.users["owner"]))
-    ctx = TenantContext(tenant_id=demo.ref.id, user_id=owner, role="owner")
     now = datetime.now(UTC)
-    with tenant_context(ctx), db.session() as s:
-        if s.scalar(select(ScheduledReminder.id).limit(1)) is not None:
+    with demo.session(db) as s:
+        if demo.has_rows(s, ScheduledReminder):
             return
         bookings = s.execute(
             select(Booking.id, Booking.starts_at)

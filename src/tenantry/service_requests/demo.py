@@ -12,7 +12,6 @@ from sqlalchemy import select
 
 from tenantry.bookings.models import Booking
 from tenantry.db.engine import Database
-from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.service_requests.models import ServiceRequest
 from tenantry.services.models import Service
 
@@ -71,10 +70,9 @@ def today() -> datetime:
 
 
 def fill(db: Database, demo: DemoTenant) -> None:
-    ctx = TenantContext(tenant_id=demo.ref.id, user_id=demo.user("owner"), role="owner")
     now = datetime.now(UTC)
-    with tenant_context(ctx), db.session() as s:
-        if s.scalar(select(ServiceRequest.id).limit(1)) is not None:
+    with demo.session(db) as s:
+        if demo.has_rows(s, ServiceRequest):
             return
         services = list(
             s.scalars(select(Service).where(Service.active.is_(True)).order_by(Service.name))

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
 from tenantry.db.engine import Database
-from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.services.models import Service
 
 if TYPE_CHECKING:
@@ -121,11 +117,8 @@ CATALOGUES: dict[str, list[tuple[str, str, str, int, int, bool]]] = {
 
 def fill(db: Database, demo: DemoTenant) -> None:
     catalogue = CATALOGUES.get(demo.ref.slug, CATALOGUES["acme"])
-    owner = demo.users["owner"]
-    assert isinstance(owner, uuid.UUID)
-    ctx = TenantContext(tenant_id=demo.ref.id, user_id=owner, role="owner")
-    with tenant_context(ctx), db.session() as s:
-        if s.scalar(select(Service.id).limit(1)) is not None:
+    with demo.session(db) as s:
+        if demo.has_rows(s, Service):
             return  # the tenant already has services: leave them alone
         s.add_all(
             Service(

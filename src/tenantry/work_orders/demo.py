@@ -11,7 +11,6 @@ from sqlalchemy import select
 
 from tenantry.bookings.models import Booking
 from tenantry.db.engine import Database
-from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.service_requests.models import ServiceRequest
 from tenantry.services.models import Service
 from tenantry.work_orders.models import WorkOrder
@@ -47,10 +46,9 @@ STANDALONE: tuple[tuple[str, str, str | None, str, int | None], ...] = (
 
 
 def fill(db: Database, demo: DemoTenant) -> None:
-    ctx = TenantContext(tenant_id=demo.ref.id, user_id=demo.user("owner"), role="owner")
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    with tenant_context(ctx), db.session() as s:
-        if s.scalar(select(WorkOrder.id).limit(1)) is not None:
+    with demo.session(db) as s:
+        if demo.has_rows(s, WorkOrder):
             return
         # Like the other business fillers: no catalogue yet, no demo business at all.
         if s.scalar(select(Service.id).where(Service.active.is_(True)).limit(1)) is None:
