@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKeyConstraint, Index, String, Text
+from sqlalchemy import CheckConstraint, DateTime, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from tenantry.db.base import TenantOwned, Timestamped, uuid_pk
+from tenantry.db.base import TenantOwned, Timestamped, member_fk, one_of, tenant_fk, uuid_pk
 from tenantry.services.models import Service
 
 BOOKING_STATUSES = ("pending", "confirmed", "cancelled", "completed")
@@ -17,32 +17,14 @@ BOOKING_STATUSES = ("pending", "confirmed", "cancelled", "completed")
 class Booking(TenantOwned, Timestamped):
     __tablename__ = "bookings"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "client_id"],
-            ["tenant_memberships.tenant_id", "tenant_memberships.user_id"],
-            name="fk_bookings_client_id",
-        ),
-        ForeignKeyConstraint(
-            ["tenant_id", "assignee_id"],
-            ["tenant_memberships.tenant_id", "tenant_memberships.user_id"],
-            name="fk_bookings_assignee_id",
-        ),
-        ForeignKeyConstraint(
-            ["tenant_id", "service_id"],
-            ["services.tenant_id", "services.id"],
-            name="fk_bookings_service_id",
-        ),
+        member_fk("bookings", "client_id"),
+        member_fk("bookings", "assignee_id"),
+        tenant_fk("bookings", "service_id", "services"),
         # No ON DELETE action: Citus refuses SET NULL on a key that includes tenant_id
         # (even limited to the link column); nothing deletes a request on its own (a
         # tenant's rows go together, by cascade from tenants).
-        ForeignKeyConstraint(
-            ["tenant_id", "service_request_id"],
-            ["service_requests.tenant_id", "service_requests.id"],
-            name="fk_bookings_service_request_id",
-        ),
-        CheckConstraint(
-            "status in ('pending', 'confirmed', 'cancelled', 'completed')", name="status_known"
-        ),
+        tenant_fk("bookings", "service_request_id", "service_requests"),
+        one_of("status", BOOKING_STATUSES),
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         Index("ix_bookings_tenant_starts", "tenant_id", "starts_at"),
         Index("ix_bookings_tenant_client_starts", "tenant_id", "client_id", "starts_at"),

@@ -9,7 +9,6 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     DateTime,
-    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -17,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from tenantry.db.base import TenantOwned, Timestamped, uuid_pk
+from tenantry.db.base import TenantOwned, Timestamped, member_fk, one_of, tenant_fk, uuid_pk
 
 INVOICE_STATUSES = ("draft", "sent", "paid", "void")
 
@@ -27,17 +26,9 @@ class Invoice(TenantOwned, Timestamped):
     __table_args__ = (
         # Numbers are per tenant: INV-0001 exists once in every tenant.
         UniqueConstraint("tenant_id", "number"),
-        ForeignKeyConstraint(
-            ["tenant_id", "client_id"],
-            ["tenant_memberships.tenant_id", "tenant_memberships.user_id"],
-            name="fk_invoices_client_id",
-        ),
-        ForeignKeyConstraint(
-            ["tenant_id", "booking_id"],
-            ["bookings.tenant_id", "bookings.id"],
-            name="fk_invoices_booking_id",
-        ),
-        CheckConstraint("status in ('draft', 'sent', 'paid', 'void')", name="status_known"),
+        member_fk("invoices", "client_id"),
+        tenant_fk("invoices", "booking_id", "bookings"),
+        one_of("status", INVOICE_STATUSES),
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
         CheckConstraint("total_cents >= 0", name="total_not_negative"),
         CheckConstraint("status <> 'paid' or paid_at is not null", name="paid_has_paid_at"),
@@ -69,12 +60,7 @@ class Invoice(TenantOwned, Timestamped):
 class InvoiceLine(TenantOwned, Timestamped):
     __tablename__ = "invoice_lines"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "invoice_id"],
-            ["invoices.tenant_id", "invoices.id"],
-            name="fk_invoice_lines_invoice_id",
-            ondelete="CASCADE",
-        ),
+        tenant_fk("invoice_lines", "invoice_id", "invoices", ondelete="CASCADE"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
         # Unit prices may be negative (discount lines); the amount always adds up.
         CheckConstraint("amount_cents = quantity * unit_price_cents", name="amount_adds_up"),

@@ -6,22 +6,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKeyConstraint, Index, String, UniqueConstraint, func, text
+from sqlalchemy import DateTime, Index, String, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tenantry.db.base import TenantOwned, uuid_pk
+from tenantry.db.base import TenantOwned, tenant_fk, uuid_pk
 
 
 class PaymentEvent(TenantOwned):
     __tablename__ = "payment_events"
     __table_args__ = (
         UniqueConstraint("tenant_id", "provider_event_id"),
-        ForeignKeyConstraint(
-            ["tenant_id", "invoice_id"],
-            ["invoices.tenant_id", "invoices.id"],
-            name="fk_payment_events_invoice_id",
-        ),
+        tenant_fk("payment_events", "invoice_id", "invoices"),
         Index("ix_payment_events_tenant_invoice", "tenant_id", "invoice_id"),
         Index(
             "ix_payment_events_tenant_held",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKeyConstraint, Index, String, Text
+from sqlalchemy import DateTime, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tenantry.db.base import TenantOwned, Timestamped, uuid_pk
+from tenantry.db.base import TenantOwned, Timestamped, member_fk, one_of, tenant_fk, uuid_pk
 
 WORK_ORDER_STATUSES = ("open", "in_progress", "done", "cancelled")
 
@@ -16,24 +16,10 @@ WORK_ORDER_STATUSES = ("open", "in_progress", "done", "cancelled")
 class WorkOrder(TenantOwned, Timestamped):
     __tablename__ = "work_orders"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "service_request_id"],
-            ["service_requests.tenant_id", "service_requests.id"],
-            name="fk_work_orders_service_request_id",
-        ),
-        ForeignKeyConstraint(
-            ["tenant_id", "booking_id"],
-            ["bookings.tenant_id", "bookings.id"],
-            name="fk_work_orders_booking_id",
-        ),
-        ForeignKeyConstraint(
-            ["tenant_id", "assignee_id"],
-            ["tenant_memberships.tenant_id", "tenant_memberships.user_id"],
-            name="fk_work_orders_assignee_id",
-        ),
-        CheckConstraint(
-            "status in ('open', 'in_progress', 'done', 'cancelled')", name="status_known"
-        ),
+        tenant_fk("work_orders", "service_request_id", "service_requests"),
+        tenant_fk("work_orders", "booking_id", "bookings"),
+        member_fk("work_orders", "assignee_id"),
+        one_of("status", WORK_ORDER_STATUSES),
         Index("ix_work_orders_tenant_status_due", "tenant_id", "status", "due_at"),
         Index("ix_work_orders_tenant_assignee_status", "tenant_id", "assignee_id", "status"),
         Index("ix_work_orders_tenant_service_request", "tenant_id", "service_request_id"),
