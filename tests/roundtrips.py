@@ -42,6 +42,10 @@ class Trip:
             out += Path(handle.name).read_text().splitlines()
         return out
 
+    def per_connection(self) -> list[list[str]]:
+        """The traced lines of each connection checkout, one list per checkout."""
+        return [Path(handle.name).read_text().splitlines() for handle in self._files]
+
     @property
     def count(self) -> int:
         return sum(1 for line in self.lines() if line.startswith("B\t") and "ReadyForQuery" in line)

@@ -1,5 +1,7 @@
 """Routers for the three route scopes, and the error responses routes document.
 
+Every route runs in the request's one unit of work (``tenantry.db.unit``: one session,
+one transaction, the endpoint and the commit in one worker thread).
 ``tenant_router`` routes authenticate with ``require_tenant`` (walls 2 and 3) and carry
 ``idempotency_guard``; ``public_router`` routes take the tenant from the host (when
 they name one) or none; ``system_router`` routes serve callers with no user session
@@ -16,6 +18,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from tenantry.auth.dependencies import require_tenant
+from tenantry.db.unit import UNIT_HOOKS
 from tenantry.http_errors import ErrorResponse
 from tenantry.idempotency.middleware import idempotency_guard
 from tenantry.isolation.scopes import scoped_router
@@ -42,13 +45,18 @@ def tenant_router(**kwargs: Any) -> APIRouter:
         dependencies=deps,
         error_model=ErrorResponse,
         error_codes=(401, 403, 422, 429),
+        hooks=UNIT_HOOKS,
         **kwargs,
     )
 
 
 def public_router(**kwargs: Any) -> APIRouter:
-    return scoped_router("public", error_model=ErrorResponse, error_codes=(422,), **kwargs)
+    return scoped_router(
+        "public", error_model=ErrorResponse, error_codes=(422,), hooks=UNIT_HOOKS, **kwargs
+    )
 
 
 def system_router(**kwargs: Any) -> APIRouter:
-    return scoped_router("system", error_model=ErrorResponse, error_codes=(422,), **kwargs)
+    return scoped_router(
+        "system", error_model=ErrorResponse, error_codes=(422,), hooks=UNIT_HOOKS, **kwargs
+    )

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import IO, Annotated, Any
 
 from fastapi import Depends, Header, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from tenantry.attachments import service, storage
@@ -16,6 +17,7 @@ from tenantry.attachments.models import Attachment
 from tenantry.attachments.repository import attachments
 from tenantry.attachments.schemas import AttachmentOut, ScanCallbackIn, ScanCallbackOut
 from tenantry.auth.dependencies import DatabaseDep, SettingsDep, TenantSession
+from tenantry.db.unit import current_unit
 from tenantry.isolation.context import TenantContext
 from tenantry.kit.actor import Actor, PortalClient
 from tenantry.kit.body_limit import body_limit
@@ -80,6 +82,11 @@ async def receive_upload(
 ) -> AsyncIterator[storage.ReceivedFile]:
     """Stream the body to disk (size and type checked as it arrives); remove the bytes
     again if anything after it fails — the endpoint, or the request's commit."""
+    # A body can take long to arrive: no pooled connection waits on it (the access
+    # check's transaction ends here; the endpoint's work begins a new, pinned one).
+    unit = current_unit()
+    if unit.open:
+        await run_in_threadpool(unit.release)
     received = await storage.receive_file(
         content_type_header=request.headers.get("content-type"),
         content_length=request.headers.get("content-length"),

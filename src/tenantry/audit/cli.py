@@ -115,4 +115,3 @@ def schema_command(
         for note in notes:
             typer.echo(f"note: {note}")
     raise typer.Exit(1 if findings else 0)
-

@@ -4,9 +4,12 @@
 order it checks: the ``tenant_sig`` signature (present and invalid is refused even
 without a session), the session, the signature against the session (same user,
 tenant and session version), the host's tenant against the session's, and then —
-in one unit of work — that the session row still exists (not logged out) and the
-user's current session version, the tenant's status and the membership. Any failure
-is a distinct 401/403 code and a security event.
+in ONE statement, the first of the request's own transaction (``tenantry.db.unit``),
+whose BEGIN pins the session's tenant and user — that the session row still exists
+(not logged out), the user's current session version, the tenant's status and the
+membership. Any failure is a distinct 401/403 code and a security event; nothing of
+the request's work has run by then, and the unit is rolled back. Revocation is
+immediate: nothing of this is cached.
 
 It is ``async`` on purpose: FastAPI runs sync dependencies in a worker thread with a
 *copy* of the context, so a context variable set there would never reach the
@@ -17,20 +20,21 @@ and the endpoint (worker threads copy it in).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import select
+from sqlalchemy import Select, String, literal, select
 from sqlalchemy.orm import Session
 
 from tenantry.auth import cookies
 from tenantry.auth.models import Membership, User, UserSession
 from tenantry.db.engine import Database
 from tenantry.db.tenant import Tenant
+from tenantry.db.unit import current_unit
 from tenantry.errors import (
     NoActiveTenant,
     NotAMember,
@@ -52,14 +56,24 @@ from tenantry.settings import Settings
 _log = structlog.get_logger("tenantry.security")
 
 
-def get_settings_dep(request: Request) -> Settings:
+def settings_of(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_database(request: Request) -> Database:
+def database_of(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
+
+
+# Dependencies that do no I/O are ``async``: FastAPI runs a sync dependency in a worker
+# thread, a hop that costs more than the work.
+async def get_settings_dep(request: Request) -> Settings:
+    return settings_of(request)
+
+
+async def get_database(request: Request) -> Database:
+    return database_of(request)
 
 
 @dataclass(frozen=True)
@@ -70,45 +84,57 @@ class Access:
     membership_status: str | None
 
 
+def _access_statement(tenant_id: uuid.UUID | None) -> Select[Any]:
+    """ONE statement for the whole check: the session row and the live session version,
+    the tenant's status and the membership (left joins: a missing tenant or membership
+    is a refusal, not a missing row). Membership rows are read under the pinned tenant
+    (RLS and the ORM guard); the tenant id is the one the signed session names."""
+    stmt = select(User.session_version).join(UserSession, UserSession.user_id == User.id)
+    if tenant_id is None:
+        return stmt.add_columns(
+            literal(None, String).label("status"),
+            literal(None, String).label("role"),
+            literal(None, String).label("member_status"),
+        )
+    return (
+        stmt.add_columns(Tenant.status, Membership.role, Membership.status)
+        .outerjoin(Tenant, Tenant.id == tenant_id)
+        .outerjoin(
+            Membership, (Membership.user_id == User.id) & (Membership.tenant_id == tenant_id)
+        )
+    )
+
+
+def check_access(
+    session: Session, login: cookies.SessionData, tenant_id: uuid.UUID | None
+) -> Access | None:
+    """The user's live session version — ``None`` when the session row is gone (logged
+    out) — and the tenant's status and their membership, in one round trip on
+    ``session`` (the request's own: its transaction is pinned to ``tenant_id``)."""
+    row = session.execute(
+        _access_statement(tenant_id).where(
+            User.id == login.user_id, UserSession.id == login.session_id
+        )
+    ).first()
+    if row is None:
+        return None
+    return Access(row[0], row[1], row[2], row[3])
+
+
 def load_access(
     db: Database, session: cookies.SessionData, tenant_id: uuid.UUID | None
 ) -> Access | None:
-    """The user's live session version — ``None`` when the session row is gone (logged
-    out) — and the tenant's status and their membership.
-
-    The session row and the version are one query: server-side revocation costs no
-    extra round trip.
-    """
-    user_id = session.user_id
-    with tenant_context(TenantContext(tenant_id=tenant_id, user_id=user_id)), db.session() as s:
-        version = s.scalar(
-            select(User.session_version)
-            .join(UserSession, UserSession.user_id == User.id)
-            .where(User.id == user_id, UserSession.id == session.session_id)
-        )
-        if version is None:
-            return None
-        if tenant_id is None:
-            return Access(version, None, None, None)
-        status = s.scalar(select(Tenant.status).where(Tenant.id == tenant_id))
-        # The tenant by name, not only through the guard: RLS's ``member_self_read``
-        # policy shows a user their memberships in *every* tenant, so with the guard's
-        # read filter gone this would pick up a role held in another tenant.
-        member = s.execute(
-            select(Membership.role, Membership.status).where(
-                Membership.user_id == user_id, Membership.tenant_id == tenant_id
-            )
-        ).first()
-    return Access(
-        version, status, member.role if member else None, member.status if member else None
-    )
+    """``check_access`` in a unit of work of its own (callers outside a request's)."""
+    ctx = TenantContext(tenant_id=tenant_id, user_id=session.user_id)
+    with tenant_context(ctx), db.session() as s:
+        return check_access(s, session, tenant_id)
 
 
 def _refuse(request: Request, error: TenantryError, **fields: Any) -> TenantryError:
     # The security log feeds metrics and the operator view (tenantry.observability):
     # name the caller's tenant and user from the signed session when the caller did not.
     if not ({"tenant", "session_tenant"} & fields.keys() and "user" in fields):
-        session = cookies.read_session(get_settings_dep(request), request)
+        session = cookies.read_session(settings_of(request), request)
         if session is not None:
             if not ({"tenant", "session_tenant"} & fields.keys()):
                 fields["session_tenant"] = session.tenant_id
@@ -135,7 +161,7 @@ def _bind(request: Request, ctx: TenantContext) -> None:
 
 @provides_tenant_context
 async def require_tenant(request: Request, response: Response) -> TenantContext:
-    settings = get_settings_dep(request)
+    settings = settings_of(request)
     sig = cookies.read_sig(settings, request)
     claim: signing.TenantClaim | None = None
     if sig is not None:
@@ -170,13 +196,25 @@ async def require_tenant(request: Request, response: Response) -> TenantContext:
             session_tenant=session.tenant_id,
             host_tenant=host_tenant.id,
         )
-    access = await run_in_threadpool(load_access, get_database(request), session, session.tenant_id)
-    if access is None or access.session_version != session.session_version:
-        raise _refuse(request, SessionRevoked(), user=session.user_id)
-    if access.tenant_status != "active":
-        raise _refuse(request, TenantSuspended(), tenant=session.tenant_id)
-    if access.role is None or access.membership_status != "active":
-        raise _refuse(request, NotAMember(), tenant=session.tenant_id, user=session.user_id)
+    # The check is the first statement of the request's own transaction, whose BEGIN
+    # pins the tenant and user the signed session names (the context set here); the
+    # role is known once it passed.
+    # (Only the context variable: the request is attributed to the tenant once passed.)
+    unit = current_unit()
+    set_context(TenantContext(tenant_id=session.tenant_id, user_id=session.user_id,
+                              request_id=getattr(request.state, "request_id", None),
+                              scope="tenant"))  # fmt: skip
+    try:
+        access = await run_in_threadpool(check_access, unit.session, session, session.tenant_id)
+        if access is None or access.session_version != session.session_version:
+            raise _refuse(request, SessionRevoked(), user=session.user_id)
+        if access.tenant_status != "active":
+            raise _refuse(request, TenantSuspended(), tenant=session.tenant_id)
+        if access.role is None or access.membership_status != "active":
+            raise _refuse(request, NotAMember(), tenant=session.tenant_id, user=session.user_id)
+    except BaseException:
+        set_context(None)  # refused: no tenant context for the rest of the request
+        raise
     ctx = TenantContext(
         tenant_id=session.tenant_id,
         user_id=session.user_id,
@@ -219,11 +257,11 @@ class SignedInUser:
 
 async def require_user(request: Request, response: Response) -> SignedInUser:
     """A signed-in user whose session is still valid; no tenant required."""
-    settings = get_settings_dep(request)
+    settings = settings_of(request)
     session = cookies.read_session(settings, request)
     if session is None:
         raise NotAuthenticated()
-    access = await run_in_threadpool(load_access, get_database(request), session, None)
+    access = await run_in_threadpool(load_access, database_of(request), session, None)
     if access is None or access.session_version != session.session_version:
         raise _refuse(request, SessionRevoked(), user=session.user_id)
     _bind(
@@ -254,10 +292,12 @@ class RequireRole:
         return ctx
 
 
-def db_session(request: Request) -> Iterator[Session]:
-    """One unit of work per request: services flush, this commits once at the end."""
-    with get_database(request).session() as session:
-        yield session
+async def db_session() -> Session:
+    """The request's one session (``tenantry.db.unit``): services flush; the endpoint's
+    wrapper commits once, right after the endpoint returns and before the response is
+    sent, so a client never gets a 2xx for a write that then fails to commit, and its
+    next request always sees its own write."""
+    return current_unit().session
 
 
 CurrentTenant = Annotated[TenantContext, Depends(require_tenant)]
@@ -265,11 +305,7 @@ CurrentUser = Annotated[SignedInUser, Depends(require_user)]
 HostTenant = Annotated[TenantContext, Depends(require_host_tenant)]
 AdminMember = Annotated[TenantContext, Depends(RequireRole("owner", "admin"))]
 ClientMember = Annotated[TenantContext, Depends(RequireRole("client"))]
-# scope="function": commit right after the endpoint returns and BEFORE the response
-# is sent, so a client never gets a 2xx for a write that then fails to commit, and
-# its next request always sees its own write. (The default, "request", would commit
-# after the response went out.)
-TenantSession = Annotated[Session, Depends(db_session, scope="function")]
+TenantSession = Annotated[Session, Depends(db_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 

@@ -17,7 +17,7 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
-from tenantry.auth.dependencies import SignedInUser, _refuse, get_database, require_user
+from tenantry.auth.dependencies import SignedInUser, _refuse, database_of, require_user
 from tenantry.auth.models import User
 from tenantry.db.engine import Database
 from tenantry.errors import Forbidden
@@ -36,7 +36,7 @@ def is_platform_operator(db: Database, user_id: uuid.UUID) -> bool:
 async def require_platform_operator(
     request: Request, user: Annotated[SignedInUser, Depends(require_user)]
 ) -> SignedInUser:
-    if not await run_in_threadpool(is_platform_operator, get_database(request), user.user_id):
+    if not await run_in_threadpool(is_platform_operator, database_of(request), user.user_id):
         raise _refuse(request, OperatorRequired(), user=user.user_id)
     return user
 

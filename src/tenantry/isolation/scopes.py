@@ -10,6 +10,7 @@ published in OpenAPI as ``x-tenantry-scope`` / ``x-tenantry-roles``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, params
@@ -26,10 +27,21 @@ FRAMEWORK_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", 
 CONTEXT_PROVIDER_FLAG = "__tenantry_provides_tenant_context__"
 ROLES_ATTR = "__tenantry_roles__"
 PERMISSIONS_ATTR = "__tenantry_permissions__"
+HOOKED_ATTR = "__tenantry_hooked__"
 
 
 class UnscopedRouteError(RuntimeError):
     pass
+
+
+@dataclass(frozen=True)
+class RouteHooks:
+    """How the app runs a scoped route's work (domain-free here: the app's request
+    unit of work, ``tenantry.db.unit``, plugs in): ``endpoint`` wraps each endpoint
+    when the route is built, ``handler`` wraps the request handler FastAPI builds."""
+
+    endpoint: Callable[[Callable[..., Any]], Callable[..., Any]]
+    handler: Callable[[Any], Any]
 
 
 def provides_tenant_context(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -39,12 +51,21 @@ def provides_tenant_context(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _route_class(
-    scope: Scope, error_model: type[Any] | None, error_codes: Sequence[int]
+    scope: Scope,
+    error_model: type[Any] | None,
+    error_codes: Sequence[int],
+    hooks: RouteHooks | None,
 ) -> type[APIRoute]:
     class ScopedRoute(APIRoute):
         tenantry_scope: Scope = scope
 
         def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+            if hooks is not None and not getattr(endpoint, HOOKED_ATTR, False):
+                # FastAPI reads the signature, annotations and globals through
+                # ``__wrapped__`` (functools.wraps), so the route's parameters are
+                # the endpoint's own.
+                endpoint = hooks.endpoint(endpoint)
+                setattr(endpoint, HOOKED_ATTR, True)
             extra = dict(kwargs.get("openapi_extra") or {})
             extra["x-tenantry-scope"] = scope
             kwargs["openapi_extra"] = extra
@@ -59,6 +80,10 @@ def _route_class(
             permissions = route_permissions(self)
             if permissions:
                 extra["x-tenantry-permissions"] = permissions
+
+        def get_route_handler(self) -> Any:
+            handler = super().get_route_handler()
+            return handler if hooks is None else hooks.handler(handler)
 
     ScopedRoute.__name__ = f"{scope.title()}ScopedRoute"
     return ScopedRoute
@@ -82,14 +107,16 @@ def scoped_router(
     dependencies: Sequence[params.Depends] | None = None,
     error_model: type[Any] | None = None,
     error_codes: Sequence[int] = (),
+    hooks: RouteHooks | None = None,
     **kwargs: Any,
 ) -> APIRouter:
     """A router whose routes declare ``scope``; with ``error_model``, every error
-    response (and each of ``error_codes``) is documented with that body."""
+    response (and each of ``error_codes``) is documented with that body; with
+    ``hooks``, every route's endpoint and handler are wrapped by them."""
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {SCOPES}")
     return APIRouter(
-        route_class=_route_class(scope, error_model, error_codes),
+        route_class=_route_class(scope, error_model, error_codes, hooks),
         dependencies=dependencies,
         **kwargs,
     )

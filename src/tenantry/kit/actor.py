@@ -36,11 +36,11 @@ def acting_user(ctx: TenantContext) -> ActingUser:
     return ActingUser(user_id=ctx.user_id, tenant_id=ctx.tenant_id, role=ctx.role)
 
 
-def current_actor(ctx: Annotated[TenantContext, Depends(require_tenant)]) -> ActingUser:
+async def current_actor(ctx: Annotated[TenantContext, Depends(require_tenant)]) -> ActingUser:
     return acting_user(ctx)
 
 
-def portal_client(
+async def portal_client(
     ctx: Annotated[TenantContext, Depends(RequireRole("client"))],
 ) -> ActingUser:
     return acting_user(ctx)

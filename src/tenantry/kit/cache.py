@@ -45,6 +45,15 @@ class TenantCache:
             self._data[key] = (now, value)
         return value
 
+    def peek(self, name: str) -> Any:
+        """The current tenant's live entry ``name``, or ``None`` (missing or expired)."""
+        key = (require_tenant_id(), name)
+        with self._lock:
+            hit = self._data.get(key)
+        if hit is not None and time.monotonic() - hit[0] < self.ttl_s:
+            return hit[1]
+        return None
+
     def invalidate(self, name: str | None = None) -> None:
         """Drop the current tenant's entry ``name`` (or all of its entries)."""
         tenant_id = require_tenant_id()

@@ -23,7 +23,7 @@ class PageParams(BaseModel):
     offset: int
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=200, description="Items per page (1-200).")] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000, description="Items to skip.")] = 0,
 ) -> PageParams:

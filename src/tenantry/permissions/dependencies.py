@@ -17,10 +17,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from tenantry.auth.dependencies import get_database, require_tenant
 from tenantry.db.engine import Database
+from tenantry.db.unit import active_unit
 from tenantry.errors import RoleRequired
 from tenantry.isolation.context import TenantContext
 from tenantry.isolation.scopes import PERMISSIONS_ATTR, ROLES_ATTR
@@ -32,9 +35,19 @@ CACHE_KEY = "permissions.matrix"
 
 
 def load_matrix(db: Database) -> dict[str, frozenset[str]]:
-    """The current tenant's matrix: its own rows per role, else the defaults."""
+    """The current tenant's matrix: its own rows per role, else the defaults.
+
+    Inside a request it reads through the request's own session (its pinned
+    transaction: no second connection); elsewhere in a unit of work of its own."""
+    unit = active_unit()
+    if unit is not None:
+        return _matrix(unit.session)
     with db.session() as session:
-        rows = session.execute(select(RolePermission.role, RolePermission.permission)).all()
+        return _matrix(session)
+
+
+def _matrix(session: Session) -> dict[str, frozenset[str]]:
+    rows = session.execute(select(RolePermission.role, RolePermission.permission)).all()
     custom: dict[str, set[str]] = {}
     for role, permission in rows:
         custom.setdefault(role, set()).add(permission)
@@ -88,13 +101,23 @@ class RequirePermission:
             tuple(r for r, held in DEFAULT_MATRIX.items() if set(permissions) <= held),
         )
 
-    def __call__(
+    async def __call__(
         self,
         request: Request,
         ctx: Annotated[TenantContext, Depends(require_tenant)],
         db: Annotated[Database, Depends(get_database)],
     ) -> TenantContext:
-        # Sync on purpose: it reads the database, so FastAPI runs it in a worker
-        # thread (which sees the context set by require_tenant).
-        require_permissions(db, ctx, *self.permissions)
+        # Async: with the tenant's matrix cached (the usual case) the check does no I/O
+        # and costs no thread hop; a miss reads it in a worker thread, which sees the
+        # context set by require_tenant.
+        if ctx.role == "owner":
+            return ctx
+        matrix = tenant_cache.peek(CACHE_KEY)
+        if matrix is None:
+            await run_in_threadpool(require_permissions, db, ctx, *self.permissions)
+            return ctx
+        held = matrix.get(ctx.role or "", frozenset())
+        missing = [p for p in self.permissions if p not in held]
+        if missing:
+            raise RoleRequired(f"Your role lacks the permission {', '.join(missing)}.")
         return ctx
