@@ -27,7 +27,7 @@ from typing import Annotated, Any
 import structlog
 from fastapi import Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import Select, bindparam, null, select
+from sqlalchemy import Select, Uuid, bindparam, null, select
 from sqlalchemy.orm import Session
 
 from tenantry.auth import cookies
@@ -87,23 +87,34 @@ class Access:
 def _access_statements() -> tuple[Select[Any], Select[Any]]:
     """ONE statement for the whole check: the session row and the live session version,
     the tenant's status and the membership (left joins: a missing tenant or membership
-    is a refusal, not a missing row). Membership rows are read under the pinned tenant
-    (RLS and the ORM guard); the tenant id is the one the signed session names.
+    is a refusal, not a missing row).
 
-    Built once (bound parameters): building it per request cost more than running it.
-    The second form checks the session alone (no tenant)."""
+    Plain SQL on the tables, run on the session's connection, not through the ORM: the
+    ORM's per-statement work cost more than the query. The membership is read with the
+    tenant named explicitly — RLS's ``member_self_read`` policy shows a user their
+    memberships in *every* tenant, so the pin alone would not do — and the tenant id is
+    the one the signed session names (the transaction's pin).
+    Built once (bound parameters). The second form checks the session alone."""
+    users, sessions = User.__table__, UserSession.__table__
+    tenants, members = Tenant.__table__, Membership.__table__
+    user_id = bindparam("user_id", type_=Uuid())
+    session_id = bindparam("session_id", type_=Uuid())
+    tenant_id = bindparam("tenant_id", type_=Uuid())
     session_row = (
-        select(User.session_version)
-        .join(UserSession, UserSession.user_id == User.id)
-        .where(User.id == bindparam("user_id"), UserSession.id == bindparam("session_id"))
+        select(users.c.session_version)
+        .select_from(users.join(sessions, sessions.c.user_id == users.c.id))
+        .where(users.c.id == user_id, sessions.c.id == session_id)
     )
     in_tenant = (
-        session_row.add_columns(Tenant.status, Membership.role, Membership.status)
-        .outerjoin(Tenant, Tenant.id == bindparam("tenant_id"))
-        .outerjoin(
-            Membership,
-            (Membership.user_id == User.id) & (Membership.tenant_id == bindparam("tenant_id")),
+        select(users.c.session_version, tenants.c.status, members.c.role, members.c.status)
+        .select_from(
+            users.join(sessions, sessions.c.user_id == users.c.id)
+            .outerjoin(tenants, tenants.c.id == tenant_id)
+            .outerjoin(
+                members, (members.c.user_id == users.c.id) & (members.c.tenant_id == tenant_id)
+            )
         )
+        .where(users.c.id == user_id, sessions.c.id == session_id)
     )
     alone = session_row.add_columns(
         null().label("status"), null().label("role"), null().label("member_status")
@@ -119,12 +130,14 @@ def check_access(
 ) -> Access | None:
     """The user's live session version — ``None`` when the session row is gone (logged
     out) — and the tenant's status and their membership, in one round trip on
-    ``session`` (the request's own: its transaction is pinned to ``tenant_id``)."""
+    ``session``'s connection (the request's own: its transaction, begun here if not yet,
+    is pinned to the context's tenant and user)."""
     params: dict[str, Any] = {"user_id": login.user_id, "session_id": login.session_id}
+    connection = session.connection()
     if tenant_id is None:
-        row = session.execute(_ACCESS_ALONE, params).first()
+        row = connection.execute(_ACCESS_ALONE, params).first()
     else:
-        row = session.execute(_ACCESS_IN_TENANT, {**params, "tenant_id": tenant_id}).first()
+        row = connection.execute(_ACCESS_IN_TENANT, {**params, "tenant_id": tenant_id}).first()
     if row is None:
         return None
     return Access(row[0], row[1], row[2], row[3])
