@@ -128,12 +128,12 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "membership-role",
-        "load_access finds the membership by user only (another tenant's role, issue 9 #2)",
+        "the access check finds the membership by user only (another tenant's role, issue 9 #2)",
         (
             (
                 "tenantry/auth/dependencies.py",
-                "Membership.user_id == user_id, Membership.tenant_id == tenant_id\n",
-                "Membership.user_id == user_id\n",
+                "(members.c.user_id == users.c.id) & (members.c.tenant_id == tenant_id)",
+                "members.c.user_id == users.c.id",
             ),
         ),
         (f"{ATTACK}::test_with_the_guard_off_rls_alone_keeps_tenants_apart",),
@@ -211,12 +211,12 @@ MUTANTS: tuple[Mutant, ...] = (
         (
             (
                 "tenantry/auth/dependencies.py",
-                "    if access is None or access.session_version != session.session_version:\n"
-                "        raise _refuse(request, SessionRevoked(), user=session.user_id)\n"
-                "    if access.tenant_status",
-                "    if access is None:\n"
-                "        raise _refuse(request, SessionRevoked(), user=session.user_id)\n"
-                "    if access.tenant_status",
+                "        if access is None or access.session_version != session.session_version:\n"
+                "            raise _refuse(request, SessionRevoked(), user=session.user_id)\n"
+                "        if access.tenant_status",
+                "        if access is None:\n"
+                "            raise _refuse(request, SessionRevoked(), user=session.user_id)\n"
+                "        if access.tenant_status",
             ),
         ),
         (AUTH,),
