@@ -19,6 +19,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from tenantry import (
+    accounts,
     attachments,
     auth,
     bookings,
@@ -76,6 +77,7 @@ class Area:
 PLATFORM: tuple[Area, ...] = (
     Area(tenants, ("models", "routes")),
     Area(auth, ("models", "routes")),
+    Area(accounts, ("routes",)),
     Area(idempotency, ("models",)),
     Area(jobs, ("models",)),
     Area(observability, ("models", "routes")),
@@ -98,7 +100,7 @@ AREAS: tuple[Area, ...] = (
     Area(attachments),
     Area(contact),
     Area(payments, ("models", "routes")),
-    Area(team, ("routes",)),
+    Area(team, ("models", "routes")),
     Area(users, ("routes",)),
     Area(email, ("routes",)),
 )

@@ -70,6 +70,14 @@ class NoActiveTenant(Forbidden):
     message = "Choose a tenant first (POST /api/tenant/switch)."
 
 
+class EmailNotVerified(Forbidden):
+    code = "email_not_verified"
+    message = (
+        "Confirm your e-mail address first: open the link we sent you "
+        "(signing up again sends a new one)."
+    )
+
+
 class RoleRequired(Forbidden):
     code = "role_required"
     message = "Your role does not allow this."

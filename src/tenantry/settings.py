@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
     mail_from: str = "Tenantry <no-reply@tenantry.localhost>"
+    # Where the links in account e-mails (verify, reset, invitation) point. Links are
+    # never built from a request's Host header.
+    public_url: str = "http://localhost:8000"
 
     # Payments webhook: HMAC-SHA256 over "timestamp.payload" (Stripe style).
     # Unset in development: generated once into <data_dir>/secrets.json.

@@ -273,23 +273,17 @@ def test_me_lists_only_my_own_memberships(client, db, tenant_a, tenant_b):
     assert me["active_tenant"]["slug"] == tenant_a.slug
 
 
-def test_register_on_a_tenant_host_makes_a_client_there(client, tenant_a):
+def test_register_signs_nobody_in(client, tenant_a):
+    """Sign-up is confirmed from an e-mailed link (tests/integration/api/test_accounts.py);
+    until then there is no session and no membership."""
     r = client.post(
         "/api/auth/register",
         json={"email": "New.Client@Example.test", "password": "long-enough-pw"},
         headers={"host": f"{tenant_a.slug}.localhost"},
     )
-    assert r.status_code == 201, r.text
-    assert r.json()["role"] == "client" and r.json()["active_tenant"]["slug"] == tenant_a.slug
-    again = client.post(
-        "/api/auth/register",
-        json={
-            "email": "new.client@example.test",
-            "password": "long-enough-pw",
-            "tenant": tenant_a.slug,
-        },
-    )
-    assert again.status_code == 409
+    assert r.status_code == 202, r.text
+    assert not client.cookies
+    assert client.get(CURRENT).status_code == 401
 
 
 @pytest.mark.parametrize(

@@ -3,26 +3,38 @@ memberships) and 11, each over HTTP through the real app (or as SQL as the app r
 each getting the safe outcome.
 
 Every test names its finding. The takeover chain and the temporary-password chain of
-finding 1 are tests of their own.
+finding 1 are tests of their own. Mail is real: the account-mail jobs are run by the
+real worker and delivered to a local SMTP server, where the links are read.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
+import uuid
 from collections.abc import Iterator
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select, text
+from sqlalchemy.exc import ProgrammingError
 
 from tenantry.app import create_app
+from tenantry.auth.models import Membership, User
+from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.isolation.scopes import iter_api_routes
 from tenantry.ops.cli import proxy_options
 from tenantry.settings import Settings
-from tenantry.tenants.lifecycle import provision_tenant
+from tenantry.tenants.lifecycle import add_member, provision_tenant
 from tests.conftest import login
+from tests.factories import make_tenant
+from tests.integration.api import mailbox as smtp
+from tests.integration.api.mailbox import deliver_account_mail, mail_settings, token_in
 from tests.ports import uvicorn_thread
+
+mailbox = smtp.mailbox
 
 
 def code(response: httpx.Response) -> str:
@@ -203,3 +215,276 @@ def test_logout_of_one_session_cannot_end_another_users_session(app, tenant_a):
         login(theirs, tenant_a["admin"])
         mine.post("/api/auth/logout")
         assert theirs.get("/api/tenant/current").status_code == 200
+
+
+# ------------------------------------------------------- findings 1 and 2: accounts, joining
+
+ATTACKER_PASSWORD = "attacker-chosen-password"
+OWNER_PASSWORD = "the-real-owners-password"
+INVITES = "/api/admin/invitations"
+
+
+@pytest.fixture(scope="module")
+def mset(settings, mailbox):
+    return mail_settings(settings, mailbox.port)
+
+
+@pytest.fixture(scope="module")
+def mail_app(mset, db):
+    return create_app(mset, db)
+
+
+def role_in(db, tenant_id, user_id) -> str | None:
+    with tenant_context(TenantContext(tenant_id=tenant_id)), db.session() as s:
+        m = s.scalar(select(Membership).where(Membership.user_id == user_id))
+        return f"{m.role}/{m.status}" if m else None
+
+
+def user_id_of(db, email: str) -> uuid.UUID | None:
+    with db.system_session(reason="test: who owns this address") as s:
+        return s.scalar(select(User.id).where(User.email == email.lower()))
+
+
+def all_keys_and_strings(value) -> list[str]:
+    if isinstance(value, dict):
+        return [k for k in value] + [x for v in value.values() for x in all_keys_and_strings(v)]
+    if isinstance(value, list):
+        return [x for v in value for x in all_keys_and_strings(v)]
+    return [str(value)]
+
+
+def test_finding_1_takeover_chain_the_attacker_never_becomes_globex_admin(
+    mail_app, mset, db, mailbox
+):
+    acme, globex = make_tenant(db, roles=("owner",)), make_tenant(db, roles=("owner",))
+    address = f"new.manager-{uuid.uuid4().hex[:8]}@globex-corp.test"
+    with TestClient(mail_app) as attacker, TestClient(mail_app) as globex_owner:
+        # 1. The attacker registers the manager's address on acme's host, with their password.
+        r = attacker.post(
+            "/api/auth/register",
+            json={"email": address, "password": ATTACKER_PASSWORD, "name": "Attacker"},
+            headers={"host": f"{acme.slug}.localhost"},
+        )
+        assert r.status_code == 202 and not attacker.cookies
+        refused = attacker.post(
+            "/api/auth/login", json={"email": address, "password": ATTACKER_PASSWORD}
+        )
+        assert refused.status_code == 403 and code(refused) == "email_not_verified"
+        # 2. Globex's owner later invites that address as admin.
+        login(globex_owner, globex["owner"])
+        r = globex_owner.post(
+            INVITES, json={"email": address, "role": "admin", "name": "New Manager"}
+        )
+        assert r.status_code == 201, r.text
+        assert r.json()["name"] == "New Manager" and "Attacker" not in r.text
+        account = user_id_of(db, address)
+        assert account is not None and str(account) not in r.text
+        assert role_in(db, globex.id, account) is None  # nobody joined
+        # 3. The attacker signs in and switches to globex: still refused at every step.
+        again = attacker.post(
+            "/api/auth/login",
+            json={"email": address, "password": ATTACKER_PASSWORD, "tenant": globex.slug},
+        )
+        assert again.status_code == 403 and code(again) == "email_not_verified"
+        assert attacker.post("/api/tenant/switch", json={"tenant": globex.slug}).status_code == 401
+        forged = attacker.post(
+            "/api/auth/invitations/accept",
+            json={"token": "forged-token-0123456789", "password": ATTACKER_PASSWORD},
+        )
+        assert forged.status_code == 400 and code(forged) == "invalid_token"
+    # 4. The mail went to the address's real owner, who accepts with their own password.
+    deliver_account_mail(db, mset)
+    invitation = next(m for m in mailbox.to(address) if "invited" in m["Subject"])
+    verify = next(m for m in mailbox.to(address) if "Confirm" in m["Subject"])
+    with TestClient(mail_app) as owner:
+        # Even with the attacker's sign-up link, the attacker's password confirms nothing
+        # for the address's owner... and the owner does not know it.
+        r = owner.post(
+            "/api/auth/verify-email", json={"token": token_in(verify), "password": OWNER_PASSWORD}
+        )
+        assert r.status_code == 401
+        r = owner.post(
+            "/api/auth/invitations/accept",
+            json={"token": token_in(invitation), "password": OWNER_PASSWORD},
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["role"] == "admin" and r.json()["active_tenant"]["slug"] == globex.slug
+    # 5. The attacker's password is gone; they are admin nowhere.
+    with TestClient(mail_app) as attacker:
+        r = attacker.post("/api/auth/login", json={"email": address, "password": ATTACKER_PASSWORD})
+        assert r.status_code == 401
+        r = attacker.post(
+            "/api/auth/verify-email",
+            json={"token": token_in(verify), "password": ATTACKER_PASSWORD},
+        )
+        assert r.status_code == 401  # the link needs the account's password: now the owner's
+    assert role_in(db, globex.id, account) == "admin/active"
+    assert role_in(db, acme.id, account) is None
+
+
+def test_finding_1_temporary_password_chain_no_password_is_ever_returned(
+    mail_app, mset, db, mailbox
+):
+    acme, globex = make_tenant(db, roles=("owner", "admin")), make_tenant(db, roles=("owner",))
+    address = f"future.owner-{uuid.uuid4().hex[:8]}@example.test"
+    with TestClient(mail_app) as acme_admin, TestClient(mail_app) as globex_owner:
+        login(acme_admin, acme["admin"])
+        r = acme_admin.post(INVITES, json={"email": address, "role": "staff"})
+        assert r.status_code == 201, r.text
+        words = all_keys_and_strings(r.json())
+        assert not [w for w in words if "password" in w.lower() or w == "user_id"], words
+        assert user_id_of(db, address) is None  # not even an account was made
+        listed = acme_admin.get(INVITES).json()
+        assert "password" not in str(listed).lower()
+        login(globex_owner, globex["owner"])
+        assert (
+            globex_owner.post(INVITES, json={"email": address, "role": "owner"}).status_code == 201
+        )
+        # The acme admin holds nothing that opens the account: no password, no link.
+        for guess in ("", "staff", address, r.json()["id"]):
+            attempt = acme_admin.post(
+                "/api/auth/login", json={"email": address, "password": guess or "x"}
+            )
+            assert attempt.status_code == 401
+        stolen = acme_admin.post(
+            "/api/auth/invitations/accept", json={"token": r.json()["id"] + "-guess"}
+        )
+        assert stolen.status_code == 400
+    deliver_account_mail(db, mset)
+    to_globex = next(m for m in mailbox.to(address) if globex.slug in m["Subject"])
+    with TestClient(mail_app) as owner:
+        r = owner.post(
+            "/api/auth/invitations/accept",
+            json={"token": token_in(to_globex), "password": OWNER_PASSWORD},
+        )
+        assert r.status_code == 200 and r.json()["role"] == "owner"
+    account = user_id_of(db, address)
+    assert role_in(db, globex.id, account) == "owner/active"
+    assert role_in(db, acme.id, account) is None  # acme's invitation waits for consent
+
+
+def test_finding_1_passwords_can_be_changed(mail_app, db):
+    tenant = make_tenant(db, roles=("staff",))
+    member = tenant["staff"]
+    with TestClient(mail_app) as c:
+        login(c, member)
+        r = c.post(
+            "/api/auth/password",
+            json={"current_password": member.password, "new_password": OWNER_PASSWORD},
+        )
+        assert r.status_code == 200
+        old = c.post("/api/auth/login", json={"email": member.email, "password": member.password})
+        assert old.status_code == 401
+
+
+def test_finding_2_register_answers_the_same_for_every_address_and_is_rate_limited(
+    settings, db, mailbox
+):
+    """40 probes, as in the report: existing addresses of globex and fresh ones answer
+    alike, and the address is throttled (default budget: 30 per hour)."""
+    acme, globex = make_tenant(db, roles=("owner",)), make_tenant(db)
+    defaults = mail_settings(
+        settings, mailbox.port,
+        account_actions_per_address=Settings.model_fields["account_actions_per_address"].default,
+    )  # fmt: skip
+    existing = [m.email for m in globex.members.values()]
+    with TestClient(create_app(defaults, db), client=("203.0.113.40", 4000)) as prober:
+        answers = []
+        for i in range(40):
+            email = existing[i % len(existing)] if i % 2 else f"fresh-{uuid.uuid4().hex}@x.test"
+            answers.append(
+                prober.post(
+                    "/api/auth/register",
+                    json={"email": email, "password": "probe-password-1"},
+                    headers={"host": f"{acme.slug}.localhost"},
+                )
+            )
+    accepted = [a for a in answers if a.status_code == 202]
+    assert len(accepted) == 30
+    assert len({a.text for a in accepted}) == 1  # one answer for existing and new alike
+    assert {a.status_code for a in answers[30:]} == {429}
+    assert all(code(a) == "rate_limited" for a in answers[30:])
+
+
+def test_finding_2_inviting_another_tenants_member_reveals_nothing_and_adds_nobody(mail_app, db):
+    acme, globex = make_tenant(db, roles=("owner",)), make_tenant(db, roles=("client",))
+    victim = globex["client"]
+    fresh = f"nobody-{uuid.uuid4().hex[:8]}@example.test"
+    with TestClient(mail_app) as acme_owner:
+        login(acme_owner, acme["owner"])
+        known = acme_owner.post(INVITES, json={"email": victim.email, "role": "staff"})
+        unknown = acme_owner.post(INVITES, json={"email": fresh, "role": "staff"})
+    assert known.status_code == unknown.status_code == 201
+    volatile = {"id", "email", "created_at", "expires_at"}
+    same = {k: v for k, v in known.json().items() if k not in volatile}
+    assert same == {k: v for k, v in unknown.json().items() if k not in volatile}
+    assert known.json()["name"] == ""  # the name typed (none), not globex's display name
+    assert str(victim.user_id) not in known.text and "user_id" not in known.json()
+    assert role_in(db, acme.id, victim.user_id) is None
+    assert role_in(db, globex.id, victim.user_id) == "client/active"
+
+
+# ----------------------------------------------- finding 10: the app role and identities
+
+
+def as_app_role(db, tenant_id, user_id, sql: str, **params):
+    """``sql`` as the app role in a transaction pinned to (tenant, user), as a request's."""
+    with tenant_context(TenantContext(tenant_id=tenant_id, user_id=user_id)), db.session() as s:
+        return s.execute(text(sql), params).all()
+
+
+def test_finding_10_the_app_role_reads_no_password_hash(db, tenant_a):
+    member = tenant_a["staff"]
+    for sql in (
+        "select password_hash from users",
+        "select password_hash from users where id = :me",
+        "select * from users where id = :me",
+    ):
+        with pytest.raises(ProgrammingError, match="permission denied"):
+            as_app_role(db, tenant_a.id, member.user_id, sql, me=member.user_id)
+
+
+def test_finding_10_the_app_role_sees_only_the_pinned_tenants_people(db, tenant_a, tenant_b):
+    rows = as_app_role(db, tenant_a.id, tenant_a["staff"].user_id, "select id, email from users")
+    seen = {r.id for r in rows}
+    assert seen == {m.user_id for m in tenant_a.members.values()}
+    assert not seen & {m.user_id for m in tenant_b.members.values()}
+    # No tenant pinned: only the caller's own row.
+    mine = as_app_role(db, None, tenant_b["client"].user_id, "select id from users")
+    assert [r.id for r in mine] == [tenant_b["client"].user_id]
+    assert as_app_role(db, None, None, "select id from users") == []
+
+
+def test_finding_10_the_app_role_cannot_make_anyone_superadmin(db, tenant_a):
+    me = tenant_a["owner"].user_id
+    for sql in (
+        "update users set is_superadmin = true where id = :me",
+        "update users set email = 'taken@evil.test' where id = :me",
+        "insert into users (email, password_hash, is_superadmin) values ('x@evil.test', 'x', true)",
+        "delete from users where id = :me",
+    ):
+        with pytest.raises(ProgrammingError, match="permission denied"):
+            as_app_role(db, tenant_a.id, me, sql, me=me)
+    # Its own allowed columns still work for its own row only.
+    other = tenant_a["staff"].user_id
+    changed = as_app_role(
+        db, tenant_a.id, me, "update users set name = name where id = any(:ids) returning id",
+        ids=[me, other],
+    )  # fmt: skip
+    assert [r.id for r in changed] == [me]
+
+
+def test_finding_10_with_acme_pinned_a_raw_select_never_returns_the_globex_membership(
+    db, tenant_a, tenant_b
+):
+    consultant = tenant_a["staff"]
+    add_member(db, tenant_id=tenant_b.id, user_id=consultant.user_id, role="admin")
+    rows = as_app_role(
+        db, tenant_a.id, consultant.user_id,
+        "select tenant_id, role from tenant_memberships where user_id = :u",
+        u=consultant.user_id,
+    )  # fmt: skip
+    assert [(r.tenant_id, r.role) for r in rows] == [(tenant_a.id, "staff")]
+    # With no tenant pinned (the tenant switcher) the user sees their own memberships.
+    mine = as_app_role(db, None, consultant.user_id, "select tenant_id from tenant_memberships")
+    assert {r.tenant_id for r in mine} == {tenant_a.id, tenant_b.id}

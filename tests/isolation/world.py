@@ -121,8 +121,13 @@ def _password_hash() -> str:
 def new_user(db: Database, email: str, name: str = "", *, operator: bool = False) -> uuid.UUID:
     """A user with the test password, hashed once per run (argon2 is slow on purpose)."""
     with db.system_session(reason="isolation test user") as s:
-        user = User(email=email.lower(), name=name, password_hash=_password_hash(),
-                    is_superadmin=operator)  # fmt: skip
+        user = User(
+            email=email.lower(),
+            name=name,
+            password_hash=_password_hash(),
+            is_superadmin=operator,
+            email_verified_at=datetime.now(UTC),
+        )
         s.add(user)
         s.flush()
         return user.id

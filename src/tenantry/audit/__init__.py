@@ -23,6 +23,15 @@ A table is *tenant-owned* when it has a ``tenant_id`` column. For each one:
   parent's ``tenant_id`` (composite), so a row cannot point into another tenant;
 * the app role (``<db>_app``) may not TRUNCATE it (TRUNCATE ignores RLS).
 
+An extra read policy must also be unable to reach past the pinned tenant: one of its
+top-level conjuncts is the strict tenant predicate, or it applies only when no tenant is
+pinned (``... IS NULL``), else ``read_policy_crosses_tenants``.
+
+Identity (``identity.py``): the app role may not read ``users.password_hash``, write
+``is_superadmin``/``email``/``id``, delete from ``users``; ``users`` and the per-user
+tables have forced RLS with only the expected policies; every ``SECURITY DEFINER``
+function pins its ``search_path`` and is not executable by PUBLIC.
+
 Every other table must be declared global (``GLOBAL_TABLES`` / ``GLOBAL_PREFIXES``).
 Views must be ``security_invoker`` unless declared global: a plain view runs as its
 owner, the migrator, which has BYPASSRLS — it would serve every tenant's rows.
@@ -38,10 +47,10 @@ database and re-applies the roles' attributes; passwords are set only when a rol
 """
 
 from tenantry.audit.cli import audit_app, format_table
+from tenantry.audit.finding import Finding
 from tenantry.audit.rules import (
     GLOBAL_PREFIXES,
     GLOBAL_TABLES,
-    Finding,
     is_declared_global,
     strict_tenant_problem,
 )

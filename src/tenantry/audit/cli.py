@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 from sqlalchemy import create_engine
 
+from tenantry.audit.finding import Finding
 from tenantry.audit.privileges import PRIVILEGE_RULES, auth_findings
-from tenantry.audit.rules import Finding
 from tenantry.audit.run import audit_schema
 
 audit_app = typer.Typer(help="Audit the live database against the isolation rules.")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine
 
@@ -15,12 +14,23 @@ from tenantry.audit.catalogue import (
     _read_catalogue,
     _Relation,
 )
+from tenantry.audit.finding import Finding
+from tenantry.audit.identity import identity_findings
 
 # Tables that are not tenant-owned on purpose. Anything else without a tenant_id
 # column is a finding: a new table must choose a side explicitly.
+# ``users``, ``user_sessions``, ``account_tokens``: people, not tenants' rows; their
+# own rules are in ``identity.py``. platform_audit_log outlives the tenants it names
+# (see its migration).
 GLOBAL_TABLES: frozenset[str] = frozenset(
-    # platform_audit_log outlives the tenants it names (see its migration).
-    {"tenants", "users", "user_sessions", "alembic_version", "platform_audit_log"}
+    {
+        "tenants",
+        "users",
+        "user_sessions",
+        "account_tokens",
+        "alembic_version",
+        "platform_audit_log",
+    }
 )
 # Job-queue libraries create their own tables (jobs carry the tenant in their payload
 # and the runner re-enters the tenant context). ``ops_``: the platform operator's
@@ -29,13 +39,6 @@ GLOBAL_PREFIXES: tuple[str, ...] = ("procrastinate_", "ops_")
 
 TENANT_SETTING_NAME = "app.current_tenant_id"
 COMMANDS = ("SELECT", "INSERT", "UPDATE", "DELETE")
-
-
-@dataclass(frozen=True, order=True)
-class Finding:
-    table: str
-    rule: str
-    detail: str
 
 
 def is_declared_global(table: str) -> bool:
@@ -114,13 +117,57 @@ def strict_tenant_problem(expression: str | None) -> str | None:
     return None
 
 
+# "No tenant is pinned": the one IS NULL an extra read policy may (and, unless it is
+# bounded to the pinned tenant, must) contain.
+_UNPINNED = re.compile(
+    r"^\(*\s*NULLIF\(current_setting\('app\.current_tenant_id'(::text)?, true\), "
+    r"''(::text)?\)\)*(::uuid)?\s+IS\s+NULL\s*\)*$",
+    re.I,
+)
+CROSSES_TENANTS = (
+    "applies while a tenant is pinned without being bounded to it: with one tenant "
+    "pinned it returns rows of others (add tenant_id = <tenant setting>, or "
+    "<tenant setting> IS NULL so it serves only requests with no tenant)"
+)
+
+
+def _top_level_conjuncts(expression: str) -> list[str]:
+    """``a AND b AND c`` split at top-level ANDs (outside parentheses and literals)."""
+    body = _strip_parens(expression)
+    bare = _LITERAL.sub(lambda m: "_" * len(m.group()), body)
+    parts, depth, start = [], 0, 0
+    for match in re.finditer(r"\(|\)|\bAND\b", bare, re.I):
+        part = match.group()
+        if part == "(":
+            depth += 1
+        elif part == ")":
+            depth -= 1
+        elif depth == 0:
+            parts.append(body[start : match.start()])
+            start = match.end()
+    parts.append(body[start:])
+    return [_strip_parens(p) for p in parts]
+
+
 def _loose_extra_problem(expression: str | None) -> str | None:
+    """Why an extra permissive read policy on a tenant table is unsafe, or None.
+
+    It must be keyed on an ``app.current_*`` setting, free of escapes, and unable to
+    reach past the pinned tenant: either one of its top-level conjuncts is the strict
+    tenant predicate, or one says no tenant is pinned (``member_self_read``).
+    """
     if expression is None:
         return "has no USING expression"
-    if not re.search(r"app\.current_[a-z_]+", expression):
+    conjuncts = _top_level_conjuncts(expression)
+    unpinned = [c for c in conjuncts if _UNPINNED.match(c)]
+    bounded = any(strict_tenant_problem(c) is None for c in conjuncts)
+    rest = [c for c in conjuncts if c not in unpinned]
+    if not rest or not any(re.search(r"app\.current_[a-z_]+", c) for c in rest):
         return "is not keyed on an app.current_* setting"
-    escapes = _escapes(expression)
-    return "contains " + ", ".join(escapes) if escapes else None
+    escapes = sorted({e for c in rest for e in _escapes(c)})
+    if escapes:
+        return "contains " + ", ".join(escapes)
+    return None if bounded or unpinned else CROSSES_TENANTS
 
 
 # ------------------------------------------------------------------------- the rules
@@ -173,10 +220,13 @@ def _policy_findings(rel: _Relation, policies: Sequence[_Policy]) -> Iterable[Fi
                 "OR-ed with the tenant policy, so extra ones may only be FOR SELECT",
             )
         else:
+            problem = _loose_extra_problem(policy.using)
             yield Finding(
                 rel.name,
-                "extra_permissive_policy",
-                f"read policy {policy.name} {_loose_extra_problem(policy.using)}",
+                "read_policy_crosses_tenants"
+                if problem == CROSSES_TENANTS
+                else "extra_permissive_policy",
+                f"read policy {policy.name} {problem}",
             )
     missing = [c for c in COMMANDS if c not in covered]
     if missing:
@@ -317,6 +367,7 @@ def _audit(conn: Connection) -> list[Finding]:
                 )
             )
     findings.extend(_app_role_findings(cat))
+    findings.extend(identity_findings(conn))
     return sorted(findings)
 
 

@@ -299,6 +299,17 @@ async def require_user(request: Request, response: Response) -> SignedInUser:
     return SignedInUser(session.user_id, session)
 
 
+async def optional_user(request: Request, response: Response) -> SignedInUser | None:
+    """The signed-in user when the request carries a live session, else ``None`` (for
+    endpoints that serve both, such as accepting an invitation)."""
+    if cookies.read_session(get_settings_dep(request), request) is None:
+        return None
+    try:
+        return await require_user(request, response)
+    except (NotAuthenticated, SessionRevoked):
+        return None
+
+
 class RequireRole:
     """``Depends(RequireRole("owner", "admin"))``: the member's role must be one of these."""
 
@@ -324,6 +335,7 @@ async def db_session() -> Session:
 
 CurrentTenant = Annotated[TenantContext, Depends(require_tenant)]
 CurrentUser = Annotated[SignedInUser, Depends(require_user)]
+MaybeUser = Annotated[SignedInUser | None, Depends(optional_user)]
 HostTenant = Annotated[TenantContext, Depends(require_host_tenant)]
 AdminMember = Annotated[TenantContext, Depends(RequireRole("owner", "admin"))]
 ClientMember = Annotated[TenantContext, Depends(RequireRole("client"))]

@@ -1,30 +1,20 @@
-"""Account endpoints (public scope) and the tenant switch."""
+"""Sign-in, sessions and the tenant switch (public scope). Sign-up, verification and
+passwords: ``accounts.routes``; the invited person's endpoints: ``team.invitee_routes``."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-from fastapi import Request, Response, status
+from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from tenantry.auth import cookies, service
 from tenantry.auth.dependencies import CurrentUser, DatabaseDep, SettingsDep
-from tenantry.auth.models import User
-from tenantry.auth.schemas import (
-    LoginIn,
-    MembershipOut,
-    OkOut,
-    RegisterIn,
-    SessionOut,
-    SwitchIn,
-    TenantOut,
-    UserOut,
-)
-from tenantry.errors import NotAuthenticated, TenantryError
+from tenantry.auth.responses import client_address, host_slug, session_out, start_session
+from tenantry.auth.schemas import LoginIn, OkOut, SessionOut, SwitchIn
+from tenantry.errors import NotAuthenticated
 from tenantry.http_errors import ErrorResponse
 from tenantry.isolation.scopes import scoped_router
-from tenantry.settings import Settings
 
 # Built here, not with tenantry.routing (which sits above auth).
 router = scoped_router(
@@ -37,59 +27,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _session_out(
-    user: User, active: MembershipOut | None, memberships: list[MembershipOut]
-) -> SessionOut:
-    return SessionOut(
-        user=UserOut(
-            id=user.id, email=user.email, name=user.name, is_superadmin=user.is_superadmin
-        ),
-        active_tenant=TenantOut(
-            id=active.tenant_id,
-            slug=active.tenant_slug,
-            name=active.tenant_name,
-            status=active.tenant_status,
-        )
-        if active
-        else None,
-        role=active.role if active else None,
-        memberships=memberships,
-    )
-
-
-def _start_session(
-    settings: Settings,
-    response: Response,
-    user: User,
-    active: MembershipOut | None,
-    session_id: uuid.UUID,
-    issued_at: int | None = None,
-) -> None:
-    cookies.issue_cookies(
-        settings,
-        response,
-        session_id=session_id,
-        user_id=user.id,
-        session_version=user.session_version,
-        tenant_id=active.tenant_id if active else None,
-        tenant_slug=active.tenant_slug if active else None,
-        issued_at=issued_at,
-    )
-
-
-def _host_slug(request: Request) -> str | None:
-    host_tenant = getattr(request.state, "host_tenant", None)
-    return host_tenant.slug if host_tenant else None
-
-
 @router.post("/auth/login", response_model=SessionOut, responses={**ERRORS, 429: {}})
 async def login(
     body: LoginIn, request: Request, response: Response, db: DatabaseDep, settings: SettingsDep
 ) -> SessionOut:
     """Sign in. Without ``tenant`` (and off a tenant's host) the active tenant is the
     last one used, else the only one, else none until ``POST /api/tenant/switch``."""
-    requested = body.tenant or _host_slug(request)
-    address = request.client.host if request.client else "unknown"
+    requested = body.tenant or host_slug(request)
+    address = client_address(request)
     result = await run_in_threadpool(
         service.login,
         db,
@@ -100,35 +45,9 @@ async def login(
         address=address,
         max_age_s=settings.session_absolute_timeout_s,
     )
-    _start_session(settings, response, result.user, result.tenant, result.session_id)
+    start_session(settings, response, result.user, result.tenant, result.session_id)
     memberships = await run_in_threadpool(service.memberships_of, db, result.user.id)
-    return _session_out(result.user, result.tenant, memberships)
-
-
-@router.post(
-    "/auth/register",
-    response_model=SessionOut,
-    status_code=status.HTTP_201_CREATED,
-    responses={404: {}, 409: {}},
-)
-async def register(
-    body: RegisterIn, request: Request, response: Response, db: DatabaseDep, settings: SettingsDep
-) -> SessionOut:
-    """Create an account as a client of the tenant named by the host or ``tenant``."""
-    slug = _host_slug(request) or body.tenant
-    if slug is None:
-        raise TenantryError("Name the tenant to join (`tenant`) or register on its host.")
-    result = await run_in_threadpool(
-        service.register,
-        db,
-        email=body.email,
-        password=body.password,
-        name=body.name,
-        tenant_slug=slug,
-        max_age_s=settings.session_absolute_timeout_s,
-    )
-    _start_session(settings, response, result.user, result.tenant, result.session_id)
-    return _session_out(result.user, result.tenant, [result.tenant] if result.tenant else [])
+    return session_out(result.user, result.tenant, memberships)
 
 
 @router.get("/auth/me", response_model=SessionOut, responses=ERRORS)
@@ -139,7 +58,7 @@ async def me(user: CurrentUser, db: DatabaseDep) -> SessionOut:
         raise NotAuthenticated()
     memberships = await run_in_threadpool(service.memberships_of, db, user.user_id)
     active = next((m for m in memberships if m.tenant_id == user.session.tenant_id), None)
-    return _session_out(record, active, memberships)
+    return session_out(record, active, memberships)
 
 
 @router.post("/auth/logout", response_model=OkOut)
@@ -178,7 +97,7 @@ async def switch(
     record = await run_in_threadpool(service.get_user, db, user.user_id)
     if record is None:
         raise NotAuthenticated()
-    _start_session(
+    start_session(
         settings,
         response,
         record,
@@ -187,4 +106,4 @@ async def switch(
         issued_at=user.session.issued_at,
     )
     memberships = await run_in_threadpool(service.memberships_of, db, user.user_id)
-    return _session_out(record, chosen, memberships)
+    return session_out(record, chosen, memberships)

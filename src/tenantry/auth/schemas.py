@@ -74,3 +74,37 @@ class CurrentTenantOut(BaseModel):
 
 class OkOut(BaseModel):
     ok: bool = True
+
+
+Password = Annotated[str, Field(min_length=10, max_length=1024)]
+Token = Annotated[str, Field(min_length=10, max_length=2048, description="From the e-mailed link.")]
+
+
+class AcceptedOut(BaseModel):
+    """The answer to every request that sends mail: the same whatever the address."""
+
+    ok: bool = True
+    message: str
+
+
+class VerifyEmailIn(BaseModel):
+    token: Token
+    password: str = Field(
+        min_length=1,
+        max_length=1024,
+        description="The password of the account (chosen at sign-up).",
+    )
+
+
+class PasswordChangeIn(BaseModel):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: Password
+
+
+class ResetRequestIn(BaseModel):
+    email: EmailStr
+
+
+class ResetConfirmIn(BaseModel):
+    token: Token
+    new_password: Password

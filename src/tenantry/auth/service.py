@@ -1,4 +1,4 @@
-"""Accounts: register, sign in, switch tenant, sign out everywhere.
+"""Accounts: sign in, sessions, switch tenant, sign out (here or everywhere).
 
 These run before a tenant context exists, so each opens its own short unit of work
 with exactly the context it needs: the user's (to read their own memberships through
@@ -12,15 +12,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 
+from tenantry.auth import accounts
 from tenantry.auth.models import Membership, User, UserSession
-from tenantry.auth.passwords import hash_password, verify_password
 from tenantry.auth.ratelimit import LoginLimiter
 from tenantry.auth.schemas import MembershipOut
 from tenantry.db.engine import Database
 from tenantry.db.tenant import Tenant
-from tenantry.errors import Conflict, InvalidCredentials, NotAMember, NotFound, TenantSuspended
+from tenantry.errors import EmailNotVerified, InvalidCredentials, NotAMember, TenantSuspended
 from tenantry.isolation.context import TenantContext, tenant_context
 
 
@@ -60,6 +59,14 @@ def memberships_of(db: Database, user_id: uuid.UUID) -> list[MembershipOut]:
         )
         for r in rows
     ]
+
+
+def tenant_slug(db: Database, tenant_id: uuid.UUID) -> str:
+    with tenant_context(_user_context(None)), db.session() as s:
+        slug = s.scalar(select(Tenant.slug).where(Tenant.id == tenant_id))
+    if slug is None:
+        raise NotAMember()
+    return slug
 
 
 def get_user(db: Database, user_id: uuid.UUID) -> User | None:
@@ -102,12 +109,23 @@ def login(
     max_age_s: int,
 ) -> SignIn:
     limiter.before_attempt(account=email, address=address)
-    with tenant_context(_user_context(None)), db.session() as s:
-        user = s.scalar(select(User).where(User.email == email.lower()))
-    if not verify_password(user.password_hash if user else None, password) or user is None:
+    account = accounts.lookup(db, email)
+    if not accounts.password_matches(db, account, password) or account is None:
         limiter.failed(account=email, address=address)
         raise InvalidCredentials()
     limiter.succeeded(account=email, address=address)
+    if not account.verified:
+        raise EmailNotVerified()
+    return sign_in(db, account.user_id, requested_tenant=requested_tenant, max_age_s=max_age_s)
+
+
+def sign_in(
+    db: Database, user_id: uuid.UUID, *, requested_tenant: str | None, max_age_s: int
+) -> SignIn:
+    """Open a session for a user whose identity was just proven (password, link)."""
+    user = get_user(db, user_id)
+    if user is None:
+        raise InvalidCredentials()
     memberships = memberships_of(db, user.id)
     chosen = choose_tenant(
         memberships, requested=requested_tenant, last_tenant_id=user.last_tenant_id
@@ -115,39 +133,6 @@ def login(
     if chosen is not None:
         _remember_tenant(db, user.id, chosen.tenant_id)
     return SignIn(user, chosen, open_session(db, user.id, max_age_s=max_age_s))
-
-
-def register(
-    db: Database, *, email: str, password: str, name: str, tenant_slug: str, max_age_s: int
-) -> SignIn:
-    """Create a user and their client membership in an active tenant."""
-    with tenant_context(_user_context(None)), db.session() as s:
-        tenant = s.scalar(select(Tenant).where(Tenant.slug == tenant_slug))
-    if tenant is None:
-        raise NotFound("No such tenant.")
-    if tenant.status != "active":
-        raise TenantSuspended()
-    with tenant_context(TenantContext(tenant_id=tenant.id, scope="tenant")), db.session() as s:
-        user = User(
-            email=email.lower(),
-            name=name,
-            password_hash=hash_password(password),
-            last_tenant_id=tenant.id,
-        )
-        s.add(user)
-        try:
-            s.flush()
-        except IntegrityError as exc:
-            raise Conflict("An account with this email exists; sign in instead.") from exc
-        s.add(Membership(user_id=user.id, role="client"))
-    membership = MembershipOut(
-        tenant_id=tenant.id,
-        tenant_slug=tenant.slug,
-        tenant_name=tenant.name,
-        tenant_status=tenant.status,
-        role="client",
-    )
-    return SignIn(user, membership, open_session(db, user.id, max_age_s=max_age_s))
 
 
 def switch_tenant(db: Database, *, user_id: uuid.UUID, slug: str) -> MembershipOut:

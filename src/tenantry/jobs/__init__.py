@@ -15,15 +15,20 @@
 * A failing job is retried with exponential backoff (``TenantJobRetry``), then parked
   as ``failed``; no job takes a procrastinate lock, so none ever waits for another.
 * ``cancel(session, job_id)`` cancels a job that has not started.
+* The one exception is explicit: ``@account_task`` (mail about a person's own account,
+  deferred with ``defer_account``) runs with NO tenant — it can touch no tenant's rows
+  — on its own queue, ``accounts``.
 """
 
 from tenantry.jobs.runner import (
     JobEnv,
     JobRefused,
     TenantJobRetry,
+    account_task,
     build_job_app,
     cancel,
     defer,
+    defer_account,
     registered_tasks,
     tenant_task,
 )
@@ -32,9 +37,11 @@ __all__ = [
     "JobEnv",
     "JobRefused",
     "TenantJobRetry",
+    "account_task",
     "build_job_app",
     "cancel",
     "defer",
+    "defer_account",
     "registered_tasks",
     "tenant_task",
 ]

@@ -32,7 +32,7 @@ from tenantry.settings import Settings
 _log = structlog.get_logger("tenantry.jobs")
 
 # Modules whose import registers tasks (the worker imports them all).
-TASK_MODULES = ("tenantry.reminders.tasks",)
+TASK_MODULES = ("tenantry.reminders.tasks", "tenantry.accounts.tasks")
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,9 @@ class _Registered:
     name: str
     body: TaskBody
     attempts: int
+    # False for account tasks: they run with no tenant at all (see ``account_task``).
+    tenant_scoped: bool = True
+    queue: str | None = None
 
 
 _REGISTRY: dict[str, _Registered] = {}
@@ -101,6 +104,28 @@ def tenant_task(name: str, *, attempts: int = DEFAULT_ATTEMPTS) -> Callable[[Tas
         if name in _REGISTRY and _REGISTRY[name].body is not body:
             raise ValueError(f"task {name!r} is already registered")
         _REGISTRY[name] = _Registered(name, body, max(1, attempts))
+        return body
+
+    return register
+
+
+def account_task(
+    name: str, *, attempts: int = DEFAULT_ATTEMPTS, queue: str = "accounts"
+) -> Callable[[TaskBody], TaskBody]:
+    """Register ``body(env, **kwargs)`` as an *account* task: mail about a person's own
+    account (verification, password reset, invitations), which belongs to no tenant.
+
+    Its body runs in a context with no tenant and no user, so the ORM guard refuses
+    every tenant-owned model and RLS shows no tenant's rows: an account task can only
+    use what its arguments carry. A job of it that names a ``tenant_id`` is refused.
+    """
+
+    def register(body: TaskBody) -> TaskBody:
+        if name in _REGISTRY and _REGISTRY[name].body is not body:
+            raise ValueError(f"task {name!r} is already registered")
+        _REGISTRY[name] = _Registered(
+            name, body, max(1, attempts), tenant_scoped=False, queue=queue
+        )
         return body
 
     return register
@@ -180,6 +205,21 @@ def _hold(db: Database, *, task: str, kwargs: dict[str, Any], job_id: int | None
         session.add(HeldJob(task_name=task, args=dict(kwargs), job_id=job_id))
 
 
+def run_account_job(
+    task: _Registered, env: JobEnv, job_id: int | None, kwargs: dict[str, Any]
+) -> Any:
+    """Run an account task's body with no tenant (and refuse a job that names one)."""
+    if "tenant_id" in kwargs:
+        _log.error("security_event", kind="account_job_with_tenant", task=task.name, job_id=job_id)
+        raise JobRefused(f"job {job_id} of account task {task.name} names a tenant; refused")
+    ctx = TenantContext(tenant_id=None, scope="public", request_id=f"job-{job_id}")
+    with (
+        tenant_context(ctx),
+        structlog.contextvars.bound_contextvars(job_id=job_id, task=task.name),
+    ):
+        return task.body(env, **kwargs)
+
+
 def conninfo(url: URL) -> str:
     """A libpq connection string from an SQLAlchemy URL (the app role's)."""
     params: dict[str, Any] = {
@@ -201,10 +241,12 @@ def build_job_app(env: JobEnv) -> procrastinate.App:
         connector=procrastinate.PsycopgConnector(conninfo=conninfo(env.db.urls.worker))
     )
     for registered in _REGISTRY.values():
+        options: dict[str, Any] = {"queue": registered.queue} if registered.queue else {}
         app.task(
             name=registered.name,
             pass_context=True,
             retry=TenantJobRetry(registered.attempts),
+            **options,
         )(_procrastinate_task(registered, env))
     return app
 
@@ -216,7 +258,10 @@ def _procrastinate_task(registered: _Registered, env: JobEnv) -> Callable[..., A
         run_env = dataclasses.replace(
             env, attempt=attempt, last_attempt=attempt + 1 >= registered.attempts
         )
-        return run_in_tenant(registered, run_env, job.id if job else None, kwargs)
+        job_id = job.id if job else None
+        if not registered.tenant_scoped:
+            return run_account_job(registered, run_env, job_id, kwargs)
+        return run_in_tenant(registered, run_env, job_id, kwargs)
 
     task.__name__ = task.__qualname__ = registered.name.replace(".", "_")
     return task
@@ -239,10 +284,9 @@ def defer(
     back with the rows that made it necessary. There is deliberately no ``lock``
     argument: see ``TenantJobRetry``.
     """
-    if name not in _REGISTRY:
-        _import_task_modules()
-        if name not in _REGISTRY:
-            raise ValueError(f"unknown task {name!r}")
+    task = _registered(name)
+    if not task.tenant_scoped:
+        raise ValueError(f"{name!r} is an account task: use defer_account")
     if "tenant_id" in kwargs:
         raise ValueError("the tenant of a job comes from the context, not an argument")
     tenant_id = require_tenant_id()
@@ -263,3 +307,25 @@ def cancel(session: Session, job_id: int) -> bool:
         text("select procrastinate_cancel_job_v1(:id, false, false)"), {"id": job_id}
     ).scalar()
     return cancelled is not None
+
+
+def defer_account(session: Session, name: str, **kwargs: Any) -> int:
+    """Enqueue account task ``name`` in ``session``'s transaction (no tenant)."""
+    task = _registered(name)
+    if task.tenant_scoped:
+        raise ValueError(f"{name!r} is a tenant task: use defer")
+    if "tenant_id" in kwargs:
+        raise ValueError("an account job belongs to no tenant")
+    connection = session.connection().connection.driver_connection
+    deferrer = configure_task(
+        name=name, job_manager=_DEFER_MANAGER, connection=connection, queue=task.queue
+    )
+    return deferrer.defer(**kwargs)
+
+
+def _registered(name: str) -> _Registered:
+    if name not in _REGISTRY:
+        _import_task_modules()
+        if name not in _REGISTRY:
+            raise ValueError(f"unknown task {name!r}")
+    return _REGISTRY[name]

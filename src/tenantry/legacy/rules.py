@@ -53,6 +53,8 @@ DERIVATIONS: dict[str, tuple[str, ...]] = {
     "booking_settings": (),
     "communication_settings": (),
     "thresholds": (),
+    # invitations are new with Tenantry: a legacy database has none to derive
+    "invitations": (),
 }
 
 _FK = re.compile(

@@ -1,8 +1,8 @@
 """The closing scenarios: nested routes without their parent's read permission
 (``nested``), oversized bodies on every route (``bodies``), signing in to B with A's
-credentials, and replaying cookies that should be dead — after the tenant was suspended,
-after ``logout`` (of that browser), after ``logout-all`` and after the membership was
-removed.
+credentials, pulling B's owner into A (``joining``), and replaying cookies that should
+be dead — after the tenant was suspended, after ``logout`` (of that browser), after
+``logout-all`` and after the membership was removed.
 
 They run after the sweep because they end sessions the sweep relies on.
 """
@@ -15,6 +15,7 @@ import uuid
 from tenantry.probe.bodies import oversized_bodies
 from tenantry.probe.config import AS_SIGNED_IN
 from tenantry.probe.http import Actor, LoginFailed, Sent
+from tenantry.probe.joining import account_joining
 from tenantry.probe.nested import nested_permissions
 from tenantry.probe.oracle import outcome, same_outcome
 from tenantry.probe.report import (
@@ -43,6 +44,7 @@ def run_scenarios(run: RunState) -> None:
     login_to_other_tenant(run)
     idempotency_across_users(run)
     replay_after_suspension(run)
+    account_joining(run)
     replay_after_logout(run)
     replay_after_membership_removal(run)
     replay_after_logout_all(run)

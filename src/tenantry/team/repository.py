@@ -26,7 +26,10 @@ def page(
         query = query.where(Membership.status == status)
     if role is not None:
         query = query.where(Membership.role == role)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    # Counted over one column: a subquery of whole entities would name every column of
+    # users, password_hash included, which the app role may not read.
+    counted = query.with_only_columns(Membership.user_id).subquery()
+    total = session.scalar(select(func.count()).select_from(counted)) or 0
     rows = session.execute(query.order_by(User.email).limit(limit).offset(offset))
     return [(m, u) for m, u in rows], total
 
@@ -48,9 +51,15 @@ def lock_active_owners(session: Session) -> list[uuid.UUID]:
     )
 
 
-def find_user(session: Session, *, email: str) -> User | None:
-    """An account by email (case-insensitive; the unique index is on lower(email))."""
-    return session.scalar(select(User).where(func.lower(User.email) == email.lower()))
+def active_member_with_email(session: Session, *, email: str) -> bool:
+    """Whether an active member of THIS tenant uses ``email`` (nothing about anyone else:
+    users are reached only through this tenant's memberships)."""
+    found = session.scalar(
+        select(Membership.user_id)
+        .join(User, User.id == Membership.user_id)
+        .where(func.lower(User.email) == email.lower(), Membership.status == "active")
+    )
+    return found is not None
 
 
 def get_membership(session: Session, *, user_id: uuid.UUID) -> Membership | None:

@@ -1,4 +1,5 @@
-"""Team members: list, invite, change a role, remove."""
+"""Team members (list, change a role, remove) and invitations (invite, list, revoke,
+resend). Joining always takes the invited person's consent: see ``team.invitations``."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from tenantry.isolation.context import TenantContext
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.dependencies import RequirePermission
 from tenantry.routing import tenant_router
-from tenantry.team import service
+from tenantry.team import invitations, service
+from tenantry.team.invitee_routes import router as invitee_router
 from tenantry.team.schemas import (
+    InvitationOut,
+    InvitationStatus,
     InviteIn,
-    InviteOut,
     MemberStatus,
     Role,
     RoleChangeIn,
@@ -26,6 +29,8 @@ TeamRead = Annotated[TenantContext, Depends(RequirePermission("team.read"))]
 TeamManage = Annotated[TenantContext, Depends(RequirePermission("team.manage"))]
 
 router = tenant_router(prefix="/api/admin/team-members", tags=["team"])
+invitations_router = tenant_router(prefix="/api/admin/invitations", tags=["team"])
+routers = [router, invitations_router, invitee_router]
 
 DENIED: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not signed in"},
@@ -48,23 +53,6 @@ def list_members(
     """Members of this tenant (every role, active and removed) by email."""
     items, total = service.list_members(session=session, status=status, role=role, page=page)
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
-
-
-@router.post(
-    "",
-    response_model=InviteOut,
-    status_code=status.HTTP_201_CREATED,
-    responses={
-        **DENIED,
-        409: {"description": "Already an active member (`already_member`)"},
-    },
-)
-def invite_member(ctx: TeamManage, session: TenantSession, body: InviteIn) -> InviteOut:
-    """Invite someone by email. A new account is created with a temporary password,
-    returned in this response only; an existing account just gains the membership.
-    Only an owner may invite an owner."""
-    invited = service.invite(session=session, ctx=ctx, data=body)
-    return InviteOut(member=invited.member, temporary_password=invited.temporary_password)
 
 
 @router.patch(
@@ -91,3 +79,70 @@ def remove_member(ctx: TeamManage, session: TenantSession, user_id: uuid.UUID) -
     last owner cannot be removed."""
     service.remove(session=session, ctx=ctx, user_id=user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+INVITATION_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such invitation in this tenant"}
+}
+CLOSED: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Already accepted or revoked (`invitation_closed`)"}
+}
+
+
+@invitations_router.post(
+    "",
+    response_model=InvitationOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        **DENIED,
+        409: {"description": "An active member of this tenant uses the address (`already_member`)"},
+    },
+)
+def invite(ctx: TeamManage, session: TenantSession, body: InviteIn) -> InvitationOut:
+    """Invite an e-mail address to join with a role. One message goes to the address
+    with a link (single-use, valid 7 days); the person joins only by opening it — signed
+    in with that address, or choosing a password if the address has no account yet. The
+    answer is the same whether the address has an account anywhere or not, and shows the
+    name you typed. Inviting an address again replaces its open invitation. Only an owner
+    may invite an owner."""
+    return invitations.invite(session=session, ctx=ctx, data=body)
+
+
+@invitations_router.get("", response_model=Page[InvitationOut], responses=DENIED)
+def list_invitations(
+    ctx: TeamRead,
+    session: TenantSession,
+    page: Pagination,
+    status: Annotated[InvitationStatus | None, Query(description="One status only.")] = None,
+) -> Page[InvitationOut]:
+    """This tenant's invitations, newest first."""
+    items, total = invitations.list_invitations(session=session, status=status, page=page)
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@invitations_router.delete(
+    "/{invitation_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses={**DENIED, **INVITATION_NOT_FOUND, **CLOSED},
+)
+def revoke_invitation(
+    ctx: TeamManage, session: TenantSession, invitation_id: uuid.UUID
+) -> Response:
+    """Revoke an open invitation: its link stops working at once."""
+    invitations.revoke(session=session, ctx=ctx, invitation_id=invitation_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@invitations_router.post(
+    "/{invitation_id}/resend",
+    response_model=InvitationOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={**DENIED, **INVITATION_NOT_FOUND, **CLOSED},
+)
+def resend_invitation(
+    ctx: TeamManage, session: TenantSession, invitation_id: uuid.UUID
+) -> InvitationOut:
+    """Send a fresh invitation (new link, new expiry) for an open or expired one; the
+    old link stops working."""
+    return invitations.resend(session=session, ctx=ctx, invitation_id=invitation_id)

@@ -1,4 +1,5 @@
-"""Team rules: invite, change a role, remove. Flush only; the request commits.
+"""Team rules: change a role, remove. Flush only; the request commits. (Joining is by
+invitation only: ``team.invitations``.)
 
 A change takes effect on the member's very next request: the tenant dependency
 re-reads the membership (role and status) every time. No session-version bump, so
@@ -7,21 +8,17 @@ a member removed here stays signed in to their other tenants.
 
 from __future__ import annotations
 
-import secrets
 import uuid
-from dataclasses import dataclass
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tenantry.auth.models import Membership, User
-from tenantry.auth.passwords import hash_password
 from tenantry.errors import Conflict, NotFound, RoleRequired
 from tenantry.isolation.context import TenantContext
 from tenantry.kit.pagination import PageParams
 from tenantry.permissions.guards import refuse_own_role_change
 from tenantry.team import repository
-from tenantry.team.schemas import InviteIn, TeamMemberOut
+from tenantry.team.schemas import TeamMemberOut
 
 
 class LastOwner(Conflict):
@@ -36,12 +33,6 @@ class AlreadyMember(Conflict):
 
 class MemberNotFound(NotFound):
     message = "No such member."
-
-
-@dataclass(frozen=True)
-class Invited:
-    member: TeamMemberOut
-    temporary_password: str | None
 
 
 def member_out(membership: Membership, user: User) -> TeamMemberOut:
@@ -64,7 +55,7 @@ def list_members(
     return [member_out(m, u) for m, u in rows], total
 
 
-def _require_owner_for(ctx: TenantContext, *roles: str) -> None:
+def require_owner_for(ctx: TenantContext, *roles: str) -> None:
     """Only an owner may make, change or remove an owner."""
     if "owner" in roles and ctx.role != "owner":
         raise RoleRequired("Only an owner may grant, change or remove the owner role.")
@@ -83,53 +74,12 @@ def _keep_an_owner(session: Session, leaving: uuid.UUID) -> None:
         raise LastOwner()
 
 
-def invite(*, session: Session, ctx: TenantContext, data: InviteIn) -> Invited:
-    """Add a member; create the account when the email is new.
-
-    A new account gets a random password, returned once in the response (the caller
-    hands it over; only its hash is stored). An existing account keeps its name and
-    password: a tenant never edits a person's global identity.
-    """
-    _require_owner_for(ctx, data.role)
-    password: str | None = None
-    user = repository.find_user(session, email=data.email)
-    if user is None:
-        password = secrets.token_urlsafe(12)
-        user = User(email=data.email, name=data.name.strip(), password_hash=hash_password(password))
-        try:
-            with session.begin_nested():
-                session.add(user)
-                session.flush()
-        except IntegrityError:
-            # The same email was registered at this very moment: use that account.
-            password = None
-            user = repository.find_user(session, email=data.email)
-            if user is None:
-                raise
-    membership = repository.get_membership(session, user_id=user.id)
-    if membership is not None and membership.status == "active":
-        raise AlreadyMember()
-    if membership is None:
-        membership = Membership(user_id=user.id, role=data.role, status="active")
-        try:
-            with session.begin_nested():
-                session.add(membership)
-                session.flush()
-        except IntegrityError as exc:
-            raise AlreadyMember() from exc
-    else:
-        membership.role, membership.status = data.role, "active"
-        session.flush()
-    session.refresh(membership)
-    return Invited(member_out(membership, user), password)
-
-
 def change_role(
     *, session: Session, ctx: TenantContext, user_id: uuid.UUID, role: str
 ) -> TeamMemberOut:
     refuse_own_role_change(ctx, user_id)
     membership, user = _active_member(session, user_id)
-    _require_owner_for(ctx, membership.role, role)
+    require_owner_for(ctx, membership.role, role)
     if membership.role == "owner" and role != "owner":
         _keep_an_owner(session, user_id)
     membership.role = role
@@ -142,7 +92,7 @@ def remove(*, session: Session, ctx: TenantContext, user_id: uuid.UUID) -> None:
     """Mark the membership removed; the row stays so records that name the member
     remain valid."""
     membership, _ = _active_member(session, user_id)
-    _require_owner_for(ctx, membership.role)
+    require_owner_for(ctx, membership.role)
     if membership.role == "owner":
         _keep_an_owner(session, user_id)
     membership.status = "removed"

@@ -34,6 +34,9 @@ def page(
         )
     if role is not None:
         query = query.where(Membership.role == role)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    # Counted over one column: a subquery of whole entities would name every column of
+    # users, password_hash included, which the app role may not read.
+    counted = query.with_only_columns(Membership.user_id).subquery()
+    total = session.scalar(select(func.count()).select_from(counted)) or 0
     rows = session.execute(query.order_by(User.email, User.id).limit(limit).offset(offset))
     return [(u, m) for u, m in rows], total

@@ -4,6 +4,7 @@ that mails it."""
 from __future__ import annotations
 
 import email
+import re
 from dataclasses import dataclass, field
 from email.message import Message
 
@@ -12,6 +13,7 @@ from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 
 from tenantry.app import create_app
+from tenantry.jobs import JobEnv, build_job_app
 from tenantry.settings import Settings
 from tests.ports import bound_socket, port_of
 
@@ -48,18 +50,46 @@ class Mailbox:
     def to(self, address: str) -> list[Message]:
         return [m for rcpts, m in self.received if address.lower() in [r.lower() for r in rcpts]]
 
+    def last_to(self, address: str) -> Message:
+        found = self.to(address)
+        assert found, f"no mail to {address}"
+        return found[-1]
 
-def mail_settings(settings: Settings, port: int) -> Settings:
-    return Settings(
-        data_dir=settings.data_dir,
-        database_name=settings.database_name,
-        database_url=settings.database_url,
-        secret_keys=settings.secret_keys,
-        login_failures_per_account="1000/minute",
-        login_attempts_per_address="10000/minute",
-        smtp_host="127.0.0.1",
-        smtp_port=port,
+
+def body_of(message: Message) -> str:
+    payload = message.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode()
+
+
+def token_in(message: Message) -> str:
+    """The token of the link in an account e-mail."""
+    found = re.search(r"\?token=([A-Za-z0-9_.\-]+)", body_of(message))
+    assert found, body_of(message)
+    return found.group(1)
+
+
+def deliver_account_mail(db, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    """Run the account-mail jobs that are due (the real worker, queue ``accounts``)."""
+    build_job_app(JobEnv(db=db, settings=settings)).run_worker(
+        queues=["accounts"], wait=False, install_signal_handlers=False, listen_notify=False
     )
+
+
+def mail_settings(settings: Settings, port: int, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "data_dir": settings.data_dir,
+        "database_name": settings.database_name,
+        "database_url": settings.database_url,
+        "secret_keys": settings.secret_keys,
+        "login_failures_per_account": "1000/minute",
+        "login_attempts_per_address": "10000/minute",
+        "account_actions_per_address": "10000/minute",
+        "account_mails_per_email": "1000/minute",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": port,
+    }
+    return Settings(**{**values, **overrides})  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")

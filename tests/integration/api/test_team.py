@@ -1,4 +1,5 @@
-"""Team: list, invite, change a role, remove; changes bite on the member's next request."""
+"""Team: list, invite, change a role, remove; changes bite on the member's next request.
+(Invitations from both sides, with mail: tests/integration/api/test_accounts.py.)"""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from tenantry.auth.models import Membership, User
 from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.tenants.lifecycle import add_member
 from tests.conftest import login
-from tests.factories import Member, make_tenant
+from tests.factories import make_tenant
 from tests.integration.api._logged_in import SignedIn, code
 
 TEAM = "/api/admin/team-members"
+INVITES = "/api/admin/invitations"
 SERVICES = "/api/admin/services"
 
 
@@ -87,59 +89,40 @@ def test_invalid_list_filters_are_422(as_, steady):
 # --- invite -----------------------------------------------------------------------------
 
 
-def test_inviting_a_new_email_creates_the_account_and_returns_its_password_once(
-    app, as_, db, fresh
-):
-    email = new_email()
-    r = as_(fresh["admin"]).post(
-        TEAM, json={"email": email.upper(), "role": "staff", "name": "New Person"}
-    )
-    assert r.status_code == 201, r.text
-    member, password = r.json()["member"], r.json()["temporary_password"]
-    assert member["email"] == email and member["role"] == "staff" and password
-    assert memberships(db, fresh)[uuid.UUID(member["user_id"])] == ("staff", "active")
-    with TestClient(app) as newcomer:
-        login(newcomer, Member(uuid.UUID(member["user_id"]), email, "staff", password))
-        assert newcomer.get(SERVICES).status_code == 200
-    listed = as_(fresh["admin"]).get(TEAM).json()["items"]
-    assert all("password" not in key for item in listed for key in item)
-
-
-def test_inviting_an_existing_account_adds_a_membership_without_touching_it(as_, db, fresh, steady):
+def test_inviting_adds_nobody_and_creates_no_account(as_, db, fresh, steady):
+    """Joining takes the invited person's consent (tests/integration/api/test_accounts.py)."""
     someone = steady["staff"]  # has an account (and a membership elsewhere)
+    email = new_email()
     before_other = memberships(db, steady)
-    r = as_(fresh["owner"]).post(
-        TEAM, json={"email": someone.email, "role": "admin", "name": "Renamed?"}
-    )
-    assert r.status_code == 201
-    assert r.json()["temporary_password"] is None
-    assert r.json()["member"]["name"] != "Renamed?"
-    assert memberships(db, fresh)[someone.user_id] == ("admin", "active")
+    for address in (someone.email, email):
+        r = as_(fresh["owner"]).post(INVITES, json={"email": address, "role": "admin"})
+        assert r.status_code == 201 and r.json()["status"] == "pending"
+    assert someone.user_id not in memberships(db, fresh)
+    assert users_with_email(db, email) == 0
     assert memberships(db, steady) == before_other
-    assert users_with_email(db, someone.email) == 1
 
 
 def test_inviting_an_active_member_again_is_409_already_member(as_, db, fresh):
     before = memberships(db, fresh)
-    r = as_(fresh["admin"]).post(TEAM, json={"email": fresh["staff"].email, "role": "admin"})
+    r = as_(fresh["admin"]).post(INVITES, json={"email": fresh["staff"].email, "role": "admin"})
     assert r.status_code == 409 and code(r) == "already_member"
     assert memberships(db, fresh) == before
 
 
 def test_only_an_owner_may_invite_an_owner(as_, db, fresh):
     email = new_email()
-    r = as_(fresh["admin"]).post(TEAM, json={"email": email, "role": "owner"})
+    r = as_(fresh["admin"]).post(INVITES, json={"email": email, "role": "owner"})
     assert r.status_code == 403 and code(r) == "role_required"
+    r = as_(fresh["owner"]).post(INVITES, json={"email": email, "role": "owner"})
+    assert r.status_code == 201 and r.json()["role"] == "owner"
     assert users_with_email(db, email) == 0
-    r = as_(fresh["owner"]).post(TEAM, json={"email": email, "role": "owner"})
-    assert r.status_code == 201 and r.json()["member"]["role"] == "owner"
 
 
 def test_staff_and_clients_cannot_invite(as_, db, steady):
     before = memberships(db, steady)
     for role in ("staff", "client"):
         email = new_email()
-        r = as_(steady[role]).post(TEAM, json={"email": email, "role": "client"})
+        r = as_(steady[role]).post(INVITES, json={"email": email, "role": "client"})
         assert r.status_code == 403 and code(r) == "role_required"
         assert users_with_email(db, email) == 0
     assert memberships(db, steady) == before
@@ -155,7 +138,7 @@ def test_invalid_invitations_are_422_and_nothing_is_stored(as_, db, steady, fres
         {"email": email, "role": "staff", "tenant_id": str(fresh.id)},
         {"email": email, "role": "staff", "name": "x" * 201},
     ):
-        r = as_(steady["owner"]).post(TEAM, json=payload)
+        r = as_(steady["owner"]).post(INVITES, json=payload)
         assert r.status_code == 422 and code(r) == "validation_error", payload
     assert users_with_email(db, email) == 0
     assert memberships(db, steady) == before and memberships(db, fresh) == before_other
@@ -185,12 +168,12 @@ def test_a_removed_member_is_refused_on_their_very_next_request(app, as_, db, fr
     assert memberships(db, fresh)[fresh["staff"].user_id] == ("staff", "removed")
     listed = as_(fresh["admin"]).get(TEAM, params={"status": "removed"}).json()["items"]
     assert [i["email"] for i in listed] == [fresh["staff"].email]
-    # Removed: no further changes, but a new invitation brings them back.
+    # Removed: no further changes; a new invitation waits for their consent.
     gone = as_(fresh["admin"]).patch(f"{TEAM}/{fresh['staff'].user_id}", json={"role": "admin"})
     assert gone.status_code == 404
-    back = as_(fresh["admin"]).post(TEAM, json={"email": fresh["staff"].email, "role": "staff"})
-    assert back.status_code == 201 and back.json()["temporary_password"] is None
-    assert memberships(db, fresh)[fresh["staff"].user_id] == ("staff", "active")
+    back = as_(fresh["admin"]).post(INVITES, json={"email": fresh["staff"].email, "role": "staff"})
+    assert back.status_code == 201 and back.json()["status"] == "pending"
+    assert memberships(db, fresh)[fresh["staff"].user_id] == ("staff", "removed")
 
 
 def test_removal_from_one_tenant_leaves_the_members_other_tenant_alone(app, as_, db, fresh, steady):
