@@ -100,7 +100,7 @@ AREAS: tuple[Area, ...] = (
     Area(attachments),
     Area(contact),
     Area(payments, ("models", "routes")),
-    Area(team, ("models", "routes")),
+    Area(team),
     Area(users, ("routes",)),
     Area(email, ("routes",)),
 )

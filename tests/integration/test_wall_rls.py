@@ -31,6 +31,7 @@ from tenantry.posts.models import Post
 from tenantry.reminders.models import ScheduledReminder
 from tenantry.service_requests.models import ServiceRequest
 from tenantry.services.models import Service
+from tenantry.team.models import Invitation
 from tenantry.tenant_settings.models import BookingSettings, CommunicationSettings, Thresholds
 from tenantry.tenants.lifecycle import add_member
 from tenantry.work_orders.models import WorkOrder
@@ -97,6 +98,9 @@ def seed_every_table(db: Database, tenant: TenantFixture) -> dict[str, uuid.UUID
             "communication_settings": CommunicationSettings(tenant_id=t),
             "thresholds": Thresholds(tenant_id=t),
             "held_jobs": HeldJob(tenant_id=t, task_name="reminders.send", args={}),
+            "invitations": Invitation(tenant_id=t, email=f"invitee@{tenant.slug}.test",
+                                      role="staff", invited_by_id=staff,
+                                      expires_at=start + timedelta(days=7)),
         }  # fmt: skip
         s.add_all(rows.values())
         s.flush()
@@ -137,7 +141,7 @@ def visible_tenants(conn: Connection, table: str) -> set[uuid.UUID]:
 
 def test_the_seed_covers_every_tenant_table():
     assert "tenant_memberships" in TABLES
-    assert len(TABLES) == 20
+    assert len(TABLES) == 21
 
 
 @pytest.mark.parametrize("table", TABLES)

@@ -21,6 +21,7 @@ from tenantry.auth.dependencies import SignedInUser, _refuse, database_of, requi
 from tenantry.auth.models import User
 from tenantry.db.engine import Database
 from tenantry.errors import Forbidden
+from tenantry.isolation.context import TenantContext, tenant_context
 
 
 class OperatorRequired(Forbidden):
@@ -29,7 +30,10 @@ class OperatorRequired(Forbidden):
 
 
 def is_platform_operator(db: Database, user_id: uuid.UUID) -> bool:
-    with db.session() as session:
+    # The user pinned explicitly: RLS on users shows the app role a row only for the
+    # pinned user (or the pinned tenant's members), whatever context the caller is in.
+    me = TenantContext(tenant_id=None, user_id=user_id, scope="public")
+    with tenant_context(me), db.session() as session:
         return bool(session.scalar(select(User.is_superadmin).where(User.id == user_id)))
 
 

@@ -26,6 +26,7 @@ from tenantry.auth.dependencies import DatabaseDep, SettingsDep, _refuse
 from tenantry.auth.operators import OperatorRequired, PlatformOperator, is_platform_operator
 from tenantry.db.engine import Database
 from tenantry.errors import Forbidden, NotAuthenticated, NotFound, TenantryError
+from tenantry.isolation.context import dangerously_enter_system_scope
 from tenantry.observability import metrics
 from tenantry.observability.runtime import Observability
 from tenantry.observability.summary import SecuritySummary, security_summary
@@ -106,7 +107,10 @@ def security_view(
     ids. Platform operators only (`403 operator_required` otherwise)."""
     obs: Observability = request.app.state.observability
     obs.recorder.flush()  # this process's latest events, not only the last batch
-    return security_summary(db.app_engine, hours=hours)
+    # The offenders' addresses come from users of every tenant, which the app role may
+    # not read (RLS on users): a platform operator's read, so the audited system scope.
+    with dangerously_enter_system_scope(reason="operator security view (users of all tenants)"):
+        return security_summary(db.migrator_engine, hours=hours)
 
 
 page_router = system_router(tags=["operator"], include_in_schema=False)

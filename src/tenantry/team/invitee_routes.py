@@ -54,13 +54,14 @@ async def my_invitations(user: CurrentUser, db: DatabaseDep) -> list[PendingInvi
 @router.post(
     "/preview",
     response_model=InvitationPreviewOut,
-    responses={**BAD_TOKEN},
+    responses={**BAD_TOKEN, **LIMITED},
 )
 async def preview_invitation(
-    body: InvitationTokenIn, db: DatabaseDep, settings: SettingsDep
+    body: InvitationTokenIn, request: Request, db: DatabaseDep, settings: SettingsDep
 ) -> InvitationPreviewOut:
     """What an invitation link offers: tenant, role, address, and whether the address
     has an account to sign in with (else accepting sets a password)."""
+    request.app.state.account_limiter.action(address=client_address(request))
     ref = joining.read_token(settings, body.token)
     return await run_in_threadpool(joining.preview, db, ref)
 
@@ -98,13 +99,14 @@ async def accept_invitation(
 @router.post(
     "/{invitation_id}/accept",
     response_model=SessionOut,
-    responses={**SIGNED_IN, **BAD_TOKEN, 409: {"description": "`already_member`"}},
+    responses={**SIGNED_IN, **BAD_TOKEN, 409: {"description": "`already_member`"}, **LIMITED},
 )
 async def accept_listed_invitation(
-    invitation_id: uuid.UUID, user: CurrentUser, response: Response, db: DatabaseDep,
-    settings: SettingsDep,
+    invitation_id: uuid.UUID, user: CurrentUser, request: Request, response: Response,
+    db: DatabaseDep, settings: SettingsDep,
 ) -> SessionOut:  # fmt: skip
     """Accept one of your open invitations (from ``GET /api/auth/invitations``)."""
+    request.app.state.account_limiter.action(address=client_address(request))
     ref = await run_in_threadpool(joining.ref_of_pending, db, user.user_id, invitation_id)
     await run_in_threadpool(joining.accept_signed_in, db, ref, user_id=user.user_id)
     return await _reissue_into(settings, db, response, user, ref.tenant_id)
