@@ -23,7 +23,7 @@ from tenantry.auth import tokens
 from tenantry.email.service import send_mail
 from tenantry.settings import Settings
 
-SEND_TASK = "accounts.send_mail"
+SEND_TASK = jobs.ACCOUNT_TASK  # the one task without a tenant (see jobs.defer_account)
 
 FOOTER = "\n\n-- \nSent by Tenantry. You get this message because someone used this address."
 

@@ -39,9 +39,9 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
+from tenantry.audit.finding import Finding
 from tenantry.audit.rules import (
     TENANT_SETTING_NAME,
-    Finding,
     _escapes,
     _strip_parens,
     _top_level_equalities,

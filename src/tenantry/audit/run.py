@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Engine
 
-from tenantry.audit.privileges import privilege_findings
 from tenantry.audit.finding import Finding
+from tenantry.audit.privileges import privilege_findings
 from tenantry.audit.rules import audit_schema as table_findings
 
 

@@ -17,10 +17,13 @@
 * ``cancel(session, job_id)`` cancels a job that has not started.
 * The one exception is explicit: ``@account_task`` (mail about a person's own account,
   deferred with ``defer_account``) runs with NO tenant — it can touch no tenant's rows
-  — on its own queue, ``accounts``.
+  — on its own queue, ``accounts``. The app role queues it through the database function
+  ``defer_account_job`` (the queue's RLS admits no job without a tenant otherwise).
 """
 
 from tenantry.jobs.runner import (
+    ACCOUNT_QUEUE,
+    ACCOUNT_TASK,
     JobEnv,
     JobRefused,
     TenantJobRetry,
@@ -34,6 +37,8 @@ from tenantry.jobs.runner import (
 )
 
 __all__ = [
+    "ACCOUNT_QUEUE",
+    "ACCOUNT_TASK",
     "JobEnv",
     "JobRefused",
     "TenantJobRetry",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +34,9 @@ _log = structlog.get_logger("tenantry.jobs")
 
 # Modules whose import registers tasks (the worker imports them all).
 TASK_MODULES = ("tenantry.reminders.tasks", "tenantry.accounts.tasks")
+# The one task without a tenant the database lets the app role queue (defer_account_job).
+ACCOUNT_TASK = "accounts.send_mail"
+ACCOUNT_QUEUE = "accounts"
 
 
 @dataclass(frozen=True)
@@ -210,6 +214,7 @@ def run_account_job(
 ) -> Any:
     """Run an account task's body with no tenant (and refuse a job that names one)."""
     if "tenant_id" in kwargs:
+        JOBS.labels(task.name, "refused").inc()
         _log.error("security_event", kind="account_job_with_tenant", task=task.name, job_id=job_id)
         raise JobRefused(f"job {job_id} of account task {task.name} names a tenant; refused")
     ctx = TenantContext(tenant_id=None, scope="public", request_id=f"job-{job_id}")
@@ -217,7 +222,13 @@ def run_account_job(
         tenant_context(ctx),
         structlog.contextvars.bound_contextvars(job_id=job_id, task=task.name),
     ):
-        return task.body(env, **kwargs)
+        try:
+            result = task.body(env, **kwargs)
+        except BaseException:
+            JOBS.labels(task.name, "failed").inc()
+            raise
+    JOBS.labels(task.name, "succeeded").inc()
+    return result
 
 
 def conninfo(url: URL) -> str:
@@ -310,17 +321,23 @@ def cancel(session: Session, job_id: int) -> bool:
 
 
 def defer_account(session: Session, name: str, **kwargs: Any) -> int:
-    """Enqueue account task ``name`` in ``session``'s transaction (no tenant)."""
+    """Enqueue account task ``name`` in ``session``'s transaction (no tenant).
+
+    Through the database function ``defer_account_job`` (migration ``20261130_0011``):
+    the app role may insert no job without a tenant into the queue itself (RLS), and the
+    function queues only the account mail task, on its own queue.
+    """
     task = _registered(name)
     if task.tenant_scoped:
         raise ValueError(f"{name!r} is a tenant task: use defer")
+    if (name, task.queue) != (ACCOUNT_TASK, ACCOUNT_QUEUE):
+        raise ValueError(f"{name!r}: the database queues only {ACCOUNT_TASK!r} without a tenant")
     if "tenant_id" in kwargs:
         raise ValueError("an account job belongs to no tenant")
-    connection = session.connection().connection.driver_connection
-    deferrer = configure_task(
-        name=name, job_manager=_DEFER_MANAGER, connection=connection, queue=task.queue
-    )
-    return deferrer.defer(**kwargs)
+    job_id = session.execute(
+        text("select defer_account_job(cast(:args as jsonb))"), {"args": json.dumps(kwargs)}
+    ).scalar_one()
+    return int(job_id)
 
 
 def _registered(name: str) -> _Registered:

@@ -12,10 +12,10 @@
 from __future__ import annotations
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from tenantry.auth.models import User
-from tenantry.auth.passwords import hash_password, verify_password
+from tenantry.auth import accounts
+from tenantry.auth.passwords import hash_password
 from tenantry.db.engine import Database
 from tenantry.db.tenant import Tenant
 from tenantry.email.service import send_mail
@@ -90,9 +90,9 @@ def verify_signup(db: Database, settings: Settings, *, token: str, password: str
         raise InvalidToken("This sign-up link has expired; sign up again.") from exc
     except (BadSignature, KeyError, TypeError) as exc:
         raise InvalidToken() from exc
-    with db.session() as session:
-        existing = session.scalar(select(User.password_hash).where(func.lower(User.email) == email))
-    if existing is not None and not verify_password(existing, password):
+    # The app role reads no password hash: the account's own check (auth.accounts).
+    existing = accounts.lookup(db, email)
+    if existing is not None and not accounts.password_matches(db, existing, password):
         raise InvalidCredentials("This email has an account: give its current password.")
     created = create_tenant(
         db,

@@ -186,7 +186,13 @@ def _owner_account(
         if password is None:
             password = shown = secrets.token_urlsafe(12)
         password_hash = hash_password(password)
-    user = User(email=email, name=name.strip()[:200], password_hash=password_hash)
+    # Verified: an operator provisioned it, or self sign-up proved the address first.
+    user = User(
+        email=email,
+        name=name.strip()[:200],
+        password_hash=password_hash,
+        email_verified_at=datetime.now(UTC),
+    )
     session.add(user)
     session.flush()
     return user, True, shown

@@ -1,8 +1,8 @@
 """Accounts: verified e-mail addresses, e-mailed tokens, invitations, and the narrow
 database paths that sign-in and joining need.
 
-Revision ID: 20261130_0007
-Revises: 20261130_0006
+Revision ID: 20261130_0011
+Revises: 20261130_0010
 Create Date: 2026-11-30
 
 * ``users.email_verified_at``: an account signs in only once its owner proved the
@@ -23,7 +23,12 @@ Create Date: 2026-11-30
     database compares. Someone holding the app role can only guess online, one argon2
     computation per guess; there is no digest to take away and crack;
   - ``pending_invitations_of_current_user()``: the open invitations addressed to the
-    verified e-mail of the user pinned in the transaction, with no tenant pinned.
+    verified e-mail of the user pinned in the transaction, with no tenant pinned;
+  - ``defer_account_job(args)``: queue one account message (task ``accounts.send_mail``,
+    queue ``accounts``, no tenant) in the caller's transaction. The job queue has forced
+    RLS keyed on the job's tenant (``20261130_0010``), so the app role can neither insert
+    nor read a job without one; this inserts exactly that kind of job and reads nothing
+    back (the arguments carry no working token: the worker signs links when it sends).
 
   The app role's own privileges on ``users`` are narrowed in the next revision.
 """
@@ -35,12 +40,15 @@ from alembic import op
 
 from tenantry.isolation.rls import USER_SETTING, create_tenant_table
 
-revision = "20261130_0007"
-down_revision = "20261130_0006"
+revision = "20261130_0011"
+down_revision = "20261130_0010"
 branch_labels = None
 depends_on = None
 
 APP_ROLE = "current_database() || '_app'"
+# The one account task and its queue (tenantry.accounts.mail / tenantry.jobs).
+ACCOUNT_TASK = "accounts.send_mail"
+ACCOUNT_QUEUE = "accounts"
 
 FUNCTIONS = (
     """
@@ -82,11 +90,33 @@ FUNCTIONS = (
         ORDER BY i.created_at, i.id
     $fn$
     """,
+    # public is on this one's path (after pg_catalog; nobody but the migrator may create
+    # there) because procrastinate's insert triggers name its tables unqualified.
+    f"""
+    CREATE FUNCTION defer_account_job(p_args jsonb)
+    RETURNS bigint
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
+    AS $fn$
+    DECLARE
+        job_id bigint;
+    BEGIN
+        IF p_args IS NULL OR jsonb_typeof(p_args) <> 'object' OR p_args ? 'tenant_id' THEN
+            RAISE EXCEPTION 'an account job takes an object of arguments and no tenant_id'
+                USING ERRCODE = '22023';
+        END IF;
+        INSERT INTO public.procrastinate_jobs (queue_name, task_name, args)
+        VALUES ('{ACCOUNT_QUEUE}', '{ACCOUNT_TASK}', p_args)
+        RETURNING id INTO job_id;
+        RETURN job_id;
+    END
+    $fn$
+    """,  # noqa: S608 - built from this module's constants only
 )
 SIGNATURES = (
     "account_lookup(text)",
     "account_password_matches(uuid, text)",
     "pending_invitations_of_current_user()",
+    "defer_account_job(jsonb)",
 )
 
 
