@@ -19,7 +19,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
-from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.exc import DataError, ProgrammingError
 
 from tenantry.app import create_app
 from tenantry.auth.models import Membership, User
@@ -488,3 +488,40 @@ def test_finding_10_with_acme_pinned_a_raw_select_never_returns_the_globex_membe
     # With no tenant pinned (the tenant switcher) the user sees their own memberships.
     mine = as_app_role(db, None, consultant.user_id, "select tenant_id from tenant_memberships")
     assert {r.tenant_id for r in mine} == {tenant_a.id, tenant_b.id}
+
+
+def test_finding_10_account_mail_is_queued_only_through_its_definer_function(db, tenant_a):
+    """The job queue admits no tenant-less job from the app role (forced RLS): account
+    mail goes through ``defer_account_job``, which queues exactly the account task on
+    its own queue, refuses a tenant, and lets the app read nothing back."""
+    me = tenant_a["owner"].user_id
+    for pinned in (tenant_a.id, None):
+        with pytest.raises(ProgrammingError, match="row-level security"):
+            as_app_role(
+                db, pinned, me,
+                "insert into procrastinate_jobs (queue_name, task_name, args) "
+                "values ('accounts', 'accounts.send_mail', '{}')",
+            )  # fmt: skip
+    with pytest.raises(DataError, match="no tenant_id"):
+        as_app_role(
+            db, tenant_a.id, me, "select defer_account_job(cast(:a as jsonb))",
+            a=f'{{"tenant_id": "{tenant_a.id}"}}',
+        )  # fmt: skip
+    args = '{"template": "no_account", "to": "nobody@definer.test", "values": {}}'
+    with tenant_context(TenantContext(tenant_id=tenant_a.id, user_id=me)), db.session() as s:
+        job_id = s.execute(text("select defer_account_job(cast(:a as jsonb))"), {"a": args})
+        job_id = job_id.scalar_one()
+        # Queued in the caller's transaction, and not readable by it.
+        assert (
+            s.execute(text("select id from procrastinate_jobs where id = :i"), {"i": job_id}).all()
+            == []
+        )
+    with db.worker_engine.begin() as conn:
+        row = conn.execute(
+            text(
+                "delete from procrastinate_jobs where id = :i returning queue_name, task_name, args"
+            ),
+            {"i": job_id},
+        ).one()
+    assert (row.queue_name, row.task_name) == ("accounts", "accounts.send_mail")
+    assert row.args["to"] == "nobody@definer.test" and "tenant_id" not in row.args
