@@ -27,7 +27,8 @@ from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.isolation.scopes import iter_api_routes
 from tenantry.ops.cli import proxy_options
 from tenantry.settings import Settings
-from tenantry.tenants.lifecycle import add_member, provision_tenant
+from tenantry.tenants.audit_log import Actor
+from tenantry.tenants.lifecycle import add_member, create_tenant, provision_tenant
 from tests.conftest import login
 from tests.factories import make_tenant
 from tests.integration.api import mailbox as smtp
@@ -525,3 +526,35 @@ def test_finding_10_account_mail_is_queued_only_through_its_definer_function(db,
         ).one()
     assert (row.queue_name, row.task_name) == ("accounts", "accounts.send_mail")
     assert row.args["to"] == "nobody@definer.test" and "tenant_id" not in row.args
+
+
+def test_a_tenant_provisioned_for_a_new_address_mails_its_owner_a_link_never_a_password(
+    mail_app, mset, db, mailbox
+):
+    """The lifecycle's operator create (API and CLI) used to return a one-time owner
+    password; now the owner gets an invitation link and chooses their own password."""
+    address = f"first.owner-{uuid.uuid4().hex[:8]}@example.test"
+    slug = f"lk-{uuid.uuid4().hex[:8]}"
+    created = create_tenant(
+        db, slug=slug, name="Link Owned", owner_email=address, actor=Actor(label="test:owner-link")
+    )
+    assert created.owner_id is None and created.owner_invitation is not None
+    assert user_id_of(db, address) is None
+    deliver_account_mail(db, mset)
+    message = mailbox.last_to(address)
+    assert "Link Owned" in message["Subject"] and "password" not in message["Subject"].lower()
+    with TestClient(mail_app) as someone:
+        preview = someone.post("/api/auth/invitations/preview", json={"token": token_in(message)})
+        assert preview.status_code == 200 and preview.json()["role"] == "owner"
+        r = someone.post(
+            "/api/auth/invitations/accept",
+            json={"token": token_in(message), "password": OWNER_PASSWORD},
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["role"] == "owner" and r.json()["active_tenant"]["slug"] == slug
+        again = someone.post(
+            "/api/auth/invitations/accept",
+            json={"token": token_in(message), "password": OWNER_PASSWORD},
+        )
+        assert again.status_code == 400  # single use
+    assert role_in(db, created.tenant.id, user_id_of(db, address)) == "owner/active"

@@ -8,6 +8,7 @@ log before any data is read (``GET /api/operator/audit-log`` or ``tenantry audit
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Annotated
 
@@ -26,6 +27,7 @@ from tenantry.operator.schemas import (
     CreateTenantIn,
     MemberChangeOut,
     MemberRoleIn,
+    OwnerInvitationOut,
     ReasonIn,
     StatusOut,
     TableRows,
@@ -61,7 +63,9 @@ async def list_tenants(
 async def create(
     body: CreateTenantIn, operator: CurrentOperator, db: DatabaseDep
 ) -> CreatedTenantOut:
-    """Provision a tenant in one transaction (owner, settings, default permissions).
+    """Provision a tenant in one transaction (settings, default permissions) and mail
+    its owner an invitation link: the owner joins by accepting it (an existing account
+    signed in, or a new one choosing its password). No password is created or returned.
     `invalid_slug` (422) and `slug_taken` (409, look-alikes too) explain a refused slug."""
     from tenantry.tenants.audit_log import require_reason
 
@@ -83,7 +87,11 @@ async def create(
         name=created.tenant.name,
         owner_id=created.owner_id,
         owner_is_new=created.owner_is_new,
-        owner_password=created.owner_password,
+        owner_invitation=(
+            OwnerInvitationOut(**dataclasses.asdict(created.owner_invitation))
+            if created.owner_invitation
+            else None
+        ),
     )
 
 

@@ -54,15 +54,23 @@ class CreateTenantIn(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+class OwnerInvitationOut(BaseModel):
+    id: uuid.UUID
+    email: str
+    expires_at: datetime
+
+
 class CreatedTenantOut(BaseModel):
     id: uuid.UUID
     slug: str
     name: str
-    owner_id: uuid.UUID
+    owner_id: uuid.UUID | None = Field(
+        description="Always null here: the owner joins by accepting the invitation."
+    )
     owner_is_new: bool
-    owner_password: str | None = Field(
-        default=None,
-        description="Only for a new owner account: a one-time password, shown once.",
+    owner_invitation: OwnerInvitationOut | None = Field(
+        description="The owner invitation mailed to `owner_email` (a signed link, valid "
+        "7 days; `POST /api/auth/invitations/accept`). No password is created or shown."
     )
 
 

@@ -111,8 +111,9 @@ def create_command(
         bool,
         typer.Option(
             "--owner-password-stdin",
-            help="Read a new owner account's password from stdin (else one is generated "
-            "and shown once).",
+            help="Read the password of a NEW owner account from stdin (you hand it over; "
+            "nothing is shown). Without it, or when the address has an account, the owner "
+            "is mailed an invitation link instead.",
         ),
     ] = False,
     reason: Annotated[str, typer.Option("--reason", help="Kept in the audit log.")] = (
@@ -120,9 +121,10 @@ def create_command(
     ),
     data_dir: DataDir = None,
 ) -> None:
-    """Provision a tenant in one transaction: the tenant, its owner, its settings and
-    default role permissions. Slugs are case-folded DNS labels, not reserved words and
-    not look-alikes of a taken slug."""
+    """Provision a tenant in one transaction: the tenant, its settings, default role
+    permissions, and its owner — mailed an invitation link (no password is generated
+    or shown), or with --owner-password-stdin a new account made at once. Slugs are
+    case-folded DNS labels, not reserved words and not look-alikes of a taken slug."""
     from tenantry.tenants.lifecycle import create_tenant
 
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
@@ -141,14 +143,16 @@ def create_command(
     db.dispose()
     t = created.tenant
     console.print(f"created tenant {t.slug} ({t.name}), id {t.id}", markup=False)
-    who = "new account" if created.owner_is_new else "existing account"
-    console.print(f"owner: {owner_email.strip().lower()} ({who})", markup=False)
-    if created.owner_password:
+    invitation = created.owner_invitation
+    if invitation is not None:
         console.print(
-            f"owner's one-time password (shown once; ask them to change it): "
-            f"{created.owner_password}",
+            f"owner: {invitation.email} invited (link mailed, valid until "
+            f"{invitation.expires_at:%Y-%m-%d %H:%M} UTC; sent by the worker, "
+            f"`tenantry worker` or `tenantry serve`)",
             markup=False,
         )
+    else:
+        console.print(f"owner: {owner_email.strip().lower()} (new account)", markup=False)
 
 
 @tenant_app.command("suspend")

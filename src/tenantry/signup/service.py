@@ -101,6 +101,7 @@ def verify_signup(db: Database, settings: Settings, *, token: str, password: str
         owner_email=email,
         owner_name=owner_name,
         owner_password_hash=None if existing is not None else hash_password(password),
+        owner_proven=True,  # the address was verified and the account's password given
         actor=Actor(label=f"signup:{email}"),
         reason="self sign-up with a verified email",
         action="tenant.signed_up",

@@ -64,8 +64,9 @@ def _status_filter(status: str, now: datetime) -> ColumnElement[bool]:
     }[status]
 
 
-def _send(session: Session, invitation: Invitation) -> None:
-    tenant_name = session.scalar(select(Tenant.name).where(Tenant.id == require_tenant_id()))
+def _send(session: Session, invitation: Invitation, tenant_name: str | None = None) -> None:
+    if tenant_name is None:
+        tenant_name = session.scalar(select(Tenant.name).where(Tenant.id == require_tenant_id()))
     queue_mail(
         session,
         template="invitation",
@@ -77,6 +78,28 @@ def _send(session: Session, invitation: Invitation) -> None:
         },
         link=("invitation", {"i": str(invitation.id), "n": str(invitation.tenant_id)}),
     )
+
+
+def invite_owner(
+    session: Session, *, tenant_id: uuid.UUID, tenant_name: str, email: str, name: str = ""
+) -> Invitation:
+    """The first owner of a tenant an operator provisions (system scope, in the
+    provisioning transaction): an owner invitation mailed to the address, never a
+    password. Whoever opens the link joins as owner — signed in as that address, or
+    choosing the password of a new account (``team.joining``)."""
+    invitation = Invitation(
+        tenant_id=tenant_id,
+        email=email.strip().lower(),
+        role="owner",
+        name=name.strip()[:200],
+        invited_by_id=None,
+        expires_at=datetime.now(UTC) + tokens.LIFETIMES["invitation"],
+    )
+    session.add(invitation)
+    session.flush()
+    session.refresh(invitation)
+    _send(session, invitation, tenant_name)
+    return invitation
 
 
 def _create(

@@ -7,7 +7,6 @@ same transaction, so an event is on record if and only if it happened.
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ from tenantry.db.tenant import TENANT_STATUSES, Tenant, validate_slug
 from tenantry.errors import Conflict, NotFound
 from tenantry.permissions.catalog import DEFAULT_MATRIX
 from tenantry.permissions.models import RolePermission
+from tenantry.team.invitations import invite_owner
 from tenantry.tenant_settings.models import BookingSettings, CommunicationSettings, Thresholds
 from tenantry.tenants import audit_log
 from tenantry.tenants.audit_log import Actor
@@ -45,13 +45,22 @@ class TenantRef:
 
 
 @dataclass(frozen=True)
+class OwnerInvitation:
+    id: uuid.UUID
+    email: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
 class CreatedTenant:
+    """A new tenant and its owner: either a member already (``owner_id``; self sign-up,
+    or a new account with a password the operator chose) or invited by e-mail
+    (``owner_invitation``), never a password anyone is shown."""
+
     tenant: TenantRef
-    owner_id: uuid.UUID
-    owner_is_new: bool
-    # Only when the owner's account was created here and no password was given:
-    # shown once to the operator, stored only as a hash.
-    owner_password: str | None = None
+    owner_id: uuid.UUID | None
+    owner_is_new: bool  # an account was created here
+    owner_invitation: OwnerInvitation | None = None
 
 
 class TenantNotFound(NotFound):
@@ -104,13 +113,21 @@ def create_tenant(
     owner_name: str = "",
     owner_password: str | None = None,
     owner_password_hash: str | None = None,
+    owner_proven: bool = False,
     primary_domain: str | None = None,
     action: str = "tenant.created",
 ) -> CreatedTenant:
-    """Provision a tenant whole, in ONE transaction: the tenant, its owner's
-    membership (and account if the email is new), its per-tenant singleton settings,
-    the default role → permission rows, and the audit entry. Any failure leaves
-    nothing behind."""
+    """Provision a tenant whole, in ONE transaction: the tenant, its owner, its
+    per-tenant singleton settings, the default role → permission rows, and the audit
+    entry. Any failure leaves nothing behind.
+
+    The owner joins now only with consent or a password nobody is shown: an existing
+    account when ``owner_proven`` (self sign-up: the address was verified and the
+    account's password given), a new account when its password (or hash) is given.
+    Otherwise nobody is made owner and no account is created: an owner invitation is
+    mailed to the address (``team.invitations.invite_owner``), accepted like any other
+    — so no temporary password exists, and no account joins a tenant unasked.
+    """
     slug = normalize_slug(slug)
     name = " ".join(name.split())
     if not name:
@@ -132,11 +149,19 @@ def create_tenant(
                 session.flush()
         except IntegrityError as exc:
             raise SlugTaken(f"The slug {slug!r} or the domain is taken.") from exc
-        owner, is_new, shown_password = _owner_account(
-            session, email, owner_name, owner_password, owner_password_hash
-        )
         tid = tenant.id
-        session.add(Membership(tenant_id=tid, user_id=owner.id, role="owner"))
+        owner = _owner_joining(
+            session, email, owner_name, owner_password, owner_password_hash, owner_proven
+        )
+        invited = None
+        if owner is None:
+            invitation = invite_owner(
+                session, tenant_id=tid, tenant_name=tenant.name, email=email, name=owner_name
+            )
+            invited = OwnerInvitation(invitation.id, invitation.email, invitation.expires_at)
+        else:
+            session.add(Membership(tenant_id=tid, user_id=owner[0].id, role="owner"))
+        is_new = owner is not None and owner[1]
         session.add_all(
             [BookingSettings(tenant_id=tid), CommunicationSettings(tenant_id=tid),
              Thresholds(tenant_id=tid)]
@@ -153,10 +178,20 @@ def create_tenant(
             reason=reason,
             tenant_id=tid,
             slug=slug,
-            details={"name": tenant.name, "owner_email": email, "owner_is_new": is_new},
+            details={
+                "name": tenant.name,
+                "owner_email": email,
+                "owner_is_new": is_new,
+                "owner_invited": invited is not None,
+            },
         )
         session.flush()
-        return CreatedTenant(TenantRef(tid, slug, tenant.name), owner.id, is_new, shown_password)
+        return CreatedTenant(
+            TenantRef(tid, slug, tenant.name),
+            owner[0].id if owner is not None else None,
+            is_new,
+            invited,
+        )
 
 
 class InvalidName(Conflict):
@@ -171,22 +206,27 @@ class InvalidEmail(Conflict):
     message = "Give the owner's email address."
 
 
-def _owner_account(
+def _owner_joining(
     session: Session,
     email: str,
     name: str,
     password: str | None,
     password_hash: str | None,
-) -> tuple[User, bool, str | None]:
+    proven: bool,
+) -> tuple[User, bool] | None:
+    """(the account that becomes owner now, whether it was created here) — or None
+    when the owner must be invited instead (see ``create_tenant``)."""
     user = session.scalar(select(User).where(func.lower(User.email) == email))
     if user is not None:
-        return user, False, None  # an existing account keeps its name and password
-    shown = None
+        # An existing account keeps its name and password, and joins only if its owner
+        # is the one acting (self sign-up), never on an operator's word.
+        return (user, False) if proven else None
     if password_hash is None:
         if password is None:
-            password = shown = secrets.token_urlsafe(12)
+            return None
         password_hash = hash_password(password)
-    # Verified: an operator provisioned it, or self sign-up proved the address first.
+    # Verified: self sign-up proved the address first, or an operator chose the password
+    # of an account nobody else had (and hands it over themselves; it is never shown).
     user = User(
         email=email,
         name=name.strip()[:200],
@@ -195,7 +235,7 @@ def _owner_account(
     )
     session.add(user)
     session.flush()
-    return user, True, shown
+    return user, True
 
 
 def find_tenant(session: Session, slug: str) -> Tenant:

@@ -101,7 +101,10 @@ def test_an_operator_creates_suspends_and_reactivates_a_tenant(db, client, opera
             "reason": "signed contract #88"}  # fmt: skip
     created = client.post("/api/operator/tenants", json=body)
     assert created.status_code == 201, created.text
-    assert created.json()["owner_is_new"] and created.json()["owner_password"]
+    out = created.json()
+    assert out["owner_id"] is None and not out["owner_is_new"]
+    assert out["owner_invitation"]["email"] == body["owner_email"]
+    assert "password" not in created.text.lower()  # issue 8: no password in any response
     again = client.post("/api/operator/tenants", json=body)
     assert again.status_code == 409 and again.json()["error"]["code"] == "slug_taken"
     bad = client.post("/api/operator/tenants", json={**body, "slug": "-nope"})

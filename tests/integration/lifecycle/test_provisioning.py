@@ -33,7 +33,7 @@ def _create(db, slug: str, **kw):  # type: ignore[no-untyped-def]
 
 
 def test_create_tenant_provisions_owner_settings_and_default_permissions_at_once(db):
-    created = _create(db, _slug(), owner_name="Olive Owner")
+    created = _create(db, _slug(), owner_name="Olive Owner", owner_password="a-good-long-password")
     tid = created.tenant.id
     with db.system_session(reason="test: inspect") as s:
         member = s.get(Membership, (tid, created.owner_id))
@@ -54,7 +54,7 @@ def test_create_tenant_provisions_owner_settings_and_default_permissions_at_once
         by_role.setdefault(role, set()).add(permission)
     assert by_role == {"admin": set(DEFAULT_MATRIX["admin"]), "staff": set(DEFAULT_MATRIX["staff"])}
     assert entry is not None and entry.action == "tenant.created" and entry.actor == ACTOR.label
-    assert created.owner_is_new and created.owner_password
+    assert created.owner_is_new and created.owner_invitation is None
 
 
 def test_the_new_owner_signs_in_and_sees_an_uncustomised_matrix(db, client):
@@ -70,12 +70,39 @@ def test_the_new_owner_signs_in_and_sees_an_uncustomised_matrix(db, client):
     assert not any(role["customized"] for role in matrix.json()["roles"])
 
 
-def test_an_existing_account_becomes_owner_and_keeps_its_password(db, client):
+def test_without_a_password_the_owner_is_invited_and_no_account_is_made(db):
+    email = f"owner-{uuid.uuid4().hex[:8]}@example.test"
+    created = _create(db, _slug(), owner_email=email.upper(), owner_name="Olive")
+    invitation = created.owner_invitation
+    assert created.owner_id is None and not created.owner_is_new and invitation is not None
+    assert invitation.email == email
+    tid = created.tenant.id
+    with db.system_session(reason="test: inspect") as s:
+        assert s.scalar(select(User.id).where(User.email == email)) is None
+        count = select(func.count()).select_from(Membership)
+        members = s.scalar(count.where(Membership.tenant_id == tid))
+        entry = s.scalar(select(AuditEntry).where(AuditEntry.target_tenant_id == tid))
+    assert members == 0
+    assert entry is not None and entry.details["owner_invited"] is True
+
+
+def test_an_existing_account_is_invited_not_joined_and_keeps_its_password(db, client):
     person = make_user(db)
     created = _create(db, _slug(), owner_email=person.email.upper())
-    assert not created.owner_is_new and created.owner_password is None
-    assert created.owner_id == person.user_id
-    login(client, person, tenant=created.tenant.slug)
+    assert not created.owner_is_new and created.owner_id is None
+    assert created.owner_invitation is not None
+    assert created.owner_invitation.email == person.email.lower()
+    # An operator's word attaches nobody: the account is no member until it accepts.
+    r = client.post(
+        "/api/auth/login",
+        json={"email": person.email, "password": person.password, "tenant": created.tenant.slug},
+    )
+    assert r.status_code in (401, 403), r.text
+    login(client, person)
+    pending = client.get("/api/auth/invitations").json()
+    assert [(i["tenant_slug"], i["role"]) for i in pending] == [(created.tenant.slug, "owner")]
+    accepted = client.post(f"/api/auth/invitations/{pending[0]['id']}/accept")
+    assert accepted.status_code == 200, accepted.text
     assert client.get("/api/tenant/current").json()["role"] == "owner"
 
 
