@@ -50,6 +50,7 @@ EXTRA: dict[str, list[tuple[str, str]]] = {
     "service_requests": [("assignee_id", "user")],
     "bookings": [("assignee_id", "user")],
 }
+# Tables with nothing to derive a tenant from (legacy.rules.DERIVATIONS: ()).
 ROOTS = (
     "services",
     "contact_submissions",
@@ -58,6 +59,8 @@ ROOTS = (
     "booking_settings",
     "communication_settings",
     "thresholds",
+    "held_jobs",
+    "invitations",
 )
 ORDER = (
     "services",

@@ -29,7 +29,7 @@ from tenantry.legacy.journey import run_tighten
 from tenantry.legacy.reference import head_revision
 from tenantry.legacy.report import simulate
 from tenantry.legacy.status import read_status
-from tests.integration.legacy.conftest import expected_tenants
+from tests.integration.legacy.conftest import ROOTS, expected_tenants
 from tests.isolation.conftest import run_engine
 from tests.isolation.test_attack_engine import assert_clean
 from tests.isolation.world import make_world
@@ -108,15 +108,7 @@ def _null_derivable(conn: psycopg.Connection[Any], truth: dict[str, Any]) -> int
     """NULL the tenant of about half the rows that have a relation; keep it where the
     test's own derivation would not find it again."""
     for table in truth:
-        if table in (
-            "services",
-            "contact_submissions",
-            "idempotency_keys",
-            "role_permissions",
-            "booking_settings",
-            "communication_settings",
-            "thresholds",
-        ):
+        if table in ROOTS:  # nothing to derive from: a NULL there is an orphan
             continue
         conn.execute(f"UPDATE {table} SET tenant_id = NULL WHERE id::text < '9'")
     expected = expected_tenants(conn)
