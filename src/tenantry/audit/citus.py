@@ -39,7 +39,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine, text
 
-from tenantry.audit.rules import Finding, is_declared_global
+from tenantry.audit.finding import Finding
+from tenantry.audit.rules import is_declared_global
 
 TENANT_COLUMN = "tenant_id"
 # Declared-global tables that stay on the coordinator instead of becoming reference

@@ -14,7 +14,7 @@ from tenantry.audit.catalogue import (
     _read_catalogue,
     _Relation,
 )
-from tenantry.audit.finding import Finding
+from tenantry.audit.finding import Finding as Finding  # also imported from here
 from tenantry.audit.identity import identity_findings
 
 # Tables that are not tenant-owned on purpose. Anything else without a tenant_id

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, text
 
 from tenantry.audit.citus import TENANT_COLUMN, citus_findings, citus_plan
-from tenantry.audit.rules import Finding
+from tenantry.audit.finding import Finding
 
 Say = Callable[[str], None]
 

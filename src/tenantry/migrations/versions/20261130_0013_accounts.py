@@ -1,8 +1,8 @@
 """Accounts: verified e-mail addresses, e-mailed tokens, invitations, and the narrow
 database paths that sign-in and joining need.
 
-Revision ID: 20261130_0011
-Revises: 20261130_0010
+Revision ID: 20261130_0013
+Revises: 20261130_0011
 Create Date: 2026-11-30
 
 * ``users.email_verified_at``: an account signs in only once its owner proved the
@@ -40,8 +40,8 @@ from alembic import op
 
 from tenantry.isolation.rls import USER_SETTING, create_tenant_table
 
-revision = "20261130_0011"
-down_revision = "20261130_0010"
+revision = "20261130_0013"
+down_revision = "20261130_0011"
 branch_labels = None
 depends_on = None
 
