@@ -54,7 +54,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 DATABASE = "tenantry_citus"
 SHARDS = 4
 # Declared-global tables that distributed ones refer to: a copy on every node.
-REFERENCE_TABLES = {"tenants", "users", "user_sessions"}
+REFERENCE_TABLES = {"tenants", "users", "user_sessions", "account_tokens"}
 DEMO_PASSWORD = "citus-demo-password"
 # The attack on the cluster covers the route families whose rows live in distributed
 # tables (every way of naming B's rows there); the whole route table is attacked on a

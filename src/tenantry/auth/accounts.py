@@ -1,9 +1,9 @@
 """Reaching an account by e-mail address — the narrow database path.
 
 The app role cannot read other people's rows of ``users``, nor anyone's password hash
-(migration ``20261130_0014``). Sign-in, sign-up, verification and password reset all
+(migration ``20261130_0013``). Sign-in, sign-up, verification and password reset all
 start from an address typed by someone who is not signed in, so they go through the
-two ``SECURITY DEFINER`` functions of migration ``20261130_0013``: ``account_lookup``
+two ``SECURITY DEFINER`` functions of migration ``20261130_0012``: ``account_lookup``
 (id, verified, password *setting*) and ``account_password_matches`` (does this hash,
 computed by the app with that setting, equal the stored one).
 """

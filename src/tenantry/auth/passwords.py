@@ -4,7 +4,7 @@ Checking a password never reads a stored hash. The database hands out an account
 *setting* — ``$argon2id$v=19$m=…,t=…,p=…$<salt>$``, everything but the digest —
 (``account_lookup``); the app hashes the typed password with exactly that setting
 (``candidate``) and the database says whether the result equals the stored hash
-(``account_password_matches``). See migration ``20261130_0013``.
+(``account_password_matches``). See migration ``20261130_0012``.
 """
 
 from __future__ import annotations

@@ -323,7 +323,7 @@ def cancel(session: Session, job_id: int) -> bool:
 def defer_account(session: Session, name: str, **kwargs: Any) -> int:
     """Enqueue account task ``name`` in ``session``'s transaction (no tenant).
 
-    Through the database function ``defer_account_job`` (migration ``20261130_0013``):
+    Through the database function ``defer_account_job`` (migration ``20261130_0012``):
     the app role may insert no job without a tenant into the queue itself (RLS), and the
     function queues only the account mail task, on its own queue.
     """

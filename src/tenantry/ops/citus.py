@@ -15,6 +15,15 @@ sequential mode (DDL on reference and distributed tables in one transaction need
 it happens completely or not at all. Tables Citus already holds are skipped, so the
 command can be run again after a migration that adds a table.
 
+One policy is rewritten on the way: Citus refuses a subquery in a policy of a table it
+holds, reference tables included, and ``users.user_tenant_member_read`` (the app role
+reads the pinned tenant's members; migration ``20261130_0013``) is an ``EXISTS`` over
+``tenant_memberships``. On Citus it becomes ``user_read_while_pinned``: with a tenant
+pinned the app role reads every account's name and address (never a password hash —
+that is a column privilege, which Citus keeps; nor can it write anyone else's row), with
+no tenant pinned still only its own row. ``tenantry audit schema`` reports it
+(``users_rls``): a weaker wall than on one node, stated rather than hidden.
+
 Finally two settings:
 
 * ``citus.propagate_set_commands = 'local'`` on the database: the transaction's ``SET
@@ -99,6 +108,27 @@ order by c.relname, con.conname
 """
 
 
+# users.user_tenant_member_read (an EXISTS: refused by Citus) → a policy without one.
+CITUS_USERS_READ = (
+    "CREATE POLICY user_read_while_pinned ON users FOR SELECT "
+    "USING (NULLIF(current_setting('app.current_tenant_id', true), '') IS NOT NULL)"
+)
+
+
+def _citus_users_policy(conn: Connection, say: Say) -> None:
+    member_read = conn.execute(
+        text(
+            "select 1 from pg_policies where schemaname = 'public' and tablename = 'users' "
+            "and policyname = 'user_tenant_member_read'"
+        )
+    ).first()
+    if member_read is None:
+        return
+    conn.execute(text("DROP POLICY user_tenant_member_read ON users"))
+    conn.execute(text(CITUS_USERS_READ))
+    say("policy            users.user_tenant_member_read -> user_read_while_pinned (no subquery)")
+
+
 def _quoted(conn: Connection, name: str) -> str:
     """An identifier quoted by the server's own ``quote_ident``."""
     return str(conn.execute(text("select quote_ident(:n)"), {"n": name}).scalar_one())
@@ -148,6 +178,8 @@ def distribute(
                     f"{_quoted(conn, key.conname)}"
                 )
             )
+        if "users" in references:
+            _citus_users_policy(conn, say)
         for table in references:
             say(f"reference table   {table}")
             conn.execute(text("select create_reference_table(:t)"), {"t": table})

@@ -1,7 +1,7 @@
 """Accounts: verified e-mail addresses, e-mailed tokens, invitations, and the narrow
 database paths that sign-in and joining need.
 
-Revision ID: 20261130_0013
+Revision ID: 20261130_0012
 Revises: 20261130_0011
 Create Date: 2026-11-30
 
@@ -40,7 +40,7 @@ from alembic import op
 
 from tenantry.isolation.rls import USER_SETTING, create_tenant_table
 
-revision = "20261130_0013"
+revision = "20261130_0012"
 down_revision = "20261130_0011"
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """Least privilege on identity: the app role's view of ``users`` and memberships.
 
-Revision ID: 20261130_0014
-Revises: 20261130_0013
+Revision ID: 20261130_0013
+Revises: 20261130_0012
 Create Date: 2026-11-30
 
 Before: the app role read every row and column of ``users`` (every tenant's people and
@@ -10,7 +10,7 @@ every password hash) and could ``UPDATE users SET is_superadmin = true``; and th
 so with acme pinned a raw select also returned the caller's globex membership.
 
 Chosen: column privileges AND row-level security on ``users``, plus the definer
-functions of ``20261130_0013`` for the two things that must cross those lines.
+functions of ``20261130_0012`` for the two things that must cross those lines.
 
 * **No password hash is readable at all** by the app role (column privileges: SELECT on
   every column but ``password_hash``). Checking a password goes through
@@ -37,8 +37,8 @@ from alembic import op
 
 from tenantry.isolation.rls import TENANT_SETTING, USER_SETTING
 
-revision = "20261130_0014"
-down_revision = "20261130_0013"
+revision = "20261130_0013"
+down_revision = "20261130_0012"
 branch_labels = None
 depends_on = None
 
