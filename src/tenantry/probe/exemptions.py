@@ -107,6 +107,30 @@ MAY_STAY_UNEXERCISED: tuple[Exemption, ...] = (
         "GET /healthz",
         "liveness only: carries no tenant data",
     ),
+    Exemption(
+        "POST /api/auth/verify-email",
+        "redeems a signed, single-use token that only the e-mailed link carries (generated "
+        "bodies are refused 400 invalid_token); every probe is still checked for leaks; "
+        "tests/integration/api/test_accounts.py verifies through a real mailbox",
+    ),
+    Exemption(
+        "POST /api/auth/password-reset/confirm",
+        "redeems a signed, single-use token that only the e-mailed link carries; "
+        "tests/integration/api/test_accounts.py resets through a real mailbox",
+    ),
+    Exemption(
+        "POST /api/auth/invitations/**",
+        "joining needs the invitation's e-mailed token or an invitation addressed to the "
+        "caller; the 'account-joining' scenario and tests/integration/test_identity_attacks"
+        ".py (the takeover chains) accept through a real mailbox",
+    ),
+    Exemption(
+        "DELETE /api/admin/team-members/{user_id}",
+        "a member joins only by accepting an invitation (consent), so the sweep has no "
+        "fresh member of its own to remove; B's members are still refused (checked), and "
+        "the 'replay-after-membership-removal' scenario and tests/integration/api/"
+        "test_team.py remove members",
+    ),
 )
 
 
