@@ -84,8 +84,25 @@ _SIGNUP = (
     "self sign-up is off unless TENANTRY_SIGNUP_ENABLED is set (404 signup_disabled); "
     "tests/integration/lifecycle/test_signup.py signs up with it on"
 )
+_EMAILED_TOKEN = (
+    "redeems a signed, single-use token that only the e-mailed link carries (400 "
+    "invalid_token for generated ones); tests/integration/api/test_accounts.py and "
+    "test_identity_attacks.py redeem real links through a mailbox"
+)
 # Operations allowed to stay under MIN_2XX_SHARE, and why.
 FEW_2XX = {
+    "POST /api/auth/verify-email": _EMAILED_TOKEN,
+    "POST /api/auth/password-reset/confirm": _EMAILED_TOKEN,
+    "POST /api/auth/invitations/accept": _EMAILED_TOKEN,
+    "POST /api/auth/invitations/preview": _EMAILED_TOKEN,
+    "POST /api/auth/invitations/{invitation_id}/accept": "accepts an invitation addressed "
+    "to the caller's own verified address; the world's members have none open; "
+    "tests/integration/api/test_accounts.py accepts listed invitations",
+    "POST /api/auth/password": "needs the caller's current password, which generated "
+    "bodies never hold (401); tests/integration/api/test_accounts.py changes passwords",
+    "POST /api/admin/invitations/{invitation_id}/resend": "a resend replaces the "
+    "invitation (the old link dies), so the world's one open invitation is resent once "
+    "and then answers 409 invitation_closed; tests/integration/api/test_accounts.py resends",
     "GET /api/operator/audit-log": _OPERATOR,
     "GET /api/operator/tenants": _OPERATOR,
     "GET /api/operator/tenants/{slug}": _OPERATOR,
