@@ -10,11 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
 from tenantry.auth.tokens import LIFETIMES
 from tenantry.db.engine import Database
-from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.team.models import Invitation
 
 if TYPE_CHECKING:
@@ -22,17 +19,15 @@ if TYPE_CHECKING:
 
 
 def fill(db: Database, demo: DemoTenant) -> None:
-    owner = demo.user("owner")
-    ctx = TenantContext(tenant_id=demo.ref.id, user_id=owner, role="owner")
-    with tenant_context(ctx), db.session() as s:
-        if s.scalar(select(Invitation.id).limit(1)) is not None:
+    with demo.session(db) as s:
+        if demo.has_rows(s, Invitation):
             return  # the tenant has invitations already: leave them alone
         s.add(
             Invitation(
                 email=f"new.hire@{demo.ref.slug}.test",
                 role="staff",
                 name="New Hire",
-                invited_by_id=owner,
+                invited_by_id=demo.user("owner"),
                 expires_at=datetime.now(UTC) + LIFETIMES["invitation"],
             )
         )
