@@ -302,7 +302,7 @@ async def require_user(request: Request, response: Response) -> SignedInUser:
 async def optional_user(request: Request, response: Response) -> SignedInUser | None:
     """The signed-in user when the request carries a live session, else ``None`` (for
     endpoints that serve both, such as accepting an invitation)."""
-    if cookies.read_session(get_settings_dep(request), request) is None:
+    if cookies.read_session(settings_of(request), request) is None:
         return None
     try:
         return await require_user(request, response)
