@@ -113,7 +113,6 @@ REQUIRED: dict[str, frozenset[str]] = {
     "GET /api/admin/permissions": R({"team.read"}),
     "PUT /api/admin/permissions/{role}": R({"permissions.manage"}),
     "GET /api/admin/team-members": R({"team.read"}),
-    "POST /api/admin/team-members": R({"team.manage"}),
     "PATCH /api/admin/team-members/{user_id}": R({"team.manage"}),
     "DELETE /api/admin/team-members/{user_id}": R({"team.manage"}),
     "GET /api/admin/invitations": R({"team.read"}),
