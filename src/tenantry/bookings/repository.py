@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from tenantry.auth.models import Membership
 from tenantry.bookings.models import Booking
 from tenantry.services.models import Service
 from tenantry.tenant_settings.models import BookingSettings
@@ -158,3 +159,48 @@ def booking_settings(session: Session) -> BookingSettings | None:
 
 def add(session: Session, booking: Booking) -> None:
     session.add(booking)
+
+
+def bookable_members(session: Session) -> list[uuid.UUID]:
+    """Who takes bookings: the active members with the ``staff`` role, or, in a business
+    that has none (an owner working alone), its owners and admins. Stable order."""
+    rows = session.execute(
+        select(Membership.user_id, Membership.role)
+        .where(Membership.status == "active", Membership.role.in_(("owner", "admin", "staff")))
+        .order_by(Membership.user_id)
+    ).all()
+    staff = [user_id for user_id, role in rows if role == "staff"]
+    return staff or [user_id for user_id, _ in rows]
+
+
+def lock_members(session: Session, *, user_ids: list[uuid.UUID]) -> None:
+    """Row locks on these memberships, always in the same order (no deadlock): two
+    bookings that could take the same person's time then run one after the other."""
+    if user_ids:
+        session.execute(
+            select(Membership.user_id)
+            .where(Membership.user_id.in_(user_ids))
+            .order_by(Membership.user_id)
+            .with_for_update()
+        ).all()
+
+
+@dataclass(frozen=True)
+class Busy:
+    assignee_id: uuid.UUID | None
+    starts_at: datetime
+    ends_at: datetime
+
+
+def busy_between(
+    session: Session, *, start: datetime, end: datetime, exclude_id: uuid.UUID | None = None
+) -> list[Busy]:
+    """Pending and confirmed bookings that intersect [start, end): the time they take."""
+    stmt = select(Booking.assignee_id, Booking.starts_at, Booking.ends_at).where(
+        Booking.status.in_(ACTIVE_STATUSES),
+        Booking.starts_at < end,
+        Booking.ends_at > start,
+    )
+    if exclude_id is not None:
+        stmt = stmt.where(Booking.id != exclude_id)
+    return [Busy(a, s, e) for a, s, e in session.execute(stmt).all()]

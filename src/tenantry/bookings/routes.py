@@ -5,6 +5,7 @@ calendar is GET /api/admin/calendar."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, status
@@ -14,6 +15,7 @@ from tenantry.auth.dependencies import TenantSession
 from tenantry.bookings import service
 from tenantry.bookings.repository import BookingFilters
 from tenantry.bookings.schemas import (
+    Availability,
     BookingCancel,
     BookingCreate,
     BookingOut,
@@ -37,15 +39,33 @@ BookingsWrite = Annotated[TenantContext, Depends(RequirePermission("bookings.wri
 admin_router = tenant_router(prefix="/api/admin/bookings", tags=["bookings"])
 portal_router = tenant_router(prefix="/api/portal/bookings", tags=["portal"])
 calendar_router = tenant_router(prefix="/api/admin/calendar", tags=["calendar"])
+admin_availability = tenant_router(prefix="/api/admin/availability", tags=["bookings"])
+portal_availability = tenant_router(prefix="/api/portal/availability", tags=["portal"])
 
 R = dict[int | str, dict[str, Any]]
 AUTH: R = {401: {"description": "Not signed in"}, 403: {"description": "role_required"}}
 FOUND: R = {**AUTH, 404: {"description": "No such booking in this tenant (not_found)"}}
+RULES = (
+    "booking_in_past, notice_too_short, too_far_ahead, outside_business_hours, "
+    "off_slot_grid, slot_taken, within_buffer, no_one_available"
+)
 WRITE: R = {
     **FOUND,
-    409: {"description": "invalid_transition, slot_taken"},
-    422: {"description": "Invalid input, or unknown_client / unknown_service / unknown_assignee"},
+    409: {"description": "invalid_transition"},
+    422: {
+        "description": "Invalid input; unknown_client / unknown_service / unknown_assignee; "
+        f"or a booking rule: {RULES}"
+    },
 }
+SLOTS: R = {
+    **AUTH,
+    422: {"description": "Invalid input, unknown_service, unknown_assignee, invalid_date_range"},
+}
+FromDay = Annotated[date, Query(alias="from", description="First day, in the tenant's time zone.")]
+ToDay = Annotated[
+    date | None,
+    Query(description="Last day (inclusive; at most 31 days in all). Default: a week."),
+]
 
 
 def _out(booking: object) -> BookingOut:
@@ -107,8 +127,12 @@ def get_booking(ctx: BookingsRead, session: TenantSession, booking_id: uuid.UUID
 )
 def create_booking(ctx: BookingsWrite, session: TenantSession, body: BookingCreate) -> BookingOut:
     """Book a client for an active service. ``ends_at`` defaults to ``starts_at`` plus
-    the service's duration; with an assignee, an overlapping pending or confirmed
-    booking of theirs is a 409 ``slot_taken``."""
+    the service's duration. Every booking rule applies (422 with the rule's code):
+    not in the past, the minimum notice and maximum advance, within opening hours, on
+    the slot grid; a named assignee must be free with the buffer around their other
+    bookings kept (``slot_taken``, ``within_buffer``); without one, someone must be
+    left free for it (``no_one_available``). No back-dating: record past work as a
+    work order."""
     booking = service.create(
         session,
         client_id=body.client_id,
@@ -126,7 +150,8 @@ def create_booking(ctx: BookingsWrite, session: TenantSession, body: BookingCrea
 def reschedule_booking(
     ctx: BookingsWrite, session: TenantSession, booking_id: uuid.UUID, body: BookingReschedule
 ) -> BookingOut:
-    """Move a pending or confirmed booking. Without ``ends_at`` it keeps its length."""
+    """Move a pending or confirmed booking. Without ``ends_at`` it keeps its length.
+    The new time must pass every booking rule, as for a new booking."""
     booking = service.reschedule(
         session, booking_id=booking_id, starts_at=body.starts_at, ends_at=body.ends_at
     )
@@ -191,14 +216,15 @@ def get_my_booking(
     status_code=status.HTTP_201_CREATED,
     responses={
         **AUTH,
-        422: {"description": "Invalid input, unknown_service, outside_booking_window"},
+        422: {"description": f"Invalid input, unknown_service, or a booking rule: {RULES}"},
     },
 )
 def create_my_booking(
     client: PortalClient, session: TenantSession, body: PortalBookingCreate
 ) -> BookingOut:
-    """Book an active service for yourself, within the tenant's booking window (minimum
-    notice and maximum advance from its booking settings, or the defaults)."""
+    """Book an active service for yourself at one of the open slots
+    (``GET /api/portal/availability``). Every booking rule applies and is refused
+    with a 422 naming it; the booking goes to a team member who is free then."""
     booking = service.create_for_client(
         session,
         client_id=client.user_id,
@@ -255,4 +281,40 @@ def calendar(
     return service.calendar(session, start=from_, end=to, include_cancelled=include_cancelled)
 
 
-routers = [admin_router, portal_router, calendar_router]
+
+# --- availability ----------------------------------------------------------------------
+
+
+@admin_availability.get("", response_model=Availability, responses=SLOTS)
+def admin_open_slots(
+    ctx: BookingsRead,
+    session: TenantSession,
+    service_id: uuid.UUID,
+    from_: FromDay,
+    to: ToDay = None,
+    assignee_id: Annotated[
+        uuid.UUID | None, Query(description="Only this team member's free time.")
+    ] = None,
+) -> Availability:
+    """Open slots for an active service over the tenant's days ``from``..``to``: the
+    starts a booking would be accepted at now (opening hours, slot grid, notice,
+    advance, buffer, and someone free — or the given assignee)."""
+    return service.open_slots(
+        session, service_id=service_id, first=from_, last=to, assignee_id=assignee_id
+    )
+
+
+@portal_availability.get("", response_model=Availability, responses=SLOTS)
+def portal_open_slots(
+    client: PortalClient,
+    session: TenantSession,
+    service_id: uuid.UUID,
+    from_: FromDay,
+    to: ToDay = None,
+) -> Availability:
+    """Open slots for an active service over the tenant's days ``from``..``to``, in the
+    tenant's time zone: exactly the times ``POST /api/portal/bookings`` accepts now."""
+    return service.open_slots(session, service_id=service_id, first=from_, last=to)
+
+
+routers = [admin_router, portal_router, calendar_router, admin_availability, portal_availability]

@@ -4,7 +4,7 @@ times must carry a time zone."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -114,3 +114,20 @@ class CalendarEntry(BaseModel):
     client_id: uuid.UUID
     assignee_id: uuid.UUID | None
     service_request_id: uuid.UUID | None
+
+
+class OpenSlot(BaseModel):
+    starts_at: datetime = Field(description="In the tenant's time zone (its UTC offset).")
+    ends_at: datetime
+
+
+class Availability(BaseModel):
+    service_id: uuid.UUID
+    timezone: str = Field(description="The tenant's IANA time zone; days are its days.")
+    duration_minutes: int
+    slot_minutes: int
+    from_: date = Field(alias="from", serialization_alias="from")
+    to: date
+    slots: list[OpenSlot] = Field(description="Every start that would be accepted, in order.")
+
+    model_config = ConfigDict(populate_by_name=True)

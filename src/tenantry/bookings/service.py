@@ -1,5 +1,7 @@
-"""Booking rules: who and what a booking may point at, its status machine, the
-assignee overlap check, and the client-side booking window and cancellation policy.
+"""Bookings: who and what a booking may point at, its status machine, and the rules
+about *when* (``rules``: past, notice, advance, opening hours, slot grid) and *who is
+free* (``availability``: overlap, buffer, capacity), applied to every caller alike —
+portal, admin, request conversion and the API. The client's cancellation policy too.
 
 Services flush and never commit (the request commits once).
 """
@@ -8,13 +10,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from tenantry.bookings import availability
 from tenantry.bookings import repository as repo
 from tenantry.bookings.models import Booking
-from tenantry.bookings.schemas import BookingStats, CalendarEntry
+from tenantry.bookings.rules import Rules, check_time
+from tenantry.bookings.schemas import Availability, BookingStats, CalendarEntry, OpenSlot
 from tenantry.errors import Conflict, Forbidden, NotFound, TenantryError
 from tenantry.kit.cache import tenant_cache
 from tenantry.kit.errors import InvalidTransition, UnknownAssignee, UnknownClient, UnknownService
@@ -38,21 +42,10 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 # --- errors of bookings ------------------------------------------------------------
 
 
-class SlotTaken(Conflict):
-    code = "slot_taken"
-    message = "The assignee already has a booking at this time."
-
-
 class InvalidTimeRange(TenantryError):
     status_code = 422
     code = "invalid_time_range"
     message = "ends_at must be after starts_at."
-
-
-class OutsideBookingWindow(TenantryError):
-    status_code = 422
-    code = "outside_booking_window"
-    message = "This time is outside the tenant's booking window."
 
 
 class CancellationNotAllowed(Forbidden):
@@ -111,26 +104,34 @@ def _span(
     return starts_at, end
 
 
-def _check_slot(
+def _check_people(
     session: Session,
     *,
-    assignee_id: uuid.UUID,
+    rules: Rules,
+    assignee_id: uuid.UUID | None,
     starts_at: datetime,
     ends_at: datetime,
     exclude_id: uuid.UUID | None = None,
 ) -> None:
+    """A named assignee must be free (no overlap, buffer kept); without one, the
+    bookable people must still have room for one more unassigned booking."""
+    if assignee_id is None:
+        availability.check_capacity(
+            session, rules=rules, start=starts_at, end=ends_at, exclude_id=exclude_id
+        )
+        return
     # Locking the assignee's membership row serialises concurrent bookings of one
     # assignee, so two requests cannot both pass the overlap check.
     if find_member(session, user_id=assignee_id, roles=STAFF_ROLES, lock=True) is None:
         raise UnknownAssignee()
-    if repo.overlaps(
+    availability.check_assignee_free(
         session,
+        rules=rules,
         assignee_id=assignee_id,
-        starts_at=starts_at,
-        ends_at=ends_at,
+        start=starts_at,
+        end=ends_at,
         exclude_id=exclude_id,
-    ):
-        raise SlotTaken()
+    )
 
 
 # --- staff ---------------------------------------------------------------------------
@@ -148,15 +149,26 @@ def create(
     notes: str = "",
     service_request_id: uuid.UUID | None = None,
     active_service_only: bool = True,
+    auto_assign: bool = False,
 ) -> Booking:
+    """Book a client. Every rule applies (``rules.check_time``, then the people's
+    time); ``auto_assign`` gives the booking to a bookable person who is free."""
     if find_member(session, user_id=client_id, roles=("client",)) is None:
         raise UnknownClient()
     service = services.find(session, service_id=service_id, active_only=active_service_only)
     if service is None:
         raise UnknownService()
     start, end = _span(starts_at, ends_at, timedelta(minutes=service.duration_minutes))
-    if assignee_id is not None:
-        _check_slot(session, assignee_id=assignee_id, starts_at=start, ends_at=end)
+    current_rules = rules(session)
+    check_time(current_rules, start=start, end=end, now=now())
+    if auto_assign and assignee_id is None:
+        assignee_id = availability.pick_free_person(
+            session, rules=current_rules, start=start, end=end
+        )
+    else:
+        _check_people(
+            session, rules=current_rules, assignee_id=assignee_id, starts_at=start, ends_at=end
+        )
     booking = Booking(
         client_id=client_id,
         service_id=service.id,
@@ -181,14 +193,16 @@ def reschedule(
     if booking.status not in repo.ACTIVE_STATUSES:
         raise InvalidTransition("Only pending or confirmed bookings can be rescheduled.")
     start, end = _span(starts_at, ends_at, booking.ends_at - booking.starts_at)
-    if booking.assignee_id is not None:
-        _check_slot(
-            session,
-            assignee_id=booking.assignee_id,
-            starts_at=start,
-            ends_at=end,
-            exclude_id=booking.id,
-        )
+    current_rules = rules(session)
+    check_time(current_rules, start=start, end=end, now=now())
+    _check_people(
+        session,
+        rules=current_rules,
+        assignee_id=booking.assignee_id,
+        starts_at=start,
+        ends_at=end,
+        exclude_id=booking.id,
+    )
     booking.starts_at, booking.ends_at = start, end
     flush(session)
     _changed(session)
@@ -227,10 +241,23 @@ def cancel(session: Session, *, booking_id: uuid.UUID, reason: str) -> Booking:
 
 @dataclass(frozen=True)
 class Policy:
-    min_notice_minutes: int = 60
-    max_advance_days: int = 90
     allow_client_cancellation: bool = True
     cancellation_notice_hours: int = 24
+
+
+def rules(session: Session) -> Rules:
+    """The tenant's rules about when bookings may be made (defaults without a row)."""
+    row = repo.booking_settings(session)
+    if row is None:
+        return Rules()
+    return Rules(
+        timezone=row.timezone,
+        slot_minutes=row.slot_minutes,
+        min_notice_minutes=row.min_notice_minutes,
+        max_advance_days=row.max_advance_days,
+        buffer_minutes=row.buffer_minutes,
+        business_hours=row.business_hours or {},
+    )
 
 
 def policy(session: Session) -> Policy:
@@ -239,8 +266,6 @@ def policy(session: Session) -> Policy:
     if row is None:
         return Policy()
     return Policy(
-        min_notice_minutes=row.min_notice_minutes,
-        max_advance_days=row.max_advance_days,
         allow_client_cancellation=row.allow_client_cancellation,
         cancellation_notice_hours=row.cancellation_notice_hours,
     )
@@ -254,16 +279,15 @@ def create_for_client(
     starts_at: datetime,
     notes: str,
 ) -> Booking:
-    rules = policy(session)
-    current = now()
-    earliest = current + timedelta(minutes=rules.min_notice_minutes)
-    latest = current + timedelta(days=rules.max_advance_days)
-    if starts_at < earliest:
-        raise OutsideBookingWindow(f"Book at least {rules.min_notice_minutes} minutes ahead.")
-    if starts_at > latest:
-        raise OutsideBookingWindow(f"Book at most {rules.max_advance_days} days ahead.")
+    """A client books for themselves: the same rules as anyone, and the booking goes
+    to a bookable person who is free then."""
     return create(
-        session, client_id=client_id, service_id=service_id, starts_at=starts_at, notes=notes
+        session,
+        client_id=client_id,
+        service_id=service_id,
+        starts_at=starts_at,
+        notes=notes,
+        auto_assign=True,
     )
 
 
@@ -345,3 +369,45 @@ def calendar(
             session, start=start, end=end, include_cancelled=include_cancelled
         )
     ]
+
+
+# --- availability --------------------------------------------------------------------
+
+
+def open_slots(
+    session: Session,
+    *,
+    service_id: uuid.UUID,
+    first: date,
+    last: date | None = None,
+    assignee_id: uuid.UUID | None = None,
+) -> Availability:
+    """The starts a booking of this active service would be accepted at, over the
+    tenant's local days ``first`` to ``last`` (default: a week)."""
+    service = services.find(session, service_id=service_id, active_only=True)
+    if service is None:
+        raise UnknownService()
+    if assignee_id is not None and (
+        find_member(session, user_id=assignee_id, roles=STAFF_ROLES) is None
+    ):
+        raise UnknownAssignee()
+    current = rules(session)
+    end_day = last if last is not None else first + timedelta(days=6)
+    slots = availability.open_slots(
+        session,
+        rules=current,
+        first=first,
+        last=end_day,
+        length=timedelta(minutes=service.duration_minutes),
+        now=now(),
+        assignee_id=assignee_id,
+    )
+    return Availability(
+        service_id=service.id,
+        timezone=current.timezone,
+        duration_minutes=service.duration_minutes,
+        slot_minutes=current.slot_minutes,
+        from_=first,
+        to=end_day,
+        slots=[OpenSlot(starts_at=s.starts_at, ends_at=s.ends_at) for s in slots],
+    )

@@ -149,7 +149,7 @@ def change_request_status(
     status_code=status.HTTP_201_CREATED,
     responses={
         **WRITE,
-        409: {"description": "already_converted, request_closed, slot_taken"},
+        409: {"description": "already_converted, request_closed"},
     },
 )
 def convert_request_to_booking(

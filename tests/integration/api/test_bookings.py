@@ -273,7 +273,7 @@ def test_stats_count_by_status_upcoming_and_revenue_for_this_tenant_only(
         json={
             "client_id": str(client_id),
             "service_id": str(cheap),
-            "starts_at": iso(now + timedelta(days=4)),
+            "starts_at": iso((now + timedelta(days=4)).replace(minute=0, second=0, microsecond=0)),
         },
     )
     assert created.status_code == 201, created.text
@@ -363,7 +363,7 @@ def test_an_assignee_cannot_be_double_booked(db: Any, tenant_a: Any, sign_in: An
         )
 
     clash = book(10, 30)
-    assert clash.status_code == 409 and code(clash) == "slot_taken"
+    assert clash.status_code == 422 and code(clash) == "slot_taken"
     assert count_rows(db, tenant_a.id, Booking) == before
     assert book(11).status_code == 201  # back to back is fine
 
@@ -463,7 +463,7 @@ def test_rescheduling_onto_the_assignees_other_booking_is_slot_taken(
     before = snapshot(db, tenant_a.id)
     staff = sign_in(tenant_a["staff"])
     clash = staff.post(f"{ADMIN}/{moving}/reschedule", json={"starts_at": iso(at(day, 9, 30))})
-    assert clash.status_code == 409 and code(clash) == "slot_taken"
+    assert clash.status_code == 422 and code(clash) == "slot_taken"
     assert snapshot(db, tenant_a.id) == before
     # Moving within its own slot never clashes with itself.
     ok = staff.post(f"{ADMIN}/{moving}/reschedule", json={"starts_at": iso(at(day, 14, 30))})
@@ -644,28 +644,33 @@ def test_a_client_books_within_the_default_window_only(
     before = count_rows(db, tenant_a.id, Booking)
     client = sign_in(tenant_a["client"])
     now = datetime.now(UTC)
-    for start in (now + timedelta(minutes=30), now + timedelta(days=91), now - timedelta(days=1)):
+    for start, rule in (
+        (now + timedelta(minutes=30), "notice_too_short"),
+        (now + timedelta(days=91), "too_far_ahead"),
+        (now - timedelta(days=1), "booking_in_past"),
+    ):
         response = client.post(PORTAL, json={"service_id": str(svc), "starts_at": iso(start)})
-        assert response.status_code == 422 and code(response) == "outside_booking_window"
+        assert response.status_code == 422 and code(response) == rule
     assert count_rows(db, tenant_a.id, Booking) == before
 
 
 def test_a_client_books_within_the_tenants_own_settings(db: Any, app: Any) -> None:
-    tenant = make_tenant(db, roles=("client",))
+    tenant = make_tenant(db, roles=("staff", "client"))
     svc = make_service(db, tenant.id)
     with tenant_context(TenantContext(tenant_id=tenant.id)), db.session() as s:
         s.add(BookingSettings(min_notice_minutes=0, max_advance_days=5))
     client = TestClient(app)
     login(client, tenant["client"])
     now = datetime.now(UTC)
-    soon = client.post(
-        PORTAL, json={"service_id": str(svc), "starts_at": iso(now + timedelta(minutes=5))}
-    )
+    # The next start on the 30-minute grid, a minute or more away.
+    next_slot = (now + timedelta(minutes=31)).replace(second=0, microsecond=0)
+    next_slot -= timedelta(minutes=next_slot.minute % 30)
+    soon = client.post(PORTAL, json={"service_id": str(svc), "starts_at": iso(next_slot)})
     assert soon.status_code == 201, soon.text
     far = client.post(
         PORTAL, json={"service_id": str(svc), "starts_at": iso(now + timedelta(days=6))}
     )
-    assert far.status_code == 422 and code(far) == "outside_booking_window"
+    assert far.status_code == 422 and code(far) == "too_far_ahead"
     client.close()
 
 

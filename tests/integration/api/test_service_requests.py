@@ -555,7 +555,7 @@ def test_conversion_refuses_a_slot_the_assignee_already_holds(
         f"{ADMIN}/{world['req_a']}/convert-to-booking",
         json={"starts_at": soon(days=6, hour=10).isoformat(), "assignee_id": str(staff_id)},
     )
-    assert response.status_code == 409 and code(response) == "slot_taken"
+    assert response.status_code == 422 and code(response) == "slot_taken"
     assert count_rows(db, tenant_a.id, Booking) == bookings_a + 1
 
 
