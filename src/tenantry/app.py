@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from tenantry import __version__, areas
+from tenantry.auth.csrf import CsrfMiddleware
 from tenantry.auth.ratelimit import AccountLimiter, LoginLimiter
 from tenantry.db.engine import Database
 from tenantry.http_errors import install_error_handlers
@@ -45,6 +46,9 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
         # No redirect is ever built from the request's Host: a path with a trailing
         # slash it does not know is a plain 404, not a 307 to http://<Host>/...
         redirect_slashes=False,
+        # Our own /docs and /redoc (tenantry.web.docs) serve the assets themselves.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.db = db
@@ -65,6 +69,7 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     limits = body_limits(settings)
     app.add_middleware(BodyLimitMiddleware, limits=limits)
     publish_limits(app, limits)
+    app.add_middleware(CsrfMiddleware, settings=settings)
     # Metrics, traffic and error tags: just inside the edge, which sets the request id
     # and host tenant it reads.
     obs = install_observability(app, settings, db)

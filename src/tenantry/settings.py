@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import sys
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -119,7 +120,9 @@ class Settings(BaseSettings):
 
     demo_password: str = DEMO_PASSWORD
 
-    log_json: bool = True
+    # None: JSON lines when stdout is not a terminal (production, containers, CI) and
+    # a quiet, readable console on a terminal (a newcomer's `tenantry serve`).
+    log_json: bool | None = None
     log_level: str = "INFO"
 
     # Observability (tenantry.observability). /metrics needs this bearer token when set;
@@ -174,6 +177,20 @@ class Settings(BaseSettings):
     @property
     def trusted_proxy_list(self) -> list[str]:
         return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
+
+    @property
+    def json_logs(self) -> bool:
+        if self.log_json is not None:
+            return self.log_json
+        return not sys.stdout.isatty()
+
+    @property
+    def effective_log_level(self) -> str:
+        """On a terminal without an explicit level, only warnings and errors: the
+        per-request lines are for log collectors, not for someone trying the demo."""
+        if self.json_logs or "log_level" in self.model_fields_set:
+            return self.log_level
+        return "WARNING"
 
     @property
     def pg_dir(self) -> Path:

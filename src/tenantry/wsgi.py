@@ -12,7 +12,7 @@ from tenantry.settings import get_settings
 
 def app_from_env() -> FastAPI:
     settings = get_settings()
-    configure_logging(json_output=settings.log_json, level=settings.log_level)
+    configure_logging(json_output=settings.json_logs, level=settings.effective_log_level)
     # The parent process migrated already; workers only connect.
     db = open_database(settings, migrate=False)
     return create_app(settings, db)

@@ -30,6 +30,27 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+def _version(value: bool) -> None:
+    if value:
+        from tenantry import __version__
+
+        typer.echo(f"tenantry {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Tenantry: a multi-tenant platform for service businesses."""
+
+
 DataDir = Annotated[
     Path | None,
     typer.Option(
@@ -76,7 +97,7 @@ def serve(
     try:
         db = open_database(settings)
         if demo and is_empty(db):
-            typer.echo("empty database: loading demo data (see README for the accounts)")
+            typer.echo("empty database: loading demo data (the accounts are listed below)")
             load_demo_data(db, settings.demo_password, progress=typer.echo)
         db.dispose()
     except DatabaseUnavailable as exc:
@@ -101,7 +122,7 @@ def serve(
         sock.set_inheritable(True)
         port = sock.getsockname()[1]
         listen = {"fd": sock.fileno()}
-    typer.echo(f"serving on http://{host}:{port} (data in {settings.data_dir})")
+    typer.echo(banner(settings, host=host, port=port, demo=demo))
     # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit
     # lets exit handlers run, so the embedded PostgreSQL stops with the last user.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -134,6 +155,42 @@ def proxy_options(settings: Settings) -> ProxyOptions:
     if not trusted:
         return {"proxy_headers": False, "forwarded_allow_ips": None}
     return {"proxy_headers": True, "forwarded_allow_ips": trusted}
+
+
+def banner(settings: Settings, *, host: str, port: int, demo: bool) -> str:
+    """What a newcomer needs first: where to point the browser and how to sign in."""
+    from tenantry import __version__
+    from tenantry.kit.demo import DEMO_TENANTS, demo_accounts
+
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - a check
+    base = f"http://{shown}:{port}"
+    lines = [
+        "",
+        # "serving on <url>" is also what scripts read (CI, tests) to find a port-0 server.
+        f"Tenantry {__version__} serving on {base} (data in {settings.data_dir}).",
+        "",
+        f"  Open the app      {base}/",
+        f"  API docs          {base}/docs",
+    ]
+    if shown in ("127.0.0.1", "localhost") and settings.base_domain == "localhost":
+        for slug, _ in DEMO_TENANTS if demo else ():
+            lines.append(f"  {slug + ' (own host)':18}http://{slug}.localhost:{port}/")
+    if demo:
+        default = Settings.model_fields["demo_password"].default
+        password = (
+            f"password {settings.demo_password}"
+            if settings.demo_password == default
+            else "the password in TENANTRY_DEMO_PASSWORD"
+        )
+        lines += ["", f"Demo accounts ({password}):"]
+        lines += [f"  {email:24} {what}" for email, what in demo_accounts()]
+    logs = (
+        "JSON log lines follow"
+        if settings.json_logs
+        else "only warnings and errors are logged here; TENANTRY_LOG_JSON=true for JSON lines"
+    )
+    lines += ["", f"Stop with Ctrl-C. {logs[0].upper()}{logs[1:]}.", ""]
+    return "\n".join(lines)
 
 
 def _start_job_worker_thread(settings: Settings) -> None:

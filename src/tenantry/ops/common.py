@@ -22,7 +22,7 @@ def load_settings(data_dir: Path | None, *, loads_demo: bool = False) -> Setting
     except ProductionSettingMissing as exc:
         fail(str(exc))
     set_settings(settings)
-    configure_logging(json_output=settings.log_json, level=settings.log_level)
+    configure_logging(json_output=settings.json_logs, level=settings.effective_log_level)
     return settings
 
 

@@ -9,6 +9,7 @@ from fastapi import Depends, Query, Response, status
 
 from tenantry.auth.dependencies import HostTenant, TenantSession
 from tenantry.isolation.context import TenantContext
+from tenantry.kit.actor import PortalClient
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.dependencies import RequirePermission
 from tenantry.routing import public_router, tenant_router
@@ -28,7 +29,8 @@ ServicesWrite = Annotated[TenantContext, Depends(RequirePermission("services.wri
 
 admin = tenant_router(prefix="/api/admin", tags=["services"])
 public = public_router(prefix="/api/public", tags=["services"])
-routers = [admin, public]
+portal = tenant_router(prefix="/api/portal", tags=["portal"])
+routers = [admin, public, portal]
 
 DENIED: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not signed in"},
@@ -125,6 +127,25 @@ def public_services(
     ctx: HostTenant, session: TenantSession, page: Pagination
 ) -> Page[PublicServiceOut]:
     """The active services of the tenant named by the host, in catalogue order."""
+    rows, total = service.public_catalogue(session=session, page=page)
+    return Page(
+        items=[PublicServiceOut.model_validate(r) for r in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@portal.get(
+    "/services",
+    response_model=Page[PublicServiceOut],
+    responses={401: {"description": "Not signed in"}, 403: {"description": "role_required"}},
+)
+def portal_services(
+    client: PortalClient, session: TenantSession, page: Pagination
+) -> Page[PublicServiceOut]:
+    """The services a client can book in their active tenant, in catalogue order (the
+    same list as the public catalogue, on any host)."""
     rows, total = service.public_catalogue(session=session, page=page)
     return Page(
         items=[PublicServiceOut.model_validate(r) for r in rows],

@@ -7,6 +7,9 @@ hand-written filters are the searched columns and the role.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
+
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
@@ -20,7 +23,13 @@ def _like_pattern(text: str) -> str:
 
 
 def page(
-    session: Session, *, search: str | None, role: str | None, limit: int, offset: int
+    session: Session,
+    *,
+    search: str | None,
+    role: str | None,
+    limit: int,
+    offset: int,
+    ids: Sequence[uuid.UUID] = (),
 ) -> tuple[list[tuple[User, Membership]], int]:
     query = (
         select(User, Membership)
@@ -34,6 +43,8 @@ def page(
         )
     if role is not None:
         query = query.where(Membership.role == role)
+    if ids:
+        query = query.where(User.id.in_(ids))
     # Counted over one column: a subquery of whole entities would name every column of
     # users, password_hash included, which the app role may not read.
     counted = query.with_only_columns(Membership.user_id).subquery()

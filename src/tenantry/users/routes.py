@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 from fastapi import Depends, Query
@@ -34,7 +35,17 @@ def list_users(
         Query(max_length=100, description="Part of the email or name (case-insensitive)."),
     ] = None,
     role: Annotated[Role | None, Query(description="One role only.")] = None,
+    id_: Annotated[
+        list[uuid.UUID] | None,
+        Query(
+            alias="id",
+            max_length=200,
+            description="Only these members (repeat the parameter; names for a page of rows).",
+        ),
+    ] = None,
 ) -> Page[TenantUserOut]:
     """Active members of this tenant (staff and clients), by email."""
-    items, total = service.list_users(session=session, search=q, role=role, page=page)
+    items, total = service.list_users(
+        session=session, search=q, role=role, page=page, ids=id_ or ()
+    )
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
+
 from sqlalchemy.orm import Session
 
 from tenantry.kit.pagination import PageParams
@@ -10,7 +13,12 @@ from tenantry.users.schemas import TenantUserOut
 
 
 def list_users(
-    *, session: Session, search: str | None, role: str | None, page: PageParams
+    *,
+    session: Session,
+    search: str | None,
+    role: str | None,
+    page: PageParams,
+    ids: Sequence[uuid.UUID] = (),
 ) -> tuple[list[TenantUserOut], int]:
     rows, total = repository.page(
         session,
@@ -18,6 +26,7 @@ def list_users(
         role=role,
         limit=page.limit,
         offset=page.offset,
+        ids=ids,
     )
     items = [
         TenantUserOut(

@@ -15,7 +15,6 @@ from typing import Final
 
 from fastapi import Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from tenantry.auth import cookies
 from tenantry.auth.dependencies import SettingsDep
@@ -23,39 +22,31 @@ from tenantry.errors import NotFound
 from tenantry.kit.demo import demo_accounts
 from tenantry.routing import public_router
 from tenantry.settings import Settings
+from tenantry.web.docs import router as docs_router
+from tenantry.web.pages import HERE, render
 
-HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
-_templates = Environment(
-    loader=FileSystemLoader(HERE / "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    auto_reload=False,
-)
-
-# The only files /static/ will ever serve: name → media type.
-STATIC_FILES: Final = {
-    "app.js": "text/javascript; charset=utf-8",
-    "app.css": "text/css; charset=utf-8",
+MEDIA_TYPES: Final = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
 }
 
-# No inline script or style anywhere: the pages load only our own two files.
-PAGE_HEADERS: Final = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-    ),
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "same-origin",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-}
+
+def _static_files() -> dict[str, tuple[Path, str]]:
+    """The only files /static/ will ever serve: the UI's own, listed once at start-up
+    (relative name → path and media type); nothing else is reachable."""
+    found: dict[str, tuple[Path, str]] = {}
+    for path in sorted(STATIC_DIR.rglob("*")):
+        media_type = MEDIA_TYPES.get(path.suffix)
+        if path.is_file() and media_type:
+            found[path.relative_to(STATIC_DIR).as_posix()] = (path, media_type)
+    return found
+
+
+STATIC_FILES: Final = _static_files()
 
 router = public_router(tags=["web"], include_in_schema=False)
-
-
-def _page(name: str, **values: object) -> HTMLResponse:
-    html = _templates.get_template(name).render(**values)
-    return HTMLResponse(html, headers=PAGE_HEADERS)
 
 
 def _signed_in(settings: Settings, request: Request) -> bool:
@@ -78,11 +69,12 @@ def home(request: Request, settings: SettingsDep) -> RedirectResponse:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(settings: SettingsDep) -> HTMLResponse:
+def login_page(request: Request, settings: SettingsDep) -> HTMLResponse:
     """The sign-in form (it posts JSON to /api/auth/login)."""
     show_demo = _show_demo_hint(settings)
-    return _page(
+    return render(
         "login.html",
+        request=request,
         title="Sign in",
         demo_password=settings.demo_password if show_demo else None,
         demo_accounts=demo_accounts() if show_demo else [],
@@ -94,17 +86,32 @@ def app_page(request: Request, settings: SettingsDep) -> Response:
     """The signed-in shell: header, tenant switcher and the role's dashboard."""
     if not _signed_in(settings, request):
         return RedirectResponse("/login", status_code=303)
-    return _page("app.html", title="Dashboard")
+    return render("app.html", request=request, title="Dashboard")
 
 
-@router.get("/static/{name}", response_class=FileResponse)
+@router.get("/favicon.ico", response_class=FileResponse)
+def favicon() -> FileResponse:
+    """The icon browsers ask for on every page (an SVG; no 404 in the console)."""
+    return _serve("favicon.svg")
+
+
+@router.get("/static/{name:path}", response_class=FileResponse)
 def static_file(name: str) -> FileResponse:
     """One of the UI's own files (a fixed allow-list; nothing else is reachable)."""
-    media_type = STATIC_FILES.get(name)
-    if media_type is None:
+    return _serve(name)
+
+
+def _serve(name: str) -> FileResponse:
+    found = STATIC_FILES.get(name)
+    if found is None:
         raise NotFound()
+    path, media_type = found
     return FileResponse(
-        STATIC_DIR / name,
+        path,
         media_type=media_type,
         headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
     )
+
+
+# The docs router first: its /static/vendor/ files are not ours to list.
+routers = [docs_router, router]

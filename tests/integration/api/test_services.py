@@ -344,3 +344,16 @@ def test_catalogue_order_is_set_in_bulk_and_followed_by_every_listing(client, db
     assert bad.status_code == 422
     assert [s["slug"] for s in client.get(SETTINGS).json()["services"]] == [
         "gamma", "beta", "alpha"]  # fmt: skip
+
+
+def test_a_client_lists_the_bookable_services_of_their_own_tenant_on_any_host(
+    as_, db, acme, globex
+):
+    active, retired, theirs = unique("active"), unique("retired"), unique("theirs")
+    seed(db, acme, (active, True), (retired, False))
+    seed(db, globex, (theirs, True))
+    r = as_(acme["client"]).get("/api/portal/services", params={"limit": 200})
+    assert r.status_code == 200
+    slugs = {s["slug"] for s in r.json()["items"]}
+    assert active in slugs and retired not in slugs and theirs not in slugs
+    assert as_(acme["staff"]).get("/api/portal/services").status_code == 403

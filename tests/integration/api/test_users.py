@@ -116,3 +116,13 @@ def test_a_user_of_two_tenants_sees_only_the_active_tenants_directory(as_, world
     assert next(u["role"] for u in in_b.json()["items"] if u["email"] == a["staff"].email) == (
         "admin"
     )
+
+
+def test_names_for_a_page_of_rows_by_id_never_another_tenants(as_, world):
+    a, b = world["a"], world["b"]
+    wanted = [a["client"].user_id, world["named"], b["owner"].user_id, world["removed"]]
+    r = as_(a["staff"], a.slug).get(USERS, params={"id": [str(i) for i in wanted]})
+    assert r.status_code == 200
+    assert {u["id"] for u in r.json()["items"]} == {str(a["client"].user_id), str(world["named"])}
+    too_many = [str(uuid.uuid4()) for _ in range(201)]
+    assert as_(a["staff"], a.slug).get(USERS, params={"id": too_many}).status_code == 422

@@ -16,6 +16,9 @@
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
     }
+    // Our pages carry the session's CSRF token; every state-changing call sends it.
+    const meta = document.querySelector('meta[name="csrf-token"]');
+    if (meta && method !== "GET") init.headers["X-CSRF-Token"] = meta.content;
     let response;
     try {
       response = await fetch(path, init);
