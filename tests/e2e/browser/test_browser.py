@@ -23,7 +23,7 @@ from tenantry.app import create_app
 from tenantry.db.engine import Database
 from tenantry.settings import Settings
 from tenantry.tenants.lifecycle import add_member, provision_tenant
-from tests.e2e.conftest import serve
+from tests.e2e.browser.conftest import serve
 from tests.factories import Member, TenantFixture, make_tenant, make_user
 
 with contextlib.suppress(ImportError):  # the browser fixture says why it cannot run

@@ -1,4 +1,8 @@
-"""One served app and one Chromium for every browser test of the run.
+"""One served app and one Chromium for every browser test of this package.
+
+Package scope, not session: Playwright's sync API keeps an event loop running in the
+main thread while the browser is open, and later tests that call ``asyncio.run``
+(jobs, reminders, the concurrency test) must not find it still running.
 
 Chromium comes from the system (``/usr/bin/chromium``; ``.ci/run`` installs it with
 apt-get); ``playwright install`` is never used. Without Chromium or Playwright the
@@ -33,7 +37,7 @@ CHROMIUM_ARGS = [
     # Tenant hosts (<slug>.localhost) resolve to this machine, as browsers do anyway.
     "--host-resolver-rules=MAP *.localhost 127.0.0.1",
 ]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "build" / "screenshots"
 
 
 def unavailable(reason: str) -> None:
@@ -86,19 +90,19 @@ def serve(app: Any) -> LiveServer:
     return LiveServer(f"http://127.0.0.1:{port}", port, server, thread)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live(app: Any) -> Iterator[LiveServer]:
     server = serve(app)
     yield server
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_url(live: LiveServer) -> str:
     return live.url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if sync_playwright is None:
         unavailable("the playwright package is not installed (pip install -e '.[dev]')")

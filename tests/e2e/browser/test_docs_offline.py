@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.e2e.conftest import new_page
+from tests.e2e.browser.conftest import new_page
 
 with contextlib.suppress(ImportError):
     from playwright.sync_api import Browser, Page, Route, expect
