@@ -22,7 +22,7 @@ from tenantry.observability.runtime import install as install_observability
 from tenantry.quotas.limiter import QuotaLimiter
 from tenantry.settings import Settings
 from tenantry.tenants.hosts import HostResolver
-from tenantry.web.routes import router as web_router
+from tenantry.web.routes import routers as web_routers
 
 health = scoped_router("public", tags=["health"])
 
@@ -60,7 +60,7 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     )
     app.state.host_resolver = HostResolver(db, settings.base_domain)
     install_error_handlers(app)
-    for router in (health, *areas.routers(), web_router):
+    for router in (health, *areas.routers(), *web_routers):
         app.include_router(router)
     assert_routes_scoped(app)
     app.add_middleware(IdempotencyMiddleware)

@@ -67,17 +67,24 @@ def _conditions(f: BookingFilters) -> list[ColumnElement[bool]]:
 
 
 def list_bookings(
-    session: Session, *, filters: BookingFilters, limit: int, offset: int
+    session: Session,
+    *,
+    filters: BookingFilters,
+    limit: int,
+    offset: int,
+    latest_first: bool = False,
 ) -> tuple[list[Booking], int]:
-    """Soonest first; ``filters.client_id`` doubles as the portal's ownership filter."""
+    """Soonest first (or latest first); ``filters.client_id`` doubles as the portal's
+    ownership filter."""
     conditions = _conditions(filters)
     total = session.scalar(select(func.count()).select_from(Booking).where(*conditions))
+    order = (
+        (Booking.starts_at.desc(), Booking.id.desc())
+        if latest_first
+        else (Booking.starts_at, Booking.id)
+    )
     rows = session.scalars(
-        select(Booking)
-        .where(*conditions)
-        .order_by(Booking.starts_at, Booking.id)
-        .limit(limit)
-        .offset(offset)
+        select(Booking).where(*conditions).order_by(*order).limit(limit).offset(offset)
     ).all()
     return list(rows), total or 0
 

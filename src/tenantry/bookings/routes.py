@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, status
 from pydantic import AwareDatetime
@@ -86,9 +86,12 @@ def list_bookings(
     client_id: uuid.UUID | None = None,
     assignee_id: uuid.UUID | None = None,
     service_id: uuid.UUID | None = None,
+    order: Annotated[
+        Literal["soonest", "latest"], Query(description="By start: soonest or latest first.")
+    ] = "soonest",
 ) -> Page[BookingOut]:
-    """Bookings of the tenant, soonest first, filtered by status, start range, client,
-    assignee and service."""
+    """Bookings of the tenant, soonest first (or latest), filtered by status, start
+    range, client, assignee and service."""
     filters = BookingFilters(
         status=status_,
         starts_from=from_,
@@ -98,7 +101,11 @@ def list_bookings(
         service_id=service_id,
     )
     items, total = service.list_bookings(
-        session, filters=filters, limit=page.limit, offset=page.offset
+        session,
+        filters=filters,
+        limit=page.limit,
+        offset=page.offset,
+        latest_first=order == "latest",
     )
     return Page(items=[_out(b) for b in items], total=total, limit=page.limit, offset=page.offset)
 

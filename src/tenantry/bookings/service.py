@@ -86,9 +86,16 @@ def _locked(
 
 
 def list_bookings(
-    session: Session, *, filters: repo.BookingFilters, limit: int, offset: int
+    session: Session,
+    *,
+    filters: repo.BookingFilters,
+    limit: int,
+    offset: int,
+    latest_first: bool = False,
 ) -> tuple[list[Booking], int]:
-    return repo.list_bookings(session, filters=filters, limit=limit, offset=offset)
+    return repo.list_bookings(
+        session, filters=filters, limit=limit, offset=offset, latest_first=latest_first
+    )
 
 
 def _span(

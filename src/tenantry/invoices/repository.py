@@ -35,6 +35,7 @@ def list_invoices(
     limit: int,
     offset: int,
     hide_drafts: bool = False,
+    oldest_first: bool = False,
 ) -> tuple[Sequence[Invoice], int]:
     conditions = []
     if status is not None:
@@ -47,7 +48,13 @@ def list_invoices(
     rows = session.scalars(
         select(Invoice)
         .where(*conditions)
-        .order_by(Invoice.created_at.desc(), Invoice.id)
+        .order_by(
+            *(
+                (Invoice.created_at, Invoice.id)
+                if oldest_first
+                else (Invoice.created_at.desc(), Invoice.id)
+            )
+        )
         .limit(limit)
         .offset(offset)
     ).all()

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query
 
@@ -36,10 +36,18 @@ def list_invoices(
     page: Pagination,
     status: Annotated[InvoiceStatus | None, Query(description="Only this status.")] = None,
     client_id: Annotated[uuid.UUID | None, Query(description="Only this client's.")] = None,
+    order: Annotated[
+        Literal["newest", "oldest"], Query(description="By creation: newest or oldest first.")
+    ] = "newest",
 ) -> Page[InvoiceOut]:
-    """The tenant's invoices, newest first, optionally by status and client."""
+    """The tenant's invoices, newest first (or oldest), optionally by status and client."""
     rows, total = service.list_invoices(
-        session=session, status=status, client_id=client_id, limit=page.limit, offset=page.offset
+        session=session,
+        status=status,
+        client_id=client_id,
+        limit=page.limit,
+        offset=page.offset,
+        oldest_first=order == "oldest",
     )
     return Page[InvoiceOut](
         items=[InvoiceOut.model_validate(r) for r in rows],

@@ -38,7 +38,9 @@ class InvoiceCreate(BaseModel):
     booking_id: uuid.UUID | None = Field(
         default=None, description="A booking of this tenant, for the same client."
     )
-    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    currency: str | None = Field(
+        default=None, pattern=r"^[A-Z]{3}$", description="Default: the tenant's currency."
+    )
     lines: list[InvoiceLineIn] = Field(min_length=1, max_length=100)
 
 

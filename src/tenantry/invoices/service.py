@@ -24,6 +24,7 @@ from tenantry.errors import Conflict, NotFound, TenantryError
 from tenantry.invoices import repository
 from tenantry.invoices.models import Invoice, InvoiceLine
 from tenantry.invoices.schemas import InvoiceCreate
+from tenantry.tenant_settings import service as settings_service
 
 NUMBER_ATTEMPTS = 8
 
@@ -85,9 +86,15 @@ def list_invoices(
     client_id: uuid.UUID | None,
     limit: int,
     offset: int,
+    oldest_first: bool = False,
 ) -> tuple[Sequence[Invoice], int]:
     return repository.list_invoices(
-        session, status=status, client_id=client_id, limit=limit, offset=offset
+        session,
+        status=status,
+        client_id=client_id,
+        limit=limit,
+        offset=offset,
+        oldest_first=oldest_first,
     )
 
 
@@ -148,7 +155,7 @@ def create_invoice(*, session: Session, data: InvoiceCreate) -> Invoice:
             id=invoice_id,
             client_id=data.client_id,
             booking_id=data.booking_id,
-            currency=data.currency,
+            currency=data.currency or _tenant_currency(session),
             total_cents=total,
             status="draft",
             number=format_number(repository.highest_number(session) + 1),
@@ -197,3 +204,8 @@ def mark_paid_by_provider(*, session: Session, invoice: Invoice, paid_at: dateti
     invoice.paid_at = paid_at
     session.flush()
     return True
+
+
+def _tenant_currency(session: Session) -> str:
+    """The currency in the tenant's booking settings (USD until it sets one)."""
+    return settings_service.read(session=session, kind=settings_service.BOOKING).currency

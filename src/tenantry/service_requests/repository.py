@@ -74,15 +74,27 @@ def _conditions(f: RequestFilters) -> list[ColumnElement[bool]]:
 
 
 def list_requests(
-    session: Session, *, filters: RequestFilters, limit: int, offset: int
+    session: Session,
+    *,
+    filters: RequestFilters,
+    limit: int,
+    offset: int,
+    oldest_first: bool = False,
 ) -> tuple[list[ServiceRequest], int]:
-    """Newest first; ``filters.client_id`` doubles as the portal's ownership filter."""
+    """Newest first (or oldest); ``filters.client_id`` doubles as the portal's ownership
+    filter."""
     conditions = _conditions(filters)
     total = session.scalar(select(func.count()).select_from(ServiceRequest).where(*conditions))
     rows = session.scalars(
         select(ServiceRequest)
         .where(*conditions)
-        .order_by(ServiceRequest.created_at.desc(), ServiceRequest.id.desc())
+        .order_by(
+            *(
+                (ServiceRequest.created_at, ServiceRequest.id)
+                if oldest_first
+                else (ServiceRequest.created_at.desc(), ServiceRequest.id.desc())
+            )
+        )
         .limit(limit)
         .offset(offset)
     ).all()

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, status
 
@@ -70,13 +70,20 @@ def list_requests(
         str | None,
         Query(max_length=200, pattern=r"^[^\x00]*$", description="Text in title or description"),
     ] = None,
+    order: Annotated[
+        Literal["newest", "oldest"], Query(description="By creation: newest or oldest first.")
+    ] = "newest",
 ) -> Page[ServiceRequestOut]:
-    """The tenant's service requests, newest first."""
+    """The tenant's service requests, newest first (or oldest)."""
     filters = RequestFilters(
         status=status_, priority=priority, assignee_id=assignee_id, client_id=client_id, q=q
     )
     items, total = service.list_requests(
-        session, filters=filters, limit=page.limit, offset=page.offset
+        session,
+        filters=filters,
+        limit=page.limit,
+        offset=page.offset,
+        oldest_first=order == "oldest",
     )
     return Page(items=[_out(r) for r in items], total=total, limit=page.limit, offset=page.offset)
 

@@ -75,9 +75,16 @@ def _open(request: ServiceRequest) -> ServiceRequest:
 
 
 def list_requests(
-    session: Session, *, filters: repo.RequestFilters, limit: int, offset: int
+    session: Session,
+    *,
+    filters: repo.RequestFilters,
+    limit: int,
+    offset: int,
+    oldest_first: bool = False,
 ) -> tuple[list[ServiceRequest], int]:
-    return repo.list_requests(session, filters=filters, limit=limit, offset=offset)
+    return repo.list_requests(
+        session, filters=filters, limit=limit, offset=offset, oldest_first=oldest_first
+    )
 
 
 def create(

@@ -20,6 +20,7 @@ SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
     "acme": {
         "booking": {
             "timezone": "Europe/London",
+            "currency": "GBP",
             "slot_minutes": 30,
             "min_notice_minutes": 120,
             "max_advance_days": 60,
@@ -51,6 +52,7 @@ SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
     "globex": {
         "booking": {
             "timezone": "America/Chicago",
+            "currency": "USD",
             "slot_minutes": 60,
             "min_notice_minutes": 24 * 60,
             "max_advance_days": 180,

@@ -22,10 +22,13 @@ class BookingSettings(TenantOwned, Timestamped):
             " and cancellation_notice_hours >= 0",
             name="windows_valid",
         ),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    # ISO 4217: prices are shown, and new invoices made, in it.
+    currency: Mapped[str] = mapped_column(String(3), default="USD", server_default="USD")
     slot_minutes: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
     min_notice_minutes: Mapped[int] = mapped_column(Integer, default=60, server_default="60")
     max_advance_days: Mapped[int] = mapped_column(Integer, default=90, server_default="90")

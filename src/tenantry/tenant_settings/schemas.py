@@ -62,6 +62,9 @@ TemplateKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
 class BookingSettingsIn(Input):
     timezone: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_timezone)] = "UTC"
+    currency: str = Field(
+        default="USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. GBP."
+    )
     slot_minutes: int = Field(default=30, ge=5, le=8 * 60)
     min_notice_minutes: int = Field(default=60, ge=0, le=60 * 24 * 60)
     max_advance_days: int = Field(default=90, ge=1, le=730)

@@ -201,3 +201,26 @@ def test_demo_settings_fill_all_three_singletons_once(db):
     fill(db, demo)
     assert [rows(db, tenant, model) for _, model in ALL] == first
     assert all(len(r) == 1 for r in first)
+
+
+def test_every_member_reads_the_tenants_zone_and_currency_and_invoices_default_to_it(as_, db):
+    a, b = make_tenant(db, roles=("owner", "staff", "client")), make_tenant(db, roles=("client",))
+    saved = as_(a["owner"]).put(
+        "/api/admin/booking-settings", json={"timezone": "Europe/Paris", "currency": "EUR"}
+    )
+    assert saved.status_code == 200, saved.text
+    for role in ("owner", "staff", "client"):
+        current = as_(a[role]).get("/api/tenant/current").json()
+        assert (current["timezone"], current["currency"]) == ("Europe/Paris", "EUR"), role
+    other = as_(b["client"]).get("/api/tenant/current").json()
+    assert (other["timezone"], other["currency"]) == ("UTC", "USD")
+    invoice = as_(a["owner"]).post(
+        "/api/admin/invoices",
+        json={
+            "client_id": str(a["client"].user_id),
+            "lines": [{"description": "Visit", "unit_price_cents": 5000}],
+        },
+    )
+    assert invoice.status_code == 201 and invoice.json()["currency"] == "EUR"
+    bad = as_(a["owner"]).put("/api/admin/booking-settings", json={"currency": "euro"})
+    assert bad.status_code == 422
