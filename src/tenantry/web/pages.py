@@ -54,7 +54,12 @@ def render(
     status_code: int = 200,
     **values: object,
 ) -> HTMLResponse:
-    html = _templates.get_template(name).render(csrf_token=csrf_token(request), **values)
+    host_tenant = getattr(request.state, "host_tenant", None) if request else None
+    html = _templates.get_template(name).render(
+        csrf_token=csrf_token(request),
+        host_slug=host_tenant.slug if host_tenant else None,
+        **values,
+    )
     return HTMLResponse(
         html,
         status_code=status_code,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Final
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -19,13 +20,14 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from tenantry.auth import cookies
 from tenantry.auth.dependencies import SettingsDep
 from tenantry.errors import NotFound
-from tenantry.kit.demo import demo_accounts
+from tenantry.kit.demo import CONSULTANT, demo_accounts
 from tenantry.routing import public_router
 from tenantry.settings import Settings
 from tenantry.web.docs import router as docs_router
 from tenantry.web.pages import HERE, render
 
 STATIC_DIR = HERE / "static"
+BOTH = frozenset({CONSULTANT})  # demo accounts that belong to every demo tenant
 MEDIA_TYPES: Final = {
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
@@ -61,32 +63,58 @@ def _show_demo_hint(settings: Settings) -> bool:
     return settings.demo_password == default
 
 
-@router.get("/")
-def home(request: Request, settings: SettingsDep) -> RedirectResponse:
-    """The app when signed in, else the sign-in page."""
+def _host_slug(request: Request) -> str | None:
+    host_tenant = getattr(request.state, "host_tenant", None)
+    return host_tenant.slug if host_tenant else None
+
+
+def _to_login(request: Request) -> RedirectResponse:
+    # Back to the page asked for after signing in (the login page checks it is ours).
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
+
+
+@router.get("/", response_class=HTMLResponse, response_model=None)
+def home(request: Request, settings: SettingsDep) -> Response:
+    """A tenant's host: its public page. Elsewhere: the app, or the sign-in page."""
+    if _host_slug(request):
+        return render("public.html", request=request, title="Welcome")
     target = "/app" if _signed_in(settings, request) else "/login"
     return RedirectResponse(target, status_code=303)
 
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, settings: SettingsDep) -> HTMLResponse:
-    """The sign-in form (it posts JSON to /api/auth/login)."""
+    """The sign-in form (it posts JSON to /api/auth/login). On a tenant's host it is
+    branded for that tenant and lists only that tenant's demo accounts."""
     show_demo = _show_demo_hint(settings)
+    slug = _host_slug(request)
+    accounts = demo_accounts() if show_demo else []
+    if slug:
+        accounts = [a for a in accounts if a[0].endswith(f"@{slug}.test") or a[0] in BOTH]
     return render(
         "login.html",
         request=request,
         title="Sign in",
-        demo_password=settings.demo_password if show_demo else None,
-        demo_accounts=demo_accounts() if show_demo else [],
+        brand_name="Tenantry",
+        demo_password=settings.demo_password if show_demo and accounts else None,
+        demo_accounts=accounts,
     )
 
 
 @router.get("/app", response_class=HTMLResponse, response_model=None)
-def app_page(request: Request, settings: SettingsDep) -> Response:
-    """The signed-in shell: header, tenant switcher and the role's dashboard."""
+@router.get("/app/{section:path}", response_class=HTMLResponse, response_model=None)
+def app_page(request: Request, settings: SettingsDep, section: str = "") -> Response:
+    """The signed-in app; which area it shows is read from the address by its script."""
     if not _signed_in(settings, request):
-        return RedirectResponse("/login", status_code=303)
-    return render("app.html", request=request, title="Dashboard")
+        return _to_login(request)
+    return render("app.html", request=request, title="Tenantry")
+
+
+@router.get("/auth/handoff", response_class=HTMLResponse)
+def handoff_page(request: Request) -> HTMLResponse:
+    """Arriving from another tenant's host: the page redeems the one-time token."""
+    return render("handoff.html", request=request, title="Signing you in")
 
 
 @router.get("/favicon.ico", response_class=FileResponse)

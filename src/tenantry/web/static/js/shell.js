@@ -1,0 +1,179 @@
+// The signed-in app: header, tenant switcher, navigation for the role, and the area
+// named by the address (/app/<section>/<id>/<sub>), each area in its own module.
+
+import { get, post, ApiError, sessionEnded } from "./core/api.js";
+import { h, $, clear } from "./core/dom.js";
+import { configure, words } from "./core/format.js";
+import { errorText } from "./core/forms.js";
+
+const STAFF_NAV = [
+  ["", "Dashboard"],
+  ["schedule", "Schedule"],
+  ["bookings", "Bookings"],
+  ["requests", "Requests"],
+  ["work-orders", "Work orders"],
+  ["invoices", "Invoices"],
+  ["expenses", "Expenses"],
+  ["clients", "Clients"],
+  ["services", "Services"],
+  ["team", "Team"],
+  ["permissions", "Permissions", ["owner", "admin"]],
+  ["settings", "Settings"],
+  ["posts", "Posts"],
+  ["inbox", "Inbox"],
+  ["reminders", "Reminders"],
+];
+
+const CLIENT_NAV = [
+  ["", "Home"],
+  ["book", "Book a visit"],
+  ["my-bookings", "My bookings"],
+  ["my-requests", "My requests"],
+  ["my-invoices", "My invoices"],
+];
+
+const STAFF_PAGES = {
+  "": "dashboard", schedule: "schedule", bookings: "bookings", requests: "requests",
+  "work-orders": "work_orders", invoices: "invoices", expenses: "expenses", clients: "clients",
+  services: "services", team: "team", permissions: "permissions", settings: "settings",
+  posts: "posts", inbox: "inbox", reminders: "reminders",
+};
+const CLIENT_PAGES = {
+  "": "portal_home", book: "book", "my-bookings": "my_bookings",
+  "my-requests": "my_requests", "my-invoices": "my_invoices",
+};
+
+function route() {
+  const parts = window.location.pathname.replace(/^\/app\/?/, "").split("/").filter(Boolean);
+  return { section: parts[0] || "", id: parts[1] || null, sub: parts[2] || null };
+}
+
+function showError(text) {
+  const box = $("#app-error");
+  box.textContent = text;
+  box.hidden = false;
+}
+
+function fillSwitcher(session) {
+  const select = $("#tenant-switcher");
+  clear(select);
+  const active = session.active_tenant;
+  if (!active) {
+    select.appendChild(h("option", { value: "", disabled: true, selected: true,
+      text: session.memberships.length ? "choose a business…" : "no business" }));
+  }
+  session.memberships.forEach((m) => {
+    const suspended = m.tenant_status !== "active";
+    select.appendChild(h("option", {
+      value: m.tenant_slug, disabled: suspended, selected: !!active && active.slug === m.tenant_slug,
+      text: `${m.tenant_name} — ${words(m.role)}${suspended ? " (" + m.tenant_status + ")" : ""}`,
+    }));
+  });
+  select.disabled = session.memberships.length === 0;
+  select.dataset.current = active ? active.slug : "";
+  select.addEventListener("change", async () => {
+    const chosen = select.value;
+    if (!chosen || chosen === select.dataset.current) return;
+    select.disabled = true;
+    try {
+      if (document.body.dataset.hostTenant) {
+        // On a tenant's own host the browser moves to the chosen tenant's host; the
+        // session there starts from a one-time, short-lived hand-off.
+        const handoff = await post("/api/tenant/handoff", { tenant: chosen });
+        window.location.assign(handoff.url);
+        return;
+      }
+      await post("/api/tenant/switch", { tenant: chosen });
+      window.location.assign("/app");
+    } catch (error) {
+      select.value = select.dataset.current;
+      select.disabled = false;
+      showError(errorText(error));
+    }
+  });
+}
+
+async function signOut(path, notice) {
+  try {
+    await post(path);
+  } catch (error) {
+    if (!(error instanceof ApiError) || !sessionEnded(error)) {
+      showError(errorText(error));
+      return;
+    }
+  }
+  window.location.assign("/login?notice=" + notice);
+}
+
+function buildNav(role, section) {
+  const nav = $("#nav");
+  const items = role === "client" ? CLIENT_NAV : STAFF_NAV.filter((item) => !item[2] || item[2].includes(role));
+  const list = h("ul", {}, items.map(([path, label]) => {
+    const current = path === section;
+    return h("li", {}, h("a", { href: "/app" + (path ? "/" + path : ""), text: label, "aria-current": current ? "page" : undefined }));
+  }));
+  nav.appendChild(list);
+  const toggle = $("#menu-toggle");
+  toggle.addEventListener("click", () => {
+    const open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", String(open));
+    nav.classList.toggle("open", open);
+  });
+}
+
+export async function start() {
+  $("#logout").addEventListener("click", () => signOut("/api/auth/logout", "out"));
+  $("#logout-all").addEventListener("click", () => signOut("/api/auth/logout-all", "all"));
+  let session;
+  try {
+    session = await get("/api/auth/me");
+  } catch (error) {
+    if (!sessionEnded(error)) showError(errorText(error));
+    return;
+  }
+  $("#user-email").textContent = session.user.email;
+  fillSwitcher(session);
+  if (!session.active_tenant) {
+    const box = $("#no-tenant");
+    if (!session.memberships.length) {
+      box.querySelector("h1").textContent = "No business yet";
+      box.querySelector("p").textContent = "You are not a member of any business.";
+    }
+    box.hidden = false;
+    return;
+  }
+  let current;
+  try {
+    current = await get("/api/tenant/current");
+  } catch (error) {
+    if (error.code === "tenant_mismatch" && document.body.dataset.hostTenant) {
+      showError("You are signed in to another business. Choose this one in the list at the top, or sign out.");
+      return;
+    }
+    if (!sessionEnded(error)) showError(errorText(error));
+    return;
+  }
+  configure({ timeZone: current.timezone, currency: current.currency });
+  $("#tenant-name").textContent = current.tenant.name;
+  $("#tenant-role").textContent = words(current.role);
+  const here = route();
+  buildNav(current.role, here.section);
+  const pages = current.role === "client" ? CLIENT_PAGES : STAFF_PAGES;
+  const name = pages[here.section];
+  const view = $("#view");
+  if (!name) {
+    view.appendChild(h("h1", { text: "Page not found" }));
+    view.appendChild(h("p", {}, "There is no such page. ", h("a", { href: "/app", text: "Back to the start" })));
+    return;
+  }
+  const ctx = { session, tenant: current.tenant, role: current.role, ...here,
+    timezone: current.timezone, currency: current.currency };
+  try {
+    const module = await import(`./pages/${name}.js`);
+    await module.render(view, ctx);
+  } catch (error) {
+    if (error instanceof ApiError && sessionEnded(error)) return;
+    clear(view).appendChild(h("p", { class: "error", role: "alert", text: errorText(error) }));
+    if (!(error instanceof ApiError)) throw error;
+  }
+}
