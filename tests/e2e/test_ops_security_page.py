@@ -23,7 +23,7 @@ from tenantry.auth.models import User
 from tenantry.db.engine import Database
 from tenantry.observability.models import OpsSecurityEvent, OpsTraffic
 from tenantry.settings import Settings
-from tests.e2e.test_browser import CHROMIUM_ARGS, browser, serve, shoot  # noqa: F401
+from tests.e2e.browser.conftest import CHROMIUM_ARGS, browser, serve, shoot  # noqa: F401
 from tests.factories import PASSWORD, Member, TenantFixture, make_tenant, make_user
 
 with contextlib.suppress(ImportError):  # the browser fixture reports a missing playwright

@@ -25,7 +25,7 @@ from tenantry.db.engine import Database
 from tenantry.db.migrate import upgrade
 from tenantry.settings import Settings
 from tests.conftest import TEST_KEYS
-from tests.e2e.test_browser import serve
+from tests.e2e.browser.conftest import serve
 from tests.factories import PASSWORD, make_user
 from tests.scratch import scratch_database
 

@@ -36,6 +36,9 @@ BASE_HEADERS: Final = {
     "X-Frame-Options": "DENY",
 }
 
+# The headers of an ordinary page (the operator's security view uses them too).
+PAGE_HEADERS: Final = {"Content-Security-Policy": PAGE_CSP, **BASE_HEADERS}
+
 
 def csrf_token(request: Request | None) -> str | None:
     """The signed-in user's CSRF token, or ``None`` without a valid session."""

@@ -24,9 +24,10 @@ from tenantry.kit.demo import CONSULTANT, demo_accounts
 from tenantry.routing import public_router
 from tenantry.settings import Settings
 from tenantry.web.docs import router as docs_router
-from tenantry.web.pages import HERE, render
+from tenantry.web.pages import HERE, PAGE_HEADERS, render
 
 STATIC_DIR = HERE / "static"
+__all__ = ["PAGE_HEADERS", "STATIC_FILES", "routers"]
 BOTH = frozenset({CONSULTANT})  # demo accounts that belong to every demo tenant
 MEDIA_TYPES: Final = {
     ".js": "text/javascript; charset=utf-8",
