@@ -112,6 +112,12 @@ def app_page(request: Request, settings: SettingsDep, section: str = "") -> Resp
     return render("app.html", request=request, title="Tenantry")
 
 
+@router.get("/signup", response_class=HTMLResponse)
+def signup_page(request: Request) -> HTMLResponse:
+    """Create an account as a client of the tenant whose host this is."""
+    return render("account.html", request=request, title="Create an account", form="signup")
+
+
 @router.get("/auth/handoff", response_class=HTMLResponse)
 def handoff_page(request: Request) -> HTMLResponse:
     """Arriving from another tenant's host: the page redeems the one-time token."""

@@ -319,6 +319,20 @@ def test_a_tenants_public_page_has_services_news_contact_and_booking(
         shoot(page, "public-page")
         page.locator("#book-entry").click()
         expect(page).to_have_url(re.compile(r"/login\?next=/app/book$"))
+        # A newcomer creates an account from the tenant's pages and is its client.
+        page.get_by_role("link", name="Create an account").click()
+        page.wait_for_selector("#signup-form")
+        expect(page.locator("#login-brand")).to_have_text(f"Tenant {shop.tenant.slug}")
+        page.get_by_label("Your name").fill("Pat Visitor")
+        page.get_by_label("Email").fill(f"pat-{shop.tenant.slug}@example.test")
+        page.get_by_label("Password").fill("short")
+        page.get_by_role("button", name="Create account").click()
+        expect(page.locator("[data-field=password] .field-error")).to_contain_text("10")
+        page.get_by_label("Password").fill("a-long-enough-password")
+        page.get_by_role("button", name="Create account").click()
+        expect(page.locator("#tenant-role")).to_have_text("Client")
+        expect(page.locator("#page-title")).to_contain_text(f"Tenant {shop.tenant.slug}")
+        shoot(page, "signed-up-as-client")
     finally:
         page.context.close()
 

@@ -7,8 +7,6 @@ import { ApiError } from "./api.js";
 
 const TYPE_WORDS = {
   missing: "Please fill this in.",
-  string_too_short: "This is too short.",
-  string_too_long: "This is too long.",
   int_parsing: "Enter a whole number.",
   float_parsing: "Enter a number.",
   uuid_parsing: "Choose one from the list.",

@@ -22,6 +22,23 @@ export async function render(view, ctx) {
         list.refresh();
       } catch (error) { failed(error); }
     } });
+  const receipts = (expense) => {
+    const holder = h("span", {});
+    holder.appendChild(h("button", { type: "button", class: "link", text: "Show receipts",
+      "aria-label": `Show receipts for ${expense.category} ${money(expense.amount_cents)}`,
+      onclick: async () => {
+        try {
+          const page = await get(`/api/admin/expenses/${expense.id}/attachments?limit=20`);
+          clear(holder);
+          if (!page.items.length) holder.textContent = "None";
+          page.items.forEach((a) => holder.appendChild(h("span", { class: "receipt" },
+            a.scan_status === "clean"
+              ? h("a", { href: `/api/admin/attachments/${a.id}/download`, text: a.filename, download: a.filename })
+              : `${a.filename} (${words(a.scan_status, "scan").toLowerCase()})`, " ")));
+        } catch (error) { failed(error); }
+      } }));
+    return holder;
+  };
   list = listView({
     filters: [{ name: "status", label: "Status", options: STATUSES.map((s) => ({ value: s, label: words(s, "expense") })) }],
     columns: [
@@ -30,6 +47,7 @@ export async function render(view, ctx) {
       { label: "Amount", render: (e) => money(e.amount_cents) },
       { label: "By", render: (e) => personLabel(e.user_id) },
       { label: "Status", render: (e) => badge(e.status, "expense") },
+      { label: "Receipts", render: receipts },
       { label: "", render: (e) => (e.status === "submitted" ? h("span", { class: "actions-row" }, decide(e, "approve"), decide(e, "reject")) : "") },
     ],
     caption: "Expenses",

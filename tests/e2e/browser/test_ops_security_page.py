@@ -23,7 +23,7 @@ from tenantry.auth.models import User
 from tenantry.db.engine import Database
 from tenantry.observability.models import OpsSecurityEvent, OpsTraffic
 from tenantry.settings import Settings
-from tests.e2e.browser.conftest import CHROMIUM_ARGS, browser, serve, shoot  # noqa: F401
+from tests.e2e.browser.conftest import CHROMIUM_ARGS, serve  # noqa: F401
 from tests.factories import PASSWORD, Member, TenantFixture, make_tenant, make_user
 
 with contextlib.suppress(ImportError):  # the browser fixture reports a missing playwright
@@ -84,11 +84,11 @@ def _make_trouble(base: str, attacker: TenantFixture, other: TenantFixture) -> l
 
 
 def test_the_operator_sees_plots_and_the_refusals_with_request_ids(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     ops_url: str,
     db: Database,
     operator: Member,
-    shoot: Callable[[Any, str], Path],  # noqa: F811
+    shoot: Callable[[Any, str], Path],
 ) -> None:
     # The suite's other tests share this database: start from an empty view, so the
     # plots' busiest tenants are this test's (the page folds the rest into `other`).
