@@ -70,8 +70,6 @@ class SessionOut(BaseModel):
 class CurrentTenantOut(BaseModel):
     tenant: TenantOut
     role: str
-    timezone: str = Field(default="UTC", description="The tenant's IANA time zone.")
-    currency: str = Field(default="USD", description="The tenant's ISO 4217 currency.")
 
 
 class OkOut(BaseModel):

@@ -10,7 +10,7 @@ from tenantry.auth.dependencies import TenantSession
 from tenantry.isolation.context import TenantContext
 from tenantry.permissions.dependencies import RequirePermission
 from tenantry.routing import tenant_router
-from tenantry.tenant_settings import service
+from tenantry.tenant_settings import regional, service
 from tenantry.tenant_settings.schemas import (
     BookingSettingsIn,
     BookingSettingsOut,
@@ -77,3 +77,6 @@ def get_thresholds(ctx: SettingsRead, session: TenantSession) -> ThresholdsOut:
 def put_thresholds(ctx: SettingsWrite, session: TenantSession, body: ThresholdsIn) -> ThresholdsOut:
     """Replace the thresholds (fields left out take their defaults)."""
     return service.write(session, kind=service.THRESHOLDS, data=body)
+
+
+routers = [router, regional.member_router, regional.host_router]

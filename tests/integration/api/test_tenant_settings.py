@@ -210,10 +210,12 @@ def test_every_member_reads_the_tenants_zone_and_currency_and_invoices_default_t
     )
     assert saved.status_code == 200, saved.text
     for role in ("owner", "staff", "client"):
-        current = as_(a[role]).get("/api/tenant/current").json()
-        assert (current["timezone"], current["currency"]) == ("Europe/Paris", "EUR"), role
-    other = as_(b["client"]).get("/api/tenant/current").json()
-    assert (other["timezone"], other["currency"]) == ("UTC", "USD")
+        locale = as_(a[role]).get("/api/tenant/locale").json()
+        assert locale == {"timezone": "Europe/Paris", "currency": "EUR"}, role
+    assert as_(b["client"]).get("/api/tenant/locale").json() == {
+        "timezone": "UTC",
+        "currency": "USD",
+    }
     invoice = as_(a["owner"]).post(
         "/api/admin/invoices",
         json={

@@ -143,8 +143,9 @@ export async function start() {
     return;
   }
   let current;
+  let locale = { timezone: "UTC", currency: "USD" };
   try {
-    current = await get("/api/tenant/current");
+    [current, locale] = await Promise.all([get("/api/tenant/current"), get("/api/tenant/locale")]);
   } catch (error) {
     if (error.code === "tenant_mismatch" && document.body.dataset.hostTenant) {
       showError("You are signed in to another business. Choose this one in the list at the top, or sign out.");
@@ -153,7 +154,7 @@ export async function start() {
     if (!sessionEnded(error)) showError(errorText(error));
     return;
   }
-  configure({ timeZone: current.timezone, currency: current.currency });
+  configure({ timeZone: locale.timezone, currency: locale.currency });
   $("#tenant-name").textContent = current.tenant.name;
   $("#tenant-role").textContent = words(current.role);
   const here = route();
@@ -167,7 +168,7 @@ export async function start() {
     return;
   }
   const ctx = { session, tenant: current.tenant, role: current.role, ...here,
-    timezone: current.timezone, currency: current.currency };
+    timezone: locale.timezone, currency: locale.currency };
   try {
     const module = await import(`./pages/${name}.js`);
     await module.render(view, ctx);
