@@ -5,7 +5,6 @@ host, to anyone, with the tenant's name (its sign-in and public pages carry it).
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from tenantry.auth.dependencies import CurrentTenant, HostTenant, TenantSession
 from tenantry.db.tenant import Tenant
@@ -37,7 +36,8 @@ def tenant_locale(ctx: CurrentTenant, session: TenantSession) -> RegionalOut:
 @host_router.get("/tenant", response_model=PublicTenantOut, responses={404: {}})
 def public_tenant(ctx: HostTenant, session: TenantSession) -> PublicTenantOut:
     """The tenant this host belongs to: its name, time zone and currency."""
-    tenant = session.scalar(select(Tenant).where(Tenant.id == ctx.tenant_id))
+    # The host's tenant row itself (the global tenants table, by the context's id).
+    tenant = session.get(Tenant, ctx.tenant_id)
     if tenant is None:
         raise NotFound()
     regional = service.read(session, kind=service.BOOKING)
