@@ -64,6 +64,7 @@ REQUIRED: dict[str, frozenset[str]] = {
     "POST /api/admin/bookings/{booking_id}/confirm": R({"bookings.write"}),
     "POST /api/admin/bookings/{booking_id}/complete": R({"bookings.write"}),
     "GET /api/admin/calendar": R({"bookings.read"}),
+    "GET /api/admin/availability": R({"bookings.read"}),  # staff free time, like the calendar
     "GET /api/admin/work-orders": R({"work_orders.read"}),
     "GET /api/admin/work-orders/{work_order_id}": R({"work_orders.read"}),
     "POST /api/admin/work-orders": R({"work_orders.write"}),  # + reads of body references
