@@ -6,17 +6,19 @@ from typing import Annotated, Any
 
 from fastapi import Depends
 
-from tenantry.auth.dependencies import TenantSession
+from tenantry.auth.dependencies import CurrentTenant, DatabaseDep, TenantSession
 from tenantry.isolation.context import TenantContext
 from tenantry.permissions import service
-from tenantry.permissions.dependencies import RequirePermission
-from tenantry.permissions.schemas import MatrixOut, Role, RolePermissionsIn
+from tenantry.permissions.dependencies import RequirePermission, tenant_matrix
+from tenantry.permissions.schemas import MatrixOut, MyPermissionsOut, Role, RolePermissionsIn
 from tenantry.routing import tenant_router
 
 TeamRead = Annotated[TenantContext, Depends(RequirePermission("team.read"))]
 PermissionsManage = Annotated[TenantContext, Depends(RequirePermission("permissions.manage"))]
 
 router = tenant_router(prefix="/api/admin/permissions", tags=["permissions"])
+# What the caller may do, for pages that show only what works (any member, own role only).
+mine = tenant_router(prefix="/api/tenant/permissions", tags=["tenant"])
 
 DENIED: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not signed in"},
@@ -45,3 +47,15 @@ def set_role_permissions(
     """Replace the permission list of the admin or staff role; takes effect on the
     members' next request. Nobody edits the role they hold (403 `own_role_change`)."""
     return service.set_role(session=session, ctx=ctx, role=role, permissions=body.permissions)
+
+
+@mine.get("", response_model=MyPermissionsOut, responses={401: {"description": "Not signed in"}})
+def my_permissions(ctx: CurrentTenant, db: DatabaseDep) -> MyPermissionsOut:
+    """The permissions the caller's role holds in the active tenant (a client's list is
+    empty: the portal checks ownership instead). Pages use it to offer only what the
+    API will accept; the API still checks every call."""
+    held = tenant_matrix(db).get(ctx.role or "", frozenset())
+    return MyPermissionsOut(role=ctx.role or "", permissions=sorted(held))
+
+
+routers = [router, mine]

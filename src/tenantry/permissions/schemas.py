@@ -52,3 +52,8 @@ class RolePermissionsIn(BaseModel):
         Field(min_length=1, max_length=len(PERMISSIONS)),
         AfterValidator(_known),
     ] = Field(description="The role's complete permission list (replaces the current one).")
+
+
+class MyPermissionsOut(BaseModel):
+    role: str
+    permissions: list[str]

@@ -389,3 +389,36 @@ def test_a_client_never_sees_another_clients_records_in_any_page(
     # The first client still sees their own.
     open_app(first, "/app/my-invoices")
     expect(first.locator("table.data")).to_contain_text(invoice["number"])
+
+
+# --- the menu follows the role's permissions -------------------------------------------
+
+
+def test_the_menu_offers_only_the_pages_the_role_can_open(
+    shop: Shop, people: Callable[[Member], Page], shoot: Shoot
+) -> None:
+    """Staff hold neither the contact inbox nor the permission matrix by default; when
+    the owner takes bookings away from staff, the staff member's menu loses them too."""
+    t = shop.tenant
+    owner, staff = people(t["owner"]), people(t["staff"])
+    nav = owner.locator("#nav")
+    for label in ("Bookings", "Inbox", "Permissions"):
+        expect(nav.get_by_role("link", name=label, exact=True)).to_have_count(1)
+    nav = staff.locator("#nav")
+    expect(nav.get_by_role("link", name="Bookings", exact=True)).to_have_count(1)
+    for label in ("Inbox", "Permissions"):
+        expect(nav.get_by_role("link", name=label, exact=True)).to_have_count(0)
+    staff.goto("/app/inbox")  # typed by hand: the page says why, in words
+    expect(staff.locator("#view .error")).to_have_text(
+        "Your role does not allow this. Ask an owner or admin."
+    )
+    staff_now = owner.request.put(
+        "/api/admin/permissions/staff", data={"permissions": ["requests.read"]}
+    )
+    assert staff_now.ok, staff_now.text()
+    open_app(staff, "/app")
+    nav = staff.locator("#nav")
+    expect(nav.get_by_role("link", name="Requests", exact=True)).to_have_count(1)
+    for label in ("Bookings", "Schedule", "Invoices", "Team"):
+        expect(nav.get_by_role("link", name=label, exact=True)).to_have_count(0)
+    shoot(staff, "staff-menu-after-the-owner-narrowed-the-role")

@@ -142,3 +142,21 @@ def test_a_client_cannot_read_the_matrix_and_signed_out_is_401(as_, client, fixe
     r = as_(fixed["client"]).get(MATRIX)
     assert r.status_code == 403 and code(r) == "role_required"
     assert client.get(MATRIX).status_code == 401
+
+
+def test_each_member_reads_only_their_own_roles_permissions(as_, fresh, db):
+    """``GET /api/tenant/permissions``: what the pages offer. A change to the staff role
+    shows on the staff member's next read; a client holds nothing."""
+    mine = "/api/tenant/permissions"
+    assert as_(fresh["owner"]).get(mine).json() == {
+        "role": "owner",
+        "permissions": sorted(PERMISSIONS),
+    }
+    staff = as_(fresh["staff"]).get(mine).json()
+    assert staff == {"role": "staff", "permissions": sorted(DEFAULT_MATRIX["staff"])}
+    assert "contact.read" not in staff["permissions"]
+    r = as_(fresh["owner"]).put(f"{MATRIX}/staff", json={"permissions": ["bookings.read"]})
+    assert r.status_code == 200, r.text
+    assert as_(fresh["staff"]).get(mine).json()["permissions"] == ["bookings.read"]
+    client = make_tenant(db, roles=("owner", "client"))["client"]
+    assert as_(client).get(mine).json() == {"role": "client", "permissions": []}

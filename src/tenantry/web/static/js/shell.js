@@ -6,22 +6,24 @@ import { h, $, clear } from "./core/dom.js";
 import { configure, words } from "./core/format.js";
 import { errorText } from "./core/forms.js";
 
+// [path, label, the permission the page's first list needs]: a member sees only the
+// pages their role can open (the API still checks every call).
 const STAFF_NAV = [
   ["", "Dashboard"],
-  ["schedule", "Schedule"],
-  ["bookings", "Bookings"],
-  ["requests", "Requests"],
-  ["work-orders", "Work orders"],
-  ["invoices", "Invoices"],
-  ["expenses", "Expenses"],
-  ["clients", "Clients"],
-  ["services", "Services"],
-  ["team", "Team"],
-  ["permissions", "Permissions", ["owner", "admin"]],
-  ["settings", "Settings"],
-  ["posts", "Posts"],
-  ["inbox", "Inbox"],
-  ["reminders", "Reminders"],
+  ["schedule", "Schedule", "bookings.read"],
+  ["bookings", "Bookings", "bookings.read"],
+  ["requests", "Requests", "requests.read"],
+  ["work-orders", "Work orders", "work_orders.read"],
+  ["invoices", "Invoices", "invoices.read"],
+  ["expenses", "Expenses", "expenses.read"],
+  ["clients", "Clients", "team.read"],
+  ["services", "Services", "services.read"],
+  ["team", "Team", "team.read"],
+  ["permissions", "Permissions", "permissions.manage"],
+  ["settings", "Settings", "settings.read"],
+  ["posts", "Posts", "posts.read"],
+  ["inbox", "Inbox", "contact.read"],
+  ["reminders", "Reminders", "reminders.read"],
 ];
 
 const CLIENT_NAV = [
@@ -105,9 +107,9 @@ async function signOut(path, notice) {
   window.location.assign("/login?notice=" + notice);
 }
 
-function buildNav(role, section) {
+function buildNav(role, section, can) {
   const nav = $("#nav");
-  const items = role === "client" ? CLIENT_NAV : STAFF_NAV.filter((item) => !item[2] || item[2].includes(role));
+  const items = role === "client" ? CLIENT_NAV : STAFF_NAV.filter((item) => !item[2] || can(item[2]));
   const list = h("ul", {}, items.map(([path, label]) => {
     const current = path === section;
     return h("li", {}, h("a", { href: "/app" + (path ? "/" + path : ""), text: label, "aria-current": current ? "page" : undefined }));
@@ -144,8 +146,11 @@ export async function start() {
   }
   let current;
   let locale = { timezone: "UTC", currency: "USD" };
+  let mine = { permissions: [] };
   try {
-    [current, locale] = await Promise.all([get("/api/tenant/current"), get("/api/tenant/locale")]);
+    [current, locale, mine] = await Promise.all([
+      get("/api/tenant/current"), get("/api/tenant/locale"), get("/api/tenant/permissions"),
+    ]);
   } catch (error) {
     if (error.code === "tenant_mismatch" && document.body.dataset.hostTenant) {
       showError("You are signed in to another business. Choose this one in the list at the top, or sign out.");
@@ -157,8 +162,10 @@ export async function start() {
   configure({ timeZone: locale.timezone, currency: locale.currency });
   $("#tenant-name").textContent = current.tenant.name;
   $("#tenant-role").textContent = words(current.role);
+  const held = new Set(mine.permissions);
+  const can = (permission) => held.has(permission);
   const here = route();
-  buildNav(current.role, here.section);
+  buildNav(current.role, here.section, can);
   const pages = current.role === "client" ? CLIENT_PAGES : STAFF_PAGES;
   const name = pages[here.section];
   const view = $("#view");
@@ -167,7 +174,7 @@ export async function start() {
     view.appendChild(h("p", {}, "There is no such page. ", h("a", { href: "/app", text: "Back to the start" })));
     return;
   }
-  const ctx = { session, tenant: current.tenant, role: current.role, ...here,
+  const ctx = { session, tenant: current.tenant, role: current.role, ...here, can,
     timezone: locale.timezone, currency: locale.currency };
   try {
     const module = await import(`./pages/${name}.js`);
