@@ -422,3 +422,61 @@ def test_the_menu_offers_only_the_pages_the_role_can_open(
     for label in ("Bookings", "Schedule", "Invoices", "Team"):
         expect(nav.get_by_role("link", name=label, exact=True)).to_have_count(0)
     shoot(staff, "staff-menu-after-the-owner-narrowed-the-role")
+
+
+# --- staff in the field start with their own day ---------------------------------------------
+
+
+def _morning_zone() -> str:
+    """A fixed-offset zone where it is about 06:00 now, so two visits fit later today
+    whenever the test runs."""
+    from datetime import UTC, datetime
+
+    k = (6 - datetime.now(UTC).hour + 12) % 24 - 12  # UTC+k, in -12..11
+    return "Etc/GMT" if k == 0 else f"Etc/GMT{'-' if k > 0 else '+'}{abs(k)}"
+
+
+def test_staff_see_their_own_visits_today_first(
+    db: Database, browser: Browser, live_url: str, shoot: Shoot
+) -> None:
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    from tests.factories import make_service
+
+    zone = _morning_zone()
+    t = make_tenant(db, roles=("owner", "staff", "client"))
+    colleague = make_user(db)
+    add_member(db, tenant_id=t.id, user_id=colleague.user_id, role="staff")
+    with tenant_context(TenantContext(tenant_id=t.id)), db.session() as s:
+        s.add(BookingSettings(timezone=zone, min_notice_minutes=0))
+    service = make_service(db, t.id, name="Boiler service")
+    day = datetime.now(ZoneInfo(zone)).date()
+    owner = new_page(browser, live_url)
+    staff = new_page(browser, live_url)
+    try:
+        sign_in(owner, t["owner"])
+        for hour, who in ((10, t["staff"].user_id), (11, colleague.user_id)):
+            starts = datetime.combine(day, time(hour), ZoneInfo(zone))
+            made = owner.request.post(
+                "/api/admin/bookings",
+                data={
+                    "client_id": str(t["client"].user_id),
+                    "service_id": str(service),
+                    "assignee_id": str(who),
+                    "starts_at": starts.isoformat(),
+                },
+            )
+            assert made.ok, made.text()
+        sign_in(staff, t["staff"])
+        today = staff.locator("section.card", has_text="Your visits today")
+        expect(today.locator("li.appointment")).to_have_count(1)
+        expect(today.locator("li.appointment")).to_contain_text("10:00")
+        expect(today.get_by_role("link", name="1 more visit by the team today")).to_be_visible()
+        shoot(staff, "staff-dashboard")
+        open_app(owner, "/app")  # the owner sees the whole day
+        whole = owner.locator("section.card", has_text="Today,")
+        expect(whole.locator("li.appointment")).to_have_count(2)
+    finally:
+        owner.context.close()
+        staff.context.close()

@@ -120,6 +120,7 @@ function buildNav(role, section, can) {
     const open = toggle.getAttribute("aria-expanded") !== "true";
     toggle.setAttribute("aria-expanded", String(open));
     nav.classList.toggle("open", open);
+    $("#top").classList.toggle("open", open);
   });
 }
 
