@@ -31,7 +31,12 @@ function signup(body, tenant) {
     submit: "Create account",
     codeFields: { conflict: "email" },
     onSubmit: async (values) => {
-      await post("/api/auth/register", { ...values, name: values.name || "" });
+      const answer = await post("/api/auth/register", { ...values, name: values.name || "" });
+      if (answer && answer.message && !answer.user) {
+        // The address must be confirmed first: the API mailed a link, nobody is signed in.
+        clear(body).appendChild(h("p", { id: "signup-sent", role: "status", text: answer.message }));
+        return;
+      }
       window.location.assign("/app");
     },
   }));
