@@ -25,7 +25,7 @@ class BenchTenant:
     booking_id: uuid.UUID  # one booking to read
 
 
-def seed(db: Database, *, bookings: int, label: str) -> BenchTenant:
+def seed(db: Database, *, bookings: int, label: str, advance_days: int = 90) -> BenchTenant:
     suffix = uuid.uuid4().hex[:6]
     slug = f"bench-{label}-{suffix}"
     tenant = provision_tenant(db, slug=slug, name=f"Bench {label}")
@@ -57,5 +57,10 @@ def seed(db: Database, *, bookings: int, label: str) -> BenchTenant:
             text("select id from bookings where tenant_id = :t order by starts_at limit 1"),
             {"t": tenant.id},
         ).scalar_one()
+        # The write runs book one new hour per request: room for every hour they take.
+        session.execute(
+            text("update booking_settings set max_advance_days = :d where tenant_id = :t"),
+            {"d": advance_days, "t": tenant.id},
+        )
         session.execute(text("analyze bookings"))
     return BenchTenant(tenant.id, slug, owner_email, client, service_id, booking_id)

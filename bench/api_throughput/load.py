@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -24,6 +25,14 @@ class Request:
     method: str = "GET"
     body: dict[str, object] | None = None
     headers: tuple[tuple[str, str], ...] = ()
+    # A body field holding an ISO start time (UTC, whole hour) that every request moves
+    # to an hour no request of this process used before: the booking rules refuse a
+    # second booking at a taken time, so a write bench must book a new hour each time.
+    distinct_hour: str | None = None
+
+
+# Hours handed out so far by distinct-hour requests (both sides, every run).
+_hours_used = 0
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,21 @@ def _script(request: Request, folder: Path) -> Path:
         lines.append('wrk.headers["Content-Type"] = "application/json"')
     for name, value in request.headers:
         lines.append(f"wrk.headers[{json.dumps(name)}] = {json.dumps(value)}")
+    if request.body is not None and request.distinct_hour:
+        field = request.distinct_hour
+        first = datetime.fromisoformat(str(request.body[field])) + timedelta(hours=_hours_used + 1)
+        marker = "@@HOUR@@"
+        template = json.dumps({**request.body, field: marker}).replace("%", "%%")
+        template = template.replace(marker, "%s")
+        lines += [
+            f"local first = {int(first.timestamp())}",
+            "local n = -1",
+            "request = function()",
+            "  n = n + 1",
+            '  local at = os.date("!%Y-%m-%dT%H:%M:%S+00:00", first + n * 3600)',
+            f"  return wrk.format(nil, nil, nil, string.format({json.dumps(template)}, at))",
+            "end",
+        ]
     path = folder / "request.lua"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -76,7 +100,12 @@ def run_wrk(base: str, request: Request, *, seconds: float, connections: int) ->
             timeout=seconds + 60,
             check=True,
         ).stdout
-    return parse_wrk(out)
+    result = parse_wrk(out)
+    if request.distinct_hour:
+        global _hours_used
+        # wrk may have sent one request per connection more than it counted as done.
+        _hours_used += result.requests + connections + 1
+    return result
 
 
 def _ms(value: str) -> float:

@@ -87,7 +87,12 @@ def _requests(
     body = {
         "client_id": str(write.client_id),
         "service_id": str(write.service_id),
-        "starts_at": "2031-01-01T09:00:00+00:00",
+        # A whole hour after the minimum notice; the write runs move on by an hour per
+        # request from there (booking rules: one booking per time for the one owner).
+        "starts_at": (
+            dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+            + dt.timedelta(days=1)
+        ).isoformat(),
     }
     return {
         "read": {
@@ -99,8 +104,12 @@ def _requests(
             "bare": Request(f"/bare/{read.id}/bookings?limit={page}"),
         },
         "write": {
-            "tenantry": Request("/api/admin/bookings", "POST", body, headers=as_write),
-            "bare": Request(f"/bare/{write.id}/bookings/create", "POST", body),
+            "tenantry": Request(
+                "/api/admin/bookings", "POST", body, headers=as_write, distinct_hour="starts_at"
+            ),
+            "bare": Request(
+                f"/bare/{write.id}/bookings/create", "POST", body, distinct_hour="starts_at"
+            ),
         },
     }
 
@@ -198,7 +207,7 @@ def _run_on(
     db = Database(urls)
     try:
         read = seed(db, bookings=config.bookings, label="read")
-        write = seed(db, bookings=1, label="write")
+        write = seed(db, bookings=1, label="write", advance_days=36500)
     finally:
         db.dispose()
     env = _env(urls, data_dir)
