@@ -288,7 +288,6 @@ def calendar(
     return service.calendar(session, start=from_, end=to, include_cancelled=include_cancelled)
 
 
-
 # --- availability ----------------------------------------------------------------------
 
 

@@ -26,6 +26,8 @@ from typing import Any
 import pytest
 import uvicorn
 
+from tests.ports import bound_socket, port_of
+
 CHROMIUM = Path(os.environ.get("TENANTRY_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless",
@@ -52,22 +54,18 @@ except ImportError:  # pragma: no cover - depends on the environment
     sync_playwright = None  # type: ignore[assignment]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class LiveServer:
     url: str
     port: int
     server: uvicorn.Server
     thread: threading.Thread
+    sock: socket.socket
 
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+        self.sock.close()
 
     def host_url(self, host: str) -> str:
         """The same server under another host name (``acme.localhost``)."""
@@ -75,19 +73,23 @@ class LiveServer:
 
 
 def serve(app: Any) -> LiveServer:
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", access_log=False
-    )
+    """The app behind uvicorn on a socket bound here and handed over: the port is ours
+    from the start, never one that was free a moment ago (tests/ports.py)."""
+    sock = bound_socket()
+    port = port_of(sock)
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name=f"uvicorn-{port}", daemon=True
+    )
     thread.start()
     deadline = time.monotonic() + 15
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.02)
-    return LiveServer(f"http://127.0.0.1:{port}", port, server, thread)
+    return LiveServer(f"http://127.0.0.1:{port}", port, server, thread, sock)
 
 
 @pytest.fixture(scope="package")
