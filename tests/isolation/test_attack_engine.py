@@ -236,6 +236,9 @@ NO_B_DATA_TO_SHOW: dict[str, str] = {
     "of permission names as A's, nothing that names B",
     "GET /api/admin/calendar": "the window asked for (this week) holds none of B's bookings "
     "in the world (they are a week ahead); B's bookings are recognised in the booking list",
+    "GET /api/admin/availability": "free start times of one of A's services: times "
+    "only, no record of anyone (B's bookings could only take times away); "
+    "tests/integration/api/test_booking_rules.py checks the times exactly",
     "GET /api/admin/attachments/{attachment_id}/download": "no bytes before an antivirus "
     "verdict: B's pending file answers 409 scan_pending, with no body of B's",
     # OPEN (issue 9): with both walls off these by-id reads answer 404 to the id the

@@ -118,6 +118,12 @@ FEW_2XX = {
     "window (422), and a client may not book here (403); the attack engine attacks its "
     "success path on fresh slots. OPEN: it reached 15% before main's 08:30 changes",
     "POST /api/signup/verify": _SIGNUP,
+    "GET /api/admin/availability": "needs an active service of the tenant and a from..to "
+    "range of at most 31 days in the booking window: generated values rarely meet both "
+    "(422), and a client is refused (403); tests/integration/api/test_booking_rules.py",
+    "POST /api/auth/handoff": "needs a one-time token that POST /api/tenant/handoff "
+    "minted for this host, which no generated body has (403 handoff_invalid); "
+    "tests/integration/test_handoff.py redeems real ones",
     "POST /api/admin/bookings/{booking_id}/confirm": _TRANSITION,
     "POST /api/admin/bookings/{booking_id}/complete": _TRANSITION,
     "POST /api/admin/expenses/{expense_id}/reject": _TRANSITION,

@@ -92,9 +92,17 @@ MAY_STAY_UNEXERCISED: tuple[Exemption, ...] = (
         "a real one",
     ),
     Exemption(
-        "GET /static/{name}",
-        "the web pages' own files (scripts, styles), named by the pages, not by the API; "
-        "no tenant data; tests/e2e/test_browser.py loads them",
+        "GET /static/**",
+        "the web pages' own files (scripts, styles, the API docs' vendored assets) from a "
+        "fixed allow-list, named by the pages, not by the API; no tenant data; "
+        "tests/e2e/browser loads them",
+    ),
+    Exemption(
+        "POST /api/auth/handoff",
+        "redeems a one-time token that POST /api/tenant/handoff minted for this very host "
+        "(tenant switch between tenant hosts); no probe has one, so every probe is refused "
+        "(403 handoff_invalid) and still checked for leaks; tests/integration/"
+        "test_handoff.py redeems real ones, on the wrong host, twice and after logout-all",
     ),
     Exemption(
         "POST /api/signup**",
