@@ -22,7 +22,7 @@ from tenantry.db.unit import UNIT_HOOKS
 from tenantry.http_errors import ErrorResponse
 from tenantry.idempotency.middleware import idempotency_guard
 from tenantry.isolation.scopes import scoped_router
-from tenantry.quotas.dependency import enforce_quota
+from tenantry.quotas.dependency import enforce_quota, refuse_spent_quota
 
 Responses = dict[int | str, dict[str, Any]]
 
@@ -31,10 +31,12 @@ NOT_FOUND: Responses = {404: {"description": "No such record in this tenant (`no
 
 def tenant_router(**kwargs: Any) -> APIRouter:
     """Tenant-scoped routes, authenticated by ``require_tenant``. Every route also gets
-    ``enforce_quota`` (the tenant's and user's request budgets, after authentication;
-    see ``tenantry.quotas``) and ``idempotency_guard`` (a no-op unless a POST carries an
-    ``Idempotency-Key``)."""
+    the tenant's and user's request budgets (see ``tenantry.quotas``): a spent budget
+    is refused first, before any database work (``refuse_spent_quota``), and the
+    request is counted after authentication (``enforce_quota``); and
+    ``idempotency_guard`` (a no-op unless a POST carries an ``Idempotency-Key``)."""
     deps = [
+        Depends(refuse_spent_quota),
         Depends(require_tenant),
         Depends(enforce_quota),
         Depends(idempotency_guard),

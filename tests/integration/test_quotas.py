@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from tenantry.app import create_app
 from tenantry.db.engine import Database
@@ -153,3 +155,52 @@ def test_no_limits_configured_means_no_counting(app: Any, tenant_a: TenantFixtur
     with TestClient(app) as c:
         login(c, tenant_a["owner"])
         assert statuses(c, 12) == [200] * 12
+
+
+@contextmanager
+def statements_on(db: Database) -> Iterator[list[str]]:
+    """The SQL the app role's engine runs meanwhile (a listener on the real engine)."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(db.app_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.app_engine, "before_cursor_execute", record)
+
+
+def test_past_the_budget_a_request_is_refused_before_any_database_work(
+    limited: Any, db: Database, clients: list[TestClient]
+) -> None:
+    """An abusive tenant must cost the others as little as possible: once its budget is
+    spent, its requests are refused from the signed session cookie alone."""
+    tenant = make_tenant(db, roles=("owner",))
+    owner = client_of(limited, tenant["owner"])
+    clients.append(owner)
+    assert statuses(owner, 4) == [200] * 4
+    with statements_on(db) as seen:
+        r = owner.get(CURRENT)
+    assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limited"
+    assert 'comment="user"' in r.headers["RateLimit-Policy"]
+    assert seen == []
+
+
+def test_requests_of_a_signed_out_session_spend_no_budget(
+    limited: Any, db: Database, clients: list[TestClient]
+) -> None:
+    """The early refusal only reads the budget; counting stays after authentication, so
+    an old cookie replayed after sign-out cannot use up its tenant's budget."""
+    tenant = make_tenant(db, roles=("owner", "admin"))
+    owner = client_of(limited, tenant["owner"])
+    clients.append(owner)
+    old = dict(owner.cookies)
+    assert owner.post("/api/auth/logout").status_code in (200, 204)
+    replay = TestClient(limited, cookies=old)
+    clients.append(replay)
+    assert set(statuses(replay, 8)) <= {401, 403}  # refused: revoked session
+    admin = client_of(limited, tenant["admin"])
+    clients.append(admin)
+    assert statuses(admin, 4) == [200] * 4  # the tenant's 6 are all still there

@@ -1,10 +1,38 @@
-"""``enforce_quota``: the tenant routes' budget check, after authentication."""
+"""The tenant routes' budget checks: ``refuse_spent_quota`` before authentication
+(reads only), ``enforce_quota`` after it (counts)."""
 
 from __future__ import annotations
 
+import structlog
 from fastapi import Request
 
-from tenantry.auth.dependencies import CurrentTenant
+from tenantry.auth import cookies
+from tenantry.auth.dependencies import CurrentTenant, SettingsDep
+from tenantry.quotas.limiter import QuotaExceeded
+
+
+async def refuse_spent_quota(request: Request, settings: SettingsDep) -> None:
+    """429 at once when the signed session's tenant or user has spent its budget.
+
+    No database work: the session cookie's signature is checked, nothing else, so an
+    abusive tenant's surplus requests cost the other tenants as little as possible.
+    Nothing is counted here (``enforce_quota`` counts, after authentication)."""
+    limiter = request.app.state.quotas
+    if not limiter.enabled:
+        return
+    session = cookies.read_session(settings, request)
+    if session is None or session.tenant_id is None:
+        return
+    try:
+        await limiter.refuse_if_spent(session.tenant_id, session.user_id)
+    except QuotaExceeded:
+        # The refusal's security event and request metrics belong to the signed
+        # session's tenant (``session_tenant``: the name the event sink trusts for it).
+        request.state.tenant_id = session.tenant_id
+        structlog.contextvars.bind_contextvars(
+            session_tenant=str(session.tenant_id), user=str(session.user_id)
+        )
+        raise
 
 
 async def enforce_quota(request: Request, ctx: CurrentTenant) -> None:

@@ -118,19 +118,52 @@ class QuotaLimiter:
         reset, remaining = await limiter.get_window_stats(item, NAMESPACE, *key)
         return False, reset, remaining
 
-    # ---- the check -----------------------------------------------------------------
+    async def _spent(self, item: RateLimitItem, *key: str) -> tuple[float, int] | None:
+        """(reset time, remaining) when the budget is already spent; counts nothing."""
+        if not self.shared:
+            if self._memory.test(item, NAMESPACE, *key):
+                return None
+            return self._memory.get_window_stats(item, NAMESPACE, *key)
+        limiter = self._async_limiter()
+        if await limiter.test(item, NAMESPACE, *key):
+            return None
+        return await limiter.get_window_stats(item, NAMESPACE, *key)
 
-    async def check(self, tenant_id: uuid.UUID, user_id: uuid.UUID | None) -> None:
-        """Count one request of ``user_id`` in ``tenant_id``; raise ``QuotaExceeded``
-        when either budget is spent (the user's first: a single busy user is stopped
-        before they use up the whole tenant's budget)."""
-        budgets = await self.budgets(tenant_id)
+    # ---- the checks ----------------------------------------------------------------
+
+    def _checks(
+        self, budgets: Budgets, tenant_id: uuid.UUID, user_id: uuid.UUID | None
+    ) -> list[tuple[str, RateLimitItem, tuple[str, ...]]]:
         checks: list[tuple[str, RateLimitItem, tuple[str, ...]]] = []
         if budgets.user is not None and user_id is not None:
             checks.append(("user", budgets.user, ("user", str(tenant_id), str(user_id))))
         if budgets.tenant is not None:
             checks.append(("tenant", budgets.tenant, ("tenant", str(tenant_id))))
-        for name, item, key in checks:
+        return checks
+
+    async def refuse_if_spent(self, tenant_id: uuid.UUID, user_id: uuid.UUID | None) -> None:
+        """Raise ``QuotaExceeded`` when a budget is already spent, counting nothing.
+
+        Runs before authentication, from the signed session cookie alone, so that an
+        abusive tenant's surplus costs no database work. It only reads: a replayed
+        cookie of a signed-out session can be refused here, never spend a budget."""
+        if not self.enabled or (self.overrides and not self.names.cached(tenant_id)[0]):
+            return  # overrides need the tenant's slug: leave it to ``check``
+        for name, item, key in self._checks(await self.budgets(tenant_id), tenant_id, user_id):
+            try:
+                spent = await self._spent(item, *key)
+            except Exception as exc:  # the shared storage is away: fail open, loudly
+                self._warn(exc)
+                return
+            if spent is not None:
+                reset, remaining = spent
+                raise QuotaExceeded(headers=_headers(name, item, reset, remaining))
+
+    async def check(self, tenant_id: uuid.UUID, user_id: uuid.UUID | None) -> None:
+        """Count one request of ``user_id`` in ``tenant_id``; raise ``QuotaExceeded``
+        when either budget is spent (the user's first: a single busy user is stopped
+        before they use up the whole tenant's budget)."""
+        for name, item, key in self._checks(await self.budgets(tenant_id), tenant_id, user_id):
             try:
                 allowed, reset, remaining = await self._hit(item, *key)
             except Exception as exc:  # the shared storage is away: fail open, loudly
