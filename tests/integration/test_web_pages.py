@@ -51,6 +51,23 @@ def test_pages_carry_a_strict_policy_and_the_sessions_csrf_token_only_when_signe
         assert browser.get("/favicon.ico").headers["content-type"].startswith("image/svg+xml")
 
 
+def test_every_e_mailed_link_opens_a_page_with_its_form(app: Any) -> None:
+    """The account mails link to ``/verify-email``, ``/reset-password`` and
+    ``/accept-invitation`` (``auth.tokens.PAGES``): each is a page, not a 404, whose script
+    posts the token to the API; the sign-in page leads to ``/forgot-password``."""
+    from tenantry.auth.tokens import PAGES
+
+    forms = {"/verify-email": "verify", "/reset-password": "reset",
+             "/accept-invitation": "invitation", "/forgot-password": "forgot"}  # fmt: skip
+    assert set(PAGES.values()) <= set(forms)
+    with TestClient(app) as browser:
+        for path, form in forms.items():
+            r = browser.get(f"{path}?token=abc")
+            assert r.status_code == 200, path
+            assert f'data-form="{form}"' in r.text
+        assert 'href="/forgot-password"' in browser.get("/login").text
+
+
 def test_signed_out_app_pages_go_to_sign_in_and_come_back(app: Any) -> None:
     with TestClient(app) as browser:
         r = browser.get("/app/invoices/123?x=1", follow_redirects=False)

@@ -118,6 +118,30 @@ def signup_page(request: Request) -> HTMLResponse:
     return render("account.html", request=request, title="Create an account", form="signup")
 
 
+@router.get("/verify-email", response_class=HTMLResponse)
+def verify_email_page(request: Request) -> HTMLResponse:
+    """The e-mailed sign-up link (``?token=``): confirm the address with the password."""
+    return render("account.html", request=request, title="Confirm your address", form="verify")
+
+
+@router.get("/forgot-password", response_class=HTMLResponse)
+def forgot_password_page(request: Request) -> HTMLResponse:
+    """Ask for a password-reset link."""
+    return render("account.html", request=request, title="Reset your password", form="forgot")
+
+
+@router.get("/reset-password", response_class=HTMLResponse)
+def reset_password_page(request: Request) -> HTMLResponse:
+    """The e-mailed reset link (``?token=``): choose a new password."""
+    return render("account.html", request=request, title="Choose a new password", form="reset")
+
+
+@router.get("/accept-invitation", response_class=HTMLResponse)
+def accept_invitation_page(request: Request) -> HTMLResponse:
+    """The e-mailed invitation link (``?token=``): see who invites you, then join."""
+    return render("account.html", request=request, title="Your invitation", form="invitation")
+
+
 @router.get("/auth/handoff", response_class=HTMLResponse)
 def handoff_page(request: Request) -> HTMLResponse:
     """Arriving from another tenant's host: the page redeems the one-time token."""
