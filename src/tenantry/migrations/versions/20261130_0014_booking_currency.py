@@ -1,7 +1,7 @@
 """Booking settings: the tenant's currency (prices and new invoices are shown in it).
 
-Revision ID: 20261130_0012
-Revises: 20261130_0011
+Revision ID: 20261130_0014
+Revises: 20261130_0013
 Create Date: 2026-11-30
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "20261130_0012"
-down_revision = "20261130_0011"
+revision = "20261130_0014"
+down_revision = "20261130_0013"
 branch_labels = None
 depends_on = None
 
