@@ -64,12 +64,12 @@ export async function render(view, ctx) {
       ],
       submit: "Send invitation",
       onSubmit: async (values, formEl) => {
-        const answer = await post("/api/admin/team-members", { ...values, name: values.name || "" });
+        // An invitation names an address, never an account: the person joins with this
+        // role when they accept the e-mailed link (their consent).
+        const answer = await post("/api/admin/invitations", { ...values, name: values.name || "" });
         formEl.reset();
         clear(result).appendChild(h("p", { class: "notice", role: "status",
-          text: answer.temporary_password
-            ? `${answer.member.email} was added. Their temporary password is ${answer.temporary_password} — share it privately.`
-            : `An invitation was emailed to ${answer.member ? answer.member.email : values.email}.` }));
+          text: `An invitation was e-mailed to ${answer.email}. They join as ${words(answer.role)} when they accept it.` }));
         list.refresh();
       },
     });
