@@ -1,6 +1,7 @@
 """The e-mailed account links, end to end in Chromium against a served app whose mail
-goes to an in-process SMTP server: a password reset, and an invitation accepted by a
-person with no account, who then signs in. Screenshots: build/screenshots/."""
+goes to an in-process SMTP server: a sign-up confirmed from its link, a password reset,
+and an invitation sent from the Team page and accepted by a person with no account, who
+then signs in. Screenshots: build/screenshots/."""
 
 from __future__ import annotations
 
@@ -145,3 +146,32 @@ def test_an_invited_person_joins_from_the_e_mailed_link_and_signs_in(
         assert r.status_code == 200, r.text
         current = sam.get("/api/tenant/current")
         assert current.status_code == 200 and current.json()["role"] == "staff", current.text
+
+
+def test_a_newcomer_signs_up_on_a_tenant_host_and_confirms_from_the_e_mailed_link(
+    browser: Browser,
+    db: Database,
+    mailbox: Mailbox,  # noqa: F811
+    mail_served: tuple[LiveServer, Settings],
+    shoot: Callable[..., Path],
+) -> None:
+    server, configured = mail_served
+    tenant = make_tenant(db, roles=("owner",))
+    address = f"pat-{uuid.uuid4().hex[:8]}@example.test"
+    page = _page(browser, server.host_url(f"{tenant.slug}.localhost"))
+    try:
+        page.goto("/signup")
+        page.locator("input[name=name]").fill("Pat Visitor")
+        page.locator("input[name=email]").fill(address)
+        page.locator("input[name=password]").fill("a-long-enough-password")
+        page.get_by_role("button", name="Create account").click()
+        expect(page.locator("#signup-sent")).to_contain_text("Check your inbox")
+        _deliver(db, configured)
+        page.goto(_link(mailbox, address, "/verify-email"))
+        page.locator("input[name=password]").fill("a-long-enough-password")
+        page.get_by_role("button", name="Confirm my address").click()
+        expect(page.locator("#tenant-role")).to_have_text("Client")
+        shoot(page, "confirmed-client")
+        assert not page.errors  # type: ignore[attr-defined]
+    finally:
+        page.context.close()
