@@ -53,9 +53,10 @@ class Settings(BaseSettings):
     # for PgBouncer >= 1.21 with max_prepared_statements > 0, or a session-mode pooler.
     app_database_prepare: bool = False
 
-    # Comma-separated list of secrets; the first signs, all verify (key rotation).
+    # Secrets never show in a repr (error reports capture local variables, a Settings
+    # among them). Comma-separated list of secrets; the first signs, all verify.
     # Unset in development: one is generated once and kept in <data_dir>/secrets.json.
-    secret_keys: str | None = None
+    secret_keys: str | None = Field(default=None, repr=False)
 
     base_domain: str = "localhost"
     # Further host names served like the base domain (no tenant from the host), e.g.
@@ -90,7 +91,7 @@ class Settings(BaseSettings):
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
     smtp_username: str | None = None
-    smtp_password: str | None = None
+    smtp_password: str | None = Field(default=None, repr=False)
     smtp_starttls: bool = False
     mail_from: str = "Tenantry <no-reply@tenantry.localhost>"
     # Where the links in account e-mails (verify, reset, invitation) point. Links are
@@ -99,10 +100,10 @@ class Settings(BaseSettings):
 
     # Payments webhook: HMAC-SHA256 over "timestamp.payload" (Stripe style).
     # Unset in development: generated once into <data_dir>/secrets.json.
-    payments_webhook_secret: str | None = None
+    payments_webhook_secret: str | None = Field(default=None, repr=False)
     payments_webhook_tolerance_s: int = 300
     # Antivirus scanner callback: shared secret sent in a header.
-    av_callback_secret: str | None = None
+    av_callback_secret: str | None = Field(default=None, repr=False)
 
     upload_max_bytes: int = 10 * 1024 * 1024
     # Every request body is bounded while it streams in (tenantry.kit.body_limit):
@@ -127,7 +128,7 @@ class Settings(BaseSettings):
 
     # Observability (tenantry.observability). /metrics needs this bearer token when set;
     # unset, it answers only clients on the loopback address.
-    metrics_token: str | None = None
+    metrics_token: str | None = Field(default=None, repr=False)
     # Bounded tenant label on metrics: these slugs (comma-separated) always get their
     # own label, plus the first N other tenants a process sees; the rest are "other".
     metrics_tenants: str = ""
