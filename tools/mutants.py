@@ -51,8 +51,8 @@ PY = sys.executable
 # Served builds with one data wall switched off (applied on top of the mutant).
 RLS_OFF = (
     "tenantry/db/bootstrap.py",
-    "app=admin.set(username=app_role, password=app_pw, database=database)",
-    "app=admin.set(username=migrator_role, password=migrator_pw, database=database)",
+    "    app = admin.set(username=app_role, password=app_pw, database=database)\n",
+    "    app = admin.set(username=migrator_role, password=migrator_pw, database=database)\n",
 )
 GUARD_READ_FILTER = (
     "tenantry/isolation/guard.py",
@@ -205,18 +205,24 @@ MUTANTS: tuple[Mutant, ...] = (
         (AUTH,),
         probe_only=CURRENT,
     ),
+    # Sessions are ended two ways since server-side session rows came in (issue 8): the
+    # row is deleted and the user's session version bumped. Removing only the version
+    # compare in require_tenant changes nothing anyone can see (tests and probe both
+    # passed, 08:40 run) — the mutant is logout-all ending nothing at all.
     Mutant(
-        "session-version",
-        "sessions survive logout-all (session version not compared)",
+        "logout-all",
+        "logout-all ends no session (no version bump, session rows kept)",
         (
             (
-                "tenantry/auth/dependencies.py",
-                "        if access is None or access.session_version != session.session_version:\n"
-                "            raise _refuse(request, SessionRevoked(), user=session.user_id)\n"
-                "        if access.tenant_status",
-                "        if access is None:\n"
-                "            raise _refuse(request, SessionRevoked(), user=session.user_id)\n"
-                "        if access.tenant_status",
+                "tenantry/auth/service.py",
+                "            .values(session_version=User.session_version + 1)\n",
+                "            .values(session_version=User.session_version)\n",
+            ),
+            (
+                "tenantry/auth/service.py",
+                "        s.execute(delete(UserSession).where(UserSession.user_id == user_id))\n"
+                "    return int(version or 0)",
+                "    return int(version or 0)",
             ),
         ),
         (AUTH,),
@@ -280,12 +286,14 @@ MUTANTS: tuple[Mutant, ...] = (
         (
             (
                 "tenantry/attachments/service.py",
-                "    if owner != client_id:",
-                "    if False:",
+                "attachment.service_request_id, owner=owner) is None\n",
+                "attachment.service_request_id, owner=None) is None\n",
             ),
         ),
         ("tests/integration/api/test_attachments.py",),
-        probe_only=("/api/portal/attachments",),
+        # With the service requests selected too, A's other client makes a request and
+        # an attachment of its own before the sweep: the file the mutant gives away.
+        probe_only=("/api/portal/attachments", "/api/portal/service-requests"),
     ),
     Mutant(
         "idempotency-user",

@@ -501,6 +501,8 @@ class Engine:
         for stats in self.report.routes.values():
             if stats.skipped or stats.exercised or stats.exempt:
                 continue
+            if self.cfg.select is not None and not self.cfg.select(stats.route):
+                continue  # outside --only: reached only to prepare a selected route
             detail = (
                 "no probe got past authentication/validation "
                 f"({dict(stats.statuses)}); baseline: {stats.baseline or '-'}"
