@@ -406,7 +406,10 @@ def run_probe(tree: Path, only: tuple[str, ...], log: Path) -> str:
     serve_log = log.with_suffix(".serve.log")
     with serve_log.open("w") as out:
         server = subprocess.Popen(  # noqa: S603
-            [PY, "-m", "tenantry.ops.cli", "serve", "--data-dir", str(data), "--port", "0"],
+            # No job worker: a background job changing B's rows mid-run would be blamed
+            # on whichever probe ran then (the control would show the worker, not HTTP).
+            [PY, "-m", "tenantry.ops.cli", "serve", "--data-dir", str(data), "--port", "0",
+             "--no-job-worker"],
             cwd=tree, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     try:
