@@ -28,7 +28,8 @@ from tenantry.probe.report import (
 from tenantry.probe.requests import param_resource
 from tenantry.probe.spec import Operation, fill_path
 from tenantry.probe.state import RunState
-from tenantry.probe.values import STYLES
+from tenantry.probe.success import created_id
+from tenantry.probe.values import STYLES, Slot
 
 LOGIN = "POST /api/auth/login"
 CURRENT = "GET /api/tenant/current"
@@ -91,16 +92,32 @@ def seed_other_client(run: RunState) -> int:
     made = 0
     if other is None:
         return made
-    for op in run.tenant_ops():
-        if op.method != "POST" or op.path_params or not op.allows("client"):
-            continue
-        if not op.path.startswith("/api/portal/"):
-            continue
+    portal = [
+        op
+        for op in run.tenant_ops()
+        if op.method == "POST" and op.allows("client") and op.path.startswith("/api/portal/")
+    ]
+    created: dict[str, str] = {}  # collection path -> a record made there
+    for op in [op for op in portal if not op.path_params]:
         for style in STYLES[:2]:
             sent = run.requests.send(other, run.requests.build(op, other, style))
             if 200 <= sent.status < 300:
                 made += 1
+                record = created_id(sent.body, op)
+                if record is not None:
+                    created[op.path] = record
                 break
+    # Then what hangs from those records (a file on the request, a chat message): the
+    # child collections, i.e. ``<collection>/{id}/<child>`` that can also be listed.
+    listed = {op.path for op in run.spec.operations if op.method == "GET"}
+    for op in [op for op in portal if len(op.path_params) == 1 and op.path in listed]:
+        parent = op.path[: op.path.index("{")].rstrip("/")
+        if parent not in created:
+            continue
+        req = run.requests.build(op, other, STYLES[0])
+        req = req.with_slot(Slot("path", op.path_params[0].name, None), created[parent])
+        if 200 <= run.requests.send(other, req).status < 300:
+            made += 1
     return made
 
 

@@ -135,7 +135,7 @@ class SuccessPath:
             req = self.run.requests.build(creator, actor, style)
             sent = self.send(creator, actor, req, "prepare")
             if ok(sent):
-                return _created_id(sent.body, creator)
+                return created_id(sent.body, creator)
             if sent.status not in (409, 422):  # a clash (slot taken): the next try differs
                 return None
         return None
@@ -157,7 +157,7 @@ def _with_path(req: Req, name: str, value: str) -> Req:
     return req.with_slot(Slot("path", name, None), value)
 
 
-def _created_id(body: Any, creator: Operation) -> str | None:
+def created_id(body: Any, creator: Operation) -> str | None:
     """The new record's id in a creation answer: ``id`` (or ``<resource>_id``,
     ``user_id``) at the top, else in a nested object (``{"member": {"user_id": …}}``)."""
     if not isinstance(body, dict):
