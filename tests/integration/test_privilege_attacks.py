@@ -333,8 +333,8 @@ def make_sent_invoice(db, tenant, total: int = 4200) -> uuid.UUID:
         lines=[InvoiceLineIn(description="Work", quantity=1, unit_price_cents=total)],
     )
     with tenant_context(TenantContext(tenant_id=tenant.id)), db.session() as s:
-        invoice = invoice_service.create_invoice(session=s, data=data)
-        invoice_service.transition(session=s, invoice_id=invoice.id, action="send")
+        invoice = invoice_service.create_invoice(s, data=data)
+        invoice_service.transition(s, invoice_id=invoice.id, action="send")
         return invoice.id
 
 

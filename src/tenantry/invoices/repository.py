@@ -1,4 +1,5 @@
-"""Invoice queries. The only code here that touches the database.
+"""Invoices: the kit's repository (the client owns an invoice), the list order and the
+tenant's highest number.
 
 No tenant filter is written by hand: the ORM guard scopes every statement to the
 context's tenant and row-level security enforces it again.
@@ -7,81 +8,53 @@ context's tenant and row-level security enforces it again.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 
-from sqlalchemy import Integer, cast, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Integer, Select, cast, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from tenantry.auth.models import Membership
-from tenantry.bookings.models import Booking
+from tenantry.invoices.errors import InvoiceNotFound, NumberTaken
 from tenantry.invoices.models import Invoice
+from tenantry.kit.errors import UnknownBooking, UnknownClient
+from tenantry.kit.repository import Repository
 
 NUMBER_PREFIX = "INV-"
-NUMBER_UNIQUE = "uq_invoices_tenant_id_number"
+
+invoices = Repository(
+    Invoice,
+    owner=Invoice.client_id,
+    not_found=InvoiceNotFound,
+    constraints={
+        "uq_invoices_tenant_id_number": NumberTaken,
+        # The client or booking vanished between the check and the insert.
+        "fk_invoices_client_id": UnknownClient,
+        "fk_invoices_booking_id": UnknownBooking,
+    },
+)
+WITH_LINES = (selectinload(Invoice.lines),)
 
 
-def constraint_name(exc: IntegrityError) -> str | None:
-    """The violated constraint's name (psycopg exposes it as ``diag``)."""
-    diag = getattr(exc.orig, "diag", None)
-    return getattr(diag, "constraint_name", None)
-
-
-def list_invoices(
-    session: Session,
+def by_creation(
     *,
     status: str | None,
-    client_id: uuid.UUID | None,
-    limit: int,
-    offset: int,
-    hide_drafts: bool = False,
+    client_id: uuid.UUID | None = None,
+    owner: uuid.UUID | None = None,
     oldest_first: bool = False,
-) -> tuple[Sequence[Invoice], int]:
-    conditions = []
+) -> Select[Invoice]:
+    """Newest first (or oldest). A client (``owner``) never sees drafts: they are the
+    business's work in progress."""
+    order = (
+        (Invoice.created_at, Invoice.id)
+        if oldest_first
+        else (Invoice.created_at.desc(), Invoice.id)
+    )
+    stmt = invoices.select(owner=owner).order_by(*order)
+    if owner is not None:
+        stmt = stmt.where(Invoice.status != "draft")
     if status is not None:
-        conditions.append(Invoice.status == status)
+        stmt = stmt.where(Invoice.status == status)
     if client_id is not None:
-        conditions.append(Invoice.client_id == client_id)
-    if hide_drafts:
-        conditions.append(Invoice.status != "draft")
-    total = session.scalar(select(func.count()).select_from(Invoice).where(*conditions)) or 0
-    rows = session.scalars(
-        select(Invoice)
-        .where(*conditions)
-        .order_by(
-            *(
-                (Invoice.created_at, Invoice.id)
-                if oldest_first
-                else (Invoice.created_at.desc(), Invoice.id)
-            )
-        )
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    return rows, total
-
-
-def get_invoice(
-    session: Session,
-    *,
-    invoice_id: uuid.UUID,
-    with_lines: bool = False,
-    for_update: bool = False,
-) -> Invoice | None:
-    stmt = select(Invoice).where(Invoice.id == invoice_id)
-    if with_lines:
-        stmt = stmt.options(selectinload(Invoice.lines))
-    if for_update:
-        stmt = stmt.with_for_update()
-    return session.scalar(stmt)
-
-
-def get_membership(session: Session, *, user_id: uuid.UUID) -> Membership | None:
-    return session.scalar(select(Membership).where(Membership.user_id == user_id))
-
-
-def get_booking(session: Session, *, booking_id: uuid.UUID) -> Booking | None:
-    return session.scalar(select(Booking).where(Booking.id == booking_id))
+        stmt = stmt.where(Invoice.client_id == client_id)
+    return stmt
 
 
 def highest_number(session: Session) -> int:
@@ -93,11 +66,3 @@ def highest_number(session: Session) -> int:
         )
     )
     return int(value or 0)
-
-
-def insert_invoice(session: Session, invoice: Invoice) -> None:
-    """Insert inside a savepoint so a unique violation leaves the request's
-    transaction usable (the caller retries with the next number)."""
-    with session.begin_nested():
-        session.add(invoice)
-        session.flush()

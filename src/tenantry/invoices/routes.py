@@ -4,32 +4,41 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import Depends, Query
 
-from tenantry.auth.dependencies import ClientMember, DatabaseDep, TenantSession
+from tenantry.auth.dependencies import DatabaseDep, TenantSession
 from tenantry.invoices import service
 from tenantry.invoices.schemas import InvoiceCreate, InvoiceDetail, InvoiceOut, InvoiceStatus
 from tenantry.isolation.context import TenantContext
+from tenantry.kit.actor import PortalClient
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.catalog import reads_for
 from tenantry.permissions.dependencies import RequirePermission, require_permissions
-from tenantry.routing import tenant_router
+from tenantry.routing import NOT_FOUND, Responses, tenant_router
 
 InvoicesRead = Annotated[TenantContext, Depends(RequirePermission("invoices.read"))]
 InvoicesWrite = Annotated[TenantContext, Depends(RequirePermission("invoices.write"))]
 
-_ERROR = {"description": 'Error (`{"error": {"code", "message", "request_id"}}`).'}
-_READ_ERRORS: dict[int | str, dict[str, Any]] = {401: _ERROR, 403: _ERROR, 404: _ERROR}
-_WRITE_ERRORS: dict[int | str, dict[str, Any]] = {**_READ_ERRORS, 409: _ERROR, 422: _ERROR}
+CREATE: Responses = {
+    422: {
+        "description": "Invalid input, `unknown_client`, `unknown_booking`,"
+        " `booking_client_mismatch` or `invoice_total_negative`"
+    },
+    409: {"description": "No invoice number could be allocated (`invoice_number_conflict`)"},
+}
+TRANSITION: Responses = {
+    **NOT_FOUND,
+    409: {"description": "Not allowed in the invoice's status (`invalid_transition`)"},
+}
 
 admin = tenant_router(prefix="/api/admin/invoices", tags=["invoices"])
 portal = tenant_router(prefix="/api/portal/invoices", tags=["portal", "invoices"])
 routers = [admin, portal]
 
 
-@admin.get("", response_model=Page[InvoiceOut], responses=_READ_ERRORS)
+@admin.get("", response_model=Page[InvoiceOut])
 def list_invoices(
     ctx: InvoicesRead,
     session: TenantSession,
@@ -41,23 +50,13 @@ def list_invoices(
     ] = "newest",
 ) -> Page[InvoiceOut]:
     """The tenant's invoices, newest first (or oldest), optionally by status and client."""
-    rows, total = service.list_invoices(
-        session=session,
-        status=status,
-        client_id=client_id,
-        limit=page.limit,
-        offset=page.offset,
-        oldest_first=order == "oldest",
+    found = service.list_invoices(
+        session, status=status, client_id=client_id, oldest_first=order == "oldest", page=page
     )
-    return Page[InvoiceOut](
-        items=[InvoiceOut.model_validate(r) for r in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return found.map(InvoiceOut.model_validate)
 
 
-@admin.post("", response_model=InvoiceDetail, status_code=201, responses=_WRITE_ERRORS)
+@admin.post("", response_model=InvoiceDetail, status_code=201, responses=CREATE)
 def create_invoice(
     ctx: InvoicesWrite, session: TenantSession, db: DatabaseDep, body: InvoiceCreate
 ) -> InvoiceDetail:
@@ -65,77 +64,66 @@ def create_invoice(
 
     Line amounts (quantity * unit price) and the total are computed here; the number
     (``INV-000123``) is the tenant's next. The client must be an active client member of
-    this tenant (422 `client_not_found` / `not_a_client`); an optional booking must be
-    this tenant's and the same client's (422 `booking_not_found` /
+    this tenant (else 422 `unknown_client`); an optional booking must be this tenant's
+    and the same client's (422 `unknown_booking` /
     `booking_client_mismatch`; naming a booking needs `bookings.read` too). A negative
     total is 422 `invoice_total_negative`.
     """
     require_permissions(db, ctx, *reads_for(booking_id=body.booking_id))
-    return InvoiceDetail.model_validate(service.create_invoice(session=session, data=body))
+    return InvoiceDetail.model_validate(service.create_invoice(session, data=body))
 
 
-@admin.get("/{invoice_id}", response_model=InvoiceDetail, responses=_READ_ERRORS)
+@admin.get("/{invoice_id}", response_model=InvoiceDetail, responses=NOT_FOUND)
 def get_invoice(ctx: InvoicesRead, session: TenantSession, invoice_id: uuid.UUID) -> InvoiceDetail:
     """One invoice with its lines (404 `not_found` when not this tenant's)."""
-    return InvoiceDetail.model_validate(service.get_invoice(session=session, invoice_id=invoice_id))
+    return InvoiceDetail.model_validate(service.get_invoice(session, invoice_id=invoice_id))
 
 
-@admin.post("/{invoice_id}/send", response_model=InvoiceDetail, responses=_WRITE_ERRORS)
+@admin.post("/{invoice_id}/send", response_model=InvoiceDetail, responses=TRANSITION)
 def send_invoice(
     ctx: InvoicesWrite, session: TenantSession, invoice_id: uuid.UUID
 ) -> InvoiceDetail:
     """Issue a draft: `draft → sent`, sets `issued_at` (else 409 `invalid_transition`)."""
-    invoice = service.transition(session=session, invoice_id=invoice_id, action="send")
+    invoice = service.transition(session, invoice_id=invoice_id, action="send")
     return InvoiceDetail.model_validate(invoice)
 
 
-@admin.post("/{invoice_id}/mark-paid", response_model=InvoiceDetail, responses=_WRITE_ERRORS)
+@admin.post("/{invoice_id}/mark-paid", response_model=InvoiceDetail, responses=TRANSITION)
 def mark_invoice_paid(
     ctx: InvoicesWrite, session: TenantSession, invoice_id: uuid.UUID
 ) -> InvoiceDetail:
     """Record a payment received outside the provider: `sent → paid`, sets `paid_at`
     (else 409 `invalid_transition`)."""
-    invoice = service.transition(session=session, invoice_id=invoice_id, action="mark_paid")
+    invoice = service.transition(session, invoice_id=invoice_id, action="mark_paid")
     return InvoiceDetail.model_validate(invoice)
 
 
-@admin.post("/{invoice_id}/void", response_model=InvoiceDetail, responses=_WRITE_ERRORS)
+@admin.post("/{invoice_id}/void", response_model=InvoiceDetail, responses=TRANSITION)
 def void_invoice(
     ctx: InvoicesWrite, session: TenantSession, invoice_id: uuid.UUID
 ) -> InvoiceDetail:
     """Cancel an invoice: `draft|sent → void`. A paid invoice cannot be voided
     (409 `invalid_transition`)."""
-    invoice = service.transition(session=session, invoice_id=invoice_id, action="void")
+    invoice = service.transition(session, invoice_id=invoice_id, action="void")
     return InvoiceDetail.model_validate(invoice)
 
 
-@portal.get("", response_model=Page[InvoiceOut], responses=_READ_ERRORS)
+@portal.get("", response_model=Page[InvoiceOut])
 def list_my_invoices(
-    ctx: ClientMember,
+    client: PortalClient,
     session: TenantSession,
     page: Pagination,
     status: Annotated[InvoiceStatus | None, Query(description="Only this status.")] = None,
 ) -> Page[InvoiceOut]:
     """The signed-in client's own invoices (sent, paid, void — never drafts)."""
-    assert ctx.user_id is not None
-    rows, total = service.list_client_invoices(
-        session=session, client_id=ctx.user_id, status=status, limit=page.limit, offset=page.offset
-    )
-    return Page[InvoiceOut](
-        items=[InvoiceOut.model_validate(r) for r in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    found = service.list_invoices(session, status=status, owner=client.user_id, page=page)
+    return found.map(InvoiceOut.model_validate)
 
 
-@portal.get("/{invoice_id}", response_model=InvoiceDetail, responses=_READ_ERRORS)
+@portal.get("/{invoice_id}", response_model=InvoiceDetail, responses=NOT_FOUND)
 def get_my_invoice(
-    ctx: ClientMember, session: TenantSession, invoice_id: uuid.UUID
+    client: PortalClient, session: TenantSession, invoice_id: uuid.UUID
 ) -> InvoiceDetail:
     """One of the client's own invoices with its lines; anyone else's, and drafts, are 404."""
-    assert ctx.user_id is not None
-    invoice = service.get_client_invoice(
-        session=session, client_id=ctx.user_id, invoice_id=invoice_id
-    )
+    invoice = service.get_invoice(session, invoice_id=invoice_id, owner=client.user_id)
     return InvoiceDetail.model_validate(invoice)

@@ -13,15 +13,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tenantry.kit.schemas import Input
+
 InvoiceStatus = Literal["draft", "sent", "paid", "void"]
 
 MAX_QUANTITY = 100_000
 MAX_UNIT_PRICE_CENTS = 100_000_000_00  # 100 million in major units
 
 
-class InvoiceLineIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class InvoiceLineIn(Input):
     description: str = Field(min_length=1, max_length=500)
     quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY)
     unit_price_cents: int = Field(
@@ -31,9 +31,7 @@ class InvoiceLineIn(BaseModel):
     )
 
 
-class InvoiceCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class InvoiceCreate(Input):
     client_id: uuid.UUID = Field(description="User id of a member of this tenant.")
     booking_id: uuid.UUID | None = Field(
         default=None, description="A booking of this tenant, for the same client."

@@ -14,16 +14,29 @@ COMMITTED the retry sees the winner's committed row). Services flush, never comm
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tenantry.errors import Conflict, NotFound, TenantryError
-from tenantry.invoices import repository
+from tenantry.bookings import repository as bookings_repo
+from tenantry.invoices.errors import (
+    BookingClientMismatch,
+    InvoiceNumberConflict,
+    NegativeTotal,
+    NumberTaken,
+)
 from tenantry.invoices.models import Invoice, InvoiceLine
+from tenantry.invoices.repository import (
+    NUMBER_PREFIX,
+    WITH_LINES,
+    by_creation,
+    highest_number,
+    invoices,
+)
 from tenantry.invoices.schemas import InvoiceCreate
+from tenantry.kit.errors import InvalidTransition, UnknownBooking, UnknownClient
+from tenantry.kit.members import find_member
+from tenantry.kit.pagination import Page, PageParams
 from tenantry.tenant_settings import service as settings_service
 
 NUMBER_ATTEMPTS = 8
@@ -36,102 +49,42 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
 }
 
 
-class InvalidTransition(Conflict):
-    code = "invalid_transition"
-    message = "The invoice's status does not allow this."
-
-
-class InvoiceNumberConflict(Conflict):
-    code = "invoice_number_conflict"
-    message = "Could not allocate an invoice number; try again."
-
-
-class InvalidInvoice(TenantryError):
-    status_code = 422
-
-
-class ClientNotFound(InvalidInvoice):
-    code = "client_not_found"
-    message = "The client is not a member of this tenant."
-
-
-class NotAClient(InvalidInvoice):
-    code = "not_a_client"
-    message = "Invoices are addressed to an active client of this tenant."
-
-
-class BookingNotFound(InvalidInvoice):
-    code = "booking_not_found"
-    message = "The booking does not exist in this tenant."
-
-
-class BookingClientMismatch(InvalidInvoice):
-    code = "booking_client_mismatch"
-    message = "The booking belongs to another client."
-
-
-class NegativeTotal(InvalidInvoice):
-    code = "invoice_total_negative"
-    message = "The invoice total may not be negative."
-
-
 def format_number(n: int) -> str:
-    return f"{repository.NUMBER_PREFIX}{n:06d}"
+    return f"{NUMBER_PREFIX}{n:06d}"
 
 
 def list_invoices(
-    *,
     session: Session,
+    *,
     status: str | None,
-    client_id: uuid.UUID | None,
-    limit: int,
-    offset: int,
+    client_id: uuid.UUID | None = None,
+    owner: uuid.UUID | None = None,
     oldest_first: bool = False,
-) -> tuple[Sequence[Invoice], int]:
-    return repository.list_invoices(
-        session,
-        status=status,
-        client_id=client_id,
-        limit=limit,
-        offset=offset,
-        oldest_first=oldest_first,
-    )
+    page: PageParams,
+) -> Page[Invoice]:
+    """The tenant's invoices; with ``owner``, that client's own (drafts never shown)."""
+    stmt = by_creation(status=status, client_id=client_id, owner=owner, oldest_first=oldest_first)
+    return invoices.page(session, stmt, page)
 
 
-def get_invoice(*, session: Session, invoice_id: uuid.UUID) -> Invoice:
-    invoice = repository.get_invoice(session, invoice_id=invoice_id, with_lines=True)
-    if invoice is None:
-        raise NotFound()
+def get_invoice(
+    session: Session, *, invoice_id: uuid.UUID, owner: uuid.UUID | None = None
+) -> Invoice:
+    """With ``owner``: another client's invoice, and a draft, look exactly like a
+    missing one (404)."""
+    invoice = invoices.get_or_404(session, invoice_id, owner=owner, options=WITH_LINES)
+    if owner is not None and invoice.status == "draft":
+        raise invoices.not_found()
     return invoice
 
 
-def list_client_invoices(
-    *, session: Session, client_id: uuid.UUID, status: str | None, limit: int, offset: int
-) -> tuple[Sequence[Invoice], int]:
-    """A client's own invoices; drafts are the business's work in progress, never shown."""
-    return repository.list_invoices(
-        session, status=status, client_id=client_id, limit=limit, offset=offset, hide_drafts=True
-    )
-
-
-def get_client_invoice(*, session: Session, client_id: uuid.UUID, invoice_id: uuid.UUID) -> Invoice:
-    """Another client's invoice, and a draft, look exactly like a missing one (404)."""
-    invoice = repository.get_invoice(session, invoice_id=invoice_id, with_lines=True)
-    if invoice is None or invoice.client_id != client_id or invoice.status == "draft":
-        raise NotFound()
-    return invoice
-
-
-def create_invoice(*, session: Session, data: InvoiceCreate) -> Invoice:
-    membership = repository.get_membership(session, user_id=data.client_id)
-    if membership is None:
-        raise ClientNotFound()
-    if membership.role != "client" or membership.status != "active":
-        raise NotAClient()
+def create_invoice(session: Session, *, data: InvoiceCreate) -> Invoice:
+    if find_member(session, user_id=data.client_id, roles=("client",)) is None:
+        raise UnknownClient()
     if data.booking_id is not None:
-        booking = repository.get_booking(session, booking_id=data.booking_id)
+        booking = bookings_repo.get(session, booking_id=data.booking_id)
         if booking is None:
-            raise BookingNotFound()
+            raise UnknownBooking()
         if booking.client_id != data.client_id:
             raise BookingClientMismatch()
     lines = [
@@ -158,31 +111,23 @@ def create_invoice(*, session: Session, data: InvoiceCreate) -> Invoice:
             currency=data.currency or _tenant_currency(session),
             total_cents=total,
             status="draft",
-            number=format_number(repository.highest_number(session) + 1),
+            number=format_number(highest_number(session) + 1),
         )
         invoice.lines = lines
         try:
-            repository.insert_invoice(session, invoice)
-        except IntegrityError as exc:
-            name = repository.constraint_name(exc)
-            if name == repository.NUMBER_UNIQUE:
-                continue
-            if name == "fk_invoices_client_id":
-                raise ClientNotFound() from exc
-            if name == "fk_invoices_booking_id":
-                raise BookingNotFound() from exc
-            raise InvalidInvoice("The invoice could not be stored.") from exc
+            # In a savepoint: a number taken meanwhile leaves the request's transaction
+            # usable, and the retry (READ COMMITTED) sees the winner's committed row.
+            with session.begin_nested():
+                invoices.add(session, invoice)
+        except NumberTaken:
+            continue
         return invoice
     raise InvoiceNumberConflict()
 
 
-def transition(*, session: Session, invoice_id: uuid.UUID, action: str) -> Invoice:
+def transition(session: Session, *, invoice_id: uuid.UUID, action: str) -> Invoice:
     allowed, target = TRANSITIONS[action]
-    invoice = repository.get_invoice(
-        session, invoice_id=invoice_id, with_lines=True, for_update=True
-    )
-    if invoice is None:
-        raise NotFound()
+    invoice = invoices.for_update(session, invoice_id, options=WITH_LINES)
     if invoice.status not in allowed:
         raise InvalidTransition(f"An invoice in status {invoice.status!r} cannot be {target}.")
     now = datetime.now(UTC)
@@ -191,18 +136,18 @@ def transition(*, session: Session, invoice_id: uuid.UUID, action: str) -> Invoi
         invoice.issued_at = now
     elif target == "paid":
         invoice.paid_at = now
-    session.flush()
+    invoices.flush(session)
     return invoice
 
 
-def mark_paid_by_provider(*, session: Session, invoice: Invoice, paid_at: datetime) -> bool:
+def mark_paid_by_provider(session: Session, *, invoice: Invoice, paid_at: datetime) -> bool:
     """Webhook path: ``sent → paid``. Already paid is a no-op (False); other
     statuses are left alone (False) — the payment is recorded, not applied."""
     if invoice.status != "sent":
         return False
     invoice.status = "paid"
     invoice.paid_at = paid_at
-    session.flush()
+    invoices.flush(session)
     return True
 
 

@@ -42,9 +42,9 @@ from sqlalchemy.orm import Session
 from tenantry.db.engine import Database
 from tenantry.db.tenant_status import ACTIVE, tenant_status
 from tenantry.errors import TenantryError
-from tenantry.invoices import repository as invoices_repository
 from tenantry.invoices import service as invoices_service
 from tenantry.invoices.models import Invoice
+from tenantry.invoices.repository import invoices
 from tenantry.isolation.context import TenantContext, current_context, tenant_context
 from tenantry.payments import repository
 from tenantry.payments.models import PaymentEvent
@@ -166,7 +166,7 @@ def _apply(
     with tenant_context(_tenant_context(tenant_id)), db.session() as session:
         # Lock the invoice first: concurrent deliveries of different events for one
         # invoice then apply one after the other.
-        invoice = invoices_repository.get_invoice(session, invoice_id=invoice_id, for_update=True)
+        invoice = invoices.get(session, invoice_id, lock=True)
         stored = repository.insert_event(
             session,
             PaymentEvent(
@@ -206,9 +206,7 @@ def _settle(
         return "recorded"
     if invoice.status == "paid":
         return "processed"
-    if invoices_service.mark_paid_by_provider(
-        session=session, invoice=invoice, paid_at=datetime.now(UTC)
-    ):
+    if invoices_service.mark_paid_by_provider(session, invoice=invoice, paid_at=datetime.now(UTC)):
         log.info("invoice_paid_by_provider")
         return "processed"
     log.warning("payment_for_unpayable_invoice", status=invoice.status)
@@ -229,9 +227,7 @@ def apply_held_events(db: Database, tenant_id: uuid.UUID) -> int:
                 log.error("held_payment_event_unreadable")
                 continue
             invoice = (
-                invoices_repository.get_invoice(
-                    session, invoice_id=stored.invoice_id, for_update=True
-                )
+                invoices.get(session, stored.invoice_id, lock=True)
                 if stored.invoice_id is not None
                 else None
             )

@@ -45,9 +45,9 @@ def make_invoice(db, tenant, *, send=True) -> uuid.UUID:
         lines=[InvoiceLineIn(description="Work", quantity=2, unit_price_cents=TOTAL // 2)],
     )
     with tenant_context(TenantContext(tenant_id=tenant.id)), db.session() as s:
-        invoice = invoice_service.create_invoice(session=s, data=data)
+        invoice = invoice_service.create_invoice(s, data=data)
         if send:
-            invoice_service.transition(session=s, invoice_id=invoice.id, action="send")
+            invoice_service.transition(s, invoice_id=invoice.id, action="send")
         return invoice.id
 
 

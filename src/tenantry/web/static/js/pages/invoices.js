@@ -86,7 +86,7 @@ async function showNew(view) {
         options: clientList.map((c) => ({ value: c.id, label: c.name ? `${c.name} (${c.email})` : c.email })) }],
     extra: lines,
     submit: "Create invoice",
-    codeFields: { client_not_found: "client_id", not_a_client: "client_id", invoice_total_negative: "lines" },
+    codeFields: { unknown_client: "client_id", invoice_total_negative: "lines" },
     onSubmit: async (values, formEl) => {
       const body = { client_id: values.client_id, lines: lines.read() };
       if (booking) body.booking_id = booking.id;
