@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Query, Response, status
 
@@ -12,8 +12,10 @@ from tenantry.isolation.context import TenantContext
 from tenantry.kit.actor import PortalClient
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.dependencies import RequirePermission
-from tenantry.routing import public_router, tenant_router
+from tenantry.routing import NOT_FOUND, Responses, public_router, tenant_router
 from tenantry.services import service
+from tenantry.services.models import Service
+from tenantry.services.repository import services
 from tenantry.services.schemas import (
     CatalogueEntry,
     CatalogueIn,
@@ -32,17 +34,10 @@ public = public_router(prefix="/api/public", tags=["services"])
 portal = tenant_router(prefix="/api/portal", tags=["portal"])
 routers = [admin, public, portal]
 
-DENIED: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Not signed in"},
-    403: {"description": "Your role lacks the permission (`role_required`)"},
-}
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such service"}}
-SLUG_TAKEN: dict[int | str, dict[str, Any]] = {
-    409: {"description": "The slug is taken in this tenant (`slug_taken`)"}
-}
+SLUG_TAKEN: Responses = {409: {"description": "The slug is taken in this tenant (`slug_taken`)"}}
 
 
-@admin.get("/services", response_model=Page[ServiceOut], responses=DENIED)
+@admin.get("/services", response_model=Page[ServiceOut])
 def list_services(
     ctx: ServicesRead,
     session: TenantSession,
@@ -50,42 +45,36 @@ def list_services(
     active: Annotated[bool | None, Query(description="Only active (or only retired).")] = None,
 ) -> Page[ServiceOut]:
     """The tenant's services, active and retired, in catalogue order."""
-    rows, total = service.list_services(session=session, active=active, page=page)
-    return Page(
-        items=[ServiceOut.model_validate(r) for r in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return service.list_services(session, active=active, page=page).map(ServiceOut.model_validate)
 
 
 @admin.post(
     "/services",
     response_model=ServiceOut,
     status_code=status.HTTP_201_CREATED,
-    responses={**DENIED, **SLUG_TAKEN},
+    responses=SLUG_TAKEN,
 )
 def create_service(ctx: ServicesWrite, session: TenantSession, body: ServiceIn) -> ServiceOut:
     """Add a service to the catalogue."""
-    return ServiceOut.model_validate(service.create_service(session=session, data=body))
+    return ServiceOut.model_validate(service.create_service(session, data=body))
 
 
-@admin.get("/services/{service_id}", response_model=ServiceOut, responses={**DENIED, **NOT_FOUND})
+@admin.get("/services/{service_id}", response_model=ServiceOut, responses=NOT_FOUND)
 def get_service(ctx: ServicesRead, session: TenantSession, service_id: uuid.UUID) -> ServiceOut:
     """One service of this tenant."""
-    return ServiceOut.model_validate(service.get_service(session=session, service_id=service_id))
+    return ServiceOut.model_validate(services.get_or_404(session, service_id))
 
 
 @admin.patch(
     "/services/{service_id}",
     response_model=ServiceOut,
-    responses={**DENIED, **NOT_FOUND, **SLUG_TAKEN},
+    responses={**NOT_FOUND, **SLUG_TAKEN},
 )
 def update_service(
     ctx: ServicesWrite, session: TenantSession, service_id: uuid.UUID, body: ServicePatch
 ) -> ServiceOut:
     """Change some fields of a service (only those sent)."""
-    updated = service.update_service(session=session, service_id=service_id, data=body)
+    updated = service.update_service(session, service_id=service_id, data=body)
     return ServiceOut.model_validate(updated)
 
 
@@ -93,33 +82,33 @@ def update_service(
     "/services/{service_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses={**DENIED, **NOT_FOUND},
+    responses=NOT_FOUND,
 )
 def retire_service(ctx: ServicesWrite, session: TenantSession, service_id: uuid.UUID) -> Response:
     """Retire a service: it leaves the public catalogue; existing bookings keep it."""
-    service.retire_service(session=session, service_id=service_id)
+    service.retire_service(session, service_id=service_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def _catalogue_out(rows: list[Any]) -> CatalogueOut:
+def _catalogue_out(rows: list[Service]) -> CatalogueOut:
     entries = [CatalogueEntry.model_validate(r) for r in rows]
     return CatalogueOut(services=entries, active_count=sum(e.active for e in entries))
 
 
-@admin.get("/settings/services", response_model=CatalogueOut, responses=DENIED)
+@admin.get("/settings/services", response_model=CatalogueOut)
 def catalogue_settings(ctx: ServicesRead, session: TenantSession) -> CatalogueOut:
     """Every service of the tenant with its active flag, in catalogue order (the
     catalogue settings page)."""
-    return _catalogue_out(service.catalogue(session=session))
+    return _catalogue_out(service.catalogue(session))
 
 
-@admin.put("/settings/services", response_model=CatalogueOut, responses={**DENIED, **NOT_FOUND})
+@admin.put("/settings/services", response_model=CatalogueOut, responses=NOT_FOUND)
 def set_catalogue_settings(
     ctx: ServicesWrite, session: TenantSession, body: CatalogueIn
 ) -> CatalogueOut:
     """Set the active flag and/or position of several services at once (all or nothing:
     an unknown id changes nothing and answers 404)."""
-    return _catalogue_out(service.set_catalogue(session=session, data=body))
+    return _catalogue_out(service.set_catalogue(session, data=body))
 
 
 @public.get("/services", response_model=Page[PublicServiceOut], responses={404: {}})
@@ -127,29 +116,15 @@ def public_services(
     ctx: HostTenant, session: TenantSession, page: Pagination
 ) -> Page[PublicServiceOut]:
     """The active services of the tenant named by the host, in catalogue order."""
-    rows, total = service.public_catalogue(session=session, page=page)
-    return Page(
-        items=[PublicServiceOut.model_validate(r) for r in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    active = service.list_services(session, active=True, page=page)
+    return active.map(PublicServiceOut.model_validate)
 
 
-@portal.get(
-    "/services",
-    response_model=Page[PublicServiceOut],
-    responses={401: {"description": "Not signed in"}, 403: {"description": "role_required"}},
-)
+@portal.get("/services", response_model=Page[PublicServiceOut])
 def portal_services(
     client: PortalClient, session: TenantSession, page: Pagination
 ) -> Page[PublicServiceOut]:
     """The services a client can book in their active tenant, in catalogue order (the
     same list as the public catalogue, on any host)."""
-    rows, total = service.public_catalogue(session=session, page=page)
-    return Page(
-        items=[PublicServiceOut.model_validate(r) for r in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    active = service.list_services(session, active=True, page=page)
+    return active.map(PublicServiceOut.model_validate)

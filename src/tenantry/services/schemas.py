@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from tenantry.kit.schemas import Input, Patch
 
 SLUG_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
 
-
-def _not_blank(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise ValueError("must not be blank")
-    return value
-
-
 Slug = Annotated[str, Field(min_length=1, max_length=100, pattern=SLUG_PATTERN)]
-Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_not_blank)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]  # stripped: blank is empty
 Description = Annotated[str, Field(max_length=5000)]
 PriceCents = Annotated[int, Field(ge=0, le=100_000_000, description="Price in cents.")]
 Minutes = Annotated[int, Field(gt=0, le=24 * 60, description="Duration in minutes.")]
@@ -28,9 +22,7 @@ Position = Annotated[
 ]
 
 
-class ServiceIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ServiceIn(Input):
     slug: Slug = Field(description="Unique within the tenant; lowercase letters, digits, dashes.")
     name: Name
     description: Description = ""
@@ -40,10 +32,8 @@ class ServiceIn(BaseModel):
     position: Position | None = Field(default=None, description="Default: after the last.")
 
 
-class ServicePatch(BaseModel):
+class ServicePatch(Patch):
     """Partial update: only the fields sent change; an explicit null is refused."""
-
-    model_config = ConfigDict(extra="forbid")
 
     slug: Slug | None = None
     name: Name | None = None
@@ -52,16 +42,6 @@ class ServicePatch(BaseModel):
     duration_minutes: Minutes | None = None
     active: bool | None = None
     position: Position | None = None
-
-    @model_validator(mode="after")
-    def _no_nulls(self) -> ServicePatch:
-        nulls = [f for f in self.model_fields_set if getattr(self, f) is None]
-        if nulls:
-            raise ValueError(f"fields may be omitted but not null: {', '.join(sorted(nulls))}")
-        return self
-
-    def changes(self) -> dict[str, Any]:
-        return self.model_dump(exclude_unset=True)
 
 
 class ServiceOut(BaseModel):
@@ -109,10 +89,8 @@ class CatalogueOut(BaseModel):
     active_count: int
 
 
-class CatalogueFlag(BaseModel):
+class CatalogueFlag(Input):
     """One service's new flag and/or position; what is left out stays as it is."""
-
-    model_config = ConfigDict(extra="forbid")
 
     id: uuid.UUID
     active: bool | None = None
@@ -125,9 +103,7 @@ class CatalogueFlag(BaseModel):
         return self
 
 
-class CatalogueIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CatalogueIn(Input):
     services: list[CatalogueFlag] = Field(min_length=1, max_length=500)
 
     @model_validator(mode="after")

@@ -1,0 +1,14 @@
+"""Errors of the services catalogue (shared faults come from ``tenantry.kit.errors``)."""
+
+from __future__ import annotations
+
+from tenantry.errors import Conflict, NotFound
+
+
+class SlugTaken(Conflict):
+    code = "slug_taken"
+    message = "Another service of this tenant already uses this slug."
+
+
+class ServiceNotFound(NotFound):
+    message = "No such service."
