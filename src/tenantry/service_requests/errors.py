@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
-from tenantry.errors import NotFound
+from tenantry.errors import Conflict, NotFound
 
 
 class RequestNotFound(NotFound):
     message = "No such service request."
+
+
+class RequestClosed(Conflict):
+    code = "request_closed"
+    message = "This request is completed or cancelled."
+
+
+class AssigneeRequired(Conflict):
+    code = "assignee_required"
+    message = "Assign the request to someone first (POST /assign)."
+
+
+class AlreadyConverted(Conflict):
+    code = "already_converted"
+    message = "This request already has a booking."

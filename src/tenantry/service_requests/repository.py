@@ -1,8 +1,9 @@
-"""Queries for service requests.
+"""Service requests: the kit's repository (the client owns a request) and the list
+statement with its filters.
 
 No tenant filter is written here: the ORM guard adds it to every statement and RLS
-enforces it. The ``client_id`` arguments are ownership filters (a client sees only
-their own requests), which is a different thing.
+enforces it. ``owner`` is the portal's ownership rule (a client sees only their own
+requests), which is a different thing.
 """
 
 from __future__ import annotations
@@ -10,8 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, or_
 
 from tenantry.kit.repository import Repository
 from tenantry.service_requests.errors import RequestNotFound
@@ -21,21 +21,6 @@ from tenantry.service_requests.models import ServiceRequest
 # another client's request is as absent as one that never existed. Attachments and
 # chat threads hang from requests and check them through this repository.
 requests = Repository(ServiceRequest, owner=ServiceRequest.client_id, not_found=RequestNotFound)
-
-
-def get(
-    session: Session,
-    *,
-    request_id: uuid.UUID,
-    client_id: uuid.UUID | None = None,
-    lock: bool = False,
-) -> ServiceRequest | None:
-    stmt = select(ServiceRequest).where(ServiceRequest.id == request_id)
-    if client_id is not None:
-        stmt = stmt.where(ServiceRequest.client_id == client_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    return session.scalar(stmt)
 
 
 @dataclass(frozen=True)
@@ -52,54 +37,30 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _conditions(f: RequestFilters) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
-    if f.status is not None:
-        conditions.append(ServiceRequest.status == f.status)
-    if f.priority is not None:
-        conditions.append(ServiceRequest.priority == f.priority)
-    if f.assignee_id is not None:
-        conditions.append(ServiceRequest.assignee_id == f.assignee_id)
-    if f.client_id is not None:
-        conditions.append(ServiceRequest.client_id == f.client_id)
-    if f.q:
-        pattern = _like(f.q)
-        conditions.append(
+def by_creation(
+    filters: RequestFilters, *, owner: uuid.UUID | None = None, oldest_first: bool = False
+) -> Select[ServiceRequest]:
+    """Newest first (or oldest), filtered; ``owner`` limits it to one client's."""
+    order = (
+        (ServiceRequest.created_at, ServiceRequest.id)
+        if oldest_first
+        else (ServiceRequest.created_at.desc(), ServiceRequest.id.desc())
+    )
+    stmt = requests.select(owner=owner).order_by(*order)
+    if filters.status is not None:
+        stmt = stmt.where(ServiceRequest.status == filters.status)
+    if filters.priority is not None:
+        stmt = stmt.where(ServiceRequest.priority == filters.priority)
+    if filters.assignee_id is not None:
+        stmt = stmt.where(ServiceRequest.assignee_id == filters.assignee_id)
+    if filters.client_id is not None:
+        stmt = stmt.where(ServiceRequest.client_id == filters.client_id)
+    if filters.q:
+        pattern = _like(filters.q)
+        stmt = stmt.where(
             or_(
                 ServiceRequest.title.ilike(pattern, escape="\\"),
                 ServiceRequest.description.ilike(pattern, escape="\\"),
             )
         )
-    return conditions
-
-
-def list_requests(
-    session: Session,
-    *,
-    filters: RequestFilters,
-    limit: int,
-    offset: int,
-    oldest_first: bool = False,
-) -> tuple[list[ServiceRequest], int]:
-    """Newest first (or oldest); ``filters.client_id`` doubles as the portal's ownership
-    filter."""
-    conditions = _conditions(filters)
-    total = session.scalar(select(func.count()).select_from(ServiceRequest).where(*conditions))
-    rows = session.scalars(
-        select(ServiceRequest)
-        .where(*conditions)
-        .order_by(
-            *(
-                (ServiceRequest.created_at, ServiceRequest.id)
-                if oldest_first
-                else (ServiceRequest.created_at.desc(), ServiceRequest.id.desc())
-            )
-        )
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    return list(rows), total or 0
-
-
-def add(session: Session, request: ServiceRequest) -> None:
-    session.add(request)
+    return stmt

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import Depends, Query, status
 
@@ -15,9 +15,9 @@ from tenantry.isolation.context import TenantContext
 from tenantry.kit.actor import PortalClient
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.dependencies import RequirePermission
-from tenantry.routing import tenant_router
+from tenantry.routing import NOT_FOUND, Responses, tenant_router
 from tenantry.service_requests import service
-from tenantry.service_requests.repository import RequestFilters
+from tenantry.service_requests.repository import RequestFilters, requests
 from tenantry.service_requests.schemas import (
     ConvertToBooking,
     PortalServiceRequestCreate,
@@ -40,24 +40,23 @@ RequestsToBooking = Annotated[
 admin_router = tenant_router(prefix="/api/admin/service-requests", tags=["service requests"])
 portal_router = tenant_router(prefix="/api/portal/service-requests", tags=["portal"])
 
-R = dict[int | str, dict[str, Any]]
-AUTH: R = {401: {"description": "Not signed in"}, 403: {"description": "role_required"}}
-FOUND: R = {**AUTH, 404: {"description": "No such request in this tenant (not_found)"}}
-WRITE: R = {
-    **FOUND,
-    409: {"description": "invalid_transition, request_closed, assignee_required"},
-    422: {"description": "Invalid input, or unknown_client / unknown_service / unknown_assignee"},
+REFERENCES: Responses = {
+    422: {
+        "description": "Invalid input, or `unknown_client` / `unknown_service` / `unknown_assignee`"
+    },
 }
-
-
-def _out(request: object) -> ServiceRequestOut:
-    return ServiceRequestOut.model_validate(request)
+WRITE: Responses = {
+    **NOT_FOUND,
+    **REFERENCES,
+    409: {"description": "`invalid_transition`, `request_closed`, `assignee_required`"},
+}
+CANCEL: Responses = {**NOT_FOUND, 409: {"description": "No longer open (`invalid_transition`)"}}
 
 
 # --- admin -------------------------------------------------------------------------
 
 
-@admin_router.get("", response_model=Page[ServiceRequestOut], responses=AUTH)
+@admin_router.get("", response_model=Page[ServiceRequestOut])
 def list_requests(
     ctx: RequestsRead,
     session: TenantSession,
@@ -78,40 +77,28 @@ def list_requests(
     filters = RequestFilters(
         status=status_, priority=priority, assignee_id=assignee_id, client_id=client_id, q=q
     )
-    items, total = service.list_requests(
-        session,
-        filters=filters,
-        limit=page.limit,
-        offset=page.offset,
-        oldest_first=order == "oldest",
+    found = service.list_requests(
+        session, filters=filters, oldest_first=order == "oldest", page=page
     )
-    return Page(items=[_out(r) for r in items], total=total, limit=page.limit, offset=page.offset)
+    return found.map(ServiceRequestOut.model_validate)
 
 
-@admin_router.get("/{request_id}", response_model=ServiceRequestOut, responses=FOUND)
+@admin_router.get("/{request_id}", response_model=ServiceRequestOut, responses=NOT_FOUND)
 def get_request(
     ctx: RequestsRead, session: TenantSession, request_id: uuid.UUID
 ) -> ServiceRequestOut:
     """One service request."""
-    return _out(service.get(session, request_id=request_id))
+    return ServiceRequestOut.model_validate(requests.get_or_404(session, request_id))
 
 
 @admin_router.post(
-    "", response_model=ServiceRequestOut, status_code=status.HTTP_201_CREATED, responses=WRITE
+    "", response_model=ServiceRequestOut, status_code=status.HTTP_201_CREATED, responses=REFERENCES
 )
 def create_request(
     ctx: RequestsWrite, session: TenantSession, body: ServiceRequestCreate
 ) -> ServiceRequestOut:
     """File a request on behalf of a client of this tenant."""
-    request = service.create(
-        session,
-        client_id=body.client_id,
-        service_id=body.service_id,
-        title=body.title,
-        description=body.description,
-        priority=body.priority,
-    )
-    return _out(request)
+    return ServiceRequestOut.model_validate(service.create(session, data=body))
 
 
 @admin_router.patch("/{request_id}", response_model=ServiceRequestOut, responses=WRITE)
@@ -119,14 +106,8 @@ def triage_request(
     ctx: RequestsWrite, session: TenantSession, request_id: uuid.UUID, body: ServiceRequestTriage
 ) -> ServiceRequestOut:
     """Triage an open request: change its priority, title or description."""
-    request = service.triage(
-        session,
-        request_id=request_id,
-        priority=body.priority,
-        title=body.title,
-        description=body.description,
-    )
-    return _out(request)
+    request = service.triage(session, request_id=request_id, data=body)
+    return ServiceRequestOut.model_validate(request)
 
 
 @admin_router.post("/{request_id}/assign", response_model=ServiceRequestOut, responses=WRITE)
@@ -135,7 +116,8 @@ def assign_request(
 ) -> ServiceRequestOut:
     """Assign an open request to a staff, admin or owner member; a submitted or triaged
     request becomes ``assigned``."""
-    return _out(service.assign(session, request_id=request_id, assignee_id=body.assignee_id))
+    request = service.assign(session, request_id=request_id, assignee_id=body.assignee_id)
+    return ServiceRequestOut.model_validate(request)
 
 
 @admin_router.post("/{request_id}/status", response_model=ServiceRequestOut, responses=WRITE)
@@ -147,7 +129,8 @@ def change_request_status(
 ) -> ServiceRequestOut:
     """Move the request one step: submitted → triaged → assigned → in_progress →
     completed, or cancel an open one. Anything else is a 409 ``invalid_transition``."""
-    return _out(service.set_status(session, request_id=request_id, to=body.status))
+    request = service.set_status(session, request_id=request_id, to=body.status)
+    return ServiceRequestOut.model_validate(request)
 
 
 @admin_router.post(
@@ -156,7 +139,7 @@ def change_request_status(
     status_code=status.HTTP_201_CREATED,
     responses={
         **WRITE,
-        409: {"description": "already_converted, request_closed"},
+        409: {"description": "`already_converted`, `request_closed`"},
     },
 )
 def convert_request_to_booking(
@@ -165,21 +148,14 @@ def convert_request_to_booking(
     """Create the request's booking (one per request). ``ends_at`` defaults to the
     service's duration, the assignee to the request's; a submitted or triaged request
     with an assignee becomes ``assigned``."""
-    booking = service.convert_to_booking(
-        session,
-        request_id=request_id,
-        starts_at=body.starts_at,
-        ends_at=body.ends_at,
-        assignee_id=body.assignee_id,
-        notes=body.notes,
-    )
+    booking = service.convert_to_booking(session, request_id=request_id, data=body)
     return BookingOut.model_validate(booking)
 
 
 # --- portal ------------------------------------------------------------------------
 
 
-@portal_router.get("", response_model=Page[ServiceRequestOut], responses=AUTH)
+@portal_router.get("", response_model=Page[ServiceRequestOut])
 def list_my_requests(
     client: PortalClient,
     session: TenantSession,
@@ -187,53 +163,46 @@ def list_my_requests(
     status_: Annotated[RequestStatus | None, Query(alias="status")] = None,
 ) -> Page[ServiceRequestOut]:
     """The signed-in client's requests, newest first."""
-    items, total = service.list_requests(
-        session,
-        filters=RequestFilters(status=status_, client_id=client.user_id),
-        limit=page.limit,
-        offset=page.offset,
+    found = service.list_requests(
+        session, filters=RequestFilters(status=status_), owner=client.user_id, page=page
     )
-    return Page(items=[_out(r) for r in items], total=total, limit=page.limit, offset=page.offset)
+    return found.map(ServiceRequestOut.model_validate)
 
 
-@portal_router.get("/{request_id}", response_model=ServiceRequestOut, responses=FOUND)
+@portal_router.get("/{request_id}", response_model=ServiceRequestOut, responses=NOT_FOUND)
 def get_my_request(
     client: PortalClient, session: TenantSession, request_id: uuid.UUID
 ) -> ServiceRequestOut:
     """One of the client's own requests (another client's is a 404)."""
-    return _out(service.get(session, request_id=request_id, client_id=client.user_id))
+    request = requests.get_or_404(session, request_id, owner=client.user_id)
+    return ServiceRequestOut.model_validate(request)
 
 
 @portal_router.post(
     "",
     response_model=ServiceRequestOut,
     status_code=status.HTTP_201_CREATED,
-    responses={**AUTH, 422: {"description": "Invalid input, unknown_service"}},
+    responses={422: {"description": "Invalid input, or `unknown_service`"}},
 )
 def create_my_request(
     client: PortalClient, session: TenantSession, body: PortalServiceRequestCreate
 ) -> ServiceRequestOut:
     """Ask for one of the tenant's active services."""
-    request = service.create_for_client(
-        session,
-        client_id=client.user_id,
-        service_id=body.service_id,
-        title=body.title,
-        description=body.description,
-    )
-    return _out(request)
+    request = service.create_for_client(session, client_id=client.user_id, data=body)
+    return ServiceRequestOut.model_validate(request)
 
 
 @portal_router.post(
     "/{request_id}/cancel",
     response_model=ServiceRequestOut,
-    responses={**FOUND, 409: {"description": "invalid_transition (no longer open)"}},
+    responses=CANCEL,
 )
 def cancel_my_request(
     client: PortalClient, session: TenantSession, request_id: uuid.UUID
 ) -> ServiceRequestOut:
     """Withdraw one of your own requests while it is open."""
-    return _out(service.cancel_for_client(session, client_id=client.user_id, request_id=request_id))
+    request = service.cancel_for_client(session, owner=client.user_id, request_id=request_id)
+    return ServiceRequestOut.model_validate(request)
 
 
 routers = [admin_router, portal_router]

@@ -1,5 +1,5 @@
-"""Service request payloads. Inputs forbid unknown fields, so a ``tenant_id`` (or any
-other stray key) in a body is a 422 rather than silently ignored."""
+"""Service request payloads (inputs on the kit's ``Input``/``Patch``: a ``tenant_id``,
+or any other stray key, in a body is a 422 rather than silently ignored)."""
 
 from __future__ import annotations
 
@@ -7,32 +7,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    field_validator,
-    model_validator,
-)
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from tenantry.kit.schemas import Input, Patch
 
 RequestStatus = Literal["submitted", "triaged", "assigned", "in_progress", "completed", "cancelled"]
 RequestPriority = Literal["low", "normal", "high", "urgent"]
 
 Title = Annotated[str, Field(min_length=1, max_length=200)]
 Description = Annotated[str, Field(max_length=10_000)]
-
-
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value: object) -> object:
-        # PostgreSQL text cannot hold NUL; refused here it is a 422, not a 500.
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("text may not contain NUL characters")
-        return value
 
 
 class ServiceRequestOut(BaseModel):
@@ -50,7 +33,7 @@ class ServiceRequestOut(BaseModel):
     updated_at: datetime
 
 
-class ServiceRequestCreate(_In):
+class ServiceRequestCreate(Input):
     """Staff file a request on behalf of one of the tenant's clients."""
 
     client_id: uuid.UUID = Field(description="User id of a client member of this tenant.")
@@ -60,7 +43,7 @@ class ServiceRequestCreate(_In):
     priority: RequestPriority = "normal"
 
 
-class PortalServiceRequestCreate(_In):
+class PortalServiceRequestCreate(Input):
     """A client files a request for one of the tenant's active services."""
 
     service_id: uuid.UUID
@@ -68,29 +51,23 @@ class PortalServiceRequestCreate(_In):
     description: Description = ""
 
 
-class ServiceRequestTriage(_In):
-    """Change any of priority, title and description (at least one)."""
+class ServiceRequestTriage(Patch):
+    """Change any of priority, title and description (at least one; only those sent)."""
 
     priority: RequestPriority | None = None
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=10_000)
-
-    @model_validator(mode="after")
-    def _something(self) -> ServiceRequestTriage:
-        if self.priority is None and self.title is None and self.description is None:
-            raise ValueError("give at least one of priority, title, description")
-        return self
+    title: Title | None = None
+    description: Description | None = None
 
 
-class ServiceRequestAssign(_In):
+class ServiceRequestAssign(Input):
     assignee_id: uuid.UUID = Field(description="User id of a staff, admin or owner member.")
 
 
-class ServiceRequestStatusChange(_In):
+class ServiceRequestStatusChange(Input):
     status: RequestStatus
 
 
-class ConvertToBooking(_In):
+class ConvertToBooking(Input):
     """Book the request. ``ends_at`` defaults to ``starts_at`` plus the service's
     duration; the assignee defaults to the request's."""
 

@@ -17,7 +17,7 @@ from tenantry.kit.errors import (
 )
 from tenantry.kit.members import STAFF_ROLES, find_member
 from tenantry.kit.pagination import Page, PageParams
-from tenantry.service_requests import repository as requests_repo
+from tenantry.service_requests.repository import requests
 from tenantry.work_orders.errors import BookingOfAnotherRequest, WorkOrderClosed
 from tenantry.work_orders.models import WorkOrder
 from tenantry.work_orders.repository import soonest_due_first, work_orders
@@ -55,7 +55,7 @@ def create(session: Session, *, data: WorkOrderCreate) -> WorkOrder:
         fallback_title = f"Booking on {booking.starts_at:%Y-%m-%d %H:%M} UTC"
         fallback_assignee = booking.assignee_id
     if data.service_request_id is not None:
-        request = requests_repo.get(session, request_id=data.service_request_id)
+        request = requests.get(session, data.service_request_id)
         if request is None:
             raise UnknownServiceRequest()
         if booking is not None and booking.service_request_id not in (None, request.id):
