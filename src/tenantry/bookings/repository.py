@@ -1,5 +1,6 @@
-"""Queries for bookings. No tenant filter is written here (the ORM guard and RLS scope
-every statement); ``client_id`` arguments are the portal's ownership filter."""
+"""Bookings: the kit's repository (the client owns a booking), the list statement and
+the queries of the booking rules and reports. No tenant filter is written here (the
+ORM guard and RLS scope every statement); ``owner`` is the portal's ownership rule."""
 
 from __future__ import annotations
 
@@ -7,30 +8,19 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from tenantry.auth.models import Membership
+from tenantry.bookings.errors import BookingNotFound
 from tenantry.bookings.models import Booking
+from tenantry.kit.repository import Repository
 from tenantry.services.models import Service
 from tenantry.tenant_settings.models import BookingSettings
 
 ACTIVE_STATUSES = ("pending", "confirmed")
 
-
-def get(
-    session: Session,
-    *,
-    booking_id: uuid.UUID,
-    client_id: uuid.UUID | None = None,
-    lock: bool = False,
-) -> Booking | None:
-    stmt = select(Booking).where(Booking.id == booking_id)
-    if client_id is not None:
-        stmt = stmt.where(Booking.client_id == client_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    return session.scalar(stmt)
+bookings = Repository(Booking, owner=Booking.client_id, not_found=BookingNotFound)
 
 
 def for_request(session: Session, *, service_request_id: uuid.UUID) -> Booking | None:
@@ -49,44 +39,29 @@ class BookingFilters:
     service_id: uuid.UUID | None = None
 
 
-def _conditions(f: BookingFilters) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
-    if f.status is not None:
-        conditions.append(Booking.status == f.status)
-    if f.starts_from is not None:
-        conditions.append(Booking.starts_at >= f.starts_from)
-    if f.starts_before is not None:
-        conditions.append(Booking.starts_at < f.starts_before)
-    if f.client_id is not None:
-        conditions.append(Booking.client_id == f.client_id)
-    if f.assignee_id is not None:
-        conditions.append(Booking.assignee_id == f.assignee_id)
-    if f.service_id is not None:
-        conditions.append(Booking.service_id == f.service_id)
-    return conditions
-
-
-def list_bookings(
-    session: Session,
-    *,
-    filters: BookingFilters,
-    limit: int,
-    offset: int,
-    latest_first: bool = False,
-) -> tuple[list[Booking], int]:
-    """Soonest first (or latest first); ``filters.client_id`` doubles as the portal's
-    ownership filter."""
-    conditions = _conditions(filters)
-    total = session.scalar(select(func.count()).select_from(Booking).where(*conditions))
+def by_start(
+    f: BookingFilters, *, owner: uuid.UUID | None = None, latest_first: bool = False
+) -> Select[Booking]:
+    """Soonest first (or latest first), filtered; ``owner`` limits it to one client's."""
     order = (
         (Booking.starts_at.desc(), Booking.id.desc())
         if latest_first
         else (Booking.starts_at, Booking.id)
     )
-    rows = session.scalars(
-        select(Booking).where(*conditions).order_by(*order).limit(limit).offset(offset)
-    ).all()
-    return list(rows), total or 0
+    stmt = bookings.select(owner=owner).order_by(*order)
+    if f.status is not None:
+        stmt = stmt.where(Booking.status == f.status)
+    if f.starts_from is not None:
+        stmt = stmt.where(Booking.starts_at >= f.starts_from)
+    if f.starts_before is not None:
+        stmt = stmt.where(Booking.starts_at < f.starts_before)
+    if f.client_id is not None:
+        stmt = stmt.where(Booking.client_id == f.client_id)
+    if f.assignee_id is not None:
+        stmt = stmt.where(Booking.assignee_id == f.assignee_id)
+    if f.service_id is not None:
+        stmt = stmt.where(Booking.service_id == f.service_id)
+    return stmt
 
 
 def overlaps(
@@ -162,10 +137,6 @@ def in_range(
 def booking_settings(session: Session) -> BookingSettings | None:
     """The tenant's booking settings row, if it has one (a per-tenant singleton)."""
     return session.scalar(select(BookingSettings).limit(1))
-
-
-def add(session: Session, booking: Booking) -> None:
-    session.add(booking)
 
 
 def bookable_members(session: Session) -> list[uuid.UUID]:

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import Depends, Query, status
 from pydantic import AwareDatetime
 
 from tenantry.auth.dependencies import TenantSession
 from tenantry.bookings import service
-from tenantry.bookings.repository import BookingFilters
+from tenantry.bookings.repository import BookingFilters, bookings
 from tenantry.bookings.schemas import (
     Availability,
     BookingCancel,
@@ -31,7 +31,7 @@ from tenantry.isolation.context import TenantContext
 from tenantry.kit.actor import PortalClient
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.dependencies import RequirePermission
-from tenantry.routing import tenant_router
+from tenantry.routing import NOT_FOUND, Responses, tenant_router
 
 BookingsRead = Annotated[TenantContext, Depends(RequirePermission("bookings.read"))]
 BookingsWrite = Annotated[TenantContext, Depends(RequirePermission("bookings.write"))]
@@ -42,24 +42,25 @@ calendar_router = tenant_router(prefix="/api/admin/calendar", tags=["calendar"])
 admin_availability = tenant_router(prefix="/api/admin/availability", tags=["bookings"])
 portal_availability = tenant_router(prefix="/api/portal/availability", tags=["portal"])
 
-R = dict[int | str, dict[str, Any]]
-AUTH: R = {401: {"description": "Not signed in"}, 403: {"description": "role_required"}}
-FOUND: R = {**AUTH, 404: {"description": "No such booking in this tenant (not_found)"}}
 RULES = (
-    "booking_in_past, notice_too_short, too_far_ahead, outside_business_hours, "
-    "off_slot_grid, slot_taken, within_buffer, no_one_available"
+    "`booking_in_past`, `notice_too_short`, `too_far_ahead`, `outside_business_hours`, "
+    "`off_slot_grid`, `slot_taken`, `within_buffer`, `no_one_available`"
 )
-WRITE: R = {
-    **FOUND,
-    409: {"description": "invalid_transition"},
+REFERENCES: Responses = {
     422: {
-        "description": "Invalid input; unknown_client / unknown_service / unknown_assignee; "
-        f"or a booking rule: {RULES}"
+        "description": "Invalid input; `unknown_client` / `unknown_service` / "
+        f"`unknown_assignee`; or a booking rule: {RULES}"
     },
 }
-SLOTS: R = {
-    **AUTH,
-    422: {"description": "Invalid input, unknown_service, unknown_assignee, invalid_date_range"},
+WRITE: Responses = {
+    **NOT_FOUND,
+    **REFERENCES,
+    409: {"description": "`invalid_transition`"},
+}
+SLOTS: Responses = {
+    422: {
+        "description": "Invalid input, `unknown_service`, `unknown_assignee`, `invalid_date_range`"
+    },
 }
 FromDay = Annotated[date, Query(alias="from", description="First day, in the tenant's time zone.")]
 ToDay = Annotated[
@@ -68,14 +69,10 @@ ToDay = Annotated[
 ]
 
 
-def _out(booking: object) -> BookingOut:
-    return BookingOut.model_validate(booking)
-
-
 # --- admin -------------------------------------------------------------------------
 
 
-@admin_router.get("", response_model=Page[BookingOut], responses=AUTH)
+@admin_router.get("", response_model=Page[BookingOut])
 def list_bookings(
     ctx: BookingsRead,
     session: TenantSession,
@@ -100,37 +97,33 @@ def list_bookings(
         assignee_id=assignee_id,
         service_id=service_id,
     )
-    items, total = service.list_bookings(
-        session,
-        filters=filters,
-        limit=page.limit,
-        offset=page.offset,
-        latest_first=order == "latest",
+    found = service.list_bookings(
+        session, filters=filters, latest_first=order == "latest", page=page
     )
-    return Page(items=[_out(b) for b in items], total=total, limit=page.limit, offset=page.offset)
+    return found.map(BookingOut.model_validate)
 
 
-@admin_router.get("/stats", response_model=BookingStats, responses=AUTH)
+@admin_router.get("/stats", response_model=BookingStats)
 def booking_stats(ctx: BookingsRead, session: TenantSession) -> BookingStats:
     """Counts by status, bookings starting in the next 7 days, and revenue estimates
     from current service prices (cached per tenant for a few seconds)."""
     return service.stats(session)
 
 
-@admin_router.get("/pending-count", response_model=PendingCount, responses=AUTH)
+@admin_router.get("/pending-count", response_model=PendingCount)
 def pending_count(ctx: BookingsRead, session: TenantSession) -> PendingCount:
     """How many bookings wait for confirmation (the admin badge)."""
     return PendingCount(pending=service.pending_count(session))
 
 
-@admin_router.get("/{booking_id}", response_model=BookingOut, responses=FOUND)
+@admin_router.get("/{booking_id}", response_model=BookingOut, responses=NOT_FOUND)
 def get_booking(ctx: BookingsRead, session: TenantSession, booking_id: uuid.UUID) -> BookingOut:
     """One booking."""
-    return _out(service.get(session, booking_id=booking_id))
+    return BookingOut.model_validate(bookings.get_or_404(session, booking_id))
 
 
 @admin_router.post(
-    "", response_model=BookingOut, status_code=status.HTTP_201_CREATED, responses=WRITE
+    "", response_model=BookingOut, status_code=status.HTTP_201_CREATED, responses=REFERENCES
 )
 def create_booking(ctx: BookingsWrite, session: TenantSession, body: BookingCreate) -> BookingOut:
     """Book a client for an active service. ``ends_at`` defaults to ``starts_at`` plus
@@ -150,7 +143,7 @@ def create_booking(ctx: BookingsWrite, session: TenantSession, body: BookingCrea
         status=body.status,
         notes=body.notes,
     )
-    return _out(booking)
+    return BookingOut.model_validate(booking)
 
 
 @admin_router.post("/{booking_id}/reschedule", response_model=BookingOut, responses=WRITE)
@@ -162,7 +155,7 @@ def reschedule_booking(
     booking = service.reschedule(
         session, booking_id=booking_id, starts_at=body.starts_at, ends_at=body.ends_at
     )
-    return _out(booking)
+    return BookingOut.model_validate(booking)
 
 
 @admin_router.post("/{booking_id}/cancel", response_model=BookingOut, responses=WRITE)
@@ -170,7 +163,8 @@ def cancel_booking(
     ctx: BookingsWrite, session: TenantSession, booking_id: uuid.UUID, body: BookingCancel
 ) -> BookingOut:
     """Cancel a pending or confirmed booking; the reason is kept in its notes."""
-    return _out(service.cancel(session, booking_id=booking_id, reason=body.reason))
+    booking = service.cancel(session, booking_id=booking_id, reason=body.reason)
+    return BookingOut.model_validate(booking)
 
 
 @admin_router.post("/{booking_id}/confirm", response_model=BookingOut, responses=WRITE)
@@ -178,7 +172,8 @@ def confirm_booking(
     ctx: BookingsWrite, session: TenantSession, booking_id: uuid.UUID
 ) -> BookingOut:
     """pending → confirmed."""
-    return _out(service.set_status(session, booking_id=booking_id, to="confirmed"))
+    booking = service.set_status(session, booking_id=booking_id, to="confirmed")
+    return BookingOut.model_validate(booking)
 
 
 @admin_router.post("/{booking_id}/complete", response_model=BookingOut, responses=WRITE)
@@ -186,13 +181,14 @@ def complete_booking(
     ctx: BookingsWrite, session: TenantSession, booking_id: uuid.UUID
 ) -> BookingOut:
     """confirmed → completed."""
-    return _out(service.set_status(session, booking_id=booking_id, to="completed"))
+    booking = service.set_status(session, booking_id=booking_id, to="completed")
+    return BookingOut.model_validate(booking)
 
 
 # --- portal ------------------------------------------------------------------------
 
 
-@portal_router.get("", response_model=Page[BookingOut], responses=AUTH)
+@portal_router.get("", response_model=Page[BookingOut])
 def list_my_bookings(
     client: PortalClient,
     session: TenantSession,
@@ -200,21 +196,18 @@ def list_my_bookings(
     status_: Annotated[BookingStatus | None, Query(alias="status")] = None,
 ) -> Page[BookingOut]:
     """The signed-in client's bookings, soonest first."""
-    items, total = service.list_bookings(
-        session,
-        filters=BookingFilters(status=status_, client_id=client.user_id),
-        limit=page.limit,
-        offset=page.offset,
+    found = service.list_bookings(
+        session, filters=BookingFilters(status=status_), owner=client.user_id, page=page
     )
-    return Page(items=[_out(b) for b in items], total=total, limit=page.limit, offset=page.offset)
+    return found.map(BookingOut.model_validate)
 
 
-@portal_router.get("/{booking_id}", response_model=BookingOut, responses=FOUND)
+@portal_router.get("/{booking_id}", response_model=BookingOut, responses=NOT_FOUND)
 def get_my_booking(
     client: PortalClient, session: TenantSession, booking_id: uuid.UUID
 ) -> BookingOut:
     """One of the client's own bookings (another client's is a 404)."""
-    return _out(service.get(session, booking_id=booking_id, client_id=client.user_id))
+    return BookingOut.model_validate(bookings.get_or_404(session, booking_id, owner=client.user_id))
 
 
 @portal_router.post(
@@ -222,8 +215,7 @@ def get_my_booking(
     response_model=BookingOut,
     status_code=status.HTTP_201_CREATED,
     responses={
-        **AUTH,
-        422: {"description": f"Invalid input, unknown_service, or a booking rule: {RULES}"},
+        422: {"description": f"Invalid input, `unknown_service`, or a booking rule: {RULES}"}
     },
 )
 def create_my_booking(
@@ -239,16 +231,16 @@ def create_my_booking(
         starts_at=body.starts_at,
         notes=body.notes,
     )
-    return _out(booking)
+    return BookingOut.model_validate(booking)
 
 
 @portal_router.post(
     "/{booking_id}/cancel",
     response_model=BookingOut,
     responses={
-        **FOUND,
-        403: {"description": "role_required, cancellation_not_allowed"},
-        409: {"description": "invalid_transition, cancellation_too_late"},
+        **NOT_FOUND,
+        403: {"description": "`role_required`, `cancellation_not_allowed`"},
+        409: {"description": "`invalid_transition`, `cancellation_too_late`"},
     },
 )
 def cancel_my_booking(
@@ -260,9 +252,9 @@ def cancel_my_booking(
     """Cancel one of your own pending or confirmed bookings, if the business allows
     online cancellation and the start is far enough away."""
     booking = service.cancel_for_client(
-        session, client_id=client.user_id, booking_id=booking_id, reason=body.reason if body else ""
+        session, owner=client.user_id, booking_id=booking_id, reason=body.reason if body else ""
     )
-    return _out(booking)
+    return BookingOut.model_validate(booking)
 
 
 # --- calendar ------------------------------------------------------------------------
@@ -272,8 +264,7 @@ def cancel_my_booking(
     "",
     response_model=list[CalendarEntry],
     responses={
-        **AUTH,
-        422: {"description": "Missing or invalid from/to, invalid_time_range, range_too_long"},
+        422: {"description": "Missing or invalid from/to, `invalid_time_range`, `range_too_long`"},
     },
 )
 def calendar(

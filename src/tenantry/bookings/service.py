@@ -16,14 +16,20 @@ from sqlalchemy.orm import Session
 
 from tenantry.bookings import availability
 from tenantry.bookings import repository as repo
+from tenantry.bookings.errors import (
+    CancellationNotAllowed,
+    CancellationTooLate,
+    InvalidTimeRange,
+    RangeTooLong,
+)
 from tenantry.bookings.models import Booking
+from tenantry.bookings.repository import bookings, by_start
 from tenantry.bookings.rules import Rules, check_time
 from tenantry.bookings.schemas import Availability, BookingStats, CalendarEntry, OpenSlot
-from tenantry.errors import Conflict, Forbidden, NotFound, TenantryError
 from tenantry.kit.cache import tenant_cache
 from tenantry.kit.errors import InvalidTransition, UnknownAssignee, UnknownClient, UnknownService
 from tenantry.kit.members import STAFF_ROLES, find_member
-from tenantry.kit.repository import flush
+from tenantry.kit.pagination import Page, PageParams
 from tenantry.services import repository as services
 
 STATS_KEY = "bookings.stats"
@@ -39,25 +45,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-# --- errors of bookings ------------------------------------------------------------
-
-
-class InvalidTimeRange(TenantryError):
-    status_code = 422
-    code = "invalid_time_range"
-    message = "ends_at must be after starts_at."
-
-
-class CancellationNotAllowed(Forbidden):
-    code = "cancellation_not_allowed"
-    message = "This business does not allow clients to cancel online; contact them."
-
-
-class CancellationTooLate(Conflict):
-    code = "cancellation_too_late"
-    message = "It is too late to cancel this booking online; contact the business."
-
-
 def _changed(session: Session) -> None:
     tenant_cache.invalidate_on_commit(session, STATS_KEY, PENDING_KEY)
 
@@ -66,36 +53,16 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-# --- look-ups ------------------------------------------------------------------------
-
-
-def get(session: Session, *, booking_id: uuid.UUID, client_id: uuid.UUID | None = None) -> Booking:
-    booking = repo.get(session, booking_id=booking_id, client_id=client_id)
-    if booking is None:
-        raise NotFound()
-    return booking
-
-
-def _locked(
-    session: Session, *, booking_id: uuid.UUID, client_id: uuid.UUID | None = None
-) -> Booking:
-    booking = repo.get(session, booking_id=booking_id, client_id=client_id, lock=True)
-    if booking is None:
-        raise NotFound()
-    return booking
-
-
 def list_bookings(
     session: Session,
     *,
     filters: repo.BookingFilters,
-    limit: int,
-    offset: int,
+    owner: uuid.UUID | None = None,
     latest_first: bool = False,
-) -> tuple[list[Booking], int]:
-    return repo.list_bookings(
-        session, filters=filters, limit=limit, offset=offset, latest_first=latest_first
-    )
+    page: PageParams,
+) -> Page[Booking]:
+    """The tenant's bookings; with ``owner``, that client's own."""
+    return bookings.page(session, by_start(filters, owner=owner, latest_first=latest_first), page)
 
 
 def _span(
@@ -186,8 +153,7 @@ def create(
         status=status,
         notes=notes,
     )
-    repo.add(session, booking)
-    flush(session)
+    bookings.add(session, booking)
     _changed(session)
     return booking
 
@@ -196,7 +162,7 @@ def reschedule(
     session: Session, *, booking_id: uuid.UUID, starts_at: datetime, ends_at: datetime | None
 ) -> Booking:
     """Move a pending or confirmed booking; without ``ends_at`` it keeps its length."""
-    booking = _locked(session, booking_id=booking_id)
+    booking = bookings.for_update(session, booking_id)
     if booking.status not in repo.ACTIVE_STATUSES:
         raise InvalidTransition("Only pending or confirmed bookings can be rescheduled.")
     start, end = _span(starts_at, ends_at, booking.ends_at - booking.starts_at)
@@ -211,7 +177,7 @@ def reschedule(
         exclude_id=booking.id,
     )
     booking.starts_at, booking.ends_at = start, end
-    flush(session)
+    bookings.flush(session)
     _changed(session)
     return booking
 
@@ -227,18 +193,18 @@ def _append_note(booking: Booking, line: str) -> None:
 
 
 def set_status(session: Session, *, booking_id: uuid.UUID, to: str) -> Booking:
-    booking = _locked(session, booking_id=booking_id)
+    booking = bookings.for_update(session, booking_id)
     _move(booking, to)
-    flush(session)
+    bookings.flush(session)
     _changed(session)
     return booking
 
 
 def cancel(session: Session, *, booking_id: uuid.UUID, reason: str) -> Booking:
-    booking = _locked(session, booking_id=booking_id)
+    booking = bookings.for_update(session, booking_id)
     _move(booking, "cancelled")
     _append_note(booking, f"Cancelled: {reason}")
-    flush(session)
+    bookings.flush(session)
     _changed(session)
     return booking
 
@@ -299,9 +265,9 @@ def create_for_client(
 
 
 def cancel_for_client(
-    session: Session, *, client_id: uuid.UUID, booking_id: uuid.UUID, reason: str
+    session: Session, *, owner: uuid.UUID, booking_id: uuid.UUID, reason: str
 ) -> Booking:
-    booking = _locked(session, booking_id=booking_id, client_id=client_id)
+    booking = bookings.for_update(session, booking_id, owner=owner)
     rules = policy(session)
     if not rules.allow_client_cancellation:
         raise CancellationNotAllowed()
@@ -315,7 +281,7 @@ def cancel_for_client(
     _append_note(
         booking, f"Cancelled by the client: {reason}" if reason else "Cancelled by the client."
     )
-    flush(session)
+    bookings.flush(session)
     _changed(session)
     return booking
 
@@ -347,19 +313,13 @@ def pending_count(session: Session) -> int:
     )
 
 
-class RangeTooLong(TenantryError):
-    status_code = 422
-    code = "range_too_long"
-    message = f"The range may span at most {CALENDAR_MAX_DAYS} days."
-
-
 def calendar(
     session: Session, *, start: datetime, end: datetime, include_cancelled: bool = False
 ) -> list[CalendarEntry]:
     if end <= start:
         raise InvalidTimeRange("to must be after from.")
     if end - start > timedelta(days=CALENDAR_MAX_DAYS):
-        raise RangeTooLong()
+        raise RangeTooLong(f"The range may span at most {CALENDAR_MAX_DAYS} days.")
     return [
         CalendarEntry(
             id=b.id,

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from tenantry.bookings import repository as bookings_repo
+from tenantry.bookings.repository import bookings
 from tenantry.invoices.errors import (
     BookingClientMismatch,
     InvoiceNumberConflict,
@@ -82,7 +82,7 @@ def create_invoice(session: Session, *, data: InvoiceCreate) -> Invoice:
     if find_member(session, user_id=data.client_id, roles=("client",)) is None:
         raise UnknownClient()
     if data.booking_id is not None:
-        booking = bookings_repo.get(session, booking_id=data.booking_id)
+        booking = bookings.get(session, data.booking_id)
         if booking is None:
             raise UnknownBooking()
         if booking.client_id != data.client_id:

@@ -7,7 +7,7 @@ import uuid
 
 from sqlalchemy.orm import Session
 
-from tenantry.bookings import repository as bookings_repo
+from tenantry.bookings.repository import bookings
 from tenantry.kit.errors import (
     InvalidTransition,
     UnknownAssignee,
@@ -49,7 +49,7 @@ def create(session: Session, *, data: WorkOrderCreate) -> WorkOrder:
     fallback_assignee: uuid.UUID | None = None
     booking = None
     if data.booking_id is not None:
-        booking = bookings_repo.get(session, booking_id=data.booking_id)
+        booking = bookings.get(session, data.booking_id)
         if booking is None:
             raise UnknownBooking()
         fallback_title = f"Booking on {booking.starts_at:%Y-%m-%d %H:%M} UTC"
