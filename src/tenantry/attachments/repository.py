@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from tenantry.attachments.errors import AttachmentNotFound
 from tenantry.attachments.models import Attachment
 from tenantry.expenses.errors import ExpenseNotFound
-from tenantry.kit.repository import Repository
+from tenantry.kit.repository import Repository, where_given
 from tenantry.service_requests.errors import RequestNotFound
 
 # The parent vanishing between the check and the insert is the parent's 404.
@@ -30,11 +30,11 @@ def oldest_first(
     *, service_request_id: uuid.UUID | None = None, expense_id: uuid.UUID | None = None
 ) -> Select[Attachment]:
     stmt = attachments.select().order_by(Attachment.created_at, Attachment.id)
-    if service_request_id is not None:
-        stmt = stmt.where(Attachment.service_request_id == service_request_id)
-    if expense_id is not None:
-        stmt = stmt.where(Attachment.expense_id == expense_id)
-    return stmt
+    return where_given(
+        stmt,
+        (Attachment.service_request_id, service_request_id),
+        (Attachment.expense_id, expense_id),
+    )
 
 
 def tenant_of(system_session: Session, *, attachment_id: uuid.UUID) -> uuid.UUID | None:

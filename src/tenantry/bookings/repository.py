@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from tenantry.auth.models import Membership
 from tenantry.bookings.errors import BookingNotFound
 from tenantry.bookings.models import Booking
-from tenantry.kit.repository import Repository
+from tenantry.kit.repository import Repository, where_given
 from tenantry.services.models import Service
 from tenantry.tenant_settings.models import BookingSettings
 
@@ -49,19 +49,17 @@ def by_start(
         else (Booking.starts_at, Booking.id)
     )
     stmt = bookings.select(owner=owner).order_by(*order)
-    if f.status is not None:
-        stmt = stmt.where(Booking.status == f.status)
     if f.starts_from is not None:
         stmt = stmt.where(Booking.starts_at >= f.starts_from)
     if f.starts_before is not None:
         stmt = stmt.where(Booking.starts_at < f.starts_before)
-    if f.client_id is not None:
-        stmt = stmt.where(Booking.client_id == f.client_id)
-    if f.assignee_id is not None:
-        stmt = stmt.where(Booking.assignee_id == f.assignee_id)
-    if f.service_id is not None:
-        stmt = stmt.where(Booking.service_id == f.service_id)
-    return stmt
+    return where_given(
+        stmt,
+        (Booking.status, f.status),
+        (Booking.client_id, f.client_id),
+        (Booking.assignee_id, f.assignee_id),
+        (Booking.service_id, f.service_id),
+    )
 
 
 def overlaps(

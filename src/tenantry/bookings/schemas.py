@@ -1,4 +1,4 @@
-"""Booking payloads. Inputs forbid unknown fields (a stray ``tenant_id`` is a 422);
+"""Booking payloads (inputs on the kit's ``Input``: a stray ``tenant_id`` is a 422);
 times must carry a time zone."""
 
 from __future__ import annotations
@@ -7,32 +7,15 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    field_validator,
-    model_validator,
-)
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from tenantry.kit.schemas import Input
 
 BookingStatus = Literal["pending", "confirmed", "cancelled", "completed"]
 Notes = Annotated[str, Field(max_length=10_000)]
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value: object) -> object:
-        # PostgreSQL text cannot hold NUL; refused here it is a 422, not a 500.
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("text may not contain NUL characters")
-        return value
-
-
-class _Span(_In):
+class _Span(Input):
     starts_at: AwareDatetime
     ends_at: AwareDatetime | None = Field(
         default=None, description="Defaults to starts_at plus the service's duration."
@@ -75,17 +58,17 @@ class BookingReschedule(_Span):
     pass
 
 
-class BookingCancel(_In):
+class BookingCancel(Input):
     reason: str = Field(min_length=1, max_length=500)
 
 
-class PortalBookingCreate(_In):
+class PortalBookingCreate(Input):
     service_id: uuid.UUID = Field(description="An active service of this tenant.")
     starts_at: AwareDatetime
     notes: Notes = ""
 
 
-class PortalBookingCancel(_In):
+class PortalBookingCancel(Input):
     reason: str = Field(default="", max_length=500)
 
 

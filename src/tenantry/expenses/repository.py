@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from tenantry.expenses.errors import ExpenseNotFound
 from tenantry.expenses.models import Expense
-from tenantry.kit.repository import Repository
+from tenantry.kit.repository import Repository, where_given
 from tenantry.tenant_settings.models import Thresholds
 
 # Used when the tenant has no thresholds row yet (the model's own default).
@@ -22,11 +22,7 @@ def most_recent_first(*, status: str | None, user_id: uuid.UUID | None) -> Selec
     stmt = expenses.select().order_by(
         Expense.incurred_on.desc(), Expense.created_at.desc(), Expense.id
     )
-    if status is not None:
-        stmt = stmt.where(Expense.status == status)
-    if user_id is not None:
-        stmt = stmt.where(Expense.user_id == user_id)
-    return stmt
+    return where_given(stmt, (Expense.status, status), (Expense.user_id, user_id))
 
 
 def expense_approval_cents(session: Session) -> int:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 from tenantry.invoices.errors import InvoiceNotFound, NumberTaken
 from tenantry.invoices.models import Invoice
 from tenantry.kit.errors import UnknownBooking, UnknownClient
-from tenantry.kit.repository import Repository
+from tenantry.kit.repository import Repository, where_given
 
 NUMBER_PREFIX = "INV-"
 
@@ -50,11 +50,7 @@ def by_creation(
     stmt = invoices.select(owner=owner).order_by(*order)
     if owner is not None:
         stmt = stmt.where(Invoice.status != "draft")
-    if status is not None:
-        stmt = stmt.where(Invoice.status == status)
-    if client_id is not None:
-        stmt = stmt.where(Invoice.client_id == client_id)
-    return stmt
+    return where_given(stmt, (Invoice.status, status), (Invoice.client_id, client_id))
 
 
 def highest_number(session: Session) -> int:

@@ -57,6 +57,15 @@ def flush(session: Session, constraints: Constraints | None = None) -> None:
         raise error() from exc
 
 
+def where_given(stmt: Select[R], *filters: tuple[Any, Any]) -> Select[R]:
+    """``stmt`` with ``column == value`` for each ``(column, value)`` whose value was
+    given (not None): a list route's optional equality filters in one call.
+
+        where_given(stmt, (Booking.status, status), (Booking.client_id, client_id))
+    """
+    return stmt.where(*(column == value for column, value in filters if value is not None))
+
+
 def page(session: Session, stmt: Select[R], params: PageParams) -> Page[R]:
     """One page of ``stmt`` (kept in its order) and the number of rows it has in all."""
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))

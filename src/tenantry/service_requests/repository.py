@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Select, or_
 
-from tenantry.kit.repository import Repository
+from tenantry.kit.repository import Repository, where_given
 from tenantry.service_requests.errors import RequestNotFound
 from tenantry.service_requests.models import ServiceRequest
 
@@ -47,14 +47,13 @@ def by_creation(
         else (ServiceRequest.created_at.desc(), ServiceRequest.id.desc())
     )
     stmt = requests.select(owner=owner).order_by(*order)
-    if filters.status is not None:
-        stmt = stmt.where(ServiceRequest.status == filters.status)
-    if filters.priority is not None:
-        stmt = stmt.where(ServiceRequest.priority == filters.priority)
-    if filters.assignee_id is not None:
-        stmt = stmt.where(ServiceRequest.assignee_id == filters.assignee_id)
-    if filters.client_id is not None:
-        stmt = stmt.where(ServiceRequest.client_id == filters.client_id)
+    stmt = where_given(
+        stmt,
+        (ServiceRequest.status, filters.status),
+        (ServiceRequest.priority, filters.priority),
+        (ServiceRequest.assignee_id, filters.assignee_id),
+        (ServiceRequest.client_id, filters.client_id),
+    )
     if filters.q:
         pattern = _like(filters.q)
         stmt = stmt.where(

@@ -6,7 +6,7 @@ import uuid
 
 from sqlalchemy import Select
 
-from tenantry.kit.repository import Repository
+from tenantry.kit.repository import Repository, where_given
 from tenantry.work_orders.errors import WorkOrderNotFound
 from tenantry.work_orders.models import WorkOrder
 
@@ -18,8 +18,4 @@ def soonest_due_first(*, status: str | None, assignee_id: uuid.UUID | None) -> S
     stmt = work_orders.select().order_by(
         WorkOrder.due_at.asc().nulls_last(), WorkOrder.created_at.desc(), WorkOrder.id
     )
-    if status is not None:
-        stmt = stmt.where(WorkOrder.status == status)
-    if assignee_id is not None:
-        stmt = stmt.where(WorkOrder.assignee_id == assignee_id)
-    return stmt
+    return where_given(stmt, (WorkOrder.status, status), (WorkOrder.assignee_id, assignee_id))
