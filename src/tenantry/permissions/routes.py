@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends
 
@@ -20,23 +20,16 @@ router = tenant_router(prefix="/api/admin/permissions", tags=["permissions"])
 # What the caller may do, for pages that show only what works (any member, own role only).
 mine = tenant_router(prefix="/api/tenant/permissions", tags=["tenant"])
 
-DENIED: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Not signed in"},
-    403: {"description": "Your role lacks the permission (`role_required`)"},
-}
-
-
-@router.get("", response_model=MatrixOut, responses=DENIED)
+@router.get("", response_model=MatrixOut)
 def get_matrix(ctx: TeamRead, session: TenantSession) -> MatrixOut:
     """The permission catalogue and what each role holds in this tenant."""
-    return service.matrix(session=session)
+    return service.matrix(session)
 
 
 @router.put(
     "/{role}",
     response_model=MatrixOut,
     responses={
-        **DENIED,
         409: {"description": "The owner and client roles are fixed (`role_not_editable`)"},
         422: {"description": "Unknown role or permission, or an empty list"},
     },
@@ -46,7 +39,7 @@ def set_role_permissions(
 ) -> MatrixOut:
     """Replace the permission list of the admin or staff role; takes effect on the
     members' next request. Nobody edits the role they hold (403 `own_role_change`)."""
-    return service.set_role(session=session, ctx=ctx, role=role, permissions=body.permissions)
+    return service.set_role(session, ctx=ctx, role=role, permissions=body.permissions)
 
 
 @mine.get("", response_model=MyPermissionsOut, responses={401: {"description": "Not signed in"}})

@@ -33,7 +33,7 @@ class ConcurrentChange(Conflict):
     message = "The role was changed by another request at the same time; try again."
 
 
-def matrix(*, session: Session) -> MatrixOut:
+def matrix(session: Session) -> MatrixOut:
     custom = repository.customized(session)
     roles = []
     for role, default in DEFAULT_MATRIX.items():
@@ -58,7 +58,7 @@ def matrix(*, session: Session) -> MatrixOut:
 
 
 def set_role(
-    *, session: Session, ctx: TenantContext, role: str, permissions: list[str]
+    session: Session, *, ctx: TenantContext, role: str, permissions: list[str]
 ) -> MatrixOut:
     if role not in EDITABLE_ROLES:
         raise RoleNotEditable()
@@ -72,7 +72,7 @@ def set_role(
     except IntegrityError as exc:
         raise ConcurrentChange() from exc
     _invalidate(session)
-    return matrix(session=session)
+    return matrix(session)
 
 
 def _invalidate(session: Session) -> None:
