@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends
 
 from tenantry.auth.dependencies import TenantSession
 from tenantry.isolation.context import TenantContext
 from tenantry.permissions.dependencies import RequirePermission
-from tenantry.routing import tenant_router
+from tenantry.routing import Responses, tenant_router
 from tenantry.tenant_settings import regional, service
 from tenantry.tenant_settings.schemas import (
     BookingSettingsIn,
@@ -25,21 +25,17 @@ SettingsWrite = Annotated[TenantContext, Depends(RequirePermission("settings.wri
 
 router = tenant_router(prefix="/api/admin", tags=["settings"])
 
-DENIED: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Not signed in"},
-    403: {"description": "Your role lacks the permission (`role_required`)"},
-}
-INVALID: dict[int | str, dict[str, Any]] = {422: {"description": "Invalid settings"}}
+INVALID: Responses = {422: {"description": "Invalid settings"}}
 
 
-@router.get("/booking-settings", response_model=BookingSettingsOut, responses=DENIED)
+@router.get("/booking-settings", response_model=BookingSettingsOut)
 def get_booking_settings(ctx: SettingsRead, session: TenantSession) -> BookingSettingsOut:
     """Booking windows, slot length, cancellation rules and opening hours (defaults until
     saved)."""
     return service.read(session, kind=service.BOOKING)
 
 
-@router.put("/booking-settings", response_model=BookingSettingsOut, responses={**DENIED, **INVALID})
+@router.put("/booking-settings", response_model=BookingSettingsOut, responses=INVALID)
 def put_booking_settings(
     ctx: SettingsWrite, session: TenantSession, body: BookingSettingsIn
 ) -> BookingSettingsOut:
@@ -47,7 +43,7 @@ def put_booking_settings(
     return service.write(session, kind=service.BOOKING, data=body)
 
 
-@router.get("/communication-settings", response_model=CommunicationSettingsOut, responses=DENIED)
+@router.get("/communication-settings", response_model=CommunicationSettingsOut)
 def get_communication_settings(
     ctx: SettingsRead, session: TenantSession
 ) -> CommunicationSettingsOut:
@@ -58,7 +54,7 @@ def get_communication_settings(
 @router.put(
     "/communication-settings",
     response_model=CommunicationSettingsOut,
-    responses={**DENIED, **INVALID},
+    responses=INVALID,
 )
 def put_communication_settings(
     ctx: SettingsWrite, session: TenantSession, body: CommunicationSettingsIn
@@ -67,13 +63,13 @@ def put_communication_settings(
     return service.write(session, kind=service.COMMUNICATION, data=body)
 
 
-@router.get("/thresholds", response_model=ThresholdsOut, responses=DENIED)
+@router.get("/thresholds", response_model=ThresholdsOut)
 def get_thresholds(ctx: SettingsRead, session: TenantSession) -> ThresholdsOut:
     """Expense approval limit, invoice overdue days, request response time."""
     return service.read(session, kind=service.THRESHOLDS)
 
 
-@router.put("/thresholds", response_model=ThresholdsOut, responses={**DENIED, **INVALID})
+@router.put("/thresholds", response_model=ThresholdsOut, responses=INVALID)
 def put_thresholds(ctx: SettingsWrite, session: TenantSession, body: ThresholdsIn) -> ThresholdsOut:
     """Replace the thresholds (fields left out take their defaults)."""
     return service.write(session, kind=service.THRESHOLDS, data=body)
