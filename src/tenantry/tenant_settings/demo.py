@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from tenantry.db.engine import Database
-from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.tenant_settings.models import BookingSettings, CommunicationSettings, Thresholds
 
 if TYPE_CHECKING:
@@ -82,14 +78,11 @@ SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
 
 def fill(db: Database, demo: DemoTenant) -> None:
     values = SETTINGS.get(demo.ref.slug, SETTINGS["acme"])
-    owner = demo.users["owner"]
-    assert isinstance(owner, uuid.UUID)
-    ctx = TenantContext(tenant_id=demo.ref.id, user_id=owner, role="owner")
-    with tenant_context(ctx), db.session() as s:
+    with demo.session(db) as s:
         for key, model in (
             ("booking", BookingSettings),
             ("communication", CommunicationSettings),
             ("thresholds", Thresholds),
         ):
-            if s.scalar(select(model.id)) is None:  # singletons: add only what is missing
+            if not demo.has_rows(s, model):  # singletons: add only what is missing
                 s.add(model(**values[key]))
