@@ -149,6 +149,23 @@ class Repository(Generic[M]):
         model: Any = self.model
         return session.scalar(select(model.id).where(*where).limit(1)) is not None
 
+    def taken(
+        self, session: Session, column: Any, value: Any, *, except_id: uuid.UUID | None = None
+    ) -> bool:
+        """Does another row (not ``except_id``) already hold ``value`` in ``column``? For
+        a clean 409 before the unique constraint has to catch it (it still catches the
+        race of two requests at once)."""
+        model: Any = self.model
+        return value is not None and self.exists(session, column == value, model.id != except_id)
+
+    def update(self, session: Session, row: M, changes: Mapping[str, Any]) -> M:
+        """Set the changed fields (a ``Patch``'s ``changes()``) and flush, mapping
+        constraint violations like ``add``."""
+        for field, value in changes.items():
+            setattr(row, field, value)
+        self.flush(session)
+        return row
+
     def page(self, session: Session, stmt: Select[R], params: PageParams) -> Page[R]:
         return page(session, stmt, params)
 

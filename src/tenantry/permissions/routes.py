@@ -20,6 +20,7 @@ router = tenant_router(prefix="/api/admin/permissions", tags=["permissions"])
 # What the caller may do, for pages that show only what works (any member, own role only).
 mine = tenant_router(prefix="/api/tenant/permissions", tags=["tenant"])
 
+
 @router.get("", response_model=MatrixOut)
 def get_matrix(ctx: TeamRead, session: TenantSession) -> MatrixOut:
     """The permission catalogue and what each role holds in this tenant."""

@@ -16,8 +16,7 @@ from tenantry.posts.schemas import PostIn, PostPatch
 
 
 def _check_slug(session: Session, slug: str | None, *, post_id: uuid.UUID | None = None) -> None:
-    """A clean 409 for a slug in use; the unique constraint catches the race."""
-    if slug is not None and posts.exists(session, Post.slug == slug, Post.id != post_id):
+    if posts.taken(session, Post.slug, slug, except_id=post_id):
         raise SlugTaken()
 
 
@@ -33,12 +32,8 @@ def create_draft(session: Session, *, author_id: uuid.UUID, data: PostIn) -> Pos
 
 def update_post(session: Session, *, post_id: uuid.UUID, data: PostPatch) -> Post:
     post = posts.get_or_404(session, post_id)
-    changes = data.changes()
-    _check_slug(session, changes.get("slug"), post_id=post.id)
-    for field, value in changes.items():
-        setattr(post, field, value)
-    posts.flush(session)
-    return post
+    _check_slug(session, data.slug, post_id=post.id)
+    return posts.update(session, post, data.changes())
 
 
 def publish(session: Session, *, post_id: uuid.UUID) -> Post:

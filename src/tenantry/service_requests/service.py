@@ -97,10 +97,7 @@ def triage(
     session: Session, *, request_id: uuid.UUID, data: ServiceRequestTriage
 ) -> ServiceRequest:
     request = _open(requests.for_update(session, request_id))
-    for field, value in data.changes().items():
-        setattr(request, field, value)
-    requests.flush(session)
-    return request
+    return requests.update(session, request, data.changes())
 
 
 def assign(session: Session, *, request_id: uuid.UUID, assignee_id: uuid.UUID) -> ServiceRequest:

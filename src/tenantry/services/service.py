@@ -14,10 +14,7 @@ from tenantry.services.schemas import CatalogueIn, ServiceIn, ServicePatch
 
 
 def _check_slug(session: Session, slug: str | None, *, service_id: uuid.UUID | None = None) -> None:
-    """A clean 409 for a slug in use; the unique constraint catches the race."""
-    if slug is not None and services.exists(
-        session, Service.slug == slug, Service.id != service_id
-    ):
+    if services.taken(session, Service.slug, slug, except_id=service_id):
         raise SlugTaken()
 
 
@@ -35,12 +32,8 @@ def create_service(session: Session, *, data: ServiceIn) -> Service:
 
 def update_service(session: Session, *, service_id: uuid.UUID, data: ServicePatch) -> Service:
     found = services.get_or_404(session, service_id)
-    changes = data.changes()
-    _check_slug(session, changes.get("slug"), service_id=found.id)
-    for field, value in changes.items():
-        setattr(found, field, value)
-    services.flush(session)
-    return found
+    _check_slug(session, data.slug, service_id=found.id)
+    return services.update(session, found, data.changes())
 
 
 def retire_service(session: Session, *, service_id: uuid.UUID) -> None:

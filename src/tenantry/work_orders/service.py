@@ -84,13 +84,9 @@ def update(session: Session, *, work_order_id: uuid.UUID, data: WorkOrderUpdate)
     work_order = work_orders.for_update(session, work_order_id)
     if work_order.status not in ("open", "in_progress"):
         raise WorkOrderClosed()
-    changes = data.changes()
-    if changes.get("assignee_id") is not None:
-        _check_assignee(session, changes["assignee_id"])
-    for field, value in changes.items():
-        setattr(work_order, field, value)
-    work_orders.flush(session)
-    return work_order
+    if data.assignee_id is not None:
+        _check_assignee(session, data.assignee_id)
+    return work_orders.update(session, work_order, data.changes())
 
 
 def set_status(session: Session, *, work_order_id: uuid.UUID, to: str) -> WorkOrder:
