@@ -11,9 +11,16 @@ must be sent; an explicit ``null`` is refused except for the fields listed in
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Self
+from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# A slug: lowercase letters, digits and inner dashes (the models' slug_format checks
+# say the same); each area bounds its length.
+SLUG_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+# The title and free text of a piece of work (service requests, work orders).
+Title = Annotated[str, Field(min_length=1, max_length=200)]
+Description = Annotated[str, Field(max_length=10_000)]
 
 
 class Input(BaseModel):

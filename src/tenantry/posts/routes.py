@@ -11,11 +11,11 @@ from tenantry.auth.dependencies import HostTenant, TenantSession
 from tenantry.isolation.context import TenantContext
 from tenantry.kit.actor import Actor
 from tenantry.kit.pagination import Page, Pagination
+from tenantry.kit.schemas import SLUG_PATTERN
 from tenantry.permissions.dependencies import RequirePermission
 from tenantry.posts import service
 from tenantry.posts.repository import posts
 from tenantry.posts.schemas import (
-    SLUG_PATTERN,
     PostIn,
     PostOut,
     PostPatch,

@@ -8,9 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tenantry.kit.schemas import Input, Patch
+from tenantry.kit.schemas import SLUG_PATTERN, Input, Patch
 
-SLUG_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
 PostStatus = Literal["draft", "published"]
 
 

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from tenantry.kit.schemas import Input, Patch
+from tenantry.kit.schemas import Description, Input, Patch, Title
 
 RequestStatus = Literal["submitted", "triaged", "assigned", "in_progress", "completed", "cancelled"]
 RequestPriority = Literal["low", "normal", "high", "urgent"]
-
-Title = Annotated[str, Field(min_length=1, max_length=200)]
-Description = Annotated[str, Field(max_length=10_000)]
 
 
 class ServiceRequestOut(BaseModel):

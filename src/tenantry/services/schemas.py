@@ -8,9 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tenantry.kit.schemas import Input, Patch
-
-SLUG_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+from tenantry.kit.schemas import SLUG_PATTERN, Input, Patch
 
 Slug = Annotated[str, Field(min_length=1, max_length=100, pattern=SLUG_PATTERN)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]  # stripped: blank is empty
