@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -374,12 +375,15 @@ def test_a_client_never_sees_another_clients_records_in_any_page(
         open_app(second, path)
         expect(second.locator("#view")).not_to_contain_text("Secret")
         expect(second.locator("#view")).not_to_contain_text(invoice["number"])
-    for path in (
-        f"/app/my-requests/{request_id}",
-        f"/app/my-invoices/{invoice['id']}",
+    # The same answer as for an id that exists nowhere (the area's 404 message).
+    for path, missing in (
+        (f"/app/my-requests/{request_id}", "No such service request."),
+        (f"/app/my-invoices/{invoice['id']}", "No such invoice."),
     ):
         second.goto(path)
-        expect(second.locator("#view .error")).to_have_text("Not found.")
+        expect(second.locator("#view .error")).to_have_text(missing)
+        second.goto(path.rsplit("/", 1)[0] + f"/{uuid.uuid4()}")
+        expect(second.locator("#view .error")).to_have_text(missing)
         expect(second.locator("#view")).not_to_contain_text("Secret")
     # Admin pages are not pages for a client at all, and their API says no.
     for path in ("/app/bookings", f"/app/bookings/{booking_id}", "/app/clients", "/app/invoices"):
