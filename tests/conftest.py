@@ -22,10 +22,11 @@ from tenantry.db.bootstrap import DatabaseUrls, admin_url, ensure_database, reso
 from tenantry.db.engine import Database
 from tenantry.db.migrate import upgrade
 from tenantry.settings import Settings, set_settings
-from tests.helpers import login
+from tests.helpers import TEST_KEYS, login
 
-# ``login`` lives in tests.helpers; it stays importable from here for older modules.
-__all__ = ["login"]
+# ``login`` and ``TEST_KEYS`` live in tests.helpers; they stay importable from here for
+# modules of other branches.
+__all__ = ["TEST_KEYS", "login"]
 
 if TYPE_CHECKING:
     from tests.factories import TenantFixture
@@ -39,8 +40,6 @@ os.environ.setdefault("TENANTRY_ALLOWED_HOSTS", "testserver")
 hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
-
-TEST_KEYS = "test-signing-key-one-0123456789abcdef,test-signing-key-two-0123456789abcdef"
 
 
 @pytest.fixture(scope="session")

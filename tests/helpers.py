@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from tests.factories import TenantFixture
 
 
+# The signing keys of every test app (two, so key rotation is exercised everywhere).
+TEST_KEYS = "test-signing-key-one-0123456789abcdef,test-signing-key-two-0123456789abcdef"
+
+
 def code(response: Any) -> str:
     """The ``error.code`` of an error response (the one error body of every route)."""
     return str(response.json()["error"]["code"])

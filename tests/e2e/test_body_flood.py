@@ -13,7 +13,7 @@ import os
 
 from bench.body_flood import MiB, measure, served
 
-from tests.conftest import TEST_KEYS
+from tests.helpers import TEST_KEYS
 
 RSS_CEILING = 200 * MiB
 

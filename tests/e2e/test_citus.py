@@ -44,9 +44,9 @@ from tenantry.services.models import Service
 from tenantry.settings import Settings
 from tenantry.tenants.lifecycle import add_member, provision_tenant
 from tests.citus_cluster import Cluster, citus_cluster, citus_missing, server_log
-from tests.conftest import TEST_KEYS
 from tests.e2e.interleave import Plan, run_interleaved
 from tests.e2e.test_concurrency import Tenant, _check, tenantry_server
+from tests.helpers import TEST_KEYS
 from tests.isolation.world import new_user
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]

@@ -55,8 +55,8 @@ from tenantry.routing import tenant_router
 from tenantry.services.models import Service
 from tenantry.settings import Settings
 from tenantry.tenants.lifecycle import add_member, provision_tenant
-from tests.conftest import TEST_KEYS
 from tests.factories import PASSWORD
+from tests.helpers import TEST_KEYS
 from tests.isolation.world import new_user
 
 TENANTS = 22

@@ -29,8 +29,8 @@ from tenantry.db.bootstrap import DatabaseUrls
 from tenantry.db.engine import Database
 from tenantry.routing import tenant_router
 from tenantry.settings import Settings
-from tests.conftest import TEST_KEYS
 from tests.factories import PASSWORD, make_tenant
+from tests.helpers import TEST_KEYS
 from tests.ports import bound_socket, port_of
 
 BUDGET = 30

@@ -16,14 +16,10 @@ from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.isolation.scopes import UnscopedRouteError, assert_routes_scoped
 from tenantry.settings import Settings
 from tenantry.tenants.lifecycle import add_member, set_tenant_status
-from tests.conftest import login
 from tests.factories import make_user
+from tests.helpers import code, login
 
 CURRENT = "/api/tenant/current"
-
-
-def code(response) -> str:
-    return response.json()["error"]["code"]
 
 
 def test_login_sets_both_cookies_and_scopes_to_the_members_tenant(client, tenant_a):

@@ -10,8 +10,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from tenantry.auth import cookies, csrf
-from tests.conftest import login
 from tests.factories import TenantFixture
+from tests.helpers import login
 
 LOGOUT_ALL = "/api/auth/logout-all"
 

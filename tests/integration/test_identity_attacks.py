@@ -29,17 +29,13 @@ from tenantry.ops.cli import proxy_options
 from tenantry.settings import Settings
 from tenantry.tenants.audit_log import Actor
 from tenantry.tenants.lifecycle import add_member, create_tenant, provision_tenant
-from tests.conftest import login
 from tests.factories import make_tenant
+from tests.helpers import code, login
 from tests.integration.api import mailbox as smtp
 from tests.integration.api.mailbox import deliver_account_mail, mail_settings, token_in
 from tests.ports import uvicorn_thread
 
 mailbox = smtp.mailbox
-
-
-def code(response: httpx.Response) -> str:
-    return str(response.json()["error"]["code"])
 
 
 def settings_with(settings: Settings, **changes: object) -> Settings:

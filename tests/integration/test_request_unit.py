@@ -24,8 +24,8 @@ from tenantry.app import create_app
 from tenantry.bookings.models import Booking
 from tenantry.db.engine import Database
 from tenantry.isolation.context import TenantContext, tenant_context
-from tests.conftest import login
 from tests.factories import make_service, make_tenant
+from tests.helpers import login
 from tests.integration.test_identity_attacks import served
 from tests.roundtrips import Trip, trace_engine
 

@@ -24,9 +24,9 @@ from tenantry.db.bootstrap import DatabaseUrls
 from tenantry.db.engine import Database
 from tenantry.db.migrate import upgrade
 from tenantry.settings import Settings
-from tests.conftest import TEST_KEYS
 from tests.e2e.browser.conftest import serve
 from tests.factories import PASSWORD, make_user
+from tests.helpers import TEST_KEYS
 from tests.scratch import scratch_database
 
 RUNBOOK = Path(__file__).resolve().parents[2] / "docs" / "runbook.md"

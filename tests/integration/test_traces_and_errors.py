@@ -24,8 +24,8 @@ from tenantry.observability.errors import setup_error_reports
 from tenantry.observability.tracing import build_provider, instrument, tracing_requested
 from tenantry.routing import tenant_router
 from tenantry.settings import Settings
-from tests.conftest import TEST_KEYS, login
 from tests.factories import TenantFixture
+from tests.helpers import TEST_KEYS, login
 
 REQUEST_ID = "trace-test-0123456789"
 

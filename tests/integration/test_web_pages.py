@@ -9,8 +9,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import login
 from tests.factories import TenantFixture, make_service, make_tenant
+from tests.helpers import login
 
 
 def test_a_tenant_host_gets_its_public_page_and_a_sign_in_page_with_only_its_accounts(

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from tenantry.ops.cli import app as cli
 from tenantry.probe import Engine, Report, SqlAdapter
 from tenantry.probe.report import DISTINGUISHABLE, LEAK_BODY, LEAK_CHANGED
-from tests.conftest import TEST_KEYS
 from tests.factories import PASSWORD
+from tests.helpers import TEST_KEYS
 from tests.isolation.conftest import route_table
 from tests.isolation.leaky import (
     LEAKY_ORACLE,

@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from tenantry.auth.models import Membership
 from tenantry.isolation.context import TenantContext, tenant_context
-from tests.conftest import login
 from tests.factories import Member, make_tenant, make_user
+from tests.helpers import code, login
 from tests.integration.api import mailbox as smtp
 from tests.integration.api.mailbox import body_of, deliver_account_mail, mail_settings, token_in
 
@@ -21,10 +21,6 @@ mailbox = smtp.mailbox
 
 PASSWORD = "a-long-enough-password"
 INVITES = "/api/admin/invitations"
-
-
-def code(response) -> str:
-    return response.json()["error"]["code"]
 
 
 @pytest.fixture(scope="module")

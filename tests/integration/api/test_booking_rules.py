@@ -21,6 +21,7 @@ from tenantry.bookings.models import Booking
 from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.tenant_settings.models import BookingSettings
 from tests.factories import TenantFixture, count_rows, make_service, make_tenant
+from tests.helpers import code
 
 ADMIN = "/api/admin/bookings"
 PORTAL = "/api/portal/bookings"
@@ -63,10 +64,6 @@ def shop(db: Any) -> Shop:
 def local(day: date, clock: str) -> datetime:
     hours, minutes = map(int, clock.split(":"))
     return datetime.combine(day, time(hours, minutes), tzinfo=NY)
-
-
-def code(response: Any) -> str:
-    return str(response.json()["error"]["code"])
 
 
 def book_as_client(sign_in: Any, shop: Shop, start: datetime) -> Any:

@@ -14,7 +14,6 @@ from tenantry.bookings.models import Booking
 from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.tenant_settings.models import BookingSettings
 from tenantry.tenants.lifecycle import add_member
-from tests.conftest import login
 from tests.factories import (
     TenantFixture,
     add_client,
@@ -23,6 +22,7 @@ from tests.factories import (
     make_tenant,
     make_user,
 )
+from tests.helpers import code, login
 
 ADMIN = "/api/admin/bookings"
 PORTAL = "/api/portal/bookings"
@@ -50,10 +50,6 @@ def at(day: datetime, hour: int, minute: int = 0) -> datetime:
 
 def iso(moment: datetime) -> str:
     return moment.isoformat()
-
-
-def code(response: Any) -> str:
-    return str(response.json()["error"]["code"])
 
 
 def make_booking(

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from tenantry.contact.models import ContactSubmission
 from tenantry.isolation.context import TenantContext, tenant_context
 from tests.factories import make_tenant
-from tests.helpers import login
-from tests.integration.api._logged_in import SignedIn, code, host
+from tests.helpers import code, login
+from tests.integration.api._logged_in import SignedIn, host
 
 CONTACT = "/api/public/contact"
 INBOX = "/api/admin/contact-submissions"

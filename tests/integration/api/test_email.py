@@ -6,8 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tenantry.app import create_app
-from tests.conftest import login
-from tests.factories import make_tenant
+from tests.helpers import code, login, module_tenant
 from tests.integration.api import mailbox as smtp
 from tests.integration.api.mailbox import mail_settings
 from tests.ports import refused_port
@@ -20,18 +19,10 @@ mail_client = smtp.mail_client
 PATH = "/api/admin/email/test"
 
 
-def code(response) -> str:
-    return response.json()["error"]["code"]
+tenant_a = module_tenant("tenant_a")
 
 
-@pytest.fixture(scope="module")
-def tenant_a(db):
-    return make_tenant(db)
-
-
-@pytest.fixture(scope="module")
-def tenant_b(db):
-    return make_tenant(db)
+tenant_b = module_tenant("tenant_b")
 
 
 def test_owner_sends_a_test_email_to_themselves_and_it_arrives(mail_client, mailbox, tenant_a):

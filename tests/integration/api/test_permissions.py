@@ -9,7 +9,8 @@ from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.permissions.catalog import DEFAULT_MATRIX, PERMISSIONS
 from tenantry.permissions.models import RolePermission
 from tests.factories import make_tenant
-from tests.integration.api._logged_in import SignedIn, code
+from tests.helpers import code
+from tests.integration.api._logged_in import SignedIn
 
 MATRIX = "/api/admin/permissions"
 SERVICES = "/api/admin/services"

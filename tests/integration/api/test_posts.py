@@ -11,8 +11,8 @@ from sqlalchemy import select
 from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.posts.models import Post
 from tests.factories import make_tenant
-from tests.helpers import login
-from tests.integration.api._logged_in import SignedIn, code, host, unique
+from tests.helpers import code, login
+from tests.integration.api._logged_in import SignedIn, host, unique
 
 POSTS = "/api/admin/posts"
 PUBLIC = "/api/public/posts"

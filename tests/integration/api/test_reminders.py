@@ -13,8 +13,8 @@ from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.jobs import JobEnv, build_job_app
 from tenantry.reminders.models import ScheduledReminder
 from tenantry.services.models import Service
-from tests.conftest import login
 from tests.factories import make_tenant
+from tests.helpers import code, login, module_tenant
 from tests.integration.api import mailbox as smtp
 from tests.integration.api.mailbox import mail_settings
 from tests.integration.api.test_attachments import make_request
@@ -27,18 +27,10 @@ mail_client = smtp.mail_client
 PATH = "/api/admin/reminders"
 
 
-def code(response) -> str:
-    return response.json()["error"]["code"]
+tenant_a = module_tenant("tenant_a")
 
 
-@pytest.fixture(scope="module")
-def tenant_a(db):
-    return make_tenant(db)
-
-
-@pytest.fixture(scope="module")
-def tenant_b(db):
-    return make_tenant(db)
+tenant_b = module_tenant("tenant_b")
 
 
 def make_booking(db, tenant) -> uuid.UUID:

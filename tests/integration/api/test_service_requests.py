@@ -14,8 +14,8 @@ from sqlalchemy import select
 from tenantry.bookings.models import Booking
 from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.service_requests.models import ServiceRequest
-from tests.conftest import login
 from tests.factories import add_client, count_rows, make_service, make_tenant
+from tests.helpers import code, login
 
 # The service these tests book: its 90 minutes set a converted booking's end.
 BOILER_CHECK = {"name": "Boiler check", "price": 8000, "minutes": 90}
@@ -25,10 +25,6 @@ PORTAL = "/api/portal/service-requests"
 
 
 # --- helpers -------------------------------------------------------------------------
-
-
-def code(response: Any) -> str:
-    return str(response.json()["error"]["code"])
 
 
 def make_request(

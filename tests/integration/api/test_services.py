@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.services.models import Service
-from tests.conftest import login
 from tests.factories import make_tenant
-from tests.integration.api._logged_in import SignedIn, code, host, unique
+from tests.helpers import code, login
+from tests.integration.api._logged_in import SignedIn, host, unique
 
 SERVICES = "/api/admin/services"
 SETTINGS = "/api/admin/settings/services"

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from tenantry.auth.models import Membership, User
 from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.tenants.lifecycle import add_member
-from tests.conftest import login
 from tests.factories import make_tenant
-from tests.integration.api._logged_in import SignedIn, code
+from tests.helpers import code, login
+from tests.integration.api._logged_in import SignedIn
 
 TEAM = "/api/admin/team-members"
 INVITES = "/api/admin/invitations"

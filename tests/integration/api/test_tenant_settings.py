@@ -8,7 +8,8 @@ from sqlalchemy import select, update
 from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.tenant_settings.models import BookingSettings, CommunicationSettings, Thresholds
 from tests.factories import make_tenant
-from tests.integration.api._logged_in import SignedIn, code
+from tests.helpers import code
+from tests.integration.api._logged_in import SignedIn
 
 BOOKING = "/api/admin/booking-settings"
 COMMUNICATION = "/api/admin/communication-settings"

@@ -11,7 +11,8 @@ from tenantry.auth.models import Membership
 from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.tenants.lifecycle import add_member, ensure_user
 from tests.factories import PASSWORD, make_tenant
-from tests.integration.api._logged_in import SignedIn, code
+from tests.helpers import code
+from tests.integration.api._logged_in import SignedIn
 
 USERS = "/api/admin/users"
 

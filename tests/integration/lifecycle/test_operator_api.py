@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from tenantry.tenants.audit_log import Actor, AuditEntry
 from tenantry.tenants.lifecycle import set_operator
-from tests.conftest import login
 from tests.factories import make_service, make_user
+from tests.helpers import login
 
 REASON = "ticket 4411: customer cannot see invoices"
 

@@ -17,8 +17,8 @@ from tenantry.tenant_settings.models import BookingSettings, CommunicationSettin
 from tenantry.tenants.audit_log import Actor, AuditEntry
 from tenantry.tenants.lifecycle import create_tenant
 from tenantry.tenants.slugs import InvalidSlug, SlugTaken, normalize_slug, skeleton
-from tests.conftest import login
 from tests.factories import make_user
+from tests.helpers import login
 
 ACTOR = Actor(label="test:provisioning")
 
