@@ -10,6 +10,7 @@ Static files are served by a public-scoped route from a fixed allow-list rather 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 from urllib.parse import urlencode
@@ -112,34 +113,33 @@ def app_page(request: Request, settings: SettingsDep, section: str = "") -> Resp
     return render("app.html", request=request, title="Tenantry")
 
 
-@router.get("/signup", response_class=HTMLResponse)
-def signup_page(request: Request) -> HTMLResponse:
-    """Create an account as a client of the tenant whose host this is."""
-    return render("account.html", request=request, title="Create an account", form="signup")
+# The account pages: one template, one form each. Four of them open from an e-mailed
+# link (``?token=``); the page posts the token to the account API.
+ACCOUNT_PAGES: Final = {
+    # path: (form, title) -- what the page is for
+    "/signup": ("signup", "Create an account"),  # a client of the tenant whose host this is
+    "/verify-email": ("verify", "Confirm your address"),  # sign-up link: confirm, with the password
+    "/forgot-password": ("forgot", "Reset your password"),  # ask for a password-reset link
+    "/reset-password": ("reset", "Choose a new password"),  # reset link: a new password
+    "/accept-invitation": ("invitation", "Your invitation"),  # see who invites you, then join
+}
 
 
-@router.get("/verify-email", response_class=HTMLResponse)
-def verify_email_page(request: Request) -> HTMLResponse:
-    """The e-mailed sign-up link (``?token=``): confirm the address with the password."""
-    return render("account.html", request=request, title="Confirm your address", form="verify")
+def _account_page(form: str, title: str) -> Callable[[Request], HTMLResponse]:
+    def page(request: Request) -> HTMLResponse:
+        return render("account.html", request=request, title=title, form=form)
+
+    return page
 
 
-@router.get("/forgot-password", response_class=HTMLResponse)
-def forgot_password_page(request: Request) -> HTMLResponse:
-    """Ask for a password-reset link."""
-    return render("account.html", request=request, title="Reset your password", form="forgot")
-
-
-@router.get("/reset-password", response_class=HTMLResponse)
-def reset_password_page(request: Request) -> HTMLResponse:
-    """The e-mailed reset link (``?token=``): choose a new password."""
-    return render("account.html", request=request, title="Choose a new password", form="reset")
-
-
-@router.get("/accept-invitation", response_class=HTMLResponse)
-def accept_invitation_page(request: Request) -> HTMLResponse:
-    """The e-mailed invitation link (``?token=``): see who invites you, then join."""
-    return render("account.html", request=request, title="Your invitation", form="invitation")
+for _path, (_form, _title) in ACCOUNT_PAGES.items():
+    router.add_api_route(
+        _path,
+        _account_page(_form, _title),
+        methods=["GET"],
+        response_class=HTMLResponse,
+        name=f"{_form}_page",
+    )
 
 
 @router.get("/auth/handoff", response_class=HTMLResponse)
