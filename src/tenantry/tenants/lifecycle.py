@@ -21,6 +21,7 @@ from tenantry.auth.passwords import hash_password
 from tenantry.db.engine import Database
 from tenantry.db.tenant import TENANT_STATUSES, Tenant, validate_slug
 from tenantry.errors import Conflict, NotFound
+from tenantry.kit.errors import InvalidTransition
 from tenantry.permissions.catalog import DEFAULT_MATRIX
 from tenantry.permissions.models import RolePermission
 from tenantry.team.invitations import invite_owner
@@ -66,11 +67,6 @@ class CreatedTenant:
 class TenantNotFound(NotFound):
     code = "tenant_not_found"
     message = "No tenant with this slug."
-
-
-class InvalidTransition(Conflict):
-    code = "invalid_transition"
-    message = "The tenant is not in a state that allows this."
 
 
 def _check_slug_free(session: Session, slug: str) -> None:
