@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, TypeVarTuple, overload
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
@@ -36,6 +36,9 @@ from tenantry.kit.pagination import Page, PageParams
 
 M = TypeVar("M")
 R = TypeVar("R")
+Ts = TypeVarTuple("Ts")
+A = TypeVar("A")
+B = TypeVar("B")
 
 Constraints = Mapping[str, type[TenantryError]]
 
@@ -57,7 +60,7 @@ def flush(session: Session, constraints: Constraints | None = None) -> None:
         raise error() from exc
 
 
-def where_given(stmt: Select[R], *filters: tuple[Any, Any]) -> Select[R]:
+def where_given(stmt: Select[*Ts], *filters: tuple[Any, Any]) -> Select[*Ts]:
     """``stmt`` with ``column == value`` for each ``(column, value)`` whose value was
     given (not None): a list route's optional equality filters in one call.
 
@@ -66,9 +69,28 @@ def where_given(stmt: Select[R], *filters: tuple[Any, Any]) -> Select[R]:
     return stmt.where(*(column == value for column, value in filters if value is not None))
 
 
-def page(session: Session, stmt: Select[R], params: PageParams) -> Page[R]:
-    """One page of ``stmt`` (kept in its order) and the number of rows it has in all."""
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+@overload
+def page(
+    session: Session, stmt: Select[R], params: PageParams, *, count_by: Any = None
+) -> Page[R]: ...
+
+
+@overload
+def page(
+    session: Session, stmt: Select[A, B, *Ts], params: PageParams, *, count_by: Any = None
+) -> Page[tuple[A, B, *Ts]]: ...
+
+
+def page(
+    session: Session, stmt: Select[*tuple[Any, ...]], params: PageParams, *, count_by: Any = None
+) -> Page[Any]:
+    """One page of ``stmt`` (kept in its order) and the number of rows it has in all.
+
+    ``count_by``: count over this one column instead of every column of the rows (a
+    statement over ``users`` must not name ``password_hash``, which the app role may
+    not read)."""
+    counted = stmt if count_by is None else stmt.with_only_columns(count_by)
+    total = session.scalar(select(func.count()).select_from(counted.order_by(None).subquery()))
     sliced = stmt.limit(params.limit).offset(params.offset)
     if len(sliced.column_descriptions) == 1:
         rows: Sequence[Any] = session.scalars(sliced).all()

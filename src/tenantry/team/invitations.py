@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, and_, func, select, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.orm import Session
 
 from tenantry.accounts.mail import queue_mail
@@ -20,7 +20,9 @@ from tenantry.auth import tokens
 from tenantry.db.tenant import Tenant
 from tenantry.errors import Conflict, NotFound
 from tenantry.isolation.context import TenantContext, require_tenant_id
-from tenantry.kit.pagination import PageParams
+from tenantry.kit.pagination import Page, PageParams
+from tenantry.kit.repository import Repository
+from tenantry.kit.repository import page as kit_page
 from tenantry.team import repository
 from tenantry.team.models import Invitation
 from tenantry.team.schemas import InvitationOut, InviteIn
@@ -34,6 +36,9 @@ class InvitationClosed(Conflict):
 
 class InvitationNotFound(NotFound):
     message = "No such invitation."
+
+
+invitations = Repository(Invitation, not_found=InvitationNotFound)
 
 
 def invitation_out(invitation: Invitation, now: datetime | None = None) -> InvitationOut:
@@ -124,7 +129,7 @@ def _create(
     return invitation
 
 
-def invite(*, session: Session, ctx: TenantContext, data: InviteIn) -> InvitationOut:
+def invite(session: Session, *, ctx: TenantContext, data: InviteIn) -> InvitationOut:
     require_owner_for(ctx, data.role)
     if repository.active_member_with_email(session, email=data.email):
         raise AlreadyMember()
@@ -134,33 +139,18 @@ def invite(*, session: Session, ctx: TenantContext, data: InviteIn) -> Invitatio
 
 
 def list_invitations(
-    *, session: Session, status: str | None, page: PageParams
-) -> tuple[list[InvitationOut], int]:
+    session: Session, *, status: str | None, page: PageParams
+) -> Page[InvitationOut]:
     now = datetime.now(UTC)
-    query = select(Invitation)
+    stmt = select(Invitation).order_by(Invitation.created_at.desc(), Invitation.id)
     if status is not None:
-        query = query.where(_status_filter(status, now))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(Invitation.created_at.desc(), Invitation.id)
-        .limit(page.limit)
-        .offset(page.offset)
-    )
-    return [invitation_out(i, now) for i in rows], total
+        stmt = stmt.where(_status_filter(status, now))
+    return kit_page(session, stmt, page).map(lambda i: invitation_out(i, now))
 
 
-def _get(session: Session, invitation_id: uuid.UUID) -> Invitation:
-    invitation = session.scalar(
-        select(Invitation).where(Invitation.id == invitation_id).with_for_update()
-    )
-    if invitation is None:
-        raise InvitationNotFound()
-    return invitation
-
-
-def revoke(*, session: Session, ctx: TenantContext, invitation_id: uuid.UUID) -> None:
+def revoke(session: Session, *, ctx: TenantContext, invitation_id: uuid.UUID) -> None:
     """The link stops working at once. Only an owner may revoke an owner invitation."""
-    invitation = _get(session, invitation_id)
+    invitation = invitations.for_update(session, invitation_id)
     require_owner_for(ctx, invitation.role)
     if invitation.accepted_at is not None or invitation.revoked_at is not None:
         raise InvitationClosed()
@@ -168,10 +158,10 @@ def revoke(*, session: Session, ctx: TenantContext, invitation_id: uuid.UUID) ->
     session.flush()
 
 
-def resend(*, session: Session, ctx: TenantContext, invitation_id: uuid.UUID) -> InvitationOut:
+def resend(session: Session, *, ctx: TenantContext, invitation_id: uuid.UUID) -> InvitationOut:
     """A fresh invitation (new link, new expiry) to the same address and role; the old
     link stops working."""
-    invitation = _get(session, invitation_id)
+    invitation = invitations.for_update(session, invitation_id)
     require_owner_for(ctx, invitation.role)
     if invitation.accepted_at is not None or invitation.revoked_at is not None:
         raise InvitationClosed()

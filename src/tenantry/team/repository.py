@@ -12,26 +12,20 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from tenantry.auth.models import Membership, User
+from tenantry.kit.repository import where_given
 
 
 def _members() -> Select[Membership, User]:
     return select(Membership, User).join(User, User.id == Membership.user_id)
 
 
-def page(
-    session: Session, *, status: str | None, role: str | None, limit: int, offset: int
-) -> tuple[list[tuple[Membership, User]], int]:
-    query = _members()
-    if status is not None:
-        query = query.where(Membership.status == status)
-    if role is not None:
-        query = query.where(Membership.role == role)
-    # Counted over one column: a subquery of whole entities would name every column of
-    # users, password_hash included, which the app role may not read.
-    counted = query.with_only_columns(Membership.user_id).subquery()
-    total = session.scalar(select(func.count()).select_from(counted)) or 0
-    rows = session.execute(query.order_by(User.email).limit(limit).offset(offset))
-    return [(m, u) for m, u in rows], total
+def members(*, status: str | None, role: str | None) -> Select[Membership, User]:
+    """This tenant's members (active and removed) by email, optionally of one status
+    and role. Page it with ``count_by=Membership.user_id``: a count over whole rows would
+    name every column of users, password_hash included, which the app role may not read."""
+    return where_given(_members(), (Membership.status, status), (Membership.role, role)).order_by(
+        User.email
+    )
 
 
 def get_member(session: Session, *, user_id: uuid.UUID) -> tuple[Membership, User] | None:

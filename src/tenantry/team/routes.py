@@ -51,8 +51,7 @@ def list_members(
     role: Annotated[Role | None, Query(description="One role only.")] = None,
 ) -> Page[TeamMemberOut]:
     """Members of this tenant (every role, active and removed) by email."""
-    items, total = service.list_members(session=session, status=status, role=role, page=page)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return service.list_members(session, status=status, role=role, page=page)
 
 
 @router.patch(
@@ -65,7 +64,7 @@ def change_role(
 ) -> TeamMemberOut:
     """Change a member's role; it applies from their next request. Only an owner may
     grant or take away the owner role, and the last owner cannot be demoted."""
-    return service.change_role(session=session, ctx=ctx, user_id=user_id, role=body.role)
+    return service.change_role(session, ctx=ctx, user_id=user_id, role=body.role)
 
 
 @router.delete(
@@ -77,7 +76,7 @@ def change_role(
 def remove_member(ctx: TeamManage, session: TenantSession, user_id: uuid.UUID) -> Response:
     """Remove a member (status `removed`); their next request here is refused. The
     last owner cannot be removed."""
-    service.remove(session=session, ctx=ctx, user_id=user_id)
+    service.remove(session, ctx=ctx, user_id=user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -105,7 +104,7 @@ def invite(ctx: TeamManage, session: TenantSession, body: InviteIn) -> Invitatio
     answer is the same whether the address has an account anywhere or not, and shows the
     name you typed. Inviting an address again replaces its open invitation. Only an owner
     may invite an owner."""
-    return invitations.invite(session=session, ctx=ctx, data=body)
+    return invitations.invite(session, ctx=ctx, data=body)
 
 
 @invitations_router.get("", response_model=Page[InvitationOut], responses=DENIED)
@@ -116,8 +115,7 @@ def list_invitations(
     status: Annotated[InvitationStatus | None, Query(description="One status only.")] = None,
 ) -> Page[InvitationOut]:
     """This tenant's invitations, newest first."""
-    items, total = invitations.list_invitations(session=session, status=status, page=page)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return invitations.list_invitations(session, status=status, page=page)
 
 
 @invitations_router.delete(
@@ -130,7 +128,7 @@ def revoke_invitation(
     ctx: TeamManage, session: TenantSession, invitation_id: uuid.UUID
 ) -> Response:
     """Revoke an open invitation: its link stops working at once."""
-    invitations.revoke(session=session, ctx=ctx, invitation_id=invitation_id)
+    invitations.revoke(session, ctx=ctx, invitation_id=invitation_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -145,4 +143,4 @@ def resend_invitation(
 ) -> InvitationOut:
     """Send a fresh invitation (new link, new expiry) for an open or expired one; the
     old link stops working."""
-    return invitations.resend(session=session, ctx=ctx, invitation_id=invitation_id)
+    return invitations.resend(session, ctx=ctx, invitation_id=invitation_id)

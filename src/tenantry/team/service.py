@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from tenantry.auth.models import Membership, User
 from tenantry.errors import Conflict, NotFound, RoleRequired
 from tenantry.isolation.context import TenantContext
-from tenantry.kit.pagination import PageParams
+from tenantry.kit.pagination import Page, PageParams
+from tenantry.kit.repository import page as kit_page
 from tenantry.permissions.guards import refuse_own_role_change
 from tenantry.team import repository
 from tenantry.team.schemas import TeamMemberOut
@@ -47,12 +48,12 @@ def member_out(membership: Membership, user: User) -> TeamMemberOut:
 
 
 def list_members(
-    *, session: Session, status: str | None, role: str | None, page: PageParams
-) -> tuple[list[TeamMemberOut], int]:
-    rows, total = repository.page(
-        session, status=status, role=role, limit=page.limit, offset=page.offset
+    session: Session, *, status: str | None, role: str | None, page: PageParams
+) -> Page[TeamMemberOut]:
+    stmt = repository.members(status=status, role=role)
+    return kit_page(session, stmt, page, count_by=Membership.user_id).map(
+        lambda row: member_out(*row)
     )
-    return [member_out(m, u) for m, u in rows], total
 
 
 def require_owner_for(ctx: TenantContext, *roles: str) -> None:
@@ -75,7 +76,7 @@ def _keep_an_owner(session: Session, leaving: uuid.UUID) -> None:
 
 
 def change_role(
-    *, session: Session, ctx: TenantContext, user_id: uuid.UUID, role: str
+    session: Session, *, ctx: TenantContext, user_id: uuid.UUID, role: str
 ) -> TeamMemberOut:
     refuse_own_role_change(ctx, user_id)
     membership, user = _active_member(session, user_id)
@@ -88,7 +89,7 @@ def change_role(
     return member_out(membership, user)
 
 
-def remove(*, session: Session, ctx: TenantContext, user_id: uuid.UUID) -> None:
+def remove(session: Session, *, ctx: TenantContext, user_id: uuid.UUID) -> None:
     """Mark the membership removed; the row stays so records that name the member
     remain valid."""
     membership, _ = _active_member(session, user_id)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, or_, select
 
 from tenantry.auth.models import Membership, User
+from tenantry.kit.repository import where_given
 
 
 def _like_pattern(text: str) -> str:
@@ -22,15 +22,13 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def page(
-    session: Session,
-    *,
-    search: str | None,
-    role: str | None,
-    limit: int,
-    offset: int,
-    ids: Sequence[uuid.UUID] = (),
-) -> tuple[list[tuple[User, Membership]], int]:
+def directory(
+    *, search: str | None, role: str | None, ids: Sequence[uuid.UUID] = ()
+) -> Select[User, Membership]:
+    """Active members by email, matching ``search`` in the email or name, of ``role``,
+    among ``ids`` (each when given). Page it with ``count_by=Membership.user_id``: a
+    count over whole rows would name every column of users, password_hash included,
+    which the app role may not read."""
     query = (
         select(User, Membership)
         .join(Membership, Membership.user_id == User.id)
@@ -41,13 +39,6 @@ def page(
         query = query.where(
             or_(User.email.ilike(pattern, escape="\\"), User.name.ilike(pattern, escape="\\"))
         )
-    if role is not None:
-        query = query.where(Membership.role == role)
     if ids:
         query = query.where(User.id.in_(ids))
-    # Counted over one column: a subquery of whole entities would name every column of
-    # users, password_hash included, which the app role may not read.
-    counted = query.with_only_columns(Membership.user_id).subquery()
-    total = session.scalar(select(func.count()).select_from(counted)) or 0
-    rows = session.execute(query.order_by(User.email, User.id).limit(limit).offset(offset))
-    return [(u, m) for u, m in rows], total
+    return where_given(query, (Membership.role, role)).order_by(User.email, User.id)

@@ -45,7 +45,4 @@ def list_users(
     ] = None,
 ) -> Page[TenantUserOut]:
     """Active members of this tenant (staff and clients), by email."""
-    items, total = service.list_users(
-        session=session, search=q, role=role, page=page, ids=id_ or ()
-    )
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return service.list_users(session, search=q, role=role, page=page, ids=id_ or ())

@@ -7,35 +7,31 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from tenantry.kit.pagination import PageParams
+from tenantry.auth.models import Membership, User
+from tenantry.kit.pagination import Page, PageParams
+from tenantry.kit.repository import page as kit_page
 from tenantry.users import repository
 from tenantry.users.schemas import TenantUserOut
 
 
 def list_users(
-    *,
     session: Session,
+    *,
     search: str | None,
     role: str | None,
     page: PageParams,
     ids: Sequence[uuid.UUID] = (),
-) -> tuple[list[TenantUserOut], int]:
-    rows, total = repository.page(
-        session,
-        search=search.strip() if search else None,
-        role=role,
-        limit=page.limit,
-        offset=page.offset,
-        ids=ids,
+) -> Page[TenantUserOut]:
+    stmt = repository.directory(search=search.strip() if search else None, role=role, ids=ids)
+    return kit_page(session, stmt, page, count_by=Membership.user_id).map(_user_out)
+
+
+def _user_out(row: tuple[User, Membership]) -> TenantUserOut:
+    user, membership = row
+    return TenantUserOut(
+        id=user.id,
+        email=user.email,
+        name=user.name,
+        role=membership.role,
+        member_since=membership.created_at,
     )
-    items = [
-        TenantUserOut(
-            id=user.id,
-            email=user.email,
-            name=user.name,
-            role=membership.role,
-            member_since=membership.created_at,
-        )
-        for user, membership in rows
-    ]
-    return items, total
