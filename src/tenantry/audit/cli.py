@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,6 +13,7 @@ from sqlalchemy import create_engine
 from tenantry.audit.finding import Finding
 from tenantry.audit.privileges import PRIVILEGE_RULES, auth_findings
 from tenantry.audit.run import audit_schema
+from tenantry.cli_options import DataDir
 
 audit_app = typer.Typer(help="Audit the live database against the isolation rules.")
 
@@ -43,15 +43,7 @@ def schema_command(
             "(before `tenantry citus distribute`).",
         ),
     ] = False,
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--data-dir",
-            help="Folder of the embedded database (<dir>/pg) and secrets. Default .tenantry. "
-            "Ignored for the database when DATABASE_URL is set.",
-            envvar="TENANTRY_DATA_DIR",
-        ),
-    ] = None,
+    data_dir: DataDir = None,
 ) -> None:
     """Check every table in schema public; exit 1 on any finding.
 

@@ -22,6 +22,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from tenantry.cli_options import DataDir
 from tenantry.db.bootstrap import DatabaseUrls
 from tenantry.errors import DatabaseUnavailable
 
@@ -48,14 +49,6 @@ db_app = typer.Typer(help="Database utilities.", no_args_is_help=True)
 console = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-DataDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--data-dir",
-        envvar="TENANTRY_DATA_DIR",
-        help="Folder of the embedded database and secrets (default .tenantry).",
-    ),
-]
 DatabaseName = Annotated[
     str | None,
     typer.Option(

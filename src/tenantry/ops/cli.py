@@ -8,12 +8,12 @@ import signal
 import socket
 import sys
 import threading
-from pathlib import Path
 from typing import Annotated, TypedDict
 
 import typer
 
 from tenantry.audit import audit_app
+from tenantry.cli_options import DataDir
 from tenantry.errors import DatabaseUnavailable
 from tenantry.legacy.cli import db_app, legacy_app
 from tenantry.ops.citus_cli import citus_app
@@ -49,17 +49,6 @@ def _root(
     ] = False,
 ) -> None:
     """Tenantry: a multi-tenant platform for service businesses."""
-
-
-DataDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--data-dir",
-        help="Folder for the embedded database (<dir>/pg), secrets and uploads. "
-        "Default .tenantry. Ignored for the database when DATABASE_URL is set.",
-        envvar="TENANTRY_DATA_DIR",
-    ),
-]
 
 
 @app.command()

@@ -13,20 +13,11 @@ from typing import Annotated
 
 import typer
 
+from tenantry.cli_options import DataDir
 from tenantry.db.bootstrap import DatabaseUrls
 from tenantry.errors import DatabaseUnavailable
 
 migration_app = typer.Typer(help="Show, roll back or roll forward the database schema.")
-
-DataDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--data-dir",
-        help="Folder of the embedded database (<dir>/pg) and secrets. Default .tenantry. "
-        "Ignored for the database when DATABASE_URL is set.",
-        envvar="TENANTRY_DATA_DIR",
-    ),
-]
 
 
 def _urls(data_dir: Path | None) -> DatabaseUrls:

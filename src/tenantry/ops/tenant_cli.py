@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tenantry.cli_options import DataDir
 from tenantry.db.engine import Database
 from tenantry.errors import DatabaseUnavailable, TenantryError
 from tenantry.settings import Settings
@@ -30,15 +31,6 @@ tenant_app = typer.Typer(help="Create, suspend, export, purge and restore tenant
 console = Console()
 err = Console(stderr=True)
 
-DataDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--data-dir",
-        help="Folder of the embedded database (<dir>/pg), secrets and uploads. Default "
-        ".tenantry. Ignored for the database when DATABASE_URL is set.",
-        envvar="TENANTRY_DATA_DIR",
-    ),
-]
 Reason = Annotated[
     str, typer.Option("--reason", help="Why (at least 8 characters); kept in the audit log.")
 ]
@@ -441,15 +433,7 @@ def audit_log_command(
     ] = None,
     limit: Annotated[int, typer.Option(help="Newest N entries.", min=1, max=10_000)] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--data-dir",
-            help="Folder of the embedded database (<dir>/pg) and secrets. Default .tenantry. "
-            "Ignored for the database when DATABASE_URL is set.",
-            envvar="TENANTRY_DATA_DIR",
-        ),
-    ] = None,
+    data_dir: DataDir = None,
 ) -> None:
     """Show the platform audit log, newest first: lifecycle events and every
     cross-tenant operator access (who, which tenant, what, when, why). Append-only:

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from tenantry.cli_options import DataDir
 from tenantry.errors import DatabaseUnavailable
 from tenantry.ops.common import fail, load_settings
 
 
 def worker_command(
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--data-dir",
-            help="Folder for the embedded database, secrets and uploads (default .tenantry).",
-            envvar="TENANTRY_DATA_DIR",
-        ),
-    ] = None,
+    data_dir: DataDir = None,
     concurrency: Annotated[int, typer.Option(help="Jobs run in parallel.")] = 1,
     queue: Annotated[
         list[str] | None, typer.Option(help="Only these queues (repeatable); default all.")

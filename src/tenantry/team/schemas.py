@@ -4,25 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from tenantry.auth.schemas import Password, Token
+from tenantry.auth.schemas import EmailStr, Password, Token
 
 Role = Literal["owner", "admin", "staff", "client"]
 MemberStatus = Literal["active", "removed"]
-
-
-def _email(value: str) -> str:
-    value = value.strip()
-    local, _, domain = value.rpartition("@")
-    if not local or "." not in domain or " " in value or domain.startswith("."):
-        raise ValueError("not an email address")
-    return value.lower()
-
-
-EmailStr = Annotated[str, Field(min_length=3, max_length=320), AfterValidator(_email)]
 
 
 class TeamMemberOut(BaseModel):
