@@ -42,21 +42,6 @@ class ServicePatch(Patch):
     position: Position | None = None
 
 
-class ServiceOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    slug: str
-    name: str
-    description: str
-    price_cents: int
-    duration_minutes: int
-    active: bool
-    position: int
-    created_at: datetime
-    updated_at: datetime
-
-
 class PublicServiceOut(BaseModel):
     """What anyone may see of an active service on the tenant's site."""
 
@@ -68,6 +53,16 @@ class PublicServiceOut(BaseModel):
     description: str
     price_cents: int
     duration_minutes: int
+
+
+class ServiceOut(PublicServiceOut):
+    """A service as staff see it: what the public sees, and whether it is offered, its
+    place in the catalogue and when it was made and changed."""
+
+    active: bool
+    position: int
+    created_at: datetime
+    updated_at: datetime
 
 
 class CatalogueEntry(BaseModel):
