@@ -4,7 +4,7 @@ resend). Joining always takes the invited person's consent: see ``team.invitatio
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Query, Response, status
 
@@ -12,7 +12,7 @@ from tenantry.auth.dependencies import TenantSession
 from tenantry.isolation.context import TenantContext
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.dependencies import RequirePermission
-from tenantry.routing import tenant_router
+from tenantry.routing import Responses, tenant_router
 from tenantry.team import invitations, service
 from tenantry.team.invitee_routes import router as invitee_router
 from tenantry.team.schemas import (
@@ -32,17 +32,13 @@ router = tenant_router(prefix="/api/admin/team-members", tags=["team"])
 invitations_router = tenant_router(prefix="/api/admin/invitations", tags=["team"])
 routers = [router, invitations_router, invitee_router]
 
-DENIED: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Not signed in"},
-    403: {"description": "Your role may not do this (`role_required`)"},
-}
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such active member"}}
-LAST_OWNER: dict[int | str, dict[str, Any]] = {
+NOT_FOUND: Responses = {404: {"description": "No such active member"}}
+LAST_OWNER: Responses = {
     409: {"description": "The tenant would be left without an owner (`last_owner`)"}
 }
 
 
-@router.get("", response_model=Page[TeamMemberOut], responses=DENIED)
+@router.get("", response_model=Page[TeamMemberOut])
 def list_members(
     ctx: TeamRead,
     session: TenantSession,
@@ -57,7 +53,7 @@ def list_members(
 @router.patch(
     "/{user_id}",
     response_model=TeamMemberOut,
-    responses={**DENIED, **NOT_FOUND, **LAST_OWNER},
+    responses={**NOT_FOUND, **LAST_OWNER},
 )
 def change_role(
     ctx: TeamManage, session: TenantSession, user_id: uuid.UUID, body: RoleChangeIn
@@ -71,7 +67,7 @@ def change_role(
     "/{user_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses={**DENIED, **NOT_FOUND, **LAST_OWNER},
+    responses={**NOT_FOUND, **LAST_OWNER},
 )
 def remove_member(ctx: TeamManage, session: TenantSession, user_id: uuid.UUID) -> Response:
     """Remove a member (status `removed`); their next request here is refused. The
@@ -80,10 +76,10 @@ def remove_member(ctx: TeamManage, session: TenantSession, user_id: uuid.UUID) -
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-INVITATION_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+INVITATION_NOT_FOUND: Responses = {
     404: {"description": "No such invitation in this tenant"}
 }
-CLOSED: dict[int | str, dict[str, Any]] = {
+CLOSED: Responses = {
     409: {"description": "Already accepted or revoked (`invitation_closed`)"}
 }
 
@@ -93,7 +89,6 @@ CLOSED: dict[int | str, dict[str, Any]] = {
     response_model=InvitationOut,
     status_code=status.HTTP_201_CREATED,
     responses={
-        **DENIED,
         409: {"description": "An active member of this tenant uses the address (`already_member`)"},
     },
 )
@@ -107,7 +102,7 @@ def invite(ctx: TeamManage, session: TenantSession, body: InviteIn) -> Invitatio
     return invitations.invite(session, ctx=ctx, data=body)
 
 
-@invitations_router.get("", response_model=Page[InvitationOut], responses=DENIED)
+@invitations_router.get("", response_model=Page[InvitationOut])
 def list_invitations(
     ctx: TeamRead,
     session: TenantSession,
@@ -122,7 +117,7 @@ def list_invitations(
     "/{invitation_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses={**DENIED, **INVITATION_NOT_FOUND, **CLOSED},
+    responses={**INVITATION_NOT_FOUND, **CLOSED},
 )
 def revoke_invitation(
     ctx: TeamManage, session: TenantSession, invitation_id: uuid.UUID
@@ -136,7 +131,7 @@ def revoke_invitation(
     "/{invitation_id}/resend",
     response_model=InvitationOut,
     status_code=status.HTTP_201_CREATED,
-    responses={**DENIED, **INVITATION_NOT_FOUND, **CLOSED},
+    responses={**INVITATION_NOT_FOUND, **CLOSED},
 )
 def resend_invitation(
     ctx: TeamManage, session: TenantSession, invitation_id: uuid.UUID

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Query
 
@@ -19,13 +19,8 @@ TeamRead = Annotated[TenantContext, Depends(RequirePermission("team.read"))]
 
 router = tenant_router(prefix="/api/admin/users", tags=["users"])
 
-DENIED: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Not signed in"},
-    403: {"description": "Your role lacks the permission (`role_required`)"},
-}
 
-
-@router.get("", response_model=Page[TenantUserOut], responses=DENIED)
+@router.get("", response_model=Page[TenantUserOut])
 def list_users(
     ctx: TeamRead,
     session: TenantSession,
