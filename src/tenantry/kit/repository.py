@@ -95,7 +95,7 @@ def page(
     if len(sliced.column_descriptions) == 1:
         rows: Sequence[Any] = session.scalars(sliced).all()
     else:
-        rows = session.execute(sliced).tuples().all()
+        rows = session.execute(sliced).all()  # rows unpack like tuples
     return Page.of(rows, total or 0, params)
 
 
