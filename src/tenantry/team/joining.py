@@ -90,19 +90,7 @@ def pending_for(db: Database, user_id: uuid.UUID) -> list[PendingInvitationOut]:
     me = TenantContext(tenant_id=None, user_id=user_id, scope="public")
     with tenant_context(me), db.session() as s:
         rows = s.execute(text("select * from pending_invitations_of_current_user()")).all()
-    return [
-        PendingInvitationOut(
-            id=r.id,
-            tenant_id=r.tenant_id,
-            tenant_slug=r.tenant_slug,
-            tenant_name=r.tenant_name,
-            role=r.role,
-            name=r.name,
-            created_at=r.created_at,
-            expires_at=r.expires_at,
-        )
-        for r in rows
-    ]
+    return [PendingInvitationOut.model_validate(r, from_attributes=True) for r in rows]
 
 
 def ref_of_pending(db: Database, user_id: uuid.UUID, invitation_id: uuid.UUID) -> InvitationRef:
