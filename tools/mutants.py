@@ -247,8 +247,8 @@ MUTANTS: tuple[Mutant, ...] = (
         (
             (
                 "tenantry/bookings/repository.py",
-                "        stmt = stmt.where(Booking.client_id == client_id)",
-                "        pass",
+                "    stmt = bookings.select(owner=owner).order_by(*order)",
+                "    stmt = bookings.select().order_by(*order)",
             ),
         ),
         ("tests/integration/api/test_bookings.py",),
@@ -260,8 +260,8 @@ MUTANTS: tuple[Mutant, ...] = (
         (
             (
                 "tenantry/service_requests/repository.py",
-                "        stmt = stmt.where(ServiceRequest.client_id == client_id)",
-                "        pass",
+                "    stmt = requests.select(owner=owner).order_by(*order)",
+                "    stmt = requests.select().order_by(*order)",
             ),
         ),
         ("tests/integration/api/test_service_requests.py",),
@@ -273,8 +273,8 @@ MUTANTS: tuple[Mutant, ...] = (
         (
             (
                 "tenantry/invoices/repository.py",
-                "        conditions.append(Invoice.client_id == client_id)",
-                "        pass",
+                "    stmt = invoices.select(owner=owner).order_by(*order)",
+                "    stmt = invoices.select().order_by(*order)",
             ),
         ),
         ("tests/integration/api/test_invoices.py",),
