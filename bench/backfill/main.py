@@ -354,7 +354,8 @@ def run(
             ctx = load(urls)
             wal0 = wal_and_checkpoints(admin_dsn)
             cpu0, t0 = server_cpu_seconds(pg_dir), time.monotonic()
-            accounts = Backfill(ctx, parse_policy("quarantine"), batch_size, jobs=jobs).run()
+            backfill = Backfill(ctx, parse_policy("quarantine"), batch_size, jobs=jobs)
+            accounts = backfill.run()
             backfill_s = time.monotonic() - t0
             cpu1 = server_cpu_seconds(pg_dir)
             wal1 = wal_and_checkpoints(admin_dsn)
@@ -409,6 +410,12 @@ def run(
             "null_rows_per_server_cpu_s": None if cpu is None else round(nulls / cpu[0]),
             "wal_mb": round((wal1[0] - wal0[0]) / 2**20),
             "checkpoints": wal1[1] - wal0[1],
+            # seconds per part, summed over the connections (slices run side by side)
+            "parts": {
+                k: round(v, 2)
+                for k, v in sorted(backfill.timings.items(), key=lambda kv: -kv[1])
+                if v >= 0.05
+            },
         },
         "tighten": None
         if result is None
@@ -484,6 +491,10 @@ def markdown(r: dict[str, Any]) -> str:
             f"{t.get('wal_mb', '?')} MB, {t.get('checkpoints', '?')} checkpoints |"
             if t
             else "| tighten | - | - | not run (--no-tighten) |",
+            "",
+            "Backfill, seconds per part (summed over its connections): "
+            + ", ".join(f"{k} {v}" for k, v in list(b.get("parts", {}).items())[:12])
+            + ".",
             "",
             f"Concurrent writer: {w['transactions']:,} transactions (insert + update each), "
             f"{w['error_count']} errors, {w['lost_inserts']} lost inserts, {w['lost_updates']} "

@@ -15,17 +15,17 @@ wrote without a tenant during the run are found by a last catch-up pass.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 from psycopg import errors
 
-from tenantry.legacy import quarantine
+from tenantry.legacy import quarantine, schedule
 from tenantry.legacy.connect import connect, conninfo
 from tenantry.legacy.context import Context, LegacyError, exclusive
 from tenantry.legacy.derive import LIVE_HELPER, Derivation, reason, user_tenants_sql
@@ -95,27 +95,34 @@ class Backfill:
     assign_tenant: str | None = None
     jobs: int = 2  # parallel connections per table
     pause: float = 0.0  # seconds to sleep after each batch (throttle)
+    # seconds spent per part of the run ("sweep bookings", "catch-up bookings", ...), for
+    # bench/backfill: where the time goes
+    timings: dict[str, float] = field(default_factory=dict)
     _progress_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @contextlib.contextmanager
+    def _timed(self, part: str) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            with self._progress_lock:
+                self.timings[part] = self.timings.get(part, 0.0) + time.monotonic() - started
 
     def run(self, tables: list[str] | None = None) -> list[Account]:
         ctx = self.ctx
         ctx.require_shape()
         selected = ctx.select(tables)
         with exclusive(ctx.urls, "the backfill"), connect(ctx.urls.migrator) as conn:
-            self._add_missing_columns(conn, selected)
-            ctx.refresh(conn)
-            self._check_memberships_table(conn)
-            if self.policy.kind == "assign":
-                self.assign_tenant = _tenant_id(conn, self.policy.slug or "")
-            self._start_or_resume(conn, selected)
-            self._legacy_user_memberships(conn)
-            for sql in user_tenants_sql(
-                LIVE_HELPER, users_have_tenant=ctx.shape.users_have_tenant, temp=False
-            ):
-                conn.execute(sql.encode())
-            conn.commit()
-            for rule in selected:
-                self._table(conn, rule)
+            with self._timed("set-up"):
+                self._set_up(conn, selected)
+            schedule.run_tables(
+                {r.table: {p.parent for p in r.parents if p.parent != r.table} for r in selected},
+                schedule.TableWork(self._open, self._finish),
+                jobs=self.jobs,
+                connect=self._worker_connection,
+                close=lambda c: c.close(),
+            )
             if self.policy.kind != "report":
                 # with assign: the rows that could not take the tenant without breaking a
                 # key (a parent or a member in another tenant) — never a silent guess
@@ -125,6 +132,21 @@ class Backfill:
             return accounts(conn, [r.table for r in selected])
 
     # -- set-up ---------------------------------------------------------------------
+
+    def _set_up(self, conn: psycopg.Connection[Any], selected: list[TableRule]) -> None:
+        ctx = self.ctx
+        self._add_missing_columns(conn, selected)
+        ctx.refresh(conn)
+        self._check_memberships_table(conn)
+        if self.policy.kind == "assign":
+            self.assign_tenant = _tenant_id(conn, self.policy.slug or "")
+        self._start_or_resume(conn, selected)
+        self._legacy_user_memberships(conn)
+        for sql in user_tenants_sql(
+            LIVE_HELPER, users_have_tenant=ctx.shape.users_have_tenant, temp=False
+        ):
+            conn.execute(sql.encode())
+        conn.commit()
 
     def _add_missing_columns(self, conn: psycopg.Connection[Any], rules: list[TableRule]) -> None:
         for table in self.ctx.shape.missing_tenant_column:
@@ -188,8 +210,24 @@ class Backfill:
 
     # -- the sweep ------------------------------------------------------------------
 
-    def _table(self, conn: psycopg.Connection[Any], rule: TableRule) -> None:
-        table = rule.table
+    def _worker_connection(self) -> psycopg.Connection[Any]:
+        conn = connect(self.ctx.urls.migrator)
+        # A batch's rows and its checkpoint commit together, so a commit lost in a server
+        # crash loses both: the resumed run redoes that batch, as after a kill. WAL is
+        # replayed in order, so no later batch (nor a child table's) survives one that
+        # was lost; the run's end is committed synchronously (``run``), which makes every
+        # batch before it durable. Meanwhile no batch waits for its WAL to reach the disk.
+        conn.execute("SET synchronous_commit = off")
+        conn.commit()
+        return conn
+
+    def _rule(self, table: str) -> TableRule:
+        return next(r for r in self.ctx.rules if r.table == table)
+
+    def _open(
+        self, conn: psycopg.Connection[Any], table: str
+    ) -> list[Callable[[psycopg.Connection[Any]], None]] | None:
+        """The table's unswept slices as steps (cut on first visit); None when it is done."""
         row = conn.execute(
             f"SELECT done, pages, null_at_start, backfilled + assigned + "
             f"(SELECT count(*) FROM {SCHEMA}.problems WHERE table_name = %(t)s) "
@@ -200,30 +238,39 @@ class Backfill:
         done, pages, null_at_start, handled = row
         if done:
             conn.commit()
-            return
+            return None
         if pages is None:
-            null_at_start = self._begin_table(conn, table)
+            with self._timed(f"count {table}"):
+                null_at_start = self._begin_table(conn, table)
         slices = conn.execute(
             f"SELECT slice, next_page, end_page FROM {SCHEMA}.slices "
             "WHERE table_name = %s AND next_page < end_page ORDER BY slice",
             (table,),
         ).fetchall()
         conn.commit()
-        self.progress.start_table(table, null_at_start, int(handled))
-        derivation = Derivation(rule, self.ctx.has_tenant)
-        sweep_sql = derivation.batch_sql(sweep=True).encode()
-        if len(slices) == 1:
-            self._sweep(conn, rule, sweep_sql, *slices[0])
-        elif slices:
-            with ThreadPoolExecutor(max_workers=min(self.jobs, len(slices))) as pool:
-                futures = [pool.submit(self._sweep_own, rule, sweep_sql, *s) for s in slices]
-                for future in futures:
-                    future.result()
-        catch_up = derivation.batch_sql(sweep=False).encode()
-        while True:
-            params = {"limit": self.batch_size, "assign": self.assign_tenant, "table": table}
-            if self._batch(conn, rule, catch_up, params, None) == 0:
-                break
+        with self._progress_lock:
+            self.progress.start_table(table, null_at_start, int(handled))
+        rule = self._rule(table)
+        sweep_sql = Derivation(rule, self.ctx.has_tenant).batch_sql(sweep=True).encode()
+
+        def step(slice_: tuple[int, int, int]) -> Callable[[psycopg.Connection[Any]], None]:
+            def sweep(c: psycopg.Connection[Any]) -> None:
+                with self._timed(f"sweep {table}"):
+                    self._sweep(c, rule, sweep_sql, *slice_)
+
+            return sweep
+
+        return [step(tuple(s)) for s in slices]
+
+    def _finish(self, conn: psycopg.Connection[Any], table: str) -> None:
+        """The catch-up pass (rows written or moved behind the sweep), then done."""
+        rule = self._rule(table)
+        catch_up = Derivation(rule, self.ctx.has_tenant).batch_sql(sweep=False).encode()
+        with self._timed(f"catch-up {table}"):
+            while True:
+                params = {"limit": self.batch_size, "assign": self.assign_tenant, "table": table}
+                if self._batch(conn, rule, catch_up, params, None) == 0:
+                    break
         conn.execute(
             f"UPDATE {SCHEMA}.checkpoints SET done = true, updated_at = now() "
             "WHERE table_name = %s",
@@ -267,10 +314,6 @@ class Backfill:
             (null_at_start, pages, table),
         )
         return null_at_start
-
-    def _sweep_own(self, rule: TableRule, sql: bytes, *slice_: int) -> None:
-        with connect(self.ctx.urls.migrator) as conn:
-            self._sweep(conn, rule, sql, *slice_)
 
     def _sweep(
         self,
@@ -362,10 +405,11 @@ class Backfill:
     def _quarantine(self, conn: psycopg.Connection[Any]) -> None:
         # the problems table grew during the sweep: without fresh statistics the planner
         # takes it for empty and joins every moved row with a scan of its table
-        conn.execute(f"ANALYZE {SCHEMA}.problems")
-        marked = quarantine.mark_children(conn, self.ctx.rules)
-        conn.execute(f"ANALYZE {SCHEMA}.problems")
-        conn.commit()
+        with self._timed("quarantine: mark children"):
+            conn.execute(f"ANALYZE {SCHEMA}.problems")
+            marked = quarantine.mark_children(conn, self.ctx.rules)
+            conn.execute(f"ANALYZE {SCHEMA}.problems")
+            conn.commit()
         if marked:
             self.progress.note(f"{marked} rows reference problem rows and move with them")
 
@@ -383,7 +427,10 @@ class Backfill:
                 "indexing (concurrently, until the rows have moved) the legacy foreign keys "
                 "they are referenced by: " + ", ".join(f"{t}.{c}" for t, c in pairs)
             )
-        with quarantine.reference_indexes(conninfo(self.ctx.urls.migrator), pairs):
+        with (
+            self._timed("quarantine: indexes and moves"),
+            quarantine.reference_indexes(conninfo(self.ctx.urls.migrator), pairs, jobs=self.jobs),
+        ):
             quarantine.move_all(conn, self.ctx.rules, batch_size=self.batch_size, on_moved=moved)
 
 

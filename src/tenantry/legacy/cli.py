@@ -195,7 +195,8 @@ def backfill_command(
             "--jobs",
             min=1,
             max=16,
-            help="Connections sweeping a big table in parallel (slices of its pages).",
+            help="Connections working side by side: slices of a big table's pages, and "
+            "tables whose parents are done.",
         ),
     ] = 2,
     pause_ms: Annotated[
@@ -225,7 +226,8 @@ def backfill_command(
     """Step 4: derive every NULL tenant_id from its relations, in resumable batches.
 
     Parents first (services, requests, bookings, ...); each table is swept once in
-    physical order, in batches of pages (--jobs connections on slices of a big table),
+    physical order, in batches of pages (--jobs connections: slices of a big table, and
+    tables whose parents are done, side by side),
     each batch decided and written in its own short transaction with its checkpoint, so a
     killed run resumes where it stopped and a rerun changes nothing.
     A row whose relations disagree is a conflict, never a guess; conflicts and orphans are

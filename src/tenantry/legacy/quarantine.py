@@ -22,6 +22,7 @@ import contextlib
 import re
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg
@@ -127,25 +128,43 @@ def unindexed_references(live: Snapshot, moving: dict[str, int]) -> list[tuple[s
 
 
 @contextlib.contextmanager
-def reference_indexes(conninfo: str, pairs: list[tuple[str, str]]) -> Iterator[list[str]]:
+def reference_indexes(
+    conninfo: str, pairs: list[tuple[str, str]], *, jobs: int = 1
+) -> Iterator[list[str]]:
     """Build an index per (child, column) for the moves, drop them afterwards (CONCURRENTLY).
 
-    An index that cannot be built (a long transaction holds the table) is left out:
-    the moves are then slower, never wrong.
+    The builds run on ``jobs`` connections side by side (concurrent builds of plain
+    indexes on different tables do not wait for each other). An index that cannot be
+    built (a long transaction holds the table) is left out: the moves are then slower,
+    never wrong.
     """
-    built = []
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute("SET search_path = public")
-        conn.execute("SET lock_timeout = '500ms'")
-        try:
-            for child, column in pairs:
-                name = _short(f"tenantry_legacy_ref_{child}_{column}")
-                if _build(conn, name, f"ON {q(child)} ({q(column)})"):
-                    built.append(name)
-            yield built
-        finally:
-            for name in built:
-                _concurrently(conn, f"DROP INDEX CONCURRENTLY IF EXISTS {q(name)}")
+    groups = [g for g in (pairs[i :: max(1, jobs)] for i in range(max(1, jobs))) if g]
+    built: list[str] = []  # appended as each build ends (list.append is atomic)
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, len(groups))) as pool:
+            for _ in pool.map(lambda g: _build_all(conninfo, g, built), groups):
+                pass
+        yield built
+    finally:
+        if built:
+            with _ddl_connection(conninfo) as conn:
+                for name in built:
+                    _concurrently(conn, f"DROP INDEX CONCURRENTLY IF EXISTS {q(name)}")
+
+
+def _ddl_connection(conninfo: str) -> psycopg.Connection[Any]:
+    conn = psycopg.connect(conninfo, autocommit=True)
+    conn.execute("SET search_path = public")
+    conn.execute("SET lock_timeout = '500ms'")
+    return conn
+
+
+def _build_all(conninfo: str, pairs: list[tuple[str, str]], built: list[str]) -> None:
+    with _ddl_connection(conninfo) as conn:
+        for child, column in pairs:
+            name = _short(f"tenantry_legacy_ref_{child}_{column}")
+            if _build(conn, name, f"ON {q(child)} ({q(column)})"):
+                built.append(name)
 
 
 def _build(conn: psycopg.Connection[Any], name: str, target: str) -> bool:
