@@ -63,6 +63,8 @@ from tenantry.settings import Settings
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 CACHE = Path(tempfile.gettempdir()) / "tenantry-bench-backfill"
+# server settings a run must not inherit from an earlier profiling session
+PINNED = {"shared_preload_libraries": "", "track_io_timing": "off"}
 DATABASE = "bench_legacy"  # the copy a run works on (its roles are named after it)
 TEMPLATE_PREFIX = "bench_legacy_tpl_"
 
@@ -143,7 +145,8 @@ def legacy_database(rows: int, shared_buffers: str, cache: Path, rebuild: bool) 
     admin = start_embedded(settings.pg_dir, cleanup_mode="stop")
     server = settings.pg_dir.resolve()
     try:
-        _restart_with(server, admin, {"shared_buffers": shared_buffers})
+        # pinned: a profiling session may have loaded pg_stat_statements
+        _restart_with(server, admin, {"shared_buffers": shared_buffers, **PINNED})
         urls = resolve_urls(settings, admin)
         template = template_name(rows)
         with psycopg.connect(conninfo(admin), autocommit=True) as conn:
@@ -198,7 +201,10 @@ def _restart_with(pg_dir: Path, admin: Any, values: dict[str, str]) -> None:
             current = conn.execute("SELECT current_setting(%s)", (name,)).fetchone()
             if current and current[0] == value:
                 continue
-            conn.execute(f"ALTER SYSTEM SET {name} = '{value}'".encode())
+            if value:
+                conn.execute(f"ALTER SYSTEM SET {name} = '{value}'".encode())
+            else:  # '' is the default of a list setting; SET would write '""'
+                conn.execute(f"ALTER SYSTEM RESET {name}".encode())
             changed = True
     if not changed:
         return

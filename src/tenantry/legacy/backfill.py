@@ -218,6 +218,12 @@ class Backfill:
         # was lost; the run's end is committed synchronously (``run``), which makes every
         # batch before it durable. Meanwhile no batch waits for its WAL to reach the disk.
         conn.execute("SET synchronous_commit = off")
+        # A batch looks up a few thousand parent rows (and users) by primary key. With the
+        # default random_page_cost (4, for pages read from disk) the planner rather hashes
+        # the whole parent for each batch, even one 200 times the batch (all 500,000
+        # invoices for 2,500 invoice lines): the run grows with the square of the table.
+        # The lookups hit cached pages; measured on the 5M bench, server CPU -14%.
+        conn.execute("SET random_page_cost = 1.1")
         conn.commit()
         return conn
 
