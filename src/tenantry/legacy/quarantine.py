@@ -168,7 +168,7 @@ def _build_all(conninfo: str, pairs: list[tuple[str, str]], built: list[str]) ->
 
 
 def _build(conn: psycopg.Connection[Any], name: str, target: str) -> bool:
-    for _ in range(3):
+    for attempt in range(1, 21):
         valid = conn.execute(
             "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
             "WHERE c.relname = %s AND c.relnamespace = 'public'::regnamespace",
@@ -176,10 +176,17 @@ def _build(conn: psycopg.Connection[Any], name: str, target: str) -> bool:
         ).fetchone()
         if valid is not None and valid[0]:
             return True
-        if valid is not None:  # left invalid by an interrupted build
-            _concurrently(conn, f"DROP INDEX CONCURRENTLY IF EXISTS {q(name)}")
-        if _concurrently(conn, f"CREATE INDEX CONCURRENTLY {q(name)} {target}"):
+        # left invalid by an interrupted build — or by our own last try: a build that
+        # times out waiting for a lock leaves its invalid index behind
+        if valid is not None and not _concurrently(
+            conn, f"DROP INDEX CONCURRENTLY IF EXISTS {q(name)}"
+        ):
+            return False
+        try:
+            conn.execute(f"CREATE INDEX CONCURRENTLY {q(name)} {target}".encode())
             return True
+        except errors.LockNotAvailable:
+            time.sleep(min(2.0, 0.05 * 2**attempt))
     return False
 
 
