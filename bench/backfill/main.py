@@ -308,7 +308,9 @@ class Writer(threading.Thread):
 
 NULL_BOOKINGS = """
 select b.id from bookings b join services s on s.id = b.service_id and s.tenant_id = %(t)s
-where b.tenant_id is null and b.service_request_id is null
+where b.tenant_id is null
+  and (b.service_request_id is null or b.service_request_id in (
+        select r.id from service_requests r where r.tenant_id = %(t)s))
   and b.client_id in (select u.id from users u
                       where coalesce(u.tenant_id, %(t)s) = %(t)s
                         and %(t)s = all(array(select m.tenant_id from tenant_memberships m
@@ -355,8 +357,8 @@ def run(
         with connect(urls.migrator) as conn:
             tenant = conn.execute("select id from tenants where slug = 'legacy-0'").fetchone()[0]
             # Half of the writer's bookings have a tenant; the other half have none yet
-            # and derive to the writer's tenant without doubt (service and client, and
-            # the assignee, in that tenant only; no request): the backfill updates those
+            # and derive to the writer's tenant without doubt (service, client, assignee
+            # and request, if any, in that tenant only): the backfill updates those
             # very rows while the writer does, so their row locks meet.
             bookings = [
                 r[0]

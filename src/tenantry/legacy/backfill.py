@@ -275,7 +275,12 @@ class Backfill:
         with self._timed(f"catch-up {table}"):
             while True:
                 params = {"limit": self.batch_size, "assign": self.assign_tenant, "table": table}
-                if self._batch(conn, rule, catch_up, params, None) == 0:
+                seen, handled = self._batch(conn, rule, catch_up, params, None)
+                # A batch short of its limit read the whole table: every NULL row there
+                # was handled unless a writer changed one under it (then look again). A
+                # row written after that scan began is as late as one written after an
+                # empty pass: tighten refuses while any NULL remains.
+                if seen < self.batch_size and handled == seen:
                     break
         conn.execute(
             f"UPDATE {SCHEMA}.checkpoints SET done = true, updated_at = now() "
@@ -337,7 +342,7 @@ class Backfill:
             upto = min(end_page, next_page + step)
             params = {"lo": f"({next_page},0)", "hi": f"({upto},0)", "assign": self.assign_tenant}
             started = time.monotonic()
-            seen = self._batch(conn, rule, sql, params, (slice_no, upto))
+            seen, _ = self._batch(conn, rule, sql, params, (slice_no, upto))
             took = time.monotonic() - started - self.pause
             scale = min(
                 self.batch_size / seen if seen else 4.0,
@@ -353,8 +358,9 @@ class Backfill:
         sql: bytes,
         params: dict[str, Any],
         slice_: tuple[int, int] | None,
-    ) -> int:
-        """One batch and its checkpoint in one transaction; the rows it looked at."""
+    ) -> tuple[int, int]:
+        """One batch and its checkpoint in one transaction; (rows it looked at, rows it
+        backfilled, assigned or recorded as problems)."""
         for attempt in range(1, 31):
             try:
                 conn.execute(f"SET LOCAL lock_timeout = '{BATCH_LOCK_TIMEOUT}'")
@@ -399,7 +405,7 @@ class Backfill:
                     self.progress.advance(rule.table, int(seen))
                 if self.pause:
                     time.sleep(self.pause)
-                return int(seen)
+                return int(seen), int(backfilled) + int(assigned) + len(rows)
             except (errors.LockNotAvailable, errors.DeadlockDetected):
                 conn.rollback()
                 time.sleep(min(1.0, 0.05 * attempt))
