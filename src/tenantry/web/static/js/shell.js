@@ -38,11 +38,11 @@ const STAFF_PAGES = {
   "": "dashboard", schedule: "schedule", bookings: "bookings", requests: "requests",
   "work-orders": "work_orders", invoices: "invoices", expenses: "expenses", clients: "clients",
   services: "services", team: "team", permissions: "permissions", settings: "settings",
-  posts: "posts", inbox: "inbox", reminders: "reminders",
+  posts: "posts", inbox: "inbox", reminders: "reminders", account: "my_account",
 };
 const CLIENT_PAGES = {
   "": "portal_home", book: "book", "my-bookings": "my_bookings",
-  "my-requests": "my_requests", "my-invoices": "my_invoices",
+  "my-requests": "my_requests", "my-invoices": "my_invoices", account: "my_account",
 };
 
 function route() {

@@ -4,14 +4,14 @@
 import { get, post, patch, del, query } from "../core/api.js";
 import { h, clear } from "../core/dom.js";
 import { date, words } from "../core/format.js";
-import { makeForm } from "../core/forms.js";
-import { pageHeader, card, badge, listView, confirmAction, notify, failed } from "../core/ui.js";
+import { makeForm, errorText } from "../core/forms.js";
+import { pageHeader, card, badge, listView, table, confirmAction, notify, failed } from "../core/ui.js";
 
 const ROLES = ["owner", "admin", "staff", "client"];
 
 export async function render(view, ctx) {
   clear(view);
-  const manage = ["owner", "admin"].includes(ctx.role);
+  const manage = ctx.can("team.manage");
   let list;
   const roleSelect = (member) => {
     const id = "role-" + member.user_id;
@@ -55,6 +55,40 @@ export async function render(view, ctx) {
   const parts = [pageHeader("Team"), card(null, list)];
   if (manage) {
     const result = h("div", { "aria-live": "polite", id: "invite-result" });
+    const invites = h("div", { id: "invitations" });
+    const loadInvites = async () => {
+      let page;
+      try {
+        page = await get("/api/admin/invitations" + query({ status: "pending", limit: 50 }));
+      } catch (error) {
+        clear(invites).appendChild(h("p", { class: "error", role: "alert", text: errorText(error) }));
+        return;
+      }
+      clear(invites).appendChild(table([
+        { label: "Address", render: (i) => (i.name ? `${i.name} (${i.email})` : i.email) },
+        { label: "Role", render: (i) => words(i.role) },
+        { label: "Sent", render: (i) => date(i.created_at) },
+        { label: "Link works until", render: (i) => date(i.expires_at) },
+        { label: "", render: (i) => h("div", { class: "actions-row" },
+          h("button", { type: "button", class: "secondary", text: "Send again", "aria-label": "Send the invitation to " + i.email + " again",
+            onclick: async () => {
+              try {
+                await post(`/api/admin/invitations/${i.id}/resend`);
+                notify(`A new link was e-mailed to ${i.email}; the old one no longer works.`);
+                loadInvites();
+              } catch (error) { failed(error); }
+            } }),
+          h("button", { type: "button", class: "secondary", text: "Revoke", "aria-label": "Revoke the invitation of " + i.email,
+            onclick: async () => {
+              if (!(await confirmAction(`Revoke the invitation of ${i.email}?`, "Revoke", { detail: "The link stops working at once." }))) return;
+              try {
+                await del(`/api/admin/invitations/${i.id}`);
+                notify("Revoked.");
+                loadInvites();
+              } catch (error) { failed(error); }
+            } })) },
+      ], page.items, { caption: "Open invitations", empty: "No open invitations." }));
+    };
     const form = makeForm({
       id: "invite-form",
       fields: [
@@ -63,17 +97,17 @@ export async function render(view, ctx) {
         { name: "role", label: "Role", type: "select", required: true, value: "staff", options: ROLES.map((r) => ({ value: r, label: words(r) })) },
       ],
       submit: "Send invitation",
+      codeFields: { already_member: "email" },
       onSubmit: async (values, formEl) => {
-        // An invitation names an address, never an account: the person joins with this
-        // role when they accept the e-mailed link (their consent).
-        const answer = await post("/api/admin/invitations", { ...values, name: values.name || "" });
+        const invitation = await post("/api/admin/invitations", { ...values, name: values.name || "" });
         formEl.reset();
         clear(result).appendChild(h("p", { class: "notice", role: "status",
-          text: `An invitation was e-mailed to ${answer.email}. They join as ${words(answer.role)} when they accept it.` }));
-        list.refresh();
+          text: `An invitation was e-mailed to ${invitation.email}. They join when they open its link (until ${date(invitation.expires_at)}).` }));
+        loadInvites();
       },
     });
-    parts.push(card("Invite someone", form, result));
+    parts.push(card("Invite someone", form, result), card("Open invitations", invites));
+    loadInvites();
   }
   view.append(...parts);
 }
