@@ -24,7 +24,6 @@ only; every loop is bounded in count and time.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import shutil
@@ -35,7 +34,6 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,26 +50,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@dataclass
-class Phase:
-    name: str
-    others_ms: list[float] = field(default_factory=list)
-    others_errors: int = 0
-    abuser_sent: int = 0
-    abuser_ok: int = 0
-    abuser_429: int = 0
-    abuser_budget_spent_at: float | None = None
-    abuser_first_429_at: float | None = None
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    k = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[k]
 
 
 # ---- setup ----------------------------------------------------------------------------
@@ -183,36 +161,110 @@ def sign_in(base: str, email: str) -> dict[str, str]:
     return dict(r.cookies)
 
 
-# ---- load -----------------------------------------------------------------------------
+# ---- load (wrk: a C load generator, so the client costs the 2 cores next to nothing) ---
+
+# Both scripts share one clock (CLOCK_REALTIME through LuaJIT's FFI) and one schedule:
+# requests leave as a Poisson stream at the given rate, whichever of the script's
+# connections is free (``delay`` is asked after every response). A slow server delays
+# no later request beyond its slot: the load stays the load asked for.
+CLOCK_LUA = """
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } nn_timespec;
+int clock_gettime(int clk_id, nn_timespec *tp);
+]]
+local ts = ffi.new("nn_timespec")
+local function now()
+  ffi.C.clock_gettime(0, ts)
+  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) / 1e9
+end
+local mean_s = %(mean_s)f
+local next_due = nil
+delay = function()
+  local t = now()
+  next_due = math.max((next_due or t) - math.log(1 - math.random()) * mean_s, t)
+  return (next_due - t) * 1000
+end
+"""
+
+# The others: one connection per tenant, each request carrying the next tenant's
+# cookies; wrk measures each request from its first byte out.
+OTHERS_LUA = (
+    CLOCK_LUA
+    + """
+local cookies = {%(cookies)s}
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("GET", "%(path)s", {["Cookie"] = cookies[(n %% #cookies) + 1]})
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "RESULT {\\"requests\\": %%d, \\"non_2xx\\": %%d, \\"socket_errors\\": %%d, " ..
+    "\\"p50_ms\\": %%.3f, \\"p90_ms\\": %%.3f, \\"p99_ms\\": %%.3f, \\"max_ms\\": %%.3f, " ..
+    "\\"mean_ms\\": %%.3f}\\n",
+    summary.requests, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50) / 1000, latency:percentile(90) / 1000,
+    latency:percentile(99) / 1000, latency.max / 1000, latency.mean / 1000))
+end
+"""
+)
+
+# The abuser: counts its 200s and 429s, and clocks when its budget was spent (the
+# quota-th 200) and its first 429.
+ABUSER_LUA = (
+    CLOCK_LUA
+    + """
+local threads = {}
+setup = function(thread) table.insert(threads, thread) end
+local quota = %(quota)d
+ok, refused, other, spent_at, first_429_at = 0, 0, 0, 0, 0
+wrk.headers["Cookie"] = "%(cookie)s"
+response = function(status, headers, body)
+  if status == 200 then
+    ok = ok + 1
+    if ok == quota then spent_at = now() end
+  elseif status == 429 then
+    refused = refused + 1
+    if first_429_at == 0 then first_429_at = now() end
+  else
+    other = other + 1
+  end
+end
+done = function(summary, latency, requests)
+  local t = threads[1]
+  io.write(string.format(
+    "RESULT {\\"sent\\": %%d, \\"ok\\": %%d, \\"refused\\": %%d, \\"other\\": %%d, " ..
+    "\\"spent_at\\": %%.6f, \\"first_429_at\\": %%.6f}\\n",
+    summary.requests, t:get("ok"), t:get("refused"), t:get("other"),
+    t:get("spent_at"), t:get("first_429_at")))
+end
+"""
+)
 
 
-async def _tenant_load(client: httpx.AsyncClient, rate: float, seconds: float, record: Any) -> None:
-    start = time.perf_counter()
-    tasks = []
-    n = 0
-    while True:
-        due = start + n / rate
-        if due - start >= seconds:
-            break
-        delay = due - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(_one(client, record)))
-        n += 1
-    await asyncio.gather(*tasks)
+def cookie_header(cookies: dict[str, str]) -> str:
+    return "; ".join(f"{k}={v}" for k, v in cookies.items())
 
 
-async def _one(client: httpx.AsyncClient, record: Any) -> None:
-    sent = time.perf_counter()
-    try:
-        r = await client.get(PATH)
-        status = r.status_code
-    except httpx.HTTPError:
-        status = 0
-    record(sent, time.perf_counter(), status)
+def _wrk(script: Path, connections: int, seconds: float, url: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
+         "-s", str(script), url],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
 
 
-async def run_phase(
+def _result(proc: subprocess.Popen[str]) -> dict[str, Any]:
+    out, err = proc.communicate(timeout=180)
+    for line in out.splitlines():
+        if line.startswith("RESULT "):
+            return dict(json.loads(line[len("RESULT ") :]))
+    raise SystemExit(f"wrk gave no result: {out[-500:]} {err[-500:]}")
+
+
+def run_phase(
     name: str,
     base: str,
     others: list[dict[str, str]],
@@ -220,105 +272,58 @@ async def run_phase(
     rate: float,
     quota: int,
     seconds: float,
-) -> Phase:
-    phase = Phase(name)
-    t0 = time.perf_counter()
-    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
-
-    def other(sent: float, done: float, status: int) -> None:
-        if status == 200:
-            phase.others_ms.append((done - sent) * 1000)
-        else:
-            phase.others_errors += 1
-
-    abuser_ok_times: list[float] = []
-
-    def abusive(sent: float, done: float, status: int) -> None:
-        phase.abuser_sent += 1
-        if status == 200:
-            phase.abuser_ok += 1
-            abuser_ok_times.append(sent - t0)
-        elif status == 429:
-            phase.abuser_429 += 1
-            if phase.abuser_first_429_at is None or sent - t0 < phase.abuser_first_429_at:
-                phase.abuser_first_429_at = sent - t0
-
-    clients = [
-        httpx.AsyncClient(base_url=base, cookies=c, timeout=30, limits=limits) for c in others
-    ]
-    jobs = [_tenant_load(c, rate, seconds, other) for c in clients]
+    tmp: Path,
+) -> dict[str, Any]:
+    """One phase: the others' latency (and, with the abuser, what it got)."""
+    others_lua = tmp / f"others-{name}.lua"
+    others_lua.write_text(
+        OTHERS_LUA
+        % {
+            "cookies": ", ".join(json.dumps(cookie_header(c)) for c in others),
+            "mean_s": 1 / (rate * len(others)),
+            "path": PATH,
+        }
+    )
+    procs = {"others": _wrk(others_lua, len(others), seconds, base + PATH)}
     if abuser is not None:
-        abuse_client = httpx.AsyncClient(base_url=base, cookies=abuser, timeout=30, limits=limits)
-        clients.append(abuse_client)
-        jobs.append(_tenant_load(abuse_client, quota * 10, seconds, abusive))
-    try:
-        await asyncio.gather(*jobs)
-    finally:
-        for c in clients:
-            await c.aclose()
-    if abuser is not None and len(abuser_ok_times) >= quota:
-        # The budget is spent by the quota-th accepted request of the first window.
-        phase.abuser_budget_spent_at = sorted(abuser_ok_times)[quota - 1]
+        connections = 10
+        abuser_lua = tmp / "abuser.lua"
+        abuser_lua.write_text(
+            ABUSER_LUA
+            % {
+                "cookie": cookie_header(abuser),
+                "mean_s": 1 / (quota * 10),
+                "quota": quota,
+            }
+        )
+        procs["abuser"] = _wrk(abuser_lua, connections, seconds, base + PATH)
+    phase: dict[str, Any] = {"phase": name, "others": _result(procs["others"])}
+    if "abuser" in procs:
+        got = _result(procs["abuser"])
+        got["throttled_after_budget_s"] = (
+            round(got["first_429_at"] - got["spent_at"], 3)
+            if got["spent_at"] and got["first_429_at"]
+            else None
+        )
+        phase["abuser"] = got
     return phase
-
-
-def merge(into: Phase, phase: Phase) -> None:
-    """Pool a round's phase into the run's phase of the same name. The throttling delay
-    kept is the worst round's (the promise is "within 1 s" every time)."""
-    into.others_ms += phase.others_ms
-    into.others_errors += phase.others_errors
-    into.abuser_sent += phase.abuser_sent
-    into.abuser_ok += phase.abuser_ok
-    into.abuser_429 += phase.abuser_429
-    if phase.abuser_first_429_at is not None and phase.abuser_budget_spent_at is not None:
-        delay = phase.abuser_first_429_at - phase.abuser_budget_spent_at
-        worst = (
-            into.abuser_first_429_at - into.abuser_budget_spent_at
-            if into.abuser_first_429_at is not None and into.abuser_budget_spent_at is not None
-            else None
-        )
-        if worst is None or delay > worst:
-            into.abuser_first_429_at = phase.abuser_first_429_at
-            into.abuser_budget_spent_at = phase.abuser_budget_spent_at
-
-
-def summary(phase: Phase) -> dict[str, Any]:
-    out = {
-        "phase": phase.name,
-        "others_requests": len(phase.others_ms),
-        "others_errors": phase.others_errors,
-        "others_p50_ms": round(percentile(phase.others_ms, 0.50), 2),
-        "others_p99_ms": round(percentile(phase.others_ms, 0.99), 2),
-        "others_mean_ms": round(statistics.fmean(phase.others_ms), 2) if phase.others_ms else None,
-    }
-    if phase.abuser_sent:
-        throttle = (
-            phase.abuser_first_429_at - phase.abuser_budget_spent_at
-            if phase.abuser_first_429_at is not None and phase.abuser_budget_spent_at is not None
-            else None
-        )
-        out.update(
-            abuser_sent=phase.abuser_sent,
-            abuser_ok=phase.abuser_ok,
-            abuser_429=phase.abuser_429,
-            abuser_first_429_s=round(phase.abuser_first_429_at or float("nan"), 3),
-            abuser_throttled_after_budget_s=round(throttle, 3) if throttle is not None else None,
-        )
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=15.0, help="length of each phase")
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of each phase")
     parser.add_argument("--quota", type=int, default=10, help="tenant budget per second")
     parser.add_argument("--rate", type=float, default=4.0, help="each normal tenant, req/s")
     parser.add_argument("--tenants", type=int, default=20, help="normal tenants")
-    parser.add_argument("--rounds", type=int, default=3, help="baseline/abuser pairs")
+    parser.add_argument("--rounds", type=int, default=4, help="baseline/abuser pairs")
     parser.add_argument("--no-results", action="store_true", help="do not write bench/results")
     args = parser.parse_args(argv)
     if not 1 <= args.seconds <= 120 or not 1 <= args.tenants <= 50 or not 1 <= args.rounds <= 10:
         parser.error("--seconds 1..120, --tenants 1..50, --rounds 1..10 keep the run bounded")
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (Debian: apt-get install wrk; .ci/run does)")
 
+    load_start = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="tenantry-noisy-") as tmp_name:
         tmp = Path(tmp_name)
         print("database: migrating and provisioning tenants ...", flush=True)
@@ -327,54 +332,43 @@ def main(argv: list[str] | None = None) -> int:
         redis_proc, redis_url = start_redis(tmp)
         print(f"counters: {'redis ' + redis_url if redis_url else 'per worker (no redis)'}")
         server, base = start_server(settings, urls, args.quota, redis_url)
+        rounds: list[dict[str, Any]] = []
         try:
             cookies = [sign_in(base, email) for _, email in accounts]
             others, abuser = cookies[:-1], cookies[-1]
             # Warm both workers (pools, caches) before measuring.
-            asyncio.run(run_phase("warmup", base, others, None, args.rate, args.quota, 3))
-            pooled = {"baseline": Phase("baseline"), "abuser": Phase("abuser")}
-            round_ratios = []
+            run_phase("warmup", base, others, None, args.rate, args.quota, 3, tmp)
             for number in range(args.rounds):
                 order = ("baseline", "abuser") if number % 2 == 0 else ("abuser", "baseline")
-                p99 = {}
+                this: dict[str, Any] = {"round": number + 1}
                 for name in order:
                     print(f"round {number + 1}/{args.rounds}, phase {name}: "
                           f"{args.seconds:.0f} s ...", flush=True)  # fmt: skip
-                    started = time.perf_counter()
-                    phase = asyncio.run(
-                        run_phase(
-                            name, base, others, abuser if name == "abuser" else None,
-                            args.rate, args.quota, args.seconds,
-                        )
+                    phase = run_phase(
+                        name, base, others, abuser if name == "abuser" else None,
+                        args.rate, args.quota, args.seconds, tmp,
                     )  # fmt: skip
-                    p99[name] = percentile(phase.others_ms, 0.99)
-                    took = time.perf_counter() - started
-                    print(
-                        f"  done in {took:.1f} s: others p99 {p99[name]:.1f} ms, "
-                        f"{phase.others_errors} errors; abuser {phase.abuser_ok} ok, "
-                        f"{phase.abuser_429} refused",
-                        flush=True,
-                    )
-                    merge(pooled[name], phase)
-                    # Let the abuser's window empty before the next phase.
-                    time.sleep(1.5)
-                round_ratios.append(round(p99["abuser"] / p99["baseline"], 3))
-            phases = [summary(pooled["baseline"]), summary(pooled["abuser"])]
+                    phase["load"] = round(os.getloadavg()[0], 2)
+                    this[name] = phase
+                    o = phase["others"]
+                    print(f"  others: {o['requests']} requests, p50 {o['p50_ms']:.1f} ms, "
+                          f"p99 {o['p99_ms']:.1f} ms, {o['non_2xx'] + o['socket_errors']} errors"
+                          + (f"; abuser {phase['abuser']['ok']} ok, {phase['abuser']['refused']} "
+                             "refused" if "abuser" in phase else "")
+                          + f" (load {phase['load']})", flush=True)  # fmt: skip
+                    time.sleep(1.5)  # let the abuser's window empty before the next phase
+                this["p99_ratio"] = round(
+                    this["abuser"]["others"]["p99_ms"] / this["baseline"]["others"]["p99_ms"], 3
+                )
+                rounds.append(this)
         finally:
             server.terminate()
             server.wait(timeout=20)
             if redis_proc is not None:
                 redis_proc.terminate()
                 redis_proc.wait(timeout=10)
-    base_p99, abuse_p99 = phases[0]["others_p99_ms"], phases[1]["others_p99_ms"]
-    result = {
-        "config": vars(args) | {"shared_counters": bool(redis_url), "workers": 2},
-        "phases": phases,
-        "others_p99_ratio": round(abuse_p99 / base_p99, 3) if base_p99 else None,
-        "others_p50_ratio": round(phases[1]["others_p50_ms"] / phases[0]["others_p50_ms"], 3),
-        "round_p99_ratios": round_ratios,
-        "target_p99_ratio": 1.10,
-    }
+    result = summarise(vars(args) | {"shared_counters": bool(redis_url), "workers": 2}, rounds)
+    result["load_average"] = {"start": load_start, "end": os.getloadavg()}
     report = render(result)
     print(report)
     if not args.no_results:
@@ -384,33 +378,83 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def summarise(config: dict[str, Any], rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per phase, the median over rounds of each figure; the headline ratio is the median
+    of the per-round p99 ratios (each round's two phases ran back to back)."""
+
+    def median_of(phase: str, key: str) -> float:
+        return round(statistics.median(r[phase]["others"][key] for r in rounds), 3)
+
+    abuse = [r["abuser"]["abuser"] for r in rounds]
+    throttle = [a["throttled_after_budget_s"] for a in abuse if a["throttled_after_budget_s"]]
+    return {
+        "config": config,
+        "rounds": rounds,
+        "phases": {
+            phase: {key: median_of(phase, key) for key in ("p50_ms", "p90_ms", "p99_ms", "mean_ms")}
+            | {
+                "requests": sum(r[phase]["others"]["requests"] for r in rounds),
+                "errors": sum(
+                    r[phase]["others"]["non_2xx"] + r[phase]["others"]["socket_errors"]
+                    for r in rounds
+                ),
+            }
+            for phase in ("baseline", "abuser")
+        },
+        "abuser": {
+            "sent": sum(a["sent"] for a in abuse),
+            "ok": sum(a["ok"] for a in abuse),
+            "refused": sum(a["refused"] for a in abuse),
+            "other": sum(a["other"] for a in abuse),
+            "worst_throttle_after_budget_s": max(throttle) if throttle else None,
+        },
+        "others_p99_ratio": round(statistics.median(r["p99_ratio"] for r in rounds), 3),
+        "round_p99_ratios": [r["p99_ratio"] for r in rounds],
+        "target_p99_ratio": 1.10,
+    }
+
+
 def render(result: dict[str, Any]) -> str:
-    cfg = result["config"]
+    cfg, ph, ab = result["config"], result["phases"], result["abuser"]
+    load = result["load_average"]
     lines = [
         "# Noisy neighbour",
         "",
-        f"{cfg['tenants']} tenants at {cfg['rate']} req/s each; one abuser at "
-        f"{cfg['quota'] * 10} req/s against a quota of {cfg['quota']}/s; 2 workers; "
-        f"counters {'shared (redis)' if cfg['shared_counters'] else 'per worker'}; "
-        f"{cfg['seconds']:.0f} s per phase, {cfg['rounds']} alternating rounds (pooled below).",
+        f"{cfg['tenants']} tenants at {cfg['rate']} req/s each (wrk, one connection per "
+        f"tenant); one abuser at {cfg['quota'] * 10} req/s against a quota of "
+        f"{cfg['quota']}/s; 2 uvicorn workers; counters "
+        f"{'shared (redis)' if cfg['shared_counters'] else 'per worker'}; "
+        f"{cfg['seconds']:.0f} s per phase, {cfg['rounds']} alternating rounds. "
+        f"Load average {load['start'][0]:.2f} at the start, {load['end'][0]:.2f} at the end.",
         "",
-        "| phase | others' requests | errors | p50 ms | p99 ms | abuser sent | abuser 200 "
-        "| abuser 429 | first 429 after budget spent (s) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| phase | others' requests | errors | p50 ms | p90 ms | p99 ms (median of rounds) |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
-    for p in result["phases"]:
+    for name in ("baseline", "abuser"):
+        p = ph[name]
         lines.append(
-            f"| {p['phase']} | {p['others_requests']} | {p['others_errors']} | "
-            f"{p['others_p50_ms']} | {p['others_p99_ms']} | {p.get('abuser_sent', '')} | "
-            f"{p.get('abuser_ok', '')} | {p.get('abuser_429', '')} | "
-            f"{p.get('abuser_throttled_after_budget_s', '')} |"
+            f"| {name} | {p['requests']} | {p['errors']} | {p['p50_ms']} | {p['p90_ms']} "
+            f"| {p['p99_ms']} |"
         )
     lines += [
         "",
-        f"Others' p99 with the abuser / without: **{result['others_p99_ratio']}** "
-        f"(target <= {result['target_p99_ratio']}); p50 ratio {result['others_p50_ratio']}; "
-        f"per round: {', '.join(str(r) for r in result['round_p99_ratios'])}.",
+        f"Others' p99 with the abuser / without: **{result['others_p99_ratio']}** (median of "
+        f"the rounds' ratios; target <= {result['target_p99_ratio']}); per round: "
+        f"{', '.join(str(r) for r in result['round_p99_ratios'])}.",
+        "",
+        f"Abuser: {ab['sent']} sent, {ab['ok']} served, {ab['refused']} refused (429), "
+        f"{ab['other']} other; first 429 at most {ab['worst_throttle_after_budget_s']} s "
+        "after its budget was spent (target: within 1 s).",
+        "",
+        "| round | baseline p99 ms | abuser-phase p99 ms | ratio | load |",
+        "|---:|---:|---:|---:|---|",
     ]
+    for r in result["rounds"]:
+        lines.append(
+            f"| {r['round']} | {r['baseline']['others']['p99_ms']:.2f} | "
+            f"{r['abuser']['others']['p99_ms']:.2f} | {r['p99_ratio']} | "
+            f"{r['baseline']['load']} / {r['abuser']['load']} |"
+        )
     return "\n".join(lines)
 
 

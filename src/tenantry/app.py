@@ -11,7 +11,7 @@ from tenantry.db.engine import Database
 from tenantry.http_errors import install_error_handlers
 from tenantry.idempotency.middleware import IdempotencyMiddleware
 from tenantry.isolation.middleware import EdgeMiddleware
-from tenantry.isolation.scopes import assert_routes_scoped, scoped_router
+from tenantry.isolation.scopes import assert_routes_scoped, iter_routes, scoped_router
 from tenantry.kit.body_limit import (
     UPLOAD_ENVELOPE_BYTES,
     BodyLimitMiddleware,
@@ -19,6 +19,7 @@ from tenantry.kit.body_limit import (
     publish_limits,
 )
 from tenantry.observability.runtime import install as install_observability
+from tenantry.quotas.gate import QuotaGate, TenantPaths
 from tenantry.quotas.limiter import QuotaLimiter
 from tenantry.settings import Settings
 from tenantry.tenants.hosts import HostResolver
@@ -70,6 +71,9 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, limits=limits)
     publish_limits(app, limits)
     app.add_middleware(CsrfMiddleware, settings=settings)
+    # Outside CSRF, bodies and routing, inside observability: a budget this process saw
+    # spent is refused here at the least cost (``app.state.quotas`` is read per request).
+    app.add_middleware(QuotaGate, settings=settings, paths=TenantPaths(iter_routes(app)))
     # Metrics, traffic and error tags: just inside the edge, which sets the request id
     # and host tenant it reads.
     obs = install_observability(app, settings, db)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,6 +13,8 @@ from sqlalchemy import event
 
 from tenantry.app import create_app
 from tenantry.db.engine import Database
+from tenantry.isolation.scopes import iter_routes
+from tenantry.quotas.gate import GATE_ROUTE, TenantPaths
 from tenantry.settings import Settings
 from tests.factories import Member, TenantFixture, add_client, make_tenant
 from tests.helpers import login
@@ -204,3 +207,73 @@ def test_requests_of_a_signed_out_session_spend_no_budget(
     admin = client_of(limited, tenant["admin"])
     clients.append(admin)
     assert statuses(admin, 4) == [200] * 4  # the tenant's 6 are all still there
+
+
+def test_once_seen_spent_the_gate_refuses_before_routing_and_bodies(
+    limited: Any, db: Database, clients: list[TestClient]
+) -> None:
+    """After the first refusal of a window, the tenant's further requests are answered by
+    the quota gate: before body limits (an oversized body is a 429, not a 413), before
+    routing (counted under the gate's own route label), and for the session's tenant."""
+    tenant = make_tenant(db, roles=("owner",))
+    owner = client_of(limited, tenant["owner"])
+    clients.append(owner)
+    assert statuses(owner, 4) == [200] * 4
+    assert owner.get(CURRENT).status_code == 429  # the route dependency saw it spent
+    gate = frozenset(
+        {("route", GATE_ROUTE), ("method", "POST"), ("status", "429"), ("tenant", tenant.slug)}
+    )
+    before = scrape_with(owner, "t").get(("tenantry_http_requests_total", gate), 0.0)
+    huge = b"x" * (limited.state.settings.json_max_bytes + 10)
+    r = owner.post(
+        "/api/admin/bookings", content=huge, headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 429, r.text
+    assert r.json()["error"]["code"] == "rate_limited"
+    assert r.json()["error"]["request_id"] == r.headers["x-request-id"]
+    assert 'comment="user"' in r.headers["RateLimit-Policy"]
+    assert int(r.headers["Retry-After"]) >= 1
+    after = scrape_with(owner, "t").get(("tenantry_http_requests_total", gate), 0.0)
+    assert after == before + 1
+
+
+def test_the_gate_leaves_other_scopes_and_other_tenants_alone(
+    limited: Any, db: Database, clients: list[TestClient]
+) -> None:
+    tenant = make_tenant(db, roles=("owner",))
+    other = make_tenant(db, roles=("owner",))
+    owner, neighbour = client_of(limited, tenant["owner"]), client_of(limited, other["owner"])
+    clients.extend([owner, neighbour])
+    assert statuses(owner, 5) == [200] * 4 + [429]
+    assert owner.get("/api/auth/me").status_code == 200  # not a tenant route: no budget
+    assert statuses(neighbour, 4) == [200] * 4
+
+
+def test_the_gate_forgets_a_budget_when_its_window_frees_a_request(
+    settings: Settings, db: Database, clients: list[TestClient]
+) -> None:
+    app = create_app(settings.model_copy(update={"user_rate_limit": "2/second"}), db)
+    tenant = make_tenant(db, roles=("owner",))
+    owner = client_of(app, tenant["owner"])
+    clients.append(owner)
+    seen = statuses(owner, 3)
+    assert seen[-1] == 429 and app.state.quotas.knows_spent
+    time.sleep(1.2)  # the window (1 s) frees its requests
+    assert owner.get(CURRENT).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "gated"),
+    [
+        ("/api/admin/bookings", True),
+        ("/api/portal/bookings/1", True),
+        ("/api/tenant/current", True),
+        ("/api/tenant/switch", False),
+        ("/api/auth/login", False),
+        ("/api/public/tenant", False),
+        ("/app/bookings", False),
+        ("/api/administrator", False),
+    ],
+)
+def test_only_tenant_routes_pass_the_gate(app: Any, path: str, gated: bool) -> None:
+    assert (path in TenantPaths(iter_routes(app))) is gated

@@ -26,7 +26,11 @@ UNMATCHED = "unmatched"
 
 
 def route_template(scope: Scope) -> str:
-    """The matched route's path template; never the raw path (unbounded labels)."""
+    """The matched route's path template; never the raw path (unbounded labels). A
+    request answered before routing may name its stand-in (``state["route_template"]``)."""
+    named = scope.get("state", {}).get("route_template")
+    if named:
+        return str(named)
     ctx = scope.get("effective_route_context")
     path = getattr(ctx, "path", None) if ctx is not None else None
     if not path:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # a type only: quotas sit below observability at run time
 
 _log = structlog.get_logger("tenantry.quotas")
 NAMESPACE = "tenantry-quota"
+SPENT_MEMORY = 10_000  # spent budgets remembered per process (tenants and users)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,11 @@ class QuotaLimiter:
         self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncMovingWindow]
         self._per_loop = weakref.WeakKeyDictionary()
         self._warned_at = 0.0
+        # Budgets this process has seen spent, until the moment their window frees a
+        # request: key -> (reset, budget name, item). Exact for the moving window — no
+        # request leaves the window before its reset, and a refused request adds none —
+        # so the gate (``tenantry.quotas.gate``) can refuse without asking the storage.
+        self._spent_until: dict[tuple[str, ...], tuple[float, str, RateLimitItem]] = {}
 
     # ---- budgets -------------------------------------------------------------------
 
@@ -129,6 +135,41 @@ class QuotaLimiter:
             return None
         return await limiter.get_window_stats(item, NAMESPACE, *key)
 
+    # ---- what this process already knows is spent -----------------------------------
+
+    def _remember_spent(
+        self, key: tuple[str, ...], name: str, item: RateLimitItem, reset: float
+    ) -> None:
+        now = time.time()
+        if len(self._spent_until) >= SPENT_MEMORY:  # bounded: forget what has reset
+            self._spent_until = {k: v for k, v in self._spent_until.items() if v[0] > now}
+            if len(self._spent_until) >= SPENT_MEMORY:
+                self._spent_until.clear()
+        self._spent_until[key] = (reset, name, item)
+
+    @property
+    def knows_spent(self) -> bool:
+        return bool(self._spent_until)
+
+    def known_spent(self, tenant_id: uuid.UUID, user_id: uuid.UUID | None) -> dict[str, str] | None:
+        """The refusal headers when this process already saw the user's or the tenant's
+        budget spent and its window has not freed a request yet; no storage, no await."""
+        if not self._spent_until:
+            return None
+        now = time.time()
+        keys: list[tuple[str, ...]] = [("tenant", str(tenant_id))]
+        if user_id is not None:
+            keys.insert(0, ("user", str(tenant_id), str(user_id)))
+        for key in keys:
+            found = self._spent_until.get(key)
+            if found is None:
+                continue
+            reset, name, item = found
+            if reset > now:
+                return _headers(name, item, reset, 0)
+            self._spent_until.pop(key, None)
+        return None
+
     # ---- the checks ----------------------------------------------------------------
 
     def _checks(
@@ -157,6 +198,7 @@ class QuotaLimiter:
                 return
             if spent is not None:
                 reset, remaining = spent
+                self._remember_spent(key, name, item, reset)
                 raise QuotaExceeded(headers=_headers(name, item, reset, remaining))
 
     async def check(self, tenant_id: uuid.UUID, user_id: uuid.UUID | None) -> None:
@@ -170,6 +212,7 @@ class QuotaLimiter:
                 self._warn(exc)
                 return
             if not allowed:
+                self._remember_spent(key, name, item, reset)
                 raise QuotaExceeded(headers=_headers(name, item, reset, remaining))
 
     def _warn(self, exc: Exception) -> None:
