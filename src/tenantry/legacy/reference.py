@@ -15,9 +15,8 @@ import secrets
 from typing import Any
 
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, text
 
-from tenantry.db.bootstrap import DatabaseUrls, ensure_database
+from tenantry.db.bootstrap import DatabaseUrls, drop_database, ensure_database
 from tenantry.db.migrate import alembic_config, upgrade
 from tenantry.legacy import state
 from tenantry.legacy.catalogue import Snapshot, read_snapshot
@@ -55,19 +54,7 @@ def build_reference(urls: DatabaseUrls) -> Snapshot:
         with connect(ref.admin.set(database=name)) as conn:
             return read_snapshot(conn)
     finally:
-        _drop(ref)
-
-
-def _drop(ref: DatabaseUrls) -> None:
-    engine = create_engine(ref.admin, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            # Names are our own random tokens (checked by ensure_database's _ident).
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{ref.database}" WITH (FORCE)'))
-            for role in ref.roles:
-                conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
-    finally:
-        engine.dispose()
+        drop_database(ref)
 
 
 # One build per server and head in a process (tests convert several databases).
