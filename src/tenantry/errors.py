@@ -95,6 +95,13 @@ class Conflict(TenantryError):
     message = "Conflict."
 
 
+class LastOwner(Conflict):
+    """The team's rule, whoever changes it (an owner in the app, an operator)."""
+
+    code = "last_owner"
+    message = "A tenant needs at least one owner: make someone else owner first."
+
+
 class InvalidCredentials(TenantryError):
     status_code = 401
     code = "invalid_credentials"

@@ -13,18 +13,13 @@ import uuid
 from sqlalchemy.orm import Session
 
 from tenantry.auth.models import Membership, User
-from tenantry.errors import Conflict, NotFound, RoleRequired
+from tenantry.errors import Conflict, LastOwner, NotFound, RoleRequired
 from tenantry.isolation.context import TenantContext
 from tenantry.kit.pagination import Page, PageParams
 from tenantry.kit.repository import page as kit_page
 from tenantry.permissions.guards import refuse_own_role_change
 from tenantry.team import repository
 from tenantry.team.schemas import TeamMemberOut
-
-
-class LastOwner(Conflict):
-    code = "last_owner"
-    message = "A tenant needs at least one owner: make someone else owner first."
 
 
 class AlreadyMember(Conflict):

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from tenantry.auth.models import ROLES, Membership, User
 from tenantry.db.engine import Database
-from tenantry.errors import Conflict, NotFound, TenantryError
+from tenantry.errors import LastOwner, NotFound, TenantryError
 from tenantry.tenants import audit_log
 from tenantry.tenants.audit_log import Actor
 from tenantry.tenants.lifecycle import find_tenant
@@ -27,11 +27,6 @@ _RANK = {"owner": 0, "admin": 1, "staff": 2, "client": 3}
 class MemberNotFound(NotFound):
     code = "member_not_found"
     message = "No active member with that account in this tenant."
-
-
-class LastOwner(Conflict):
-    code = "last_owner"
-    message = "A tenant needs at least one owner: make someone else owner first."
 
 
 class UnknownRole(TenantryError):
