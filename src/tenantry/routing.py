@@ -27,6 +27,13 @@ from tenantry.quotas.dependency import enforce_quota, refuse_spent_quota
 Responses = dict[int | str, dict[str, Any]]
 
 NOT_FOUND: Responses = {404: {"description": "No such record in this tenant (`not_found`)"}}
+# Routes for a signed-in user on a public router (no tenant yet): their two refusals.
+SIGNED_IN: Responses = {
+    401: {"description": "Not signed in"},
+    403: {"description": "Session revoked"},
+}
+# Routes that take the token of an e-mailed link (sign-up, reset, invitation).
+BAD_TOKEN: Responses = {400: {"description": "Invalid, expired or used link (`invalid_token`)"}}
 
 
 def tenant_router(**kwargs: Any) -> APIRouter:

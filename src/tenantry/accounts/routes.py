@@ -10,8 +10,6 @@ pages (``/verify-email``, ``/reset-password``, ``/accept-invitation``, each with
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 
@@ -33,19 +31,12 @@ from tenantry.auth.schemas import (
     VerifyEmailIn,
 )
 from tenantry.errors import TenantryError
-from tenantry.routing import public_router
+from tenantry.routing import BAD_TOKEN, SIGNED_IN, Responses, public_router
 
 router = public_router(prefix="/api/auth", tags=["accounts"])
 
-LIMITED: dict[int | str, dict[str, Any]] = {
+LIMITED: Responses = {
     429: {"description": "Too many requests from this address, or mails to this one"}
-}
-SIGNED_IN: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Not signed in"},
-    403: {"description": "Session revoked"},
-}
-BAD_TOKEN: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Invalid, expired or used link (`invalid_token`)"}
 }
 
 

@@ -5,7 +5,6 @@ open invitations, see what a link offers, accept. See ``team.joining`` for the r
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -21,7 +20,7 @@ from tenantry.auth.dependencies import (
 from tenantry.auth.responses import client_address, signed_in
 from tenantry.auth.schemas import SessionOut
 from tenantry.db.engine import Database
-from tenantry.routing import public_router
+from tenantry.routing import BAD_TOKEN, SIGNED_IN, Responses, public_router
 from tenantry.settings import Settings
 from tenantry.team import joining
 from tenantry.team.schemas import (
@@ -33,16 +32,7 @@ from tenantry.team.schemas import (
 
 router = public_router(prefix="/api/auth/invitations", tags=["accounts"])
 
-SIGNED_IN: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Not signed in"},
-    403: {"description": "Session revoked"},
-}
-BAD_TOKEN: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Invalid, expired or used link (`invalid_token`)"}
-}
-LIMITED: dict[int | str, dict[str, Any]] = {
-    429: {"description": "Too many requests from this address"}
-}
+LIMITED: Responses = {429: {"description": "Too many requests from this address"}}
 
 
 @router.get("", response_model=list[PendingInvitationOut], responses=SIGNED_IN)
