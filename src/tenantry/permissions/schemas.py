@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, Field
 
+from tenantry.kit.schemas import Input
 from tenantry.permissions.catalog import PERMISSIONS
 
 Role = Literal["owner", "admin", "staff", "client"]
@@ -44,9 +45,7 @@ class MatrixOut(BaseModel):
     roles: list[RolePermissionsOut]
 
 
-class RolePermissionsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RolePermissionsIn(Input):
     permissions: Annotated[
         list[PermissionKey],
         Field(min_length=1, max_length=len(PERMISSIONS)),

@@ -6,9 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from tenantry.auth.schemas import EmailStr, Password, Token
+from tenantry.kit.schemas import Input
 
 Role = Literal["owner", "admin", "staff", "client"]
 MemberStatus = Literal["active", "removed"]
@@ -23,9 +24,7 @@ class TeamMemberOut(BaseModel):
     joined_at: datetime
 
 
-class InviteIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class InviteIn(Input):
     email: EmailStr
     role: Role
     name: str = Field(
@@ -55,9 +54,7 @@ class InvitationOut(BaseModel):
     revoked_at: datetime | None
 
 
-class RoleChangeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RoleChangeIn(Input):
     role: Role
 
 

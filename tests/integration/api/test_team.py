@@ -137,6 +137,7 @@ def test_invalid_invitations_are_422_and_nothing_is_stored(as_, db, steady, fres
         {"email": email},
         {"email": email, "role": "staff", "tenant_id": str(fresh.id)},
         {"email": email, "role": "staff", "name": "x" * 201},
+        {"email": email, "role": "staff", "name": "Sam\x00"},  # refused before the database
     ):
         r = as_(steady["owner"]).post(INVITES, json=payload)
         assert r.status_code == 422 and code(r) == "validation_error", payload
