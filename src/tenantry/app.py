@@ -18,6 +18,7 @@ from tenantry.kit.body_limit import (
     BodyLimits,
     publish_limits,
 )
+from tenantry.kit.route_index import index_routes
 from tenantry.observability.runtime import install as install_observability
 from tenantry.quotas.gate import QuotaGate, TenantPaths
 from tenantry.quotas.limiter import QuotaLimiter
@@ -64,6 +65,7 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     for router in (health, *areas.routers(), *web_routers):
         app.include_router(router)
     assert_routes_scoped(app)
+    index_routes(app)  # same routes found, without trying every pattern (kit.route_index)
     app.add_middleware(IdempotencyMiddleware)
     # Added after (so outside) the idempotency middleware: bodies are bounded before the
     # idempotency middleware or any route sees them.
