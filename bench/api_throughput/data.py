@@ -64,3 +64,37 @@ def seed(db: Database, *, bookings: int, label: str, advance_days: int = 90) -> 
         )
         session.execute(text("analyze bookings"))
     return BenchTenant(tenant.id, slug, owner_email, client, service_id, booking_id)
+
+
+def seed_filler(db: Database, *, bookings: int) -> None:
+    """Other tenants' rows: ``bookings`` in a tenant nobody reads, then ANALYZE.
+
+    Without them the bookings table starts with the read tenant's 200 rows, the planner
+    reads a tenant's ``count(*)`` with a sequential scan, and every write run's new rows
+    (thousands, in the write tenant) made that scan, and so the list scenario on BOTH
+    sides, slower round after round until autovacuum re-analysed the table (the bare
+    list swung 277-1,040 req/s between rounds). In a table that is mostly other tenants'
+    rows — as in any real multi-tenant table — the plan is the tenant index from the
+    start and stays so, however many rows the write runs add.
+    """
+    tenant = provision_tenant(db, slug=f"bench-filler-{uuid.uuid4().hex[:6]}", name="Bench filler")
+    client = ensure_user(db, email=f"client@filler-{tenant.id.hex[:8]}.test", password_hash="-")
+    add_member(db, tenant_id=tenant.id, user_id=client, role="client")
+    with db.system_session(reason="bench filler") as session:
+        service_id = session.execute(
+            text(
+                "insert into services (tenant_id, slug, name, price_cents, duration_minutes)"
+                " values (:t, 'svc', 'Filler service', 5000, 60) returning id"
+            ),
+            {"t": tenant.id},
+        ).scalar_one()
+        session.execute(
+            text(
+                "insert into bookings (tenant_id, client_id, service_id, starts_at, ends_at)"
+                " select :t, :c, :s, now() + g * interval '1 hour',"
+                " now() + g * interval '1 hour' + interval '1 hour'"
+                " from generate_series(1, :n) g"
+            ),
+            {"t": tenant.id, "c": client, "s": service_id, "n": bookings},
+        )
+        session.execute(text("analyze bookings"))

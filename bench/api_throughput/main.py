@@ -20,7 +20,7 @@ import httpx
 from sqlalchemy.engine import URL
 
 from bench.api_throughput import profile
-from bench.api_throughput.data import PASSWORD, BenchTenant, seed
+from bench.api_throughput.data import PASSWORD, BenchTenant, seed, seed_filler
 from bench.api_throughput.load import LoadResult, Request, run_wrk, wrk_path
 from bench.api_throughput.report import write_results
 from bench.api_throughput.servers import Server, Spec, serve
@@ -43,6 +43,7 @@ class ThroughputConfig:
     warmup_seconds: float = 2.0  # once per server and scenario, before round 1
     connections: int = 8
     bookings: int = 200  # in the read tenant; a list page is 20 of them
+    filler: int = 20_000  # other tenants' bookings (data.seed_filler: stable plans)
     page: int = 20
     seed: int = 11
     label: str = "full"
@@ -50,7 +51,10 @@ class ThroughputConfig:
     profile: bool = False  # py-spy the Tenantry server once per scenario after the rounds
 
 
-SMOKE = {"rounds": 1, "seconds": 1.0, "warmup_seconds": 0.0, "bookings": 30, "label": "smoke"}
+SMOKE = {
+    "rounds": 1, "seconds": 1.0, "warmup_seconds": 0.0, "bookings": 30, "filler": 0,
+    "label": "smoke",
+}  # fmt: skip
 
 
 @dataclass
@@ -208,6 +212,8 @@ def _run_on(
     try:
         read = seed(db, bookings=config.bookings, label="read")
         write = seed(db, bookings=1, label="write", advance_days=36500)
+        if config.filler:
+            seed_filler(db, bookings=config.filler)
     finally:
         db.dispose()
     env = _env(urls, data_dir)
