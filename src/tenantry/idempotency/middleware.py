@@ -54,7 +54,7 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tenantry.auth.dependencies import get_database, require_tenant
+from tenantry.auth.dependencies import database_of, require_tenant
 from tenantry.db.engine import Database
 from tenantry.idempotency import service
 from tenantry.isolation.context import TenantContext
@@ -145,9 +145,7 @@ class IdempotentReplay(Exception):
 
 
 async def idempotency_guard(
-    request: Request,
-    ctx: Annotated[TenantContext, Depends(require_tenant)],
-    db: Annotated[Database, Depends(get_database)],
+    request: Request, ctx: Annotated[TenantContext, Depends(require_tenant)]
 ) -> None:
     pending = request.scope.get("state", {}).get(STATE_KEY)
     if not isinstance(pending, PendingRequest) or request.method != "POST":
@@ -159,7 +157,7 @@ async def idempotency_guard(
     fingerprint = await pending.fingerprint()
     outcome = await run_in_threadpool(
         service.claim,
-        db=db,
+        db=database_of(request),
         key=pending.key,
         method=pending.method,
         path=pending.path,

@@ -21,7 +21,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tenantry.auth.dependencies import get_database, require_tenant
+from tenantry.auth.dependencies import database_of, require_tenant
 from tenantry.db.engine import Database
 from tenantry.db.unit import active_unit
 from tenantry.errors import RoleRequired
@@ -102,10 +102,7 @@ class RequirePermission:
         )
 
     async def __call__(
-        self,
-        request: Request,
-        ctx: Annotated[TenantContext, Depends(require_tenant)],
-        db: Annotated[Database, Depends(get_database)],
+        self, request: Request, ctx: Annotated[TenantContext, Depends(require_tenant)]
     ) -> TenantContext:
         # Async: with the tenant's matrix cached (the usual case) the check does no I/O
         # and costs no thread hop; a miss reads it in a worker thread, which sees the
@@ -114,6 +111,9 @@ class RequirePermission:
             return ctx
         matrix = tenant_cache.peek(CACHE_KEY)
         if matrix is None:
+            # (The database from the app's state, not a sub-dependency: each dependency
+            # FastAPI resolves costs more than this look-up, on every request.)
+            db = database_of(request)
             await run_in_threadpool(require_permissions, db, ctx, *self.permissions)
             return ctx
         held = matrix.get(ctx.role or "", frozenset())

@@ -7,11 +7,11 @@ import structlog
 from fastapi import Request
 
 from tenantry.auth import cookies
-from tenantry.auth.dependencies import CurrentTenant, SettingsDep
+from tenantry.auth.dependencies import CurrentTenant, settings_of
 from tenantry.quotas.limiter import QuotaExceeded
 
 
-async def refuse_spent_quota(request: Request, settings: SettingsDep) -> None:
+async def refuse_spent_quota(request: Request) -> None:
     """429 at once when the signed session's tenant or user has spent its budget.
 
     No database work: the session cookie's signature is checked, nothing else, so an
@@ -20,7 +20,7 @@ async def refuse_spent_quota(request: Request, settings: SettingsDep) -> None:
     limiter = request.app.state.quotas
     if not limiter.enabled:
         return
-    session = cookies.read_session(settings, request)
+    session = cookies.read_session(settings_of(request), request)
     if session is None or session.tenant_id is None:
         return
     try:
