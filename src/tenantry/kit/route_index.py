@@ -9,10 +9,10 @@ largest single item of a request's CPU time in ``bench/api_throughput``'s profil
 
 ``index_routes(app)`` swaps each included-router node for one that
 
-* answers "no match" at once when the path does not start with the literal prefix
-  that ALL of its routes share (the part of every route path before its first
-  ``{param}``; a route's compiled pattern can only match paths that start with its
-  literal part, so no path this skips could have matched), and
+* answers "no match" at once when the path starts with none of its routes' literal
+  prefixes (the part of a route path before its first ``{param}``: a route's compiled
+  pattern can only match paths that start with its literal part, so no path this
+  skips could have matched) — one ``str.startswith`` with a tuple, and
 * remembers its own answer for the request, so the second ask costs nothing.
 
 Which route wins is unchanged: the nodes are still asked in order, and a node that
@@ -42,43 +42,39 @@ def _literal_part(path: str) -> str:
     return path.split("{", 1)[0]
 
 
-def shared_prefix(node: Any) -> str:
-    """The literal prefix every route under ``node`` starts with ("" when unknown)."""
-    parts: list[str] = []
+def route_prefixes(node: Any) -> tuple[str, ...] | None:
+    """The literal prefix of each route under ``node`` (``None``: a route of a kind
+    this does not read, so no path can be ruled out)."""
+    parts: set[str] = set()
     for candidate in node.effective_candidates():
-        if isinstance(candidate, _IndexedRouter):
-            parts.append(candidate.prefix)
-        elif isinstance(candidate, _EffectiveRouteContext) and isinstance(
+        if isinstance(candidate, _EffectiveRouteContext) and isinstance(
             candidate.original_route, APIRoute
         ):
-            parts.append(_literal_part(candidate.path_format or candidate.path))
+            parts.add(_literal_part(candidate.path_format or candidate.path))
         elif isinstance(candidate, _EffectiveRouteContext) and isinstance(
             candidate.starlette_route, Route
         ):
-            parts.append(_literal_part(candidate.starlette_route.path))
-        else:  # a mount, host, websocket or anything else: do not guess
-            return ""
-    common = parts[0] if parts else ""
-    for part in parts[1:]:  # character by character: a prefix of the text, not of path segments
-        while not part.startswith(common):
-            common = common[:-1]
-    return common
+            parts.add(_literal_part(candidate.starlette_route.path))
+        else:  # a nested router, mount, host, websocket or anything else: do not guess
+            return None
+    return tuple(sorted(parts))
 
 
 if _IncludedRouter is not None:
 
     class _IndexedRouter(_IncludedRouter):
-        prefix: str = ""
-        indexed_at: int | None = None  # the router's routes version the prefix is of
+        prefixes: tuple[str, ...] | None = None
+        indexed_at: int | None = None  # the router's routes version the prefixes are of
 
         def refresh(self) -> None:
             self.indexed_at = self.original_router._routes_version
-            self.prefix = shared_prefix(self)
+            self.prefixes = route_prefixes(self)
 
         def matches(self, scope: Scope) -> tuple[Match, Scope]:
             if self.indexed_at != self.original_router._routes_version:
                 self.refresh()  # a route was added to the router since
-            if self.prefix and not get_route_path(scope).startswith(self.prefix):
+            prefixes = self.prefixes
+            if prefixes is not None and not get_route_path(scope).startswith(prefixes):
                 return Match.NONE, {}
             result: tuple[Match, Scope] = super().matches(scope)
             return result
