@@ -128,13 +128,18 @@ def instrument_pool(engine: Engine, name: str) -> None:
     """Keep the pool gauges current on every checkout and checkin (a few mmap writes;
     a scrape can then sum every process's pools, which a collector could not)."""
     pool: Any = engine.pool
+    # The four series, looked up once: ``labels()`` takes a lock and builds a key each
+    # time, and this runs twice per request.
+    checked_out, idle, overflow, size = (
+        DB_POOL.labels(name, state) for state in ("checked_out", "idle", "overflow", "size")
+    )
 
     def update(*_: Any) -> None:
         try:
-            DB_POOL.labels(name, "checked_out").set(pool.checkedout())
-            DB_POOL.labels(name, "idle").set(pool.checkedin())
-            DB_POOL.labels(name, "overflow").set(max(0, pool.overflow()))
-            DB_POOL.labels(name, "size").set(pool.size())
+            checked_out.set(pool.checkedout())
+            idle.set(pool.checkedin())
+            overflow.set(max(0, pool.overflow()))
+            size.set(pool.size())
         except AttributeError:  # a pool without these counters (NullPool)
             return
 

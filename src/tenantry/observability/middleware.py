@@ -53,10 +53,21 @@ def request_tenant(state: dict[str, Any]) -> uuid.UUID | None:
     return getattr(host, "id", None)
 
 
+def _series_of(route: str, method: str, status: int, label: str) -> tuple[Any, Any]:
+    return (
+        metrics.HTTP_REQUESTS.labels(route, method, str(status), label),
+        metrics.HTTP_LATENCY.labels(route, method, metrics.status_class(status), label),
+    )
+
+
 class ObservabilityMiddleware:
     def __init__(self, app: ASGIApp, *, observability: Observability) -> None:
         self.app = app
         self.obs = observability
+        # The request's two series by (route, method, status, tenant label), looked up
+        # once each: ``labels()`` takes a lock and builds a key on every call. As bounded
+        # as the labels themselves (route templates, a capped set of tenant labels).
+        self._series: dict[tuple[str, str, int, str], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -95,10 +106,11 @@ class ObservabilityMiddleware:
         if label is None:
             label = await anyio.to_thread.run_sync(self.obs.labels.label, tenant)
         route = route_template(scope)
-        method = scope["method"]
-        metrics.HTTP_REQUESTS.labels(route, method, str(status), label).inc()
-        metrics.HTTP_LATENCY.labels(route, method, metrics.status_class(status), label).observe(
-            elapsed
-        )
+        key = (route, scope["method"], status, label)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = _series_of(*key)
+        series[0].inc()
+        series[1].observe(elapsed)
         if route != "/metrics":
             self.obs.recorder.count_request(label, error=status >= 500)
