@@ -58,8 +58,15 @@ def seed(db: Database, *, bookings: int, label: str, advance_days: int = 90) -> 
             {"t": tenant.id},
         ).scalar_one()
         # The write runs book one new hour per request: room for every hour they take.
+        # An upsert: a new tenant has no settings row until someone saves one, and an
+        # UPDATE alone changed nothing — every Tenantry write past the default 90 days
+        # was then a 422 ``too_far_ahead`` (the report's "non-2xx" runs).
         session.execute(
-            text("update booking_settings set max_advance_days = :d where tenant_id = :t"),
+            text(
+                "insert into booking_settings (id, tenant_id, max_advance_days)"
+                " values (gen_random_uuid(), :t, :d) on conflict (tenant_id)"
+                " do update set max_advance_days = excluded.max_advance_days"
+            ),
             {"d": advance_days, "t": tenant.id},
         )
         session.execute(text("analyze bookings"))
