@@ -83,6 +83,7 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     app.add_middleware(
         EdgeMiddleware,
         resolve_host=app.state.host_resolver,
+        peek_host=app.state.host_resolver.peek,
         base_domain=settings.base_domain,
         extra_hosts=settings.extra_hosts,
     )

@@ -54,6 +54,8 @@ class HostTenant:
 
 
 HostResolver = Callable[[str], HostTenant | None]
+# A resolver's cache, read without I/O: (known, tenant). Known and None: no tenant there.
+HostPeek = Callable[[str], tuple[bool, HostTenant | None]]
 
 
 class UnknownTenantHost(Exception):
@@ -125,10 +127,23 @@ class EdgeMiddleware:
         resolve_host: HostResolver,
         base_domain: str,
         extra_hosts: frozenset[str] = frozenset(),
+        peek_host: HostPeek | None = None,
     ) -> None:
         self.app = app
         self.resolve_host = resolve_host
+        self.peek_host = peek_host
         self.hosts = HostPolicy(base_domain, extra_hosts)
+
+    async def _host_tenant(self, host: str) -> HostTenant | None:
+        """The host's tenant: from the resolver's cache on the event loop when it has
+        it (most requests), else looked up in a worker thread."""
+        if self.peek_host is not None:
+            known, found = self.peek_host(host)
+            if known:
+                if found is None:
+                    raise UnknownTenantHost(host)
+                return found
+        return await anyio.to_thread.run_sync(self.resolve_host, host)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -182,7 +197,7 @@ class EdgeMiddleware:
                 refusal = (400, "host_not_allowed", "This server does not serve this host.")
             elif kind != "neutral":
                 try:
-                    state["host_tenant"] = await anyio.to_thread.run_sync(self.resolve_host, host)
+                    state["host_tenant"] = await self._host_tenant(host)
                 except UnknownTenantHost:
                     refusal = (
                         (404, "unknown_tenant_host", "No tenant lives at this host.")

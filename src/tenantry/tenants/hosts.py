@@ -23,6 +23,16 @@ class HostResolver:
         self._cache: dict[str, tuple[float, HostTenant | None]] = {}
         self._lock = threading.Lock()
 
+    def peek(self, host: str) -> tuple[bool, HostTenant | None]:
+        """``(True, tenant or None)`` when the mapping is cached and fresh, without any
+        I/O — the edge answers from it on the event loop, no worker thread needed —
+        else ``(False, None)``: call the resolver (in a worker thread)."""
+        with self._lock:
+            hit = self._cache.get(host)
+        if hit is not None and time.monotonic() - hit[0] < self.ttl_s:
+            return True, hit[1]
+        return False, None
+
     def __call__(self, host: str) -> HostTenant | None:
         now = time.monotonic()
         with self._lock:
