@@ -13,6 +13,8 @@ wall that lets one tenant's membership answer for another shows as a wrong role:
 * the former colleague is staff of A and a *removed* admin of B;
 * A's owner is also admin of C;
 * C is suspended;
+* the invitee is a client of B with a *pending* (staff) invitation to A: an open
+  invitation grants nothing until its link is followed, so A must refuse them;
 * a platform operator (no membership) suspends A at the end of a run through the
   operator API and reactivates it (the ``replay-after-suspension`` scenario).
 
@@ -31,6 +33,7 @@ from sqlalchemy import select, update
 from tenantry.attachments.models import Attachment
 from tenantry.auth.models import Membership, User
 from tenantry.auth.passwords import hash_password
+from tenantry.auth.tokens import LIFETIMES
 from tenantry.bookings.models import Booking
 from tenantry.chat.models import ChatMessage
 from tenantry.contact.models import ContactSubmission
@@ -45,6 +48,7 @@ from tenantry.reminders.models import ScheduledReminder
 from tenantry.service_requests.models import ServiceRequest
 from tenantry.services.models import Service
 from tenantry.settings import Settings
+from tenantry.team.models import Invitation
 from tenantry.tenants.lifecycle import TenantRef, add_member, provision_tenant, set_tenant_status
 from tenantry.work_orders.models import WorkOrder
 from tests.factories import PASSWORD, Member
@@ -75,6 +79,7 @@ class World:
     consultant: Member
     former: Member
     operator: Member
+    invitee: Member
 
     def role_checks(self) -> list[RoleCheck]:
         """Per tenant, the role the API must report (None: must be refused)."""
@@ -96,6 +101,8 @@ class World:
             shared(self.former, "former", self.a, "staff"),
             shared(self.former, "former", self.b, None),
             shared(self.a["owner"], "a.owner", self.c, None),
+            shared(self.invitee, "invitee", self.a, None),
+            shared(self.invitee, "invitee", self.b, "client"),
         ]
 
     def config(self, settings: Settings, **kw: object) -> Config:
@@ -155,7 +162,17 @@ def make_world(db: Database) -> World:
     add_member(db, tenant_id=c.id, user_id=consultant.user_id, role="owner")
     add_member(db, tenant_id=c.id, user_id=a["owner"].user_id, role="admin")
     set_tenant_status(db, c.id, "suspended")
-    return World(a, b, c, consultant, former, person("operator", operator=True))
+    invitee = person("invitee")
+    add_member(db, tenant_id=b.id, user_id=invitee.user_id, role="client")
+    with db.system_session(reason="isolation world: a pending invitation") as s:
+        s.add(
+            Invitation(
+                tenant_id=a.id, email=invitee.email, role="staff", name="Invitee",
+                invited_by_id=a["owner"].user_id,
+                expires_at=datetime.now(UTC) + LIFETIMES["invitation"],
+            )
+        )  # fmt: skip
+    return World(a, b, c, consultant, former, person("operator", operator=True), invitee)
 
 
 def _tenant(
@@ -244,3 +261,10 @@ def _seed(db: Database, t: SeededTenant) -> None:
             ContactSubmission(tenant_id=t.id, name=f"Visitor of {t.slug}",
                               email=f"visitor@{t.slug}.test", message=f"Hello {t.slug}"),
         ])  # fmt: skip
+        s.flush()
+        # A receipt on every expense: an expense's attachment list with nothing in it
+        # shows nothing of B's even when both walls are off.
+        for expense_id in s.scalars(select(Expense.id).where(Expense.tenant_id == t.id)):
+            s.add(Attachment(tenant_id=t.id, expense_id=expense_id, uploaded_by_id=staff,
+                             filename=f"receipt-{t.slug}.pdf", content_type="application/pdf",
+                             size_bytes=4, storage_key=f"{t.id}/{uuid.uuid4()}"))  # fmt: skip
