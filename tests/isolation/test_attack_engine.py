@@ -241,13 +241,6 @@ NO_B_DATA_TO_SHOW: dict[str, str] = {
     "tests/integration/api/test_booking_rules.py checks the times exactly",
     "GET /api/admin/attachments/{attachment_id}/download": "no bytes before an antivirus "
     "verdict: B's pending file answers 409 scan_pending, with no body of B's",
-    # OPEN (issue 9): with both walls off these by-id reads answer 404 to the id the
-    # engine picks as B's, so B's record is never read — the pick, not the walls, is at
-    # fault; listed so the gap stays visible until the pick is fixed.
-    "GET /api/admin/services/{service_id}": "OPEN: foreign id picked is not a service",
-    "GET /api/admin/expenses/{expense_id}/attachments": "OPEN: foreign expense id not found",
-    "GET /api/admin/service-requests/{service_request_id}/attachments": "OPEN: as above",
-    "GET /api/admin/service-requests/{service_request_id}/chat": "OPEN: as above",
 }
 
 

@@ -53,6 +53,19 @@ def test_markers_match_exact_values_and_ignore_what_the_probe_sent():
     assert m.found_in(sent(None, text=f"<p>{theirs}</p>")) == [theirs]
 
 
+def test_a_record_of_b_read_by_its_id_is_b_s_data_though_the_probe_named_the_id():
+    theirs = str(uuid.uuid4())
+    m = Markers("B", uuids={theirs})
+    asked = f"/api/admin/services/{theirs}"
+    # B's service from the same demo catalogue: nothing in it names B but its id.
+    record = {"id": theirs, "slug": "carpet-shampoo", "name": "Carpet shampoo"}
+    assert m.found_in(sent(record, echo=asked)) == [theirs]
+    # The same id only echoed: in an error, or as a field of something else.
+    assert m.found_in(sent({"error": {"id": theirs}}, status=404, echo=asked)) == []
+    assert m.found_in(sent({"id": theirs}, status=404, echo=asked)) == []
+    assert m.found_in(sent({"id": "mine", "service_id": theirs}, echo=asked)) == []
+
+
 def test_outcomes_compare_status_and_code_and_rate_limits_are_inconclusive():
     assert same_outcome(sent(status=404, code="not_found"), sent(status=404, code="not_found"))
     assert not same_outcome(sent(status=403, code="forbidden"), sent(status=404, code="not_found"))

@@ -6,7 +6,10 @@ checked value by value (exact match, so ``"INV-0001"`` in both tenants is never
 confused); other bodies and headers by substring for uuids and long strings. Anything
 the probe itself sent is not counted: echoing a foreign id back in a 404 message is not
 a leak (whether the 404 looks like any other 404 is the indistinguishability check's
-business).
+business). One exception: a 2xx answer that *is* a record of B's — a JSON object whose
+own ``id`` is one of B's — is B's row read by id, though the probe named the id itself
+(the record may hold nothing else that names B: a service from the same demo catalogue
+as A's has A's name, slug and price).
 """
 
 from __future__ import annotations
@@ -48,7 +51,19 @@ class Markers:
         for name, value in sent.headers.items():
             if name not in IGNORED_HEADERS:
                 hits |= _in_text(value, self)
-        return sorted(h for h in hits if h.lower() not in echo)
+        found = {h for h in hits if h.lower() not in echo}
+        own = record_id(sent)
+        if own is not None and own in self.uuids:
+            found.add(own)
+        return sorted(found)
+
+
+def record_id(sent: Sent) -> str | None:
+    """The id of the record a 2xx JSON answer is (``{"id": ...}`` at the top), if any."""
+    if not 200 <= sent.status < 300 or not isinstance(sent.body, dict):
+        return None
+    value = sent.body.get("id")
+    return value.lower() if isinstance(value, str) else None
 
 
 def _in_text(text: str, markers: Markers) -> set[str]:
