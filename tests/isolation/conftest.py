@@ -21,23 +21,28 @@ REPORT_DIR = Path(os.environ.get("TENANTRY_ISOLATION_REPORTS", "build/isolation"
 # Every exemption a test of this suite relied on in this run (a route left unexercised,
 # an operation under the fuzz's 2xx share, an admin read not flagged with both walls off),
 # each with its written reason: printed in the run's summary, so none hides in a pass.
-EXEMPTIONS_USED: list[str] = []
+# "what: reason" → the runs that relied on it.
+EXEMPTIONS_USED: dict[str, list[str]] = {}
+
+
+def note_exemption(run: str, line: str) -> None:
+    EXEMPTIONS_USED.setdefault(line, []).append(run)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if EXEMPTIONS_USED:
         terminalreporter.section("isolation: exemptions relied on, with their reasons")
-        for line in dict.fromkeys(EXEMPTIONS_USED):  # once each, in order
-            terminalreporter.write_line(line)
+        for line, runs in EXEMPTIONS_USED.items():
+            terminalreporter.write_line(f"{line} [{', '.join(runs)}]")
 
 
-def note_exemptions(report: Report) -> None:
+def note_exemptions(report: Report, name: str) -> None:
     """The routes of an engine run that stayed unexercised or were skipped, by reason."""
     for r in report.routes.values():
         if r.skipped:
-            EXEMPTIONS_USED.append(f"[{report.target}] {r.route} not probed: {r.skipped}")
+            note_exemption(name, f"{r.route} not probed: {r.skipped}")
         elif r.exempt and not r.exercised:
-            EXEMPTIONS_USED.append(f"[{report.target}] {r.route} unexercised: {r.exempt}")
+            note_exemption(name, f"{r.route} unexercised: {r.exempt}")
 
 
 @pytest.fixture
@@ -78,7 +83,7 @@ def run_engine(
     with TestClient(app) as client:
         report = Engine(client, cfg, adapter=SqlAdapter(db), target=target).run()
     print(report.summary())
-    note_exemptions(report)
+    note_exemptions(report, name)
     REPORT_DIR.mkdir(parents=True, exist_ok=True)
     report.write(REPORT_DIR / f"{name}.json")
     return report

@@ -50,7 +50,7 @@ from tenantry.probe.spec import Spec
 from tenantry.probe.state import RunState, Seen
 from tenantry.probe.values import STYLES, Style, variants
 from tenantry.settings import Settings
-from tests.isolation.conftest import EXEMPTIONS_USED
+from tests.isolation.conftest import note_exemption
 from tests.isolation.world import World
 
 MAX_EXAMPLES = 6
@@ -423,13 +423,12 @@ def fuzz_all(schema: Any, seeds: Seeds, *, only: set[str] | None = None) -> Tall
 
 def note_fuzz_exemptions(tally: Tally) -> None:
     for label, reason in NOT_FUZZED.items():
-        EXEMPTIONS_USED.append(f"[fuzz] {label} not fuzzed: {reason}")
+        note_exemption("fuzz", f"{label} not fuzzed: {reason}")
     for label, seen in sorted(tally.statuses.items()):
         share = tally.share_2xx(label)
         if label in FEW_2XX and share < min_share(label):
-            EXEMPTIONS_USED.append(
-                f"[fuzz] {label} {share:.0%} 2xx of {dict(sorted(seen.items()))}: {FEW_2XX[label]}"
-            )
+            shares = f"{share:.0%} 2xx of {dict(sorted(seen.items()))}"
+            note_exemption("fuzz", f"{label} {shares}: {FEW_2XX[label]}")
 
 
 def too_few_2xx(tally: Tally) -> dict[str, str]:

@@ -262,9 +262,16 @@ def _seed(db: Database, t: SeededTenant) -> None:
                               email=f"visitor@{t.slug}.test", message=f"Hello {t.slug}"),
         ])  # fmt: skip
         s.flush()
-        # A receipt on every expense: an expense's attachment list with nothing in it
-        # shows nothing of B's even when both walls are off.
+        # A file on every expense and service request (the demo's have none): an empty
+        # attachment list shows nothing of B's even when both walls are off, and the
+        # engine picks any two of B's records.
         for expense_id in s.scalars(select(Expense.id).where(Expense.tenant_id == t.id)):
             s.add(Attachment(tenant_id=t.id, expense_id=expense_id, uploaded_by_id=staff,
                              filename=f"receipt-{t.slug}.pdf", content_type="application/pdf",
                              size_bytes=4, storage_key=f"{t.id}/{uuid.uuid4()}"))  # fmt: skip
+        requests = select(ServiceRequest).where(ServiceRequest.tenant_id == t.id)
+        for request in s.scalars(requests):
+            s.add(Attachment(tenant_id=t.id, service_request_id=request.id,
+                             uploaded_by_id=request.client_id, filename=f"plan-{t.slug}.pdf",
+                             content_type="application/pdf", size_bytes=4,
+                             storage_key=f"{t.id}/{uuid.uuid4()}"))  # fmt: skip
