@@ -7,7 +7,7 @@
     python3 dev.py typecheck  mypy --strict on src/
     python3 dev.py bench      the isolation overhead benchmark
     python3 dev.py mutants    the mutation check: security bugs the proof must catch
-                              (tools/mutants.py; about an hour, not part of CI)
+                              (tools/mutants.py; ~40 min with --jobs 2, not in CI)
 
 The first call creates .venv and installs the project with its dev dependencies;
 later calls reinstall only when pyproject.toml changed. Extra arguments are passed on
