@@ -6,12 +6,12 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from tenantry.kit.schemas import Input, Output
 
 
-class AttachmentOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class AttachmentOut(Output):
     id: uuid.UUID
     service_request_id: uuid.UUID | None
     expense_id: uuid.UUID | None
@@ -25,9 +25,7 @@ class AttachmentOut(BaseModel):
     created_at: datetime
 
 
-class ScanCallbackIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ScanCallbackIn(Input):
     attachment_id: uuid.UUID
     result: Literal["clean", "infected"]
 

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from tenantry.kit.schemas import Input
+from tenantry.kit.schemas import Input, Output
 
 BookingStatus = Literal["pending", "confirmed", "cancelled", "completed"]
 Notes = Annotated[str, Field(max_length=10_000)]
@@ -28,9 +28,7 @@ class _Span(Input):
         return self
 
 
-class BookingOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class BookingOut(Output):
     id: uuid.UUID
     client_id: uuid.UUID
     assignee_id: uuid.UUID | None

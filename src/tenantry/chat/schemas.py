@@ -5,18 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from tenantry.kit.schemas import Input
+from tenantry.kit.schemas import Input, Output
 
 
 class ChatMessageIn(Input):
     body: str = Field(min_length=1, max_length=4000, description="The message text (1-4000).")
 
 
-class ChatMessageOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class ChatMessageOut(Output):
     id: uuid.UUID
     service_request_id: uuid.UUID | None = Field(
         description="The service request the message is about; null in the team chat."

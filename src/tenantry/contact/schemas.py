@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, Field
 
-from tenantry.kit.schemas import Input
+from tenantry.kit.schemas import Input, Output
 
 
 def _email(value: str) -> str:
@@ -33,9 +33,7 @@ class ContactReceivedOut(BaseModel):
     received_at: datetime
 
 
-class ContactSubmissionOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class ContactSubmissionOut(Output):
     id: uuid.UUID
     name: str
     email: str

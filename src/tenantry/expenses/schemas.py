@@ -10,9 +10,9 @@ import uuid
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from tenantry.kit.schemas import Input
+from tenantry.kit.schemas import Input, Output
 
 ExpenseStatus = Literal["submitted", "approved", "rejected", "reimbursed"]
 
@@ -28,9 +28,7 @@ class ExpenseCreate(Input):
     incurred_on: date = Field(description="The day the money was spent (not in the future).")
 
 
-class ExpenseOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class ExpenseOut(Output):
     id: uuid.UUID
     user_id: uuid.UUID
     amount_cents: int

@@ -11,9 +11,9 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from tenantry.kit.schemas import Input
+from tenantry.kit.schemas import Input, Output
 
 InvoiceStatus = Literal["draft", "sent", "paid", "void"]
 
@@ -42,9 +42,7 @@ class InvoiceCreate(Input):
     lines: list[InvoiceLineIn] = Field(min_length=1, max_length=100)
 
 
-class InvoiceLineOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class InvoiceLineOut(Output):
     id: uuid.UUID
     position: int
     description: str
@@ -53,9 +51,7 @@ class InvoiceLineOut(BaseModel):
     amount_cents: int
 
 
-class InvoiceOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class InvoiceOut(Output):
     id: uuid.UUID
     number: str
     client_id: uuid.UUID

@@ -23,6 +23,12 @@ Title = Annotated[str, Field(min_length=1, max_length=200)]
 Description = Annotated[str, Field(max_length=10_000)]
 
 
+class Output(BaseModel):
+    """Response bodies: built from ORM rows (``Out.model_validate(row)``)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
 class Input(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from tenantry.kit.schemas import SLUG_PATTERN, Input, Patch
+from tenantry.kit.schemas import SLUG_PATTERN, Input, Output, Patch
 
 PostStatus = Literal["draft", "published"]
 
@@ -34,9 +34,7 @@ class PostPatch(Patch):
     body: Body | None = None
 
 
-class PostOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class PostOut(Output):
     id: uuid.UUID
     slug: str
     title: str
@@ -48,10 +46,8 @@ class PostOut(BaseModel):
     updated_at: datetime
 
 
-class PublicPostOut(BaseModel):
+class PublicPostOut(Output):
     """A published post as anyone sees it on the tenant's site."""
-
-    model_config = ConfigDict(from_attributes=True)
 
     slug: str
     title: str

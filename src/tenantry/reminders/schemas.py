@@ -6,9 +6,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, Field, field_validator, model_validator
 
-from tenantry.kit.schemas import Input
+from tenantry.kit.schemas import Input, Output
 
 
 class ReminderIn(Input):
@@ -34,9 +34,7 @@ class ReminderIn(Input):
         return self
 
 
-class ReminderOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class ReminderOut(Output):
     id: uuid.UUID
     booking_id: uuid.UUID | None
     service_request_id: uuid.UUID | None

@@ -7,17 +7,15 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 
-from tenantry.kit.schemas import Description, Input, Patch, Title
+from tenantry.kit.schemas import Description, Input, Output, Patch, Title
 
 RequestStatus = Literal["submitted", "triaged", "assigned", "in_progress", "completed", "cancelled"]
 RequestPriority = Literal["low", "normal", "high", "urgent"]
 
 
-class ServiceRequestOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class ServiceRequestOut(Output):
     id: uuid.UUID
     client_id: uuid.UUID
     assignee_id: uuid.UUID | None

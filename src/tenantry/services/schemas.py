@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from tenantry.kit.schemas import SLUG_PATTERN, Input, Patch
+from tenantry.kit.schemas import SLUG_PATTERN, Input, Output, Patch
 
 Slug = Annotated[str, Field(min_length=1, max_length=100, pattern=SLUG_PATTERN)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]  # stripped: blank is empty
@@ -42,10 +42,8 @@ class ServicePatch(Patch):
     position: Position | None = None
 
 
-class PublicServiceOut(BaseModel):
+class PublicServiceOut(Output):
     """What anyone may see of an active service on the tenant's site."""
-
-    model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
     slug: str
@@ -65,9 +63,7 @@ class ServiceOut(PublicServiceOut):
     updated_at: datetime
 
 
-class CatalogueEntry(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class CatalogueEntry(Output):
     id: uuid.UUID
     slug: str
     name: str

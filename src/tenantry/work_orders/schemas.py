@@ -6,16 +6,14 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 
-from tenantry.kit.schemas import Description, Input, Patch, Title
+from tenantry.kit.schemas import Description, Input, Output, Patch, Title
 
 WorkOrderStatus = Literal["open", "in_progress", "done", "cancelled"]
 
 
-class WorkOrderOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class WorkOrderOut(Output):
     id: uuid.UUID
     service_request_id: uuid.UUID | None
     booking_id: uuid.UUID | None
