@@ -413,6 +413,11 @@ class Engine:
             typed = [self.s.b_tenant_id]
         if not typed and slot.fld == "id":
             typed = [v for v in self.s.seen.b.any_ids() if v in self.s.markers_b.uuids][:1]
+        if self.s.seen.b_rows:
+            # B's own rows first: with a wall broken, B's view also holds other tenants'
+            # rows (a shared database), and an id of theirs with nothing under it shows
+            # no leak where B's record would.
+            typed = sorted(typed, key=lambda v: v.lower() not in self.s.seen.b_rows)
         out = [(v, "tenant B") for v in typed[:n]]
         if self._is_client1(actor) and self.s.markers_c2:
             theirs = self.s.seen.banks.get(f"a.{self.cfg.other_client}", Bank())

@@ -75,6 +75,9 @@ def _rows(run: RunState) -> None:
         if other is not None:
             run.seen.other_client_owned |= owned_ids(row, other.user_id)
     for table, row in run.adapter.rows(run.b_tenant_id):
+        rows = Bank()
+        rows.harvest(row, singular(table))
+        run.seen.b_rows |= rows.uuids
         run.seen.b.harvest(row, singular(table))
         run.seen.b.harvest_strings(row, needles(run))
 

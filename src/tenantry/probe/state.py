@@ -30,6 +30,7 @@ class Seen:
     a: Bank = field(default_factory=Bank)
     b: Bank = field(default_factory=Bank)
     a_rows: set[str] = field(default_factory=set)
+    b_rows: set[str] = field(default_factory=set)  # B's own rows' ids (data adapter only)
     a_row_strings: set[str] = field(default_factory=set)
     # Records of A's other client: the first client must never reach them.
     other_client_owned: set[str] = field(default_factory=set)
