@@ -2,16 +2,18 @@
 
 Security events and per-minute request counts are collected in memory by the request
 path (no database work there) and written every ``interval_s`` by one daemon thread
-per process, in one transaction. The buffer is bounded: past ``max_buffer`` events
-the oldest unsaved ones are dropped (and counted in the metrics anyway). Each write
-also prunes rows older than the retention and keeps at most ``max_rows`` events, so
-the tables stay small whatever happens.
+per process, in one transaction. Repeats of one event (same code, tenant label, acting
+and targeted tenant, user, address and path) between two writes are kept as the first
+one and a count: a tenant hammering a refused route costs a dict look-up per refusal
+and one row per write, however fast it sends. The buffer is bounded: past
+``max_buffer`` distinct events the oldest unsaved ones are dropped (and counted in the
+metrics anyway). Each write also prunes rows older than the retention and keeps at
+most ``max_rows`` rows, so the tables stay small whatever happens.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -26,6 +28,31 @@ from tenantry.observability.security import SecurityEvent
 _log = structlog.get_logger("tenantry.observability")
 
 LabelOf = Callable[[SecurityEvent], str]
+# What makes two events "the same" for the operator view (time and request id aside).
+_Repeat = tuple[str, str, object, object, object, str | None, str | None]
+
+
+def _repeat_key(event: SecurityEvent, label: str) -> _Repeat:
+    return (
+        event.code,
+        label,
+        event.tenant_id,
+        event.target_tenant_id,
+        event.user_id,
+        event.client,
+        event.path,
+    )
+
+
+class _Pending:
+    """The first of a run of identical events, and how many there were."""
+
+    __slots__ = ("count", "event", "label")
+
+    def __init__(self, event: SecurityEvent, label: str) -> None:
+        self.event = event
+        self.label = label
+        self.count = 1
 
 
 class Recorder:
@@ -42,7 +69,8 @@ class Recorder:
         self.retention = retention
         self.max_rows = max_rows
         self.interval_s = interval_s
-        self._events: deque[tuple[SecurityEvent, str]] = deque(maxlen=max_buffer)
+        self.max_buffer = max_buffer
+        self._events: dict[_Repeat, _Pending] = {}
         self._traffic: dict[tuple[datetime, str], list[int]] = {}
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
@@ -52,8 +80,15 @@ class Recorder:
     # ---- the request path: memory only ---------------------------------------------
 
     def add_event(self, event: SecurityEvent, label: str) -> None:
+        key = _repeat_key(event, label)
         with self._lock:
-            self._events.append((event, label))
+            pending = self._events.get(key)
+            if pending is not None:
+                pending.count += 1
+            else:
+                if len(self._events) >= self.max_buffer:
+                    del self._events[next(iter(self._events))]  # the oldest unsaved
+                self._events[key] = _Pending(event, label)
         self._ensure_thread()
 
     def count_request(self, label: str, *, error: bool) -> None:
@@ -92,8 +127,8 @@ class Recorder:
         """Write what is buffered (the operator page calls it, so it shows the latest)."""
         with self._flush_lock:
             with self._lock:
-                events = list(self._events)
-                self._events.clear()
+                events = list(self._events.values())
+                self._events = {}
                 traffic = self._traffic
                 self._traffic = {}
             if not events and not traffic:
@@ -104,17 +139,18 @@ class Recorder:
                         insert(OpsSecurityEvent),
                         [
                             {
-                                "occurred_at": e.occurred_at,
-                                "code": e.code,
-                                "actor_tenant_id": e.tenant_id,
-                                "tenant_label": label,
-                                "target_tenant_id": e.target_tenant_id,
-                                "user_id": e.user_id,
-                                "client": e.client,
-                                "request_id": e.request_id,
-                                "path": e.path,
+                                "occurred_at": p.event.occurred_at,
+                                "code": p.event.code,
+                                "actor_tenant_id": p.event.tenant_id,
+                                "tenant_label": p.label,
+                                "target_tenant_id": p.event.target_tenant_id,
+                                "user_id": p.event.user_id,
+                                "client": p.event.client,
+                                "request_id": p.event.request_id,
+                                "path": p.event.path,
+                                "count": p.count,
                             }
-                            for e, label in events
+                            for p in events
                         ],
                     )
                 for (minute, label), (requests, errors) in sorted(traffic.items()):

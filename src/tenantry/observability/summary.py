@@ -1,4 +1,7 @@
-"""The security view's data, read from the two ``ops_`` tables."""
+"""The security view's data, read from the two ``ops_`` tables.
+
+An events row may stand for several identical events (its ``count``), so every tally
+sums the counts instead of counting rows."""
 
 from __future__ import annotations
 
@@ -36,8 +39,9 @@ class Offender(BaseModel):
 
 
 class RecentEvent(BaseModel):
-    occurred_at: datetime
+    occurred_at: datetime = Field(description="When the first of these events happened.")
     code: str
+    count: int = Field(description="How many identical events this line stands for.")
     tenant: str | None
     user_id: uuid.UUID | None
     client: str | None
@@ -97,6 +101,7 @@ def security_summary(engine: Engine, *, hours: int) -> SecuritySummary:
 
     events = OpsSecurityEvent
     window = events.occurred_at >= since
+    tally = func.sum(events.count)
     with engine.connect() as conn:
         traffic_bin = binned(OpsTraffic.minute).label("bucket")  # type: ignore[attr-defined]
         traffic = conn.execute(
@@ -111,21 +116,17 @@ def security_summary(engine: Engine, *, hours: int) -> SecuritySummary:
         ).all()
         event_bin = binned(events.occurred_at).label("bucket")  # type: ignore[attr-defined]
         security = conn.execute(
-            select(event_bin, events.tenant_label, func.count())
-            .where(window)
-            .group_by(*_BY_FIRST_TWO)
+            select(event_bin, events.tenant_label, tally).where(window).group_by(*_BY_FIRST_TWO)
         ).all()
         by_code = dict(
-            conn.execute(
-                select(events.code, func.count()).where(window).group_by(events.code)
-            ).all()
+            conn.execute(select(events.code, tally).where(window).group_by(events.code)).all()
         )
         top_tenants = conn.execute(
             _top(
                 select(
                     func.coalesce(cast(events.actor_tenant_id, String), "none"),
                     func.coalesce(func.max(Tenant.slug), func.max(events.tenant_label)),
-                    func.count(),
+                    tally,
                 )
                 .select_from(events)
                 .outerjoin(Tenant, Tenant.id == events.actor_tenant_id)
@@ -138,7 +139,7 @@ def security_summary(engine: Engine, *, hours: int) -> SecuritySummary:
                 select(
                     cast(events.user_id, String),
                     func.coalesce(func.max(User.email), "(deleted user)"),
-                    func.count(),
+                    tally,
                 )
                 .select_from(events)
                 .outerjoin(User, User.id == events.user_id)
@@ -148,7 +149,7 @@ def security_summary(engine: Engine, *, hours: int) -> SecuritySummary:
         ).all()
         top_addresses = conn.execute(
             _top(
-                select(events.client, events.client, func.count())
+                select(events.client, events.client, tally)
                 .where(window, events.client.is_not(None))
                 .group_by(events.client)
             )
@@ -157,6 +158,7 @@ def security_summary(engine: Engine, *, hours: int) -> SecuritySummary:
             select(
                 events.occurred_at,
                 events.code,
+                events.count,
                 func.coalesce(Tenant.slug, events.tenant_label),
                 events.user_id,
                 events.client,
@@ -176,18 +178,23 @@ def security_summary(engine: Engine, *, hours: int) -> SecuritySummary:
         errors=_bucketed([(b, t, int(e)) for b, t, _, e in traffic if e], since, step),
         security_events=_bucketed([(b, t, int(n)) for b, t, n in security], since, step),
         by_code={str(k): int(v) for k, v in by_code.items()},
-        top_tenants=[Offender(key=str(k), label=str(lbl), count=n) for k, lbl, n in top_tenants],
-        top_users=[Offender(key=str(k), label=str(lbl), count=n) for k, lbl, n in top_users],
-        top_addresses=[Offender(key=str(k), label=str(k), count=n) for k, _, n in top_addresses],
+        top_tenants=[
+            Offender(key=str(k), label=str(lbl), count=int(n)) for k, lbl, n in top_tenants
+        ],
+        top_users=[Offender(key=str(k), label=str(lbl), count=int(n)) for k, lbl, n in top_users],
+        top_addresses=[
+            Offender(key=str(k), label=str(k), count=int(n)) for k, _, n in top_addresses
+        ],
         recent=[
             RecentEvent(
                 occurred_at=r[0],
                 code=r[1],
-                tenant=r[2],
-                user_id=r[3],
-                client=r[4],
-                request_id=r[5],
-                path=r[6],
+                count=r[2],
+                tenant=r[3],
+                user_id=r[4],
+                client=r[5],
+                request_id=r[6],
+                path=r[7],
             )
             for r in recent
         ],
@@ -196,4 +203,4 @@ def security_summary(engine: Engine, *, hours: int) -> SecuritySummary:
 
 def _top(stmt: Any) -> Any:
     """Most frequent first (typed loosely: ``Select``'s row types differ per query)."""
-    return stmt.order_by(desc(func.count())).limit(TOP)
+    return stmt.order_by(desc(func.sum(OpsSecurityEvent.count))).limit(TOP)

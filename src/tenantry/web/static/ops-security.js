@@ -84,7 +84,7 @@ async function load() {
   rows("top-tenants", data.top_tenants, o => [o.label, o.count]);
   rows("top-users", data.top_users, o => [o.label, o.count]);
   rows("top-addresses", data.top_addresses, o => [o.label, o.count]);
-  rows("recent", data.recent, e => [e.occurred_at.slice(0, 19).replace("T", " "), e.code, e.tenant,
+  rows("recent", data.recent, e => [e.occurred_at.slice(0, 19).replace("T", " "), e.code, e.count, e.tenant,
                                     e.user_id, e.client, e.path, e.request_id]);
   status.textContent = `updated ${new Date().toISOString().slice(11, 19)} UTC`;
   document.body.dataset.loaded = "true";
