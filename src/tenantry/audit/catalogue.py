@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, text
 
 TENANT_COLUMN = "tenant_id"
+_R = TypeVar("_R")
 
 
 @dataclass
@@ -98,10 +99,11 @@ join pg_namespace ns on ns.oid = c.relnamespace
 where ns.nspname = 'public' and a.attnum > 0 and not a.attisdropped
 """
 
+# The queries below name their columns after the fields of the record they fill.
 _CONSTRAINTS_SQL = """
-select con.conname, con.contype::text as contype, con.conrelid, con.conkey,
-       nullif(con.confrelid, 0) as confrelid, coalesce(con.confkey, '{}') as confkey,
-       con.confdeltype::text as confdeltype
+select con.conname as name, con.contype::text as kind, con.conrelid as table_oid,
+       coalesce(con.conkey, '{}') as columns, nullif(con.confrelid, 0) as ref_oid,
+       coalesce(con.confkey, '{}') as ref_columns, con.confdeltype::text as on_delete
 from pg_constraint con
 join pg_namespace ns on ns.oid = con.connamespace
 where ns.nspname = 'public' and con.contype in ('p', 'u', 'f')
@@ -109,8 +111,9 @@ order by con.conname
 """
 
 _INDEXES_SQL = """
-select ic.relname as name, i.indrelid, i.indkey::int2[] as keys, i.indisunique,
-       i.indisprimary, i.indpred is not null as partial, i.indisvalid
+select ic.relname as name, i.indrelid as table_oid, i.indkey::int2[] as keys,
+       i.indisunique as "unique", i.indisprimary as "primary",
+       i.indpred is not null as partial, i.indisvalid as valid
 from pg_index i
 join pg_class ic on ic.oid = i.indexrelid
 join pg_namespace ns on ns.oid = ic.relnamespace
@@ -119,7 +122,8 @@ order by ic.relname
 """
 
 _POLICIES_SQL = """
-select tablename, policyname, cmd, permissive = 'PERMISSIVE' as permissive, qual, with_check
+select tablename as "table", policyname as name, cmd as command,
+       permissive = 'PERMISSIVE' as permissive, qual as "using", with_check as "check"
 from pg_policies where schemaname = 'public'
 order by tablename, policyname
 """
@@ -155,40 +159,21 @@ def _read_catalogue(conn: Connection) -> _Catalogue:
     for attrelid, attnum, attname in conn.execute(text(_COLUMNS_SQL)):
         if attrelid in relations:
             relations[attrelid].columns[attnum] = attname
-    constraints = [
-        _Constraint(
-            name=row.conname,
-            kind=row.contype,
-            table_oid=row.conrelid,
-            columns=tuple(row.conkey or ()),
-            ref_oid=row.confrelid,
-            ref_columns=tuple(row.confkey or ()),
-            on_delete=row.confdeltype,
-        )
-        for row in conn.execute(text(_CONSTRAINTS_SQL))
-    ]
-    indexes = [
-        _Index(
-            name=row.name,
-            table_oid=row.indrelid,
-            keys=tuple(row.keys),
-            unique=row.indisunique,
-            primary=row.indisprimary,
-            partial=row.partial,
-            valid=row.indisvalid,
-        )
-        for row in conn.execute(text(_INDEXES_SQL))
-    ]
-    policies = [
-        _Policy(
-            table=row.tablename,
-            name=row.policyname,
-            command=row.cmd,
-            permissive=row.permissive,
-            using=row.qual,
-            check=row.with_check,
-        )
-        for row in conn.execute(text(_POLICIES_SQL))
-    ]
     app_role_row = conn.execute(text(_APP_ROLE_SQL), {"app_role": app_role}).one_or_none()
-    return _Catalogue(relations, constraints, indexes, policies, app_role, app_role_row)
+    return _Catalogue(
+        relations,
+        _records(conn, _CONSTRAINTS_SQL, _Constraint),
+        _records(conn, _INDEXES_SQL, _Index),
+        _records(conn, _POLICIES_SQL, _Policy),
+        app_role,
+        app_role_row,
+    )
+
+
+def _records(conn: Connection, sql: str, record: type[_R]) -> list[_R]:
+    """Each row of ``sql`` as a ``record`` (the query names its columns after the
+    record's fields; arrays become tuples)."""
+    return [
+        record(**{k: tuple(v) if isinstance(v, list) else v for k, v in row._mapping.items()})
+        for row in conn.execute(text(sql))
+    ]
