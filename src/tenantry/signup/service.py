@@ -12,19 +12,17 @@
 from __future__ import annotations
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select
 
 from tenantry.auth import accounts
 from tenantry.auth.passwords import hash_password
 from tenantry.db.engine import Database
-from tenantry.db.tenant import Tenant
 from tenantry.email.service import send_mail
 from tenantry.errors import InvalidCredentials, NotFound, TenantryError
 from tenantry.settings import Settings
 from tenantry.signup.schemas import SignedUp, SignupIn
 from tenantry.tenants.audit_log import Actor
 from tenantry.tenants.lifecycle import InvalidEmail, create_tenant
-from tenantry.tenants.slugs import SlugTaken, normalize_slug, skeleton
+from tenantry.tenants.slugs import check_free, normalize_slug
 
 TOKEN_MAX_AGE_S = 24 * 3600
 _SALT = "tenantry.signup.v1"
@@ -48,10 +46,7 @@ def _serializer(settings: Settings) -> URLSafeTimedSerializer:
 
 def _check_slug(db: Database, slug: str) -> None:
     with db.session() as session:  # tenants is global; the app may read it
-        if session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
-            raise SlugTaken(f"The slug {slug!r} is taken.")
-        if session.scalar(select(Tenant.id).where(Tenant.slug_skeleton == skeleton(slug))):
-            raise SlugTaken(f"The slug {slug!r} looks too much like a slug that is taken.")
+        check_free(session, slug)
 
 
 def request_signup(db: Database, settings: Settings, body: SignupIn) -> None:

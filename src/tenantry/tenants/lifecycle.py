@@ -29,13 +29,9 @@ from tenantry.tenant_settings.models import BookingSettings, CommunicationSettin
 from tenantry.tenants import audit_log
 from tenantry.tenants.audit_log import Actor
 from tenantry.tenants.held import release_held_work
-from tenantry.tenants.slugs import SlugTaken, normalize_slug, skeleton
+from tenantry.tenants.slugs import SLUG_LOCK, SlugTaken, check_free, normalize_slug, skeleton
 
 _log = structlog.get_logger("tenantry.lifecycle")
-
-# One lock for every slug decision, so two look-alikes created at the same moment
-# cannot both pass the check (the skeleton index is not unique; see the migration).
-_SLUG_LOCK = 7_356_001
 
 
 @dataclass(frozen=True)
@@ -70,11 +66,8 @@ class TenantNotFound(NotFound):
 
 
 def _check_slug_free(session: Session, slug: str) -> None:
-    session.execute(text("select pg_advisory_xact_lock(:k)"), {"k": _SLUG_LOCK})
-    if session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
-        raise SlugTaken(f"The slug {slug!r} is taken.")
-    if session.scalar(select(Tenant.id).where(Tenant.slug_skeleton == skeleton(slug))):
-        raise SlugTaken(f"The slug {slug!r} looks too much like a slug that is taken.")
+    session.execute(text("select pg_advisory_xact_lock(:k)"), {"k": SLUG_LOCK})
+    check_free(session, slug)
 
 
 def provision_tenant(

@@ -45,9 +45,7 @@ from tenantry.tenants.audit_log import Actor
 from tenantry.tenants.catalogue import TenantTable, tenant_tables
 from tenantry.tenants.export import Progress, migrator_connection
 from tenantry.tenants.rowsql import USER_MAP, insert_from_load, pin_session, select_lines
-from tenantry.tenants.slugs import SlugTaken, normalize_slug, skeleton
-
-_SLUG_LOCK = 7_356_001  # the same lock as tenants.lifecycle
+from tenantry.tenants.slugs import SLUG_LOCK, SlugTaken, normalize_slug, skeleton
 
 
 @dataclass
@@ -161,7 +159,7 @@ def _params(report: RestoreReport) -> dict[str, object]:
 def _insert_tenant(
     conn: psycopg.Connection, manifest: Manifest, slug: str, original: uuid.UUID
 ) -> RestoreReport:
-    conn.execute("select pg_advisory_xact_lock(%s)", (_SLUG_LOCK,))
+    conn.execute("select pg_advisory_xact_lock(%s)", (SLUG_LOCK,))
     if conn.execute("select 1 from tenants where slug = %s", (slug,)).fetchone():
         raise SlugTaken(f"The slug {slug!r} is taken here; restore with --as-slug NEW.")
     if conn.execute("select 1 from tenants where slug_skeleton = %s", (skeleton(slug),)).fetchone():

@@ -19,8 +19,16 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from tenantry.db.tenant import RESERVED_SLUGS, SLUG_PATTERN
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tenantry.db.tenant import RESERVED_SLUGS, SLUG_PATTERN, Tenant
 from tenantry.errors import TenantryError
+
+# One lock for every slug decision (creating and restoring tenants), so two look-alikes
+# created at the same moment cannot both pass the check (the skeleton index is not
+# unique; see the migration). Held to the end of the transaction.
+SLUG_LOCK = 7_356_001
 
 _LETTERS = str.maketrans("01i", "oll")
 # Applied after the letters, so "c1" (-> "cl") is a "d" too.
@@ -61,3 +69,11 @@ def skeleton(slug: str) -> str:
 
 
 _RESERVED_SKELETONS = frozenset(skeleton(s) for s in RESERVED_SLUGS)
+
+
+def check_free(session: Session, slug: str) -> None:
+    """Refuse ``slug`` if a tenant has it, or a slug that reads the same (its skeleton)."""
+    if session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
+        raise SlugTaken(f"The slug {slug!r} is taken.")
+    if session.scalar(select(Tenant.id).where(Tenant.slug_skeleton == skeleton(slug))):
+        raise SlugTaken(f"The slug {slug!r} looks too much like a slug that is taken.")
