@@ -255,25 +255,43 @@ def _not_run(run: RunState, name: str, why: str) -> None:
     run.finding(SCENARIO_NOT_RUN, name, name, "-", why)
 
 
-def replay_after_logout(run: RunState) -> None:
-    """A browser signs out; a copy of its cookies saved before must be dead on every
-    tenant route, while the same member's other browser stays signed in."""
-    name = "replay-after-logout"
-    label = next((k for k in ("staff", "admin", "client", "owner") if k in run.a), None)
-    if label is None:
-        run.report.notes.append(f"{name}: skipped, no identity of A to sign out")
-        return
+# Whom the logout scenarios sign out: the least privileged member of A (keeping the
+# owner for the scenarios that need one).
+_SIGN_OUT_ORDER = ("staff", "admin", "client", "owner")
+
+
+def _two_browsers_one_signs_out(
+    run: RunState, name: str, path: str, label: str | None = None
+) -> tuple[str, Actor, Actor] | None:
+    """A member of A (``label``, else the first of ``_SIGN_OUT_ORDER``) signs in twice;
+    the first browser then POSTs ``path``. The label and both browsers, or None (with a note) when
+    there is no one to sign out or a sign-in or the sign-out failed."""
+    label = label or next((k for k in _SIGN_OUT_ORDER if k in run.a), None)
+    if label is None or label not in run.a:
+        run.report.notes.append(f"{name}: skipped, no identity of A left to sign out")
+        return None
     try:
         leaving = run.t.login(run.a[label].creds)
         staying = run.t.login(run.a[label].creds)
     except LoginFailed as exc:
         run.report.notes.append(f"{name}: skipped, cannot sign in: {exc}")
-        return
-    out = run.t.request("POST", "/api/auth/logout", cookies=leaving.cookies)
+        return None
+    out = run.t.request("POST", path, cookies=leaving.cookies)
     run.report.scenario_probes[name] += 1
     if out.status != 200:
-        run.report.notes.append(f"{name}: logout answered {outcome(out)}")
+        run.report.notes.append(f"{name}: {path.rsplit('/', 1)[-1]} answered {outcome(out)}")
+        return None
+    return label, leaving, staying
+
+
+def replay_after_logout(run: RunState) -> None:
+    """A browser signs out; a copy of its cookies saved before must be dead on every
+    tenant route, while the same member's other browser stays signed in."""
+    name = "replay-after-logout"
+    browsers = _two_browsers_one_signs_out(run, name, "/api/auth/logout")
+    if browsers is None:
         return
+    _, leaving, staying = browsers
     replay(run, name, leaving, leaving.cookies)
     still = run.t.request("GET", "/api/tenant/current", cookies=staying.cookies)
     run.report.scenario_probes[name] += 1
@@ -286,26 +304,12 @@ def replay_after_logout(run: RunState) -> None:
 def replay_after_logout_all(run: RunState) -> None:
     """Two browsers of one member; one signs out everywhere; both sets of cookies die."""
     name = "replay-after-logout-all"
-    label = run.cfg.logout_victim or next(
-        (k for k in ("staff", "admin", "client", "owner") if k in run.a), None
-    )
-    if label is None or label not in run.a:
-        run.report.notes.append(f"{name}: skipped, no identity of A left to sign out")
+    browsers = _two_browsers_one_signs_out(run, name, "/api/auth/logout-all", run.cfg.logout_victim)
+    if browsers is None:
         return
-    victim = run.a[label]
-    try:
-        kept = run.t.login(victim.creds)
-        other = run.t.login(victim.creds)
-    except LoginFailed as exc:
-        run.report.notes.append(f"{name}: skipped, cannot sign in: {exc}")
-        return
-    out = run.t.request("POST", "/api/auth/logout-all", cookies=other.cookies)
-    run.report.scenario_probes[name] += 1
-    if out.status != 200:
-        run.report.notes.append(f"{name}: logout-all answered {outcome(out)}")
-        return
-    replay(run, name, kept, kept.cookies)
-    replay(run, name + " (the signing-out browser's own cookies)", other, other.cookies)
+    label, leaving, other = browsers
+    replay(run, name, other, other.cookies)
+    replay(run, name + " (the signing-out browser's own cookies)", leaving, leaving.cookies)
     del run.a[label]
 
 
