@@ -42,10 +42,4 @@ def send_test_email(
     sent = service.send_test_email(
         session, settings=settings, sender_id=actor.user_id, to=body.to if body else None
     )
-    return SentEmailOut(
-        to=sent.to,
-        mail_from=sent.mail_from,
-        subject=sent.subject,
-        body=sent.body,
-        sent_at=sent.sent_at,
-    )
+    return SentEmailOut.model_validate(sent)

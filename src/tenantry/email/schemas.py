@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from tenantry.kit.schemas import Input
+from tenantry.kit.schemas import Input, Output
 
 
 class TestEmailIn(Input):
@@ -19,7 +19,7 @@ class TestEmailIn(Input):
     )
 
 
-class SentEmailOut(BaseModel):
+class SentEmailOut(Output):
     to: str
     mail_from: str
     subject: str

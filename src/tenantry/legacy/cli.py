@@ -60,6 +60,11 @@ DatabaseName = Annotated[
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
+def _jobs(help_text: str) -> Any:
+    """``--jobs``: how many connections work side by side (each command says on what)."""
+    return typer.Option("--jobs", min=1, max=16, help=help_text)
+
+
 def _urls(data_dir: Path | None, database: str | None) -> DatabaseUrls:
     from tenantry.db.runtime import prepare_database
     from tenantry.settings import get_settings
@@ -191,12 +196,9 @@ def backfill_command(
     ] = 5000,
     jobs: Annotated[
         int,
-        typer.Option(
-            "--jobs",
-            min=1,
-            max=16,
-            help="Connections working side by side: slices of a big table's pages, and "
-            "tables whose parents are done.",
+        _jobs(
+            "Connections working side by side: slices of a big table's pages, and "
+            "tables whose parents are done."
         ),
     ] = 2,
     pause_ms: Annotated[
@@ -393,12 +395,9 @@ def tighten_command(
     ] = 200,
     jobs: Annotated[
         int,
-        typer.Option(
-            "--jobs",
-            min=1,
-            max=16,
-            help="Connections building indexes and validating constraints of different "
-            "tables side by side.",
+        _jobs(
+            "Connections building indexes and validating constraints of different "
+            "tables side by side."
         ),
     ] = 2,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the steps only.")] = False,

@@ -379,24 +379,20 @@ def _policies(
         )
     for t in tables:
         want_t, have_t = target.tables[t], live.tables[t]
-        if want_t.rls != have_t.rls:
-            verb = "ENABLE" if want_t.rls else "DISABLE"
-            plan.add(
-                "rls",
-                t,
-                f"{t}.enable",
-                f"{t}: {verb} ROW LEVEL SECURITY",
-                f"ALTER TABLE {q(t)} {verb} ROW LEVEL SECURITY",
-            )
-        if want_t.force_rls != have_t.force_rls:
-            verb = "FORCE" if want_t.force_rls else "NO FORCE"
-            plan.add(
-                "rls",
-                t,
-                f"{t}.force",
-                f"{t}: {verb} ROW LEVEL SECURITY",
-                f"ALTER TABLE {q(t)} {verb} ROW LEVEL SECURITY",
-            )
+        # (step suffix, wanted, live, verb to turn it on, verb to turn it off)
+        for suffix, wanted, live_on, on, off in (
+            ("enable", want_t.rls, have_t.rls, "ENABLE", "DISABLE"),
+            ("force", want_t.force_rls, have_t.force_rls, "FORCE", "NO FORCE"),
+        ):
+            if wanted != live_on:
+                verb = on if wanted else off
+                plan.add(
+                    "rls",
+                    t,
+                    f"{t}.{suffix}",
+                    f"{t}: {verb} ROW LEVEL SECURITY",
+                    f"ALTER TABLE {q(t)} {verb} ROW LEVEL SECURITY",
+                )
 
 
 def _grants(plan: Plan, target: Snapshot, live: Snapshot, roles: Roles) -> None:

@@ -16,14 +16,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tenantry.kit.cache import tenant_cache
+from tenantry.kit.schemas import Input
 from tenantry.tenant_settings import repository
 from tenantry.tenant_settings.models import BookingSettings, CommunicationSettings, Thresholds
 from tenantry.tenant_settings.schemas import (
-    BookingSettingsIn,
     BookingSettingsOut,
-    CommunicationSettingsIn,
     CommunicationSettingsOut,
-    ThresholdsIn,
     ThresholdsOut,
 )
 
@@ -58,7 +56,7 @@ def write(
     session: Session,
     *,
     kind: Kind[Out],
-    data: BookingSettingsIn | CommunicationSettingsIn | ThresholdsIn,
+    data: Input,
 ) -> Out:
     """Insert or replace the tenant's one row (the guard sets ``tenant_id``)."""
     values = data.model_dump()
