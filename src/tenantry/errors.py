@@ -95,6 +95,15 @@ class Conflict(TenantryError):
     message = "Conflict."
 
 
+class InvalidInput(TenantryError):
+    """Well-formed input the domain refuses (a rule, a range, a reference): 422. Each
+    such fault subclasses this with its own code."""
+
+    status_code = 422
+    code = "invalid_input"
+    message = "The request cannot be carried out as sent."
+
+
 class LastOwner(Conflict):
     """The team's rule, whoever changes it (an owner in the app, an operator)."""
 

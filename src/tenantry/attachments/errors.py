@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tenantry.errors import Conflict, NotFound, TenantryError
+from tenantry.errors import Conflict, InvalidInput, NotFound, TenantryError
 
 
 class AttachmentNotFound(NotFound):
@@ -25,8 +25,7 @@ class UnsupportedMediaType(TenantryError):
     message = "This type of file is not accepted."
 
 
-class InvalidUpload(TenantryError):
-    status_code = 422
+class InvalidUpload(InvalidInput):
     code = "invalid_upload"
     message = "Send the file as multipart/form-data in a part named 'file'."
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from tenantry.bookings import repository as repo
 from tenantry.bookings.rules import BookingRuleBroken, Rules, candidate_starts
-from tenantry.errors import TenantryError
+from tenantry.errors import InvalidInput
 
 MAX_RANGE_DAYS = 31
 
@@ -36,8 +36,7 @@ class NoOneAvailable(BookingRuleBroken):
     message = "Nobody is free at this time any more; choose another slot."
 
 
-class AvailabilityRangeInvalid(TenantryError):
-    status_code = 422
+class AvailabilityRangeInvalid(InvalidInput):
     code = "invalid_date_range"
     message = f"Ask for 1 to {MAX_RANGE_DAYS} days, the last not before the first."
 

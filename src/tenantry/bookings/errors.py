@@ -3,21 +3,19 @@ rules' own refusals live in ``rules`` and ``availability``)."""
 
 from __future__ import annotations
 
-from tenantry.errors import Conflict, Forbidden, NotFound, TenantryError
+from tenantry.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 
 class BookingNotFound(NotFound):
     message = "No such booking."
 
 
-class InvalidTimeRange(TenantryError):
-    status_code = 422
+class InvalidTimeRange(InvalidInput):
     code = "invalid_time_range"
     message = "ends_at must be after starts_at."
 
 
-class RangeTooLong(TenantryError):
-    status_code = 422
+class RangeTooLong(InvalidInput):
     code = "range_too_long"
     message = "The range is too long."
 

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 
-from tenantry.errors import TenantryError
+from tenantry.errors import InvalidInput
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_NAMES = {
@@ -38,8 +38,8 @@ DAY_NAMES = {
 # --- the errors (all 422: the time asked for breaks a rule, the input is at fault) ---
 
 
-class BookingRuleBroken(TenantryError):
-    status_code = 422
+class BookingRuleBroken(InvalidInput):
+    """A booking rule the time asked for breaks; each rule has its own code."""
 
 
 class BookingInPast(BookingRuleBroken):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from tenantry.errors import NotFound, TenantryError
+from tenantry.errors import InvalidInput, NotFound
 
 
 class ExpenseNotFound(NotFound):
     message = "No such expense."
 
 
-class ExpenseInFuture(TenantryError):
-    status_code = 422
+class ExpenseInFuture(InvalidInput):
     code = "expense_in_future"
     message = "An expense cannot be incurred in the future."

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tenantry.db.engine import Database
-from tenantry.errors import Conflict, TenantryError
+from tenantry.errors import Conflict, InvalidInput
 from tenantry.idempotency import repository
 from tenantry.isolation.context import TenantContext, tenant_context
 
@@ -31,8 +31,7 @@ STALE_AFTER = timedelta(minutes=5)
 MAX_KEY_LENGTH = 255
 
 
-class IdempotencyKeyInvalid(TenantryError):
-    status_code = 422
+class IdempotencyKeyInvalid(InvalidInput):
     code = "idempotency_key_invalid"
     message = "Idempotency-Key must be 1-255 visible ASCII characters."
 

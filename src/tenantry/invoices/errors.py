@@ -3,7 +3,7 @@ booking not of this tenant is ``unknown_client`` / ``unknown_booking`` as everyw
 
 from __future__ import annotations
 
-from tenantry.errors import Conflict, NotFound, TenantryError
+from tenantry.errors import Conflict, InvalidInput, NotFound
 
 
 class InvoiceNotFound(NotFound):
@@ -19,13 +19,11 @@ class NumberTaken(InvoiceNumberConflict):
     """Another invoice took this number meanwhile; the service retries with the next."""
 
 
-class BookingClientMismatch(TenantryError):
-    status_code = 422
+class BookingClientMismatch(InvalidInput):
     code = "booking_client_mismatch"
     message = "The booking belongs to another client."
 
 
-class NegativeTotal(TenantryError):
-    status_code = 422
+class NegativeTotal(InvalidInput):
     code = "invoice_total_negative"
     message = "The invoice total may not be negative."

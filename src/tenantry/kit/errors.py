@@ -8,7 +8,7 @@ particular to one area stay in that area and subclass the closest of these.
 
 from __future__ import annotations
 
-from tenantry.errors import Conflict, NotFound, TenantryError
+from tenantry.errors import Conflict, InvalidInput, NotFound
 
 __all__ = [
     "ConstraintConflict",
@@ -38,11 +38,10 @@ class ConstraintConflict(Conflict):
     message = "The change conflicts with the current data; reload and try again."
 
 
-class UnknownReference(TenantryError):
+class UnknownReference(InvalidInput):
     """A body names a record that does not exist in this tenant (422). Another
     tenant's id gets exactly the same answer as an id that exists nowhere."""
 
-    status_code = 422
     code = "unknown_reference"
     message = "The request names a record that does not exist in this tenant."
 

@@ -62,13 +62,11 @@ _security = structlog.get_logger("tenantry.security")
 
 
 class InvalidEvent(TenantryError):
-    status_code = 400
     code = "invalid_event"
     message = "The event is not valid JSON of the expected shape."
 
 
 class PaymentTenantMismatch(TenantryError):
-    status_code = 400
     code = "tenant_mismatch"
     message = "The event's tenant does not match its invoice."
 

@@ -28,19 +28,16 @@ _HEX = re.compile(r"^[0-9a-f]{64}$")
 
 
 class SignatureMalformed(TenantryError):
-    status_code = 400
     code = "signature_malformed"
     message = "The Tenantry-Signature header is missing or malformed."
 
 
 class SignatureInvalid(TenantryError):
-    status_code = 400
     code = "signature_invalid"
     message = "The webhook signature does not match."
 
 
 class SignatureExpired(TenantryError):
-    status_code = 400
     code = "signature_expired"
     message = "The webhook signature is too old or from the future."
 

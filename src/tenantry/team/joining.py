@@ -30,7 +30,7 @@ from tenantry.auth.passwords import hash_password
 from tenantry.auth.ratelimit import AccountLimiter
 from tenantry.db.engine import Database
 from tenantry.db.tenant import Tenant
-from tenantry.errors import Conflict, Forbidden, TenantryError, TenantSuspended
+from tenantry.errors import Conflict, Forbidden, InvalidInput, TenantSuspended
 from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.settings import Settings
 from tenantry.team.models import Invitation
@@ -42,8 +42,7 @@ class SignInRequired(Conflict):
     message = "This address has an account: sign in with it, then accept the invitation."
 
 
-class PasswordRequired(TenantryError):
-    status_code = 422
+class PasswordRequired(InvalidInput):
     code = "password_required"
     message = "Choose a password (at least 10 characters) to create your account."
 
