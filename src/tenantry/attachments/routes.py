@@ -22,25 +22,20 @@ from tenantry.isolation.context import TenantContext
 from tenantry.kit.actor import Actor, PortalClient
 from tenantry.kit.body_limit import body_limit
 from tenantry.kit.pagination import Page, Pagination
+from tenantry.permissions.access import (
+    AttachmentsRead,
+    ExpenseFilesRead,
+    ExpenseFilesWrite,
+    RequestFilesRead,
+    RequestFilesWrite,
+)
 from tenantry.permissions.catalog import reads_for
-from tenantry.permissions.dependencies import RequirePermission, require_permissions
+from tenantry.permissions.dependencies import require_permissions
 from tenantry.routing import NOT_FOUND, Responses, system_router, tenant_router
 
 # Files hang from a service request or an expense: every route needs the parent's read
-# permission too, so ``attachments.read`` alone never shows an expense's receipt.
-AttachmentsRead = Annotated[TenantContext, Depends(RequirePermission("attachments.read"))]
-RequestFilesRead = Annotated[
-    TenantContext, Depends(RequirePermission("attachments.read", "requests.read"))
-]
-RequestFilesWrite = Annotated[
-    TenantContext, Depends(RequirePermission("attachments.write", "requests.read"))
-]
-ExpenseFilesRead = Annotated[
-    TenantContext, Depends(RequirePermission("attachments.read", "expenses.read"))
-]
-ExpenseFilesWrite = Annotated[
-    TenantContext, Depends(RequirePermission("attachments.write", "expenses.read"))
-]
+# permission too (``RequestFiles*``/``ExpenseFiles*``), so ``attachments.read`` alone
+# never shows an expense's receipt.
 
 admin = tenant_router(prefix="/api/admin", tags=["attachments"])
 portal = tenant_router(prefix="/api/portal", tags=["attachments"])

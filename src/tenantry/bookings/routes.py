@@ -8,7 +8,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import Depends, Query, status
+from fastapi import Query, status
 from pydantic import AwareDatetime
 
 from tenantry.auth.dependencies import TenantSession
@@ -27,14 +27,10 @@ from tenantry.bookings.schemas import (
     PortalBookingCancel,
     PortalBookingCreate,
 )
-from tenantry.isolation.context import TenantContext
 from tenantry.kit.actor import PortalClient
 from tenantry.kit.pagination import Page, Pagination
-from tenantry.permissions.dependencies import RequirePermission
+from tenantry.permissions.access import BookingsRead, BookingsWrite
 from tenantry.routing import NOT_FOUND, Responses, tenant_router
-
-BookingsRead = Annotated[TenantContext, Depends(RequirePermission("bookings.read"))]
-BookingsWrite = Annotated[TenantContext, Depends(RequirePermission("bookings.write"))]
 
 admin_router = tenant_router(prefix="/api/admin/bookings", tags=["bookings"])
 portal_router = tenant_router(prefix="/api/portal/bookings", tags=["portal"])

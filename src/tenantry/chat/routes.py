@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import Depends, status
+from fastapi import status
 
 from tenantry.auth.dependencies import TenantSession
 from tenantry.chat import service
 from tenantry.chat.schemas import ChatMessageIn, ChatMessageOut
-from tenantry.isolation.context import TenantContext
 from tenantry.kit.actor import Actor, PortalClient
 from tenantry.kit.pagination import Page, Pagination
-from tenantry.permissions.dependencies import RequirePermission
+from tenantry.permissions.access import ChatRead, ChatWrite, RequestChatRead, RequestChatWrite
 from tenantry.routing import NOT_FOUND, tenant_router
-
-ChatRead = Annotated[TenantContext, Depends(RequirePermission("chat.read"))]
-ChatWrite = Annotated[TenantContext, Depends(RequirePermission("chat.write"))]
-# A request's conversation shows the request: its read permission is needed too.
-RequestChatRead = Annotated[TenantContext, Depends(RequirePermission("chat.read", "requests.read"))]
-RequestChatWrite = Annotated[
-    TenantContext, Depends(RequirePermission("chat.write", "requests.read"))
-]
 
 admin = tenant_router(prefix="/api/admin", tags=["chat"])
 portal = tenant_router(prefix="/api/portal", tags=["chat"])

@@ -5,20 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Query, status
+from fastapi import Query, status
 
 from tenantry.auth.dependencies import DatabaseDep, TenantSession
 from tenantry.expenses import service
 from tenantry.expenses.schemas import ExpenseCreate, ExpenseOut, ExpenseStatus
-from tenantry.isolation.context import TenantContext
 from tenantry.kit.actor import Actor
 from tenantry.kit.pagination import Page, Pagination
-from tenantry.permissions.dependencies import RequirePermission
+from tenantry.permissions.access import ExpensesApprove, ExpensesRead, ExpensesWrite
 from tenantry.routing import NOT_FOUND, Responses, tenant_router
-
-ExpensesRead = Annotated[TenantContext, Depends(RequirePermission("expenses.read"))]
-ExpensesWrite = Annotated[TenantContext, Depends(RequirePermission("expenses.write"))]
-ExpensesApprove = Annotated[TenantContext, Depends(RequirePermission("expenses.approve"))]
 
 router = tenant_router(prefix="/api/admin/expenses", tags=["expenses"])
 

@@ -6,20 +6,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import Depends, Query
+from fastapi import Query
 
 from tenantry.auth.dependencies import DatabaseDep, TenantSession
 from tenantry.invoices import service
 from tenantry.invoices.schemas import InvoiceCreate, InvoiceDetail, InvoiceOut, InvoiceStatus
-from tenantry.isolation.context import TenantContext
 from tenantry.kit.actor import PortalClient
 from tenantry.kit.pagination import Page, Pagination
+from tenantry.permissions.access import InvoicesRead, InvoicesWrite
 from tenantry.permissions.catalog import reads_for
-from tenantry.permissions.dependencies import RequirePermission, require_permissions
+from tenantry.permissions.dependencies import require_permissions
 from tenantry.routing import NOT_FOUND, Responses, tenant_router
-
-InvoicesRead = Annotated[TenantContext, Depends(RequirePermission("invoices.read"))]
-InvoicesWrite = Annotated[TenantContext, Depends(RequirePermission("invoices.write"))]
 
 CREATE: Responses = {
     422: {

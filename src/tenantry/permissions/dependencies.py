@@ -1,9 +1,8 @@
 """``RequirePermission("bookings.write")``: the member's role must hold the permission
 in this tenant's matrix (cached per tenant; the owner always passes).
 
-Use it through an alias so the route signature documents access::
-
-    BookingsWrite = Annotated[TenantContext, Depends(RequirePermission("bookings.write"))]
+Routes use it through the aliases of ``permissions.access`` (``ctx: BookingsWrite``), so
+the route signature documents access.
 
 Several permissions are all required: a nested route needs its parent's read too
 (``RequirePermission("chat.read", "requests.read")`` on a request's chat). Where the

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import Depends
-
 from tenantry.auth.dependencies import CurrentTenant, DatabaseDep, TenantSession
-from tenantry.isolation.context import TenantContext
 from tenantry.permissions import service
-from tenantry.permissions.dependencies import RequirePermission, tenant_matrix
+from tenantry.permissions.access import PermissionsManage, TeamRead
+from tenantry.permissions.dependencies import tenant_matrix
 from tenantry.permissions.schemas import MatrixOut, MyPermissionsOut, Role, RolePermissionsIn
 from tenantry.routing import tenant_router
-
-TeamRead = Annotated[TenantContext, Depends(RequirePermission("team.read"))]
-PermissionsManage = Annotated[TenantContext, Depends(RequirePermission("permissions.manage"))]
 
 router = tenant_router(prefix="/api/admin/permissions", tags=["permissions"])
 # What the caller may do, for pages that show only what works (any member, own role only).

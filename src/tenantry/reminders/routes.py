@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import Depends, Query, status
+from fastapi import Query, status
 
 from tenantry.auth.dependencies import DatabaseDep, TenantSession
-from tenantry.isolation.context import TenantContext
 from tenantry.kit.pagination import Page, Pagination
+from tenantry.permissions.access import RemindersRead, RemindersWrite
 from tenantry.permissions.catalog import reads_for
-from tenantry.permissions.dependencies import RequirePermission, require_permissions
+from tenantry.permissions.dependencies import require_permissions
 from tenantry.reminders import service
 from tenantry.reminders.repository import reminders
 from tenantry.reminders.schemas import ReminderIn, ReminderOut
@@ -19,8 +19,6 @@ from tenantry.routing import NOT_FOUND, Responses, tenant_router
 
 router = tenant_router(prefix="/api/admin/reminders", tags=["reminders"])
 
-RemindersRead = Annotated[TenantContext, Depends(RequirePermission("reminders.read"))]
-RemindersWrite = Annotated[TenantContext, Depends(RequirePermission("reminders.write"))]
 
 UNKNOWN_TARGET: Responses = {
     422: {

@@ -7,14 +7,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import Depends, Query, status
+from fastapi import Query, status
 
 from tenantry.auth.dependencies import TenantSession
 from tenantry.bookings.schemas import BookingOut
-from tenantry.isolation.context import TenantContext
 from tenantry.kit.actor import PortalClient
 from tenantry.kit.pagination import Page, Pagination
-from tenantry.permissions.dependencies import RequirePermission
+from tenantry.permissions.access import RequestsRead, RequestsToBooking, RequestsWrite
 from tenantry.routing import NOT_FOUND, Responses, tenant_router
 from tenantry.service_requests import service
 from tenantry.service_requests.repository import RequestFilters, requests
@@ -29,13 +28,6 @@ from tenantry.service_requests.schemas import (
     ServiceRequestStatusChange,
     ServiceRequestTriage,
 )
-
-RequestsRead = Annotated[TenantContext, Depends(RequirePermission("requests.read"))]
-RequestsWrite = Annotated[TenantContext, Depends(RequirePermission("requests.write"))]
-# Converting makes a booking: the bookings permission is needed as well.
-RequestsToBooking = Annotated[
-    TenantContext, Depends(RequirePermission("requests.write", "bookings.write"))
-]
 
 admin_router = tenant_router(prefix="/api/admin/service-requests", tags=["service requests"])
 portal_router = tenant_router(prefix="/api/portal/service-requests", tags=["portal"])

@@ -6,12 +6,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Query, Response, status
+from fastapi import Query, Response, status
 
 from tenantry.auth.dependencies import TenantSession
-from tenantry.isolation.context import TenantContext
 from tenantry.kit.pagination import Page, Pagination
-from tenantry.permissions.dependencies import RequirePermission
+from tenantry.permissions.access import TeamManage, TeamRead
 from tenantry.routing import Responses, tenant_router
 from tenantry.team import invitations, service
 from tenantry.team.invitee_routes import router as invitee_router
@@ -24,9 +23,6 @@ from tenantry.team.schemas import (
     RoleChangeIn,
     TeamMemberOut,
 )
-
-TeamRead = Annotated[TenantContext, Depends(RequirePermission("team.read"))]
-TeamManage = Annotated[TenantContext, Depends(RequirePermission("team.manage"))]
 
 router = tenant_router(prefix="/api/admin/team-members", tags=["team"])
 invitations_router = tenant_router(prefix="/api/admin/invitations", tags=["team"])
@@ -76,12 +72,8 @@ def remove_member(ctx: TeamManage, session: TenantSession, user_id: uuid.UUID) -
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-INVITATION_NOT_FOUND: Responses = {
-    404: {"description": "No such invitation in this tenant"}
-}
-CLOSED: Responses = {
-    409: {"description": "Already accepted or revoked (`invitation_closed`)"}
-}
+INVITATION_NOT_FOUND: Responses = {404: {"description": "No such invitation in this tenant"}}
+CLOSED: Responses = {409: {"description": "Already accepted or revoked (`invitation_closed`)"}}
 
 
 @invitations_router.post(

@@ -5,17 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Query
 
 from tenantry.auth.dependencies import TenantSession
-from tenantry.isolation.context import TenantContext
 from tenantry.kit.pagination import Page, Pagination
-from tenantry.permissions.dependencies import RequirePermission
+from tenantry.permissions.access import TeamRead
 from tenantry.routing import tenant_router
 from tenantry.users import service
 from tenantry.users.schemas import Role, TenantUserOut
-
-TeamRead = Annotated[TenantContext, Depends(RequirePermission("team.read"))]
 
 router = tenant_router(prefix="/api/admin/users", tags=["users"])
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Query, status
+from fastapi import Query, status
 
 from tenantry.auth.dependencies import DatabaseDep, TenantSession
-from tenantry.isolation.context import TenantContext
 from tenantry.kit.pagination import Page, Pagination
+from tenantry.permissions.access import WorkOrdersRead, WorkOrdersWrite
 from tenantry.permissions.catalog import reads_for
-from tenantry.permissions.dependencies import RequirePermission, require_permissions
+from tenantry.permissions.dependencies import require_permissions
 from tenantry.routing import NOT_FOUND, Responses, tenant_router
 from tenantry.work_orders import service
 from tenantry.work_orders.repository import work_orders
@@ -23,9 +23,6 @@ from tenantry.work_orders.schemas import (
     WorkOrderStatusChange,
     WorkOrderUpdate,
 )
-
-WorkOrdersRead = Annotated[TenantContext, Depends(RequirePermission("work_orders.read"))]
-WorkOrdersWrite = Annotated[TenantContext, Depends(RequirePermission("work_orders.write"))]
 
 router = tenant_router(prefix="/api/admin/work-orders", tags=["work orders"])
 
