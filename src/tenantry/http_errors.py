@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from typing import Any
 
 import structlog
@@ -12,6 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope, Send
 
 from tenantry.errors import RateLimited, TenantryError
 
@@ -54,6 +57,34 @@ def error_body(request: Request, code: str, message: str, details: Any = None) -
     if details is not None:
         body["details"] = details
     return {"error": body}
+
+
+async def send_error(
+    scope: Scope,
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    headers: Iterable[tuple[bytes, bytes]] = (),
+) -> None:
+    """Answer in the one error shape from pure ASGI middleware, which refuses before any
+    route (and so before these handlers) runs: body limits, CSRF, quotas."""
+    request_id = (scope.get("state") or {}).get("request_id")
+    body = json.dumps(
+        {"error": {"code": code, "message": message, "request_id": request_id}}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from collections.abc import Sequence
 from http.cookies import SimpleCookie
 
@@ -33,6 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tenantry.auth import cookies
 from tenantry.auth.cookies import SessionData
+from tenantry.http_errors import send_error
 from tenantry.settings import Settings
 
 HEADER = "x-csrf-token"
@@ -63,13 +63,6 @@ def _same_origin(origin: str, scope: Scope, headers: dict[str, str], https: bool
     return any(origin.lower() == f"{scheme}://{host}" for scheme in schemes)
 
 
-def _refusal(scope: Scope, code: str, message: str) -> bytes:
-    request_id = (scope.get("state") or {}).get("request_id")
-    return json.dumps(
-        {"error": {"code": code, "message": message, "request_id": request_id}}
-    ).encode()
-
-
 class CsrfMiddleware:
     """Pure ASGI: refuses forged state-changing requests before any route runs."""
 
@@ -87,18 +80,7 @@ class CsrfMiddleware:
             await self.app(scope, receive, send)
             return
         code, message = refusal
-        body = _refusal(scope, code, message)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 403,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_error(scope, send, 403, code, message)
 
     def _check(self, scope: Scope, headers: dict[str, str]) -> tuple[str, str] | None:
         origin = headers.get("origin")

@@ -30,7 +30,6 @@ the memory is already spent, before authentication even ran.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +38,8 @@ from typing import Any, Literal
 from fastapi import FastAPI
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tenantry.http_errors import send_error
 
 LimitClass = Literal["json", "upload", "webhook"]
 LIMIT_KEY = "x-tenantry-body-limit"
@@ -158,28 +159,10 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _too_large(scope: Scope, send: Send, limit: int) -> None:
-    request_id = (scope.get("state") or {}).get("request_id")
-    body = json.dumps(
-        {
-            "error": {
-                "code": "payload_too_large",
-                "message": f"The request body is larger than this route accepts ({limit} bytes).",
-                "request_id": request_id,
-            }
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
+    message = f"The request body is larger than this route accepts ({limit} bytes)."
+    await send_error(
+        scope, send, 413, "payload_too_large", message, headers=[(b"connection", b"close")]
     )
-    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 _ERROR_SCHEMA = "#/components/schemas/ErrorResponse"
