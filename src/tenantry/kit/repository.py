@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Generic, TypeVar, TypeVarTuple, overload
+from typing import Any, Generic, TypedDict, TypeVar, TypeVarTuple, Unpack, overload
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
@@ -41,6 +41,14 @@ A = TypeVar("A")
 B = TypeVar("B")
 
 Constraints = Mapping[str, type[TenantryError]]
+
+
+class Lookup(TypedDict, total=False):
+    """How a row is looked up by id (``get``'s keywords, passed on by ``get_or_404``)."""
+
+    owner: uuid.UUID | None  # only this client's rows (the portal's ownership rule)
+    lock: bool  # SELECT ... FOR UPDATE
+    options: Iterable[ORMOption]  # loader options (e.g. selectinload of a relation)
 
 
 def constraint_name(exc: IntegrityError) -> str | None:
@@ -140,16 +148,8 @@ class Repository(Generic[M]):
             stmt = stmt.with_for_update()
         return session.scalar(stmt)
 
-    def get_or_404(
-        self,
-        session: Session,
-        id: uuid.UUID,
-        *,
-        owner: uuid.UUID | None = None,
-        lock: bool = False,
-        options: Iterable[ORMOption] = (),
-    ) -> M:
-        found = self.get(session, id, owner=owner, lock=lock, options=options)
+    def get_or_404(self, session: Session, id: uuid.UUID, **lookup: Unpack[Lookup]) -> M:
+        found = self.get(session, id, **lookup)
         if found is None:
             raise self.not_found()
         return found
