@@ -9,8 +9,9 @@ Services flush and never commit (the request commits once).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -218,30 +219,25 @@ class Policy:
     cancellation_notice_hours: int = 24
 
 
+S = TypeVar("S", Rules, Policy)
+
+
 def rules(session: Session) -> Rules:
     """The tenant's rules about when bookings may be made (defaults without a row)."""
-    row = repo.booking_settings(session)
-    if row is None:
-        return Rules()
-    return Rules(
-        timezone=row.timezone,
-        slot_minutes=row.slot_minutes,
-        min_notice_minutes=row.min_notice_minutes,
-        max_advance_days=row.max_advance_days,
-        buffer_minutes=row.buffer_minutes,
-        business_hours=row.business_hours or {},
-    )
+    return _from_settings(Rules, session)
 
 
 def policy(session: Session) -> Policy:
     """The tenant's booking settings, or the defaults when it has no row."""
+    return _from_settings(Policy, session)
+
+
+def _from_settings(kind: type[S], session: Session) -> S:
+    """``kind`` from the same-named columns of the tenant's booking settings row."""
     row = repo.booking_settings(session)
     if row is None:
-        return Policy()
-    return Policy(
-        allow_client_cancellation=row.allow_client_cancellation,
-        cancellation_notice_hours=row.cancellation_notice_hours,
-    )
+        return kind()
+    return kind(**{f.name: getattr(row, f.name) for f in fields(kind)})
 
 
 def create_for_client(
