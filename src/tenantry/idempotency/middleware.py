@@ -46,7 +46,6 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
-import uuid
 from dataclasses import dataclass, field
 from typing import IO, Annotated, Any
 
@@ -69,13 +68,6 @@ SPOOL_MEMORY_BYTES = 1024 * 1024
 SPOOL_CHUNK = 64 * 1024
 
 
-@dataclass
-class Claim:
-    tenant_id: uuid.UUID
-    user_id: uuid.UUID | None
-    row_id: uuid.UUID
-
-
 class _Disconnected(Exception):
     """The client went away while the guard read the rest of the body."""
 
@@ -89,7 +81,7 @@ class PendingRequest:
     path: str
     query: bytes
     receive: Receive  # the (size-bounded) receive below this middleware
-    claim: Claim | None = None
+    claim: service.Claim | None = None
     hasher: Any = field(default_factory=hashlib.sha256)
     complete: bool = False
     spool: IO[bytes] | None = None
@@ -165,7 +157,7 @@ async def idempotency_guard(
     )
     if isinstance(outcome, service.StoredResponse):
         raise IdempotentReplay(outcome)
-    pending.claim = Claim(ctx.tenant_id, ctx.user_id, outcome.row_id)
+    pending.claim = service.Claim(ctx.tenant_id, ctx.user_id, outcome.row_id)
 
 
 def _key_from(scope: Scope) -> str | None:
@@ -257,30 +249,18 @@ def _db(scope: Scope) -> Database:
     return db
 
 
-async def _finish(scope: Scope, claim: Claim, start: Message, body: bytes) -> None:
+async def _finish(scope: Scope, claim: service.Claim, start: Message, body: bytes) -> None:
     stored = _storable(start, body)
     if stored is None:
         await _release(scope, claim)
         return
     await run_in_threadpool(
-        service.complete,
-        db=_db(scope),
-        tenant_id=claim.tenant_id,
-        user_id=claim.user_id,
-        row_id=claim.row_id,
-        status=int(start["status"]),
-        body=stored,
+        service.complete, db=_db(scope), claim=claim, status=int(start["status"]), body=stored
     )
 
 
-async def _release(scope: Scope, claim: Claim) -> None:
-    await run_in_threadpool(
-        service.release,
-        db=_db(scope),
-        tenant_id=claim.tenant_id,
-        user_id=claim.user_id,
-        row_id=claim.row_id,
-    )
+async def _release(scope: Scope, claim: service.Claim) -> None:
+    await run_in_threadpool(service.release, db=_db(scope), claim=claim)
 
 
 async def _send_stored(send: Send, stored: service.StoredResponse) -> None:

@@ -111,27 +111,26 @@ def claim(
         return StoredResponse(row.response_status, row.response_body)
 
 
-def _in_tenant(tenant_id: uuid.UUID, user_id: uuid.UUID | None) -> TenantContext:
-    return TenantContext(tenant_id=tenant_id, user_id=user_id, scope="tenant")
+@dataclass(frozen=True)
+class Claim:
+    """A key this request holds. Storing its answer (or releasing it) runs after the
+    request's own unit of work has ended, so it names its tenant and member itself."""
+
+    tenant_id: uuid.UUID
+    user_id: uuid.UUID | None
+    row_id: uuid.UUID
+
+    def context(self) -> TenantContext:
+        return TenantContext(tenant_id=self.tenant_id, user_id=self.user_id, scope="tenant")
 
 
-def complete(
-    *,
-    db: Database,
-    tenant_id: uuid.UUID,
-    user_id: uuid.UUID | None,
-    row_id: uuid.UUID,
-    status: int,
-    body: dict[str, Any],
-) -> None:
-    with tenant_context(_in_tenant(tenant_id, user_id)), db.session() as session:
-        repository.store_response(session, row_id=row_id, status=status, body=body)
+def complete(*, db: Database, claim: Claim, status: int, body: dict[str, Any]) -> None:
+    with tenant_context(claim.context()), db.session() as session:
+        repository.store_response(session, row_id=claim.row_id, status=status, body=body)
 
 
-def release(
-    *, db: Database, tenant_id: uuid.UUID, user_id: uuid.UUID | None, row_id: uuid.UUID
-) -> None:
+def release(*, db: Database, claim: Claim) -> None:
     """Forget the claim (server error, or an answer not worth keeping): the client
     may retry with the same key."""
-    with tenant_context(_in_tenant(tenant_id, user_id)), db.session() as session:
-        repository.delete_row(session, row_id=row_id)
+    with tenant_context(claim.context()), db.session() as session:
+        repository.delete_row(session, row_id=claim.row_id)
