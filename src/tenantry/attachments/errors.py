@@ -5,10 +5,6 @@ from __future__ import annotations
 from tenantry.errors import Conflict, InvalidInput, NotFound, TenantryError
 
 
-class AttachmentNotFound(NotFound):
-    message = "No such attachment."
-
-
 class FileUnavailable(NotFound):
     message = "The file is not available."
 

@@ -9,19 +9,18 @@ import uuid
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from tenantry.attachments.errors import AttachmentNotFound
 from tenantry.attachments.models import Attachment
-from tenantry.expenses.errors import ExpenseNotFound
+from tenantry.expenses.repository import expenses
 from tenantry.kit.repository import Repository, where_given
-from tenantry.service_requests.errors import RequestNotFound
+from tenantry.service_requests.repository import requests
 
 # The parent vanishing between the check and the insert is the parent's 404.
 attachments = Repository(
     Attachment,
-    not_found=AttachmentNotFound,
+    not_found="No such attachment.",
     constraints={
-        "fk_attachments_service_request_id": RequestNotFound,
-        "fk_attachments_expense_id": ExpenseNotFound,
+        "fk_attachments_service_request_id": requests.not_found,
+        "fk_attachments_expense_id": expenses.not_found,
     },
 )
 

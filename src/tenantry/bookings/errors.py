@@ -3,11 +3,7 @@ rules' own refusals live in ``rules`` and ``availability``)."""
 
 from __future__ import annotations
 
-from tenantry.errors import Conflict, Forbidden, InvalidInput, NotFound
-
-
-class BookingNotFound(NotFound):
-    message = "No such booking."
+from tenantry.errors import Conflict, Forbidden, InvalidInput
 
 
 class InvalidTimeRange(InvalidInput):

@@ -12,7 +12,6 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from tenantry.auth.models import Membership
-from tenantry.bookings.errors import BookingNotFound
 from tenantry.bookings.models import Booking
 from tenantry.kit.repository import Repository, where_given
 from tenantry.services.models import Service
@@ -20,7 +19,7 @@ from tenantry.tenant_settings.models import BookingSettings
 
 ACTIVE_STATUSES = ("pending", "confirmed")
 
-bookings = Repository(Booking, owner=Booking.client_id, not_found=BookingNotFound)
+bookings = Repository(Booking, owner=Booking.client_id, not_found="No such booking.")
 
 
 def for_request(session: Session, *, service_request_id: uuid.UUID) -> Booking | None:

@@ -10,11 +10,11 @@ from sqlalchemy import Select
 
 from tenantry.chat.models import ChatMessage
 from tenantry.kit.repository import Repository
-from tenantry.service_requests.errors import RequestNotFound
+from tenantry.service_requests.repository import requests
 
 # The request vanishing between the check and the insert is the request's 404.
 messages = Repository(
-    ChatMessage, constraints={"fk_chat_messages_service_request_id": RequestNotFound}
+    ChatMessage, constraints={"fk_chat_messages_service_request_id": requests.not_found}
 )
 
 

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from tenantry.errors import InvalidInput, NotFound
-
-
-class ExpenseNotFound(NotFound):
-    message = "No such expense."
+from tenantry.errors import InvalidInput
 
 
 class ExpenseInFuture(InvalidInput):

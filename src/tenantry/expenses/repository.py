@@ -7,7 +7,6 @@ import uuid
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from tenantry.expenses.errors import ExpenseNotFound
 from tenantry.expenses.models import Expense
 from tenantry.kit.repository import Repository, where_given
 from tenantry.tenant_settings.models import Thresholds
@@ -15,7 +14,7 @@ from tenantry.tenant_settings.models import Thresholds
 # Used when the tenant has no thresholds row yet (the model's own default).
 DEFAULT_EXPENSE_APPROVAL_CENTS = 0
 
-expenses = Repository(Expense, not_found=ExpenseNotFound)
+expenses = Repository(Expense, not_found="No such expense.")
 
 
 def most_recent_first(*, status: str | None, user_id: uuid.UUID | None) -> Select[Expense]:

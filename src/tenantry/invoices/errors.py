@@ -3,11 +3,7 @@ booking not of this tenant is ``unknown_client`` / ``unknown_booking`` as everyw
 
 from __future__ import annotations
 
-from tenantry.errors import Conflict, InvalidInput, NotFound
-
-
-class InvoiceNotFound(NotFound):
-    message = "No such invoice."
+from tenantry.errors import Conflict, InvalidInput
 
 
 class InvoiceNumberConflict(Conflict):

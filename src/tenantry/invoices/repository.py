@@ -12,7 +12,7 @@ import uuid
 from sqlalchemy import Integer, Select, cast, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from tenantry.invoices.errors import InvoiceNotFound, NumberTaken
+from tenantry.invoices.errors import NumberTaken
 from tenantry.invoices.models import Invoice
 from tenantry.kit.errors import UnknownBooking, UnknownClient
 from tenantry.kit.repository import Repository, where_given
@@ -22,7 +22,7 @@ NUMBER_PREFIX = "INV-"
 invoices = Repository(
     Invoice,
     owner=Invoice.client_id,
-    not_found=InvoiceNotFound,
+    not_found="No such invoice.",
     constraints={
         "uq_invoices_tenant_id_number": NumberTaken,
         # The client or booking vanished between the check and the insert.

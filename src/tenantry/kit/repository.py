@@ -15,14 +15,14 @@ area-independent part of a repository:
 * ``add`` / ``flush``: a violated constraint becomes the domain error the area mapped to
   its name, any other one a 409 ``conflict`` that names nothing of the data.
 
-    bookings = Repository(Booking, owner=Booking.client_id)
+    bookings = Repository(Booking, owner=Booking.client_id, not_found="No such booking.")
     booking = bookings.get_or_404(session, booking_id, owner=client.user_id)
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypedDict, TypeVar, TypeVarTuple, Unpack, overload
 
 from sqlalchemy import Select, func, select
@@ -40,7 +40,9 @@ Ts = TypeVarTuple("Ts")
 A = TypeVar("A")
 B = TypeVar("B")
 
-Constraints = Mapping[str, type[TenantryError]]
+# Constraint name -> the error it means: an error class, or a repository's ``not_found``
+# (a foreign key to a parent that vanished is the parent's 404).
+Constraints = Mapping[str, Callable[[], TenantryError]]
 
 
 class Lookup(TypedDict, total=False):
@@ -113,13 +115,21 @@ class Repository(Generic[M]):
         model: type[M],
         *,
         owner: InstrumentedAttribute[Any] | None = None,
-        not_found: type[TenantryError] = NotFound,
+        not_found: str | type[TenantryError] = NotFound.message,
         constraints: Constraints | None = None,
     ) -> None:
         self.model = model
         self.owner = owner
-        self.not_found = not_found
+        self._not_found = not_found
         self.constraints: Constraints = constraints or {}
+
+    def not_found(self, message: str | None = None) -> TenantryError:
+        """The error for a row that is not there (or is another client's or tenant's):
+        ``404 not_found`` with the area's message (``not_found="No such booking."``),
+        or the area's own error class where its fault has a code of its own."""
+        if isinstance(self._not_found, str):
+            return NotFound(message or self._not_found)
+        return self._not_found(message)
 
     def select(self, *, owner: uuid.UUID | None = None) -> Select[M]:
         """``SELECT model``, limited to ``owner``'s rows when given."""

@@ -12,14 +12,13 @@ from sqlalchemy.orm import Session
 from tenantry.bookings.models import Booking
 from tenantry.kit.errors import UnknownBooking, UnknownServiceRequest
 from tenantry.kit.repository import Repository
-from tenantry.reminders.errors import ReminderNotFound
 from tenantry.reminders.models import ScheduledReminder
 from tenantry.service_requests.models import ServiceRequest
 
 # A target vanishing between the check and the insert is the same unknown reference.
 reminders = Repository(
     ScheduledReminder,
-    not_found=ReminderNotFound,
+    not_found="No such reminder.",
     constraints={
         "fk_scheduled_reminders_booking_id": UnknownBooking,
         "fk_scheduled_reminders_service_request_id": UnknownServiceRequest,

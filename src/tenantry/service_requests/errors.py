@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from tenantry.errors import Conflict, NotFound
-
-
-class RequestNotFound(NotFound):
-    message = "No such service request."
+from tenantry.errors import Conflict
 
 
 class RequestClosed(Conflict):

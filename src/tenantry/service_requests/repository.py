@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from sqlalchemy import Select, or_
 
 from tenantry.kit.repository import Repository, where_given
-from tenantry.service_requests.errors import RequestNotFound
 from tenantry.service_requests.models import ServiceRequest
 
 # A request's client is its owner: a portal read passes ``owner=client.user_id``, and
 # another client's request is as absent as one that never existed. Attachments and
 # chat threads hang from requests and check them through this repository.
-requests = Repository(ServiceRequest, owner=ServiceRequest.client_id, not_found=RequestNotFound)
+requests = Repository(
+    ServiceRequest, owner=ServiceRequest.client_id, not_found="No such service request."
+)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from tenantry.accounts.mail import queue_mail
 from tenantry.auth import tokens
 from tenantry.db.tenant import Tenant
-from tenantry.errors import Conflict, NotFound
+from tenantry.errors import Conflict
 from tenantry.isolation.context import TenantContext, require_tenant_id
 from tenantry.kit.pagination import Page, PageParams
 from tenantry.kit.repository import Repository
@@ -34,11 +34,7 @@ class InvitationClosed(Conflict):
     message = "This invitation was already accepted or revoked."
 
 
-class InvitationNotFound(NotFound):
-    message = "No such invitation."
-
-
-invitations = Repository(Invitation, not_found=InvitationNotFound)
+invitations = Repository(Invitation, not_found="No such invitation.")
 
 
 def invitation_out(invitation: Invitation, now: datetime | None = None) -> InvitationOut:

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from tenantry.errors import Conflict, NotFound
+from tenantry.errors import Conflict
 from tenantry.kit.errors import UnknownReference
-
-
-class WorkOrderNotFound(NotFound):
-    message = "No such work order."
 
 
 class BookingOfAnotherRequest(UnknownReference):

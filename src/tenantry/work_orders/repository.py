@@ -7,10 +7,9 @@ import uuid
 from sqlalchemy import Select
 
 from tenantry.kit.repository import Repository, where_given
-from tenantry.work_orders.errors import WorkOrderNotFound
 from tenantry.work_orders.models import WorkOrder
 
-work_orders = Repository(WorkOrder, not_found=WorkOrderNotFound)
+work_orders = Repository(WorkOrder, not_found="No such work order.")
 
 
 def soonest_due_first(*, status: str | None, assignee_id: uuid.UUID | None) -> Select[WorkOrder]:
