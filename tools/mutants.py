@@ -333,7 +333,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "(issue 8, finding 5)",
         (
             (
-                "tenantry/attachments/routes.py",
+                "tenantry/permissions/access.py",
                 'Depends(RequirePermission("attachments.read", "expenses.read"))',
                 'Depends(RequirePermission("attachments.read"))',
             ),
