@@ -7,12 +7,10 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
 from tenantry.attachments.models import Attachment
 from tenantry.attachments.storage import tenant_dir
 from tenantry.db.engine import Database
-from tenantry.service_requests.models import ServiceRequest
+from tenantry.service_requests.repository import oldest_open
 from tenantry.settings import get_settings
 
 if TYPE_CHECKING:
@@ -33,12 +31,7 @@ def fill(db: Database, demo: DemoTenant) -> None:
     with demo.session(db) as s:
         if demo.has_rows(s, Attachment):
             return
-        request = s.execute(
-            select(ServiceRequest.id, ServiceRequest.client_id)
-            .where(ServiceRequest.status.not_in(("completed", "cancelled")))
-            .order_by(ServiceRequest.created_at, ServiceRequest.id)
-            .limit(1)
-        ).first()
+        request = s.execute(oldest_open(1)).first()
         if request is None:
             return
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)

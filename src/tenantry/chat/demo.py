@@ -7,11 +7,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
 from tenantry.chat.models import ChatMessage
 from tenantry.db.engine import Database
-from tenantry.service_requests.models import ServiceRequest
+from tenantry.service_requests.repository import oldest_open
 
 if TYPE_CHECKING:
     from tenantry.kit.demo import DemoTenant
@@ -44,12 +42,7 @@ def fill(db: Database, demo: DemoTenant) -> None:
                     created_at=start + timedelta(minutes=17 * index),
                 )
             )
-        requests = s.execute(
-            select(ServiceRequest.id, ServiceRequest.client_id)
-            .where(ServiceRequest.status.not_in(("completed", "cancelled")))
-            .order_by(ServiceRequest.created_at, ServiceRequest.id)
-            .limit(3)
-        ).all()
+        requests = s.execute(oldest_open(3)).all()
         for offset, (request_id, client_id) in enumerate(requests):
             for index, (role, body) in enumerate(REQUEST_THREAD[: 4 - offset]):
                 sender = client_id if role == "client" else uuid.UUID(str(demo.users[role]))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Select, or_
+from sqlalchemy import Select, or_, select
 
 from tenantry.kit.repository import Repository, where_given
 from tenantry.service_requests.models import ServiceRequest
@@ -22,6 +22,9 @@ from tenantry.service_requests.models import ServiceRequest
 requests = Repository(
     ServiceRequest, owner=ServiceRequest.client_id, not_found="No such service request."
 )
+
+
+OPEN_STATUSES = frozenset({"submitted", "triaged", "assigned", "in_progress"})
 
 
 @dataclass(frozen=True)
@@ -64,3 +67,14 @@ def by_creation(
             )
         )
     return stmt
+
+
+def oldest_open(limit: int) -> Select[uuid.UUID, uuid.UUID]:
+    """The ids and clients of the ``limit`` oldest open requests (the demo data hangs
+    conversations and files from them)."""
+    return (
+        select(ServiceRequest.id, ServiceRequest.client_id)
+        .where(ServiceRequest.status.in_(OPEN_STATUSES))
+        .order_by(ServiceRequest.created_at, ServiceRequest.id)
+        .limit(limit)
+    )

@@ -15,7 +15,12 @@ from tenantry.kit.members import STAFF_ROLES, find_member
 from tenantry.kit.pagination import Page, PageParams
 from tenantry.service_requests.errors import AlreadyConverted, AssigneeRequired, RequestClosed
 from tenantry.service_requests.models import ServiceRequest
-from tenantry.service_requests.repository import RequestFilters, by_creation, requests
+from tenantry.service_requests.repository import (
+    OPEN_STATUSES,
+    RequestFilters,
+    by_creation,
+    requests,
+)
 from tenantry.service_requests.schemas import (
     ConvertToBooking,
     PortalServiceRequestCreate,
@@ -24,7 +29,6 @@ from tenantry.service_requests.schemas import (
 )
 from tenantry.services import repository as services
 
-OPEN_STATUSES = frozenset({"submitted", "triaged", "assigned", "in_progress"})
 # The forward path, one step at a time; any open request may also be cancelled.
 NEXT: dict[str, str] = {
     "submitted": "triaged",
