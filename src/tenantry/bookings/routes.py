@@ -129,16 +129,7 @@ def create_booking(ctx: BookingsWrite, session: TenantSession, body: BookingCrea
     bookings kept (``slot_taken``, ``within_buffer``); without one, someone must be
     left free for it (``no_one_available``). No back-dating: record past work as a
     work order."""
-    booking = service.create(
-        session,
-        client_id=body.client_id,
-        service_id=body.service_id,
-        starts_at=body.starts_at,
-        ends_at=body.ends_at,
-        assignee_id=body.assignee_id,
-        status=body.status,
-        notes=body.notes,
-    )
+    booking = service.create(session, data=body)
     return BookingOut.model_validate(booking)
 
 
@@ -220,13 +211,7 @@ def create_my_booking(
     """Book an active service for yourself at one of the open slots
     (``GET /api/portal/availability``). Every booking rule applies and is refused
     with a 422 naming it; the booking goes to a team member who is free then."""
-    booking = service.create_for_client(
-        session,
-        client_id=client.user_id,
-        service_id=body.service_id,
-        starts_at=body.starts_at,
-        notes=body.notes,
-    )
+    booking = service.create_for_client(session, client_id=client.user_id, data=body)
     return BookingOut.model_validate(booking)
 
 

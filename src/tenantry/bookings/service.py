@@ -26,7 +26,14 @@ from tenantry.bookings.errors import (
 from tenantry.bookings.models import Booking
 from tenantry.bookings.repository import bookings, by_start
 from tenantry.bookings.rules import Rules, check_time
-from tenantry.bookings.schemas import Availability, BookingStats, CalendarEntry, OpenSlot
+from tenantry.bookings.schemas import (
+    Availability,
+    BookingCreate,
+    BookingStats,
+    CalendarEntry,
+    OpenSlot,
+    PortalBookingCreate,
+)
 from tenantry.kit.cache import tenant_cache
 from tenantry.kit.errors import InvalidTransition, UnknownAssignee, UnknownClient, UnknownService
 from tenantry.kit.members import STAFF_ROLES, find_member
@@ -115,25 +122,20 @@ def _check_people(
 def create(
     session: Session,
     *,
-    client_id: uuid.UUID,
-    service_id: uuid.UUID,
-    starts_at: datetime,
-    ends_at: datetime | None = None,
-    assignee_id: uuid.UUID | None = None,
-    status: str = "pending",
-    notes: str = "",
+    data: BookingCreate,
     service_request_id: uuid.UUID | None = None,
     active_service_only: bool = True,
     auto_assign: bool = False,
 ) -> Booking:
     """Book a client. Every rule applies (``rules.check_time``, then the people's
     time); ``auto_assign`` gives the booking to a bookable person who is free."""
-    if find_member(session, user_id=client_id, roles=("client",)) is None:
+    if find_member(session, user_id=data.client_id, roles=("client",)) is None:
         raise UnknownClient()
-    service = services.find(session, service_id=service_id, active_only=active_service_only)
+    service = services.find(session, service_id=data.service_id, active_only=active_service_only)
     if service is None:
         raise UnknownService()
-    start, end = _span(starts_at, ends_at, timedelta(minutes=service.duration_minutes))
+    start, end = _span(data.starts_at, data.ends_at, timedelta(minutes=service.duration_minutes))
+    assignee_id = data.assignee_id
     current_rules = rules(session)
     check_time(current_rules, start=start, end=end, now=now())
     if auto_assign and assignee_id is None:
@@ -145,14 +147,14 @@ def create(
             session, rules=current_rules, assignee_id=assignee_id, starts_at=start, ends_at=end
         )
     booking = Booking(
-        client_id=client_id,
+        client_id=data.client_id,
         service_id=service.id,
         assignee_id=assignee_id,
         service_request_id=service_request_id,
         starts_at=start,
         ends_at=end,
-        status=status,
-        notes=notes,
+        status=data.status,
+        notes=data.notes,
     )
     bookings.add(session, booking)
     _changed(session)
@@ -241,23 +243,14 @@ def _from_settings(kind: type[S], session: Session) -> S:
 
 
 def create_for_client(
-    session: Session,
-    *,
-    client_id: uuid.UUID,
-    service_id: uuid.UUID,
-    starts_at: datetime,
-    notes: str,
+    session: Session, *, client_id: uuid.UUID, data: PortalBookingCreate
 ) -> Booking:
     """A client books for themselves: the same rules as anyone, and the booking goes
     to a bookable person who is free then."""
-    return create(
-        session,
-        client_id=client_id,
-        service_id=service_id,
-        starts_at=starts_at,
-        notes=notes,
-        auto_assign=True,
+    booking = BookingCreate(
+        client_id=client_id, service_id=data.service_id, starts_at=data.starts_at, notes=data.notes
     )
+    return create(session, data=booking, auto_assign=True)
 
 
 def cancel_for_client(

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from tenantry.bookings import repository as bookings_repo
 from tenantry.bookings import service as bookings
 from tenantry.bookings.models import Booking
+from tenantry.bookings.schemas import BookingCreate
 from tenantry.kit.errors import InvalidTransition, UnknownAssignee, UnknownClient, UnknownService
 from tenantry.kit.members import STAFF_ROLES, find_member
 from tenantry.kit.pagination import Page, PageParams
@@ -139,16 +140,16 @@ def convert_to_booking(
     if bookings_repo.for_request(session, service_request_id=request.id) is not None:
         raise AlreadyConverted()
     assignee = data.assignee_id if data.assignee_id is not None else request.assignee_id
-    booking = bookings.create(
-        session,
+    booking_data = BookingCreate(
         client_id=request.client_id,
         service_id=request.service_id,
         starts_at=data.starts_at,
         ends_at=data.ends_at,
         assignee_id=assignee,
         notes=data.notes or request.title,
-        service_request_id=request.id,
-        active_service_only=False,
+    )
+    booking = bookings.create(
+        session, data=booking_data, service_request_id=request.id, active_service_only=False
     )
     if assignee is not None and request.status in ("submitted", "triaged"):
         request.assignee_id = assignee
