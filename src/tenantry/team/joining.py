@@ -35,6 +35,7 @@ from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.settings import Settings
 from tenantry.team.models import Invitation
 from tenantry.team.schemas import InvitationPreviewOut, PendingInvitationOut
+from tenantry.team.service import AlreadyMember
 
 
 class SignInRequired(Conflict):
@@ -50,11 +51,6 @@ class PasswordRequired(InvalidInput):
 class InvitationForAnotherAccount(Forbidden):
     code = "invitation_for_another_account"
     message = "This invitation was sent to another address than the one you signed in with."
-
-
-class AlreadyJoined(Conflict):
-    code = "already_member"
-    message = "You are already a member of this tenant."
 
 
 @dataclass(frozen=True)
@@ -122,7 +118,7 @@ def _join(s: Session, invitation: Invitation, user_id: uuid.UUID) -> None:
     """The membership (new, or a removed one back) and the invitation marked accepted."""
     membership = s.scalar(select(Membership).where(Membership.user_id == user_id))
     if membership is not None and membership.status == "active":
-        raise AlreadyJoined()
+        raise AlreadyMember("You are already a member of this tenant.")
     if membership is None:
         s.add(Membership(user_id=user_id, role=invitation.role, status="active"))
     else:

@@ -27,10 +27,6 @@ class AlreadyMember(Conflict):
     message = "This person is already a member of the team."
 
 
-class MemberNotFound(NotFound):
-    message = "No such member."
-
-
 def member_out(membership: Membership, user: User) -> TeamMemberOut:
     return TeamMemberOut(
         user_id=user.id,
@@ -60,7 +56,7 @@ def require_owner_for(ctx: TenantContext, *roles: str) -> None:
 def _active_member(session: Session, user_id: uuid.UUID) -> tuple[Membership, User]:
     found = repository.get_member(session, user_id=user_id)
     if found is None or found[0].status != "active":
-        raise MemberNotFound()
+        raise NotFound("No such member.")
     return found
 
 
