@@ -10,8 +10,9 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from tenantry.auth import cookies, service
+from tenantry.auth import service
 from tenantry.auth.dependencies import CurrentUser, DatabaseDep, SettingsDep
+from tenantry.auth.responses import start_session
 from tenantry.db.engine import Database
 from tenantry.db.tenant import Tenant
 from tenantry.errors import NotAuthenticated
@@ -114,15 +115,7 @@ async def redeem_handoff(
     session_id = await run_in_threadpool(
         service.open_session, db, record.id, max_age_s=settings.session_absolute_timeout_s
     )
-    cookies.issue_cookies(
-        settings,
-        response,
-        session_id=session_id,
-        user_id=record.id,
-        session_version=record.session_version,
-        tenant_id=chosen.tenant_id,
-        tenant_slug=chosen.tenant_slug,
-    )
+    start_session(settings, response, record, chosen, session_id)
     return RedeemOut(tenant=chosen.tenant_slug)
 
 
