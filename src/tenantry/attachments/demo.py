@@ -5,16 +5,14 @@ alone. The bytes go under ``upload_dir/<tenant>/<random hex>`` like real uploads
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
 
 from tenantry.attachments.models import Attachment
 from tenantry.attachments.storage import tenant_dir
-from tenantry.db.engine import Database
+from tenantry.kit.demo import DemoTenant, fills
 from tenantry.service_requests.repository import oldest_open
 from tenantry.settings import get_settings
-
-if TYPE_CHECKING:
-    from tenantry.kit.demo import DemoTenant
 
 FILES = (
     (
@@ -26,26 +24,24 @@ FILES = (
 )
 
 
-def fill(db: Database, demo: DemoTenant) -> None:
+@fills(Attachment)
+def fill(s: Session, demo: DemoTenant) -> None:
     folder = tenant_dir(get_settings().upload_dir, demo.ref.id)
-    with demo.session(db) as s:
-        if demo.has_rows(s, Attachment):
-            return
-        request = s.execute(oldest_open(1)).first()
-        if request is None:
-            return
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        for filename, content, scan_status in FILES:
-            name = secrets.token_hex(16)
-            (folder / name).write_bytes(content)
-            s.add(
-                Attachment(
-                    service_request_id=request[0],
-                    uploaded_by_id=request[1],
-                    filename=filename,
-                    content_type="text/plain",
-                    size_bytes=len(content),
-                    storage_key=f"{demo.ref.id}/{name}",
-                    scan_status=scan_status,
-                )
+    request = s.execute(oldest_open(1)).first()
+    if request is None:
+        return
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for filename, content, scan_status in FILES:
+        name = secrets.token_hex(16)
+        (folder / name).write_bytes(content)
+        s.add(
+            Attachment(
+                service_request_id=request[0],
+                uploaded_by_id=request[1],
+                filename=filename,
+                content_type="text/plain",
+                size_bytes=len(content),
+                storage_key=f"{demo.ref.id}/{name}",
+                scan_status=scan_status,
             )
+        )

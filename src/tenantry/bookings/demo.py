@@ -6,16 +6,13 @@ Idempotent: a tenant with bookings is left alone."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from tenantry.bookings.models import Booking
-from tenantry.db.engine import Database
+from tenantry.kit.demo import DemoTenant, fills
 from tenantry.services.models import Service
-
-if TYPE_CHECKING:
-    from tenantry.kit.demo import DemoTenant
 
 # (day offset from today, start hour UTC, assignee role or None, status, notes)
 DIARY: tuple[tuple[int, int, str | None, str, str], ...] = (
@@ -36,27 +33,25 @@ DIARY: tuple[tuple[int, int, str | None, str, str], ...] = (
 )
 
 
-def fill(db: Database, demo: DemoTenant) -> None:
+@fills(Booking)
+def fill(s: Session, demo: DemoTenant) -> None:
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    with demo.session(db) as s:
-        if demo.has_rows(s, Booking):
-            return
-        services = list(
-            s.scalars(select(Service).where(Service.active.is_(True)).order_by(Service.name))
-        )
-        if not services:
-            return
-        for index, (day, hour, assignee, status, notes) in enumerate(DIARY):
-            service = services[index % len(services)]
-            starts = today + timedelta(days=day, hours=hour)
-            s.add(
-                Booking(
-                    client_id=demo.user("client"),
-                    service_id=service.id,
-                    assignee_id=demo.user(assignee) if assignee else None,
-                    starts_at=starts,
-                    ends_at=starts + timedelta(minutes=service.duration_minutes),
-                    status=status,
-                    notes=notes,
-                )
+    services = list(
+        s.scalars(select(Service).where(Service.active.is_(True)).order_by(Service.name))
+    )
+    if not services:
+        return
+    for index, (day, hour, assignee, status, notes) in enumerate(DIARY):
+        service = services[index % len(services)]
+        starts = today + timedelta(days=day, hours=hour)
+        s.add(
+            Booking(
+                client_id=demo.user("client"),
+                service_id=service.id,
+                assignee_id=demo.user(assignee) if assignee else None,
+                starts_at=starts,
+                ends_at=starts + timedelta(minutes=service.duration_minutes),
+                status=status,
+                notes=notes,
             )
+        )

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
 
 from tenantry.chat.models import ChatMessage
-from tenantry.db.engine import Database
+from tenantry.kit.demo import DemoTenant, fills
 from tenantry.service_requests.repository import oldest_open
-
-if TYPE_CHECKING:
-    from tenantry.kit.demo import DemoTenant
 
 TEAM_THREAD = (
     ("owner", "Morning all: two new requests came in overnight, both marked urgent."),
@@ -29,28 +27,26 @@ REQUEST_THREAD = (
 )
 
 
-def fill(db: Database, demo: DemoTenant) -> None:
+@fills(ChatMessage)
+def fill(s: Session, demo: DemoTenant) -> None:
     start = datetime.now(UTC) - timedelta(days=2)
-    with demo.session(db) as s:
-        if demo.has_rows(s, ChatMessage):
-            return
-        for index, (role, body) in enumerate(TEAM_THREAD):
+    for index, (role, body) in enumerate(TEAM_THREAD):
+        s.add(
+            ChatMessage(
+                sender_id=uuid.UUID(str(demo.users[role])),
+                body=body,
+                created_at=start + timedelta(minutes=17 * index),
+            )
+        )
+    requests = s.execute(oldest_open(3)).all()
+    for offset, (request_id, client_id) in enumerate(requests):
+        for index, (role, body) in enumerate(REQUEST_THREAD[: 4 - offset]):
+            sender = client_id if role == "client" else uuid.UUID(str(demo.users[role]))
             s.add(
                 ChatMessage(
-                    sender_id=uuid.UUID(str(demo.users[role])),
+                    service_request_id=request_id,
+                    sender_id=sender,
                     body=body,
-                    created_at=start + timedelta(minutes=17 * index),
+                    created_at=start + timedelta(hours=6 * offset + 1, minutes=25 * index),
                 )
             )
-        requests = s.execute(oldest_open(3)).all()
-        for offset, (request_id, client_id) in enumerate(requests):
-            for index, (role, body) in enumerate(REQUEST_THREAD[: 4 - offset]):
-                sender = client_id if role == "client" else uuid.UUID(str(demo.users[role]))
-                s.add(
-                    ChatMessage(
-                        service_request_id=request_id,
-                        sender_id=sender,
-                        body=body,
-                        created_at=start + timedelta(hours=6 * offset + 1, minutes=25 * index),
-                    )
-                )

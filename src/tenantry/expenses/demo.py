@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
-from tenantry.db.engine import Database
+from sqlalchemy.orm import Session
+
 from tenantry.expenses.models import Expense
-
-if TYPE_CHECKING:
-    from tenantry.kit.demo import DemoTenant
+from tenantry.kit.demo import DemoTenant, fills
 
 # (who, cents, category, description, days ago, status)
 EXPENSES = [
@@ -28,22 +26,20 @@ EXPENSES = [
 ]
 
 
-def fill(db: Database, demo: DemoTenant) -> None:
-    with demo.session(db) as s:
-        if demo.has_rows(s, Expense):
-            return
-        today = datetime.now(UTC).date()
-        for who, cents, category, description, days_ago, status in EXPENSES:
-            user_id = demo.users.get(who)
-            if not isinstance(user_id, uuid.UUID):
-                continue
-            s.add(
-                Expense(
-                    user_id=user_id,
-                    amount_cents=cents,
-                    category=category,
-                    description=description,
-                    incurred_on=today - timedelta(days=days_ago),
-                    status=status,
-                )
+@fills(Expense)
+def fill(s: Session, demo: DemoTenant) -> None:
+    today = datetime.now(UTC).date()
+    for who, cents, category, description, days_ago, status in EXPENSES:
+        user_id = demo.users.get(who)
+        if not isinstance(user_id, uuid.UUID):
+            continue
+        s.add(
+            Expense(
+                user_id=user_id,
+                amount_cents=cents,
+                category=category,
+                description=description,
+                incurred_on=today - timedelta(days=days_ago),
+                status=status,
             )
+        )

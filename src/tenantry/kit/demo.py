@@ -2,12 +2,19 @@
 
 The loader (``tenantry.ops.demo``) provisions the tenants and accounts below, then calls
 each area's ``<area>.demo.fill(db, demo)`` in the order of ``tenantry.areas.AREAS``.
+Loading twice adds nothing: a filler leaves an area that has rows alone, which
+``fills(Model)`` says once for all of them::
+
+    @fills(Booking)
+    def fill(s: Session, demo: DemoTenant) -> None:
+        s.add(Booking(...))
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -62,3 +69,23 @@ def demo_accounts() -> list[tuple[str, str]]:
         rows.append((f"client2@{slug}.test", f"a second client of {slug}"))
     rows.append((CONSULTANT, "staff of acme, admin of globex"))
     return rows
+
+
+Filler = Callable[["Database", DemoTenant], None]
+
+
+def fills(model: Any) -> Callable[[Callable[[Session, DemoTenant], None]], Filler]:
+    """Make ``body(session, demo)`` an area's ``fill(db, demo)``: it runs in one unit of
+    work of the demo tenant (as its owner), and not at all when the tenant already has
+    rows of ``model`` (the area is filled; loading again leaves it alone)."""
+
+    def wrap(body: Callable[[Session, DemoTenant], None]) -> Filler:
+        @functools.wraps(body)
+        def fill(db: Database, demo: DemoTenant) -> None:
+            with demo.session(db) as session:
+                if not demo.has_rows(session, model):
+                    body(session, demo)
+
+        return fill
+
+    return wrap

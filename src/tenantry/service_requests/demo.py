@@ -6,17 +6,14 @@ that already has requests is left alone."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from tenantry.bookings.models import Booking
-from tenantry.db.engine import Database
+from tenantry.kit.demo import DemoTenant, fills
 from tenantry.service_requests.models import ServiceRequest
 from tenantry.services.models import Service
-
-if TYPE_CHECKING:
-    from tenantry.kit.demo import DemoTenant
 
 # (status, priority, assignee role or None, title, description)
 REQUESTS: tuple[tuple[str, str, str | None, str, str], ...] = (
@@ -69,50 +66,48 @@ def today() -> datetime:
     return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def fill(db: Database, demo: DemoTenant) -> None:
+@fills(ServiceRequest)
+def fill(s: Session, demo: DemoTenant) -> None:
     now = datetime.now(UTC)
-    with demo.session(db) as s:
-        if demo.has_rows(s, ServiceRequest):
-            return
-        services = list(
-            s.scalars(select(Service).where(Service.active.is_(True)).order_by(Service.name))
+    services = list(
+        s.scalars(select(Service).where(Service.active.is_(True)).order_by(Service.name))
+    )
+    if not services:
+        return
+    for index, (status, priority, assignee, title, description) in enumerate(REQUESTS):
+        s.add(
+            ServiceRequest(
+                client_id=demo.user("client"),
+                service_id=services[index % len(services)].id,
+                assignee_id=demo.user(assignee) if assignee else None,
+                status=status,
+                priority=priority,
+                title=title,
+                description=description,
+                # Older requests are further along: spread over the last fortnight.
+                created_at=now - timedelta(days=2 * (len(REQUESTS) - index), hours=index),
+            )
         )
-        if not services:
-            return
-        for index, (status, priority, assignee, title, description) in enumerate(REQUESTS):
-            s.add(
-                ServiceRequest(
-                    client_id=demo.user("client"),
-                    service_id=services[index % len(services)].id,
-                    assignee_id=demo.user(assignee) if assignee else None,
-                    status=status,
-                    priority=priority,
-                    title=title,
-                    description=description,
-                    # Older requests are further along: spread over the last fortnight.
-                    created_at=now - timedelta(days=2 * (len(REQUESTS) - index), hours=index),
-                )
+    s.flush()
+    # The requests staff are working on were booked from the request.
+    for offset, request in enumerate(
+        s.scalars(
+            select(ServiceRequest)
+            .where(ServiceRequest.status.in_(("assigned", "in_progress")))
+            .order_by(ServiceRequest.created_at)
+        )
+    ):
+        starts = today() + timedelta(days=3 + 4 * offset, hours=16)
+        minutes = next((v.duration_minutes for v in services if v.id == request.service_id), 60)
+        s.add(
+            Booking(
+                client_id=request.client_id,
+                service_id=request.service_id,
+                service_request_id=request.id,
+                assignee_id=request.assignee_id,
+                starts_at=starts,
+                ends_at=starts + timedelta(minutes=minutes),
+                status="confirmed",
+                notes=request.title,
             )
-        s.flush()
-        # The requests staff are working on were booked from the request.
-        for offset, request in enumerate(
-            s.scalars(
-                select(ServiceRequest)
-                .where(ServiceRequest.status.in_(("assigned", "in_progress")))
-                .order_by(ServiceRequest.created_at)
-            )
-        ):
-            starts = today() + timedelta(days=3 + 4 * offset, hours=16)
-            minutes = next((v.duration_minutes for v in services if v.id == request.service_id), 60)
-            s.add(
-                Booking(
-                    client_id=request.client_id,
-                    service_id=request.service_id,
-                    service_request_id=request.id,
-                    assignee_id=request.assignee_id,
-                    starts_at=starts,
-                    ends_at=starts + timedelta(minutes=minutes),
-                    status="confirmed",
-                    notes=request.title,
-                )
-            )
+        )
