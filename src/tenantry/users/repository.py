@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import Select, or_, select
 
@@ -24,13 +25,19 @@ def _like_pattern(text: str) -> str:
 
 def directory(
     *, search: str | None, role: str | None, ids: Sequence[uuid.UUID] = ()
-) -> Select[User, Membership]:
+) -> Select[uuid.UUID, str, str, str, datetime]:
     """Active members by email, matching ``search`` in the email or name, of ``role``,
-    among ``ids`` (each when given). Page it with ``count_by=Membership.user_id``: a
-    count over whole rows would name every column of users, password_hash included,
-    which the app role may not read."""
+    among ``ids`` (each when given). Its columns are the directory entry's fields
+    (``TenantUserOut``) and nothing else of ``users`` (``password_hash`` is not the app
+    role's to read), so it pages and counts as it is."""
     query = (
-        select(User, Membership)
+        select(
+            User.id,
+            User.email,
+            User.name,
+            Membership.role,
+            Membership.created_at.label("member_since"),
+        )
         .join(Membership, Membership.user_id == User.id)
         .where(Membership.status == "active")
     )

@@ -6,12 +6,14 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from tenantry.kit.schemas import Output
 
 Role = Literal["owner", "admin", "staff", "client"]
 
 
-class TenantUserOut(BaseModel):
+class TenantUserOut(Output):
+    """One entry of the directory, validated from a ``directory()`` row."""
+
     id: uuid.UUID
     email: str
     name: str

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from tenantry.auth.models import Membership, User
 from tenantry.kit.pagination import Page, PageParams
 from tenantry.kit.repository import page as kit_page
 from tenantry.users import repository
@@ -23,15 +22,4 @@ def list_users(
     ids: Sequence[uuid.UUID] = (),
 ) -> Page[TenantUserOut]:
     stmt = repository.directory(search=search.strip() if search else None, role=role, ids=ids)
-    return kit_page(session, stmt, page, count_by=Membership.user_id).map(_user_out)
-
-
-def _user_out(row: tuple[User, Membership]) -> TenantUserOut:
-    user, membership = row
-    return TenantUserOut(
-        id=user.id,
-        email=user.email,
-        name=user.name,
-        role=membership.role,
-        member_since=membership.created_at,
-    )
+    return kit_page(session, stmt, page).map(TenantUserOut.model_validate)
