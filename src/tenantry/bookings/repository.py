@@ -5,10 +5,12 @@ ORM guard and RLS scope every statement); ``owner`` is the portal's ownership ru
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.orm import Session
 
 from tenantry.auth.models import Membership
@@ -118,17 +120,28 @@ def count_with_status(session: Session, *, status: str) -> int:
 
 def in_range(
     session: Session, *, start: datetime, end: datetime, include_cancelled: bool
-) -> list[tuple[Booking, str]]:
-    """Bookings that intersect [start, end), with their service's name."""
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    """Bookings that intersect [start, end) with their service's name, in the columns of
+    a calendar entry (``CalendarEntry``)."""
     stmt = (
-        select(Booking, Service.name)
+        select(
+            Booking.id,
+            Booking.starts_at,
+            Booking.ends_at,
+            Booking.status,
+            Booking.service_id,
+            Service.name.label("service_name"),
+            Booking.client_id,
+            Booking.assignee_id,
+            Booking.service_request_id,
+        )
         .join(Booking.service)
         .where(Booking.starts_at < end, Booking.ends_at > start)
         .order_by(Booking.starts_at, Booking.id)
     )
     if not include_cancelled:
         stmt = stmt.where(Booking.status != "cancelled")
-    return [(booking, name) for booking, name in session.execute(stmt).all()]
+    return session.execute(stmt).all()
 
 
 def booking_settings(session: Session) -> BookingSettings | None:

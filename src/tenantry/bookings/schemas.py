@@ -85,7 +85,7 @@ class PendingCount(BaseModel):
     pending: int
 
 
-class CalendarEntry(BaseModel):
+class CalendarEntry(Output):
     id: uuid.UUID
     starts_at: datetime
     ends_at: datetime

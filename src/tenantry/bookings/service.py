@@ -309,22 +309,8 @@ def calendar(
         raise InvalidTimeRange("to must be after from.")
     if end - start > timedelta(days=CALENDAR_MAX_DAYS):
         raise RangeTooLong(f"The range may span at most {CALENDAR_MAX_DAYS} days.")
-    return [
-        CalendarEntry(
-            id=b.id,
-            starts_at=b.starts_at,
-            ends_at=b.ends_at,
-            status=b.status,
-            service_id=b.service_id,
-            service_name=name,
-            client_id=b.client_id,
-            assignee_id=b.assignee_id,
-            service_request_id=b.service_request_id,
-        )
-        for b, name in repo.in_range(
-            session, start=start, end=end, include_cancelled=include_cancelled
-        )
-    ]
+    found = repo.in_range(session, start=start, end=end, include_cancelled=include_cancelled)
+    return [CalendarEntry.model_validate(row) for row in found]
 
 
 # --- availability --------------------------------------------------------------------
