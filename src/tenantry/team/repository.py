@@ -7,8 +7,9 @@ with a membership of the current tenant; the ``users`` table itself holds no ten
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.orm import Session
 
 from tenantry.auth.models import Membership, User
@@ -19,13 +20,32 @@ def _members() -> Select[Membership, User]:
     return select(Membership, User).join(User, User.id == Membership.user_id)
 
 
-def members(*, status: str | None, role: str | None) -> Select[Membership, User]:
+def _entries() -> Select[uuid.UUID, str, str, str, str, datetime]:
+    """Members in the columns of a team entry (``TeamMemberOut``), nothing else of
+    ``users`` (``password_hash`` is not the app role's to read)."""
+    return select(
+        User.id.label("user_id"),
+        User.email,
+        User.name,
+        Membership.role,
+        Membership.status,
+        Membership.created_at.label("joined_at"),
+    ).join_from(Membership, User, User.id == Membership.user_id)
+
+
+def members(
+    *, status: str | None, role: str | None
+) -> Select[uuid.UUID, str, str, str, str, datetime]:
     """This tenant's members (active and removed) by email, optionally of one status
-    and role. Page it with ``count_by=Membership.user_id``: a count over whole rows would
-    name every column of users, password_hash included, which the app role may not read."""
-    return where_given(_members(), (Membership.status, status), (Membership.role, role)).order_by(
+    and role."""
+    return where_given(_entries(), (Membership.status, status), (Membership.role, role)).order_by(
         User.email
     )
+
+
+def entry(session: Session, *, user_id: uuid.UUID) -> Row[uuid.UUID, str, str, str, str, datetime]:
+    """One member's team entry (after a change: what the change made of it)."""
+    return session.execute(_entries().where(Membership.user_id == user_id)).one()
 
 
 def get_member(session: Session, *, user_id: uuid.UUID) -> tuple[Membership, User] | None:

@@ -9,13 +9,13 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from tenantry.auth.schemas import EmailStr, Password, Token
-from tenantry.kit.schemas import Input
+from tenantry.kit.schemas import Input, Output
 
 Role = Literal["owner", "admin", "staff", "client"]
 MemberStatus = Literal["active", "removed"]
 
 
-class TeamMemberOut(BaseModel):
+class TeamMemberOut(Output):
     user_id: uuid.UUID
     email: str
     name: str

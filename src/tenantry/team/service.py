@@ -27,24 +27,11 @@ class AlreadyMember(Conflict):
     message = "This person is already a member of the team."
 
 
-def member_out(membership: Membership, user: User) -> TeamMemberOut:
-    return TeamMemberOut(
-        user_id=user.id,
-        email=user.email,
-        name=user.name,
-        role=membership.role,
-        status=membership.status,
-        joined_at=membership.created_at,
-    )
-
-
 def list_members(
     session: Session, *, status: str | None, role: str | None, page: PageParams
 ) -> Page[TeamMemberOut]:
     stmt = repository.members(status=status, role=role)
-    return kit_page(session, stmt, page, count_by=Membership.user_id).map(
-        lambda row: member_out(*row)
-    )
+    return kit_page(session, stmt, page).map(TeamMemberOut.model_validate)
 
 
 def require_owner_for(ctx: TenantContext, *roles: str) -> None:
@@ -70,14 +57,13 @@ def change_role(
     session: Session, *, ctx: TenantContext, user_id: uuid.UUID, role: str
 ) -> TeamMemberOut:
     refuse_own_role_change(ctx, user_id)
-    membership, user = _active_member(session, user_id)
+    membership, _ = _active_member(session, user_id)
     require_owner_for(ctx, membership.role, role)
     if membership.role == "owner" and role != "owner":
         _keep_an_owner(session, user_id)
     membership.role = role
     session.flush()
-    session.refresh(membership)
-    return member_out(membership, user)
+    return TeamMemberOut.model_validate(repository.entry(session, user_id=user_id))
 
 
 def remove(session: Session, *, ctx: TenantContext, user_id: uuid.UUID) -> None:
