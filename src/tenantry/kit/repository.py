@@ -80,27 +80,21 @@ def where_given(stmt: Select[*Ts], *filters: tuple[Any, Any]) -> Select[*Ts]:
 
 
 @overload
-def page(
-    session: Session, stmt: Select[R], params: PageParams, *, count_by: Any = None
-) -> Page[R]: ...
+def page(session: Session, stmt: Select[R], params: PageParams) -> Page[R]: ...
 
 
 @overload
 def page(
-    session: Session, stmt: Select[A, B, *Ts], params: PageParams, *, count_by: Any = None
+    session: Session, stmt: Select[A, B, *Ts], params: PageParams
 ) -> Page[tuple[A, B, *Ts]]: ...
 
 
-def page(
-    session: Session, stmt: Select[*tuple[Any, ...]], params: PageParams, *, count_by: Any = None
-) -> Page[Any]:
+def page(session: Session, stmt: Select[*tuple[Any, ...]], params: PageParams) -> Page[Any]:
     """One page of ``stmt`` (kept in its order) and the number of rows it has in all.
 
-    ``count_by``: count over this one column instead of every column of the rows (a
-    statement over ``users`` must not name ``password_hash``, which the app role may
-    not read)."""
-    counted = stmt if count_by is None else stmt.with_only_columns(count_by)
-    total = session.scalar(select(func.count()).select_from(counted.order_by(None).subquery()))
+    The count runs over ``stmt``'s own columns: a statement over ``users`` names only the
+    columns it shows (never ``password_hash``, which the app role may not read)."""
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     sliced = stmt.limit(params.limit).offset(params.offset)
     if len(sliced.column_descriptions) == 1:
         rows: Sequence[Any] = session.scalars(sliced).all()
