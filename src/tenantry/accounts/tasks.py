@@ -9,13 +9,7 @@ from tenantry.jobs import JobEnv, account_task
 
 
 @account_task(SEND_TASK, attempts=4)
-def send_mail_job(
-    env: JobEnv,
-    *,
-    template: str,
-    to: str,
-    values: dict[str, str],
-    link: dict[str, Any] | None = None,
-) -> None:
-    """Send one account message (raises MailUnavailable, so the job is retried)."""
-    send_account_mail(env.settings, template=template, to=to, values=values, link=link)
+def send_mail_job(env: JobEnv, **message: Any) -> None:
+    """Send one account message (raises MailUnavailable, so the job is retried). The
+    job's arguments are ``send_account_mail``'s, as ``queue_mail`` deferred them."""
+    send_account_mail(env.settings, **message)

@@ -34,7 +34,6 @@ class SignupDisabled(NotFound):
 
 
 class InvalidToken(TenantryError):
-    status_code = 400
     code = "invalid_token"
     message = "This sign-up link is invalid or has expired; sign up again."
 

@@ -25,7 +25,6 @@ _log = structlog.get_logger("tenantry.lifecycle")
 
 
 class ReasonRequired(TenantryError):
-    status_code = 400
     code = "reason_required"
     message = "State why (a reason of at least 8 characters): every operator access is audited."
 
