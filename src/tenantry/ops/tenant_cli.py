@@ -12,9 +12,9 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import structlog
 import typer
@@ -30,6 +30,7 @@ from tenantry.settings import Settings
 tenant_app = typer.Typer(help="Create, suspend, export, purge and restore tenants (audited).")
 console = Console()
 err = Console(stderr=True)
+_T = TypeVar("_T")
 
 Reason = Annotated[
     str, typer.Option("--reason", help="Why (at least 8 characters); kept in the audit log.")
@@ -93,6 +94,30 @@ def _actor() -> Any:
     return Actor.command_line()
 
 
+def _audited(data_dir: Path | None, work: Callable[..., _T], **args: Any) -> _T:
+    """Run ``work`` (an audited operation) on the database with the command line as its
+    actor; a domain error exits 1."""
+    _, db = open_db(data_dir)
+    try:
+        with failures():
+            return work(db, actor=_actor(), **args)
+    finally:
+        db.dispose()
+
+
+def _with_archive(data_dir: Path | None, work: Callable[..., _T], **args: Any) -> _T:
+    """Run an export, purge or restore (``work``) on the database with the upload
+    folder, the command line as its actor and a progress bar; a domain error exits 1."""
+    settings, db = open_db(data_dir)
+    try:
+        with failures(), progress_bar() as progress:
+            return work(
+                db, upload_dir=settings.upload_dir, actor=_actor(), progress=progress, **args
+            )
+    finally:
+        db.dispose()
+
+
 @tenant_app.command("create")
 def create_command(
     slug: Annotated[str, typer.Option("--slug", help="DNS label: <slug>.<base-domain>.")],
@@ -120,19 +145,16 @@ def create_command(
     from tenantry.tenants.lifecycle import create_tenant
 
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
-    _, db = open_db(data_dir)
-    with failures():
-        created = create_tenant(
-            db,
-            slug=slug,
-            name=name,
-            owner_email=owner_email,
-            owner_name=owner_name,
-            owner_password=password or None,
-            actor=_actor(),
-            reason=reason,
-        )
-    db.dispose()
+    created = _audited(
+        data_dir,
+        create_tenant,
+        slug=slug,
+        name=name,
+        owner_email=owner_email,
+        owner_name=owner_name,
+        owner_password=password or None,
+        reason=reason,
+    )
     t = created.tenant
     console.print(f"created tenant {t.slug} ({t.name}), id {t.id}", markup=False)
     invitation = created.owner_invitation
@@ -153,10 +175,7 @@ def suspend_command(slug: str, reason: Reason, data_dir: DataDir = None) -> None
     public pages answer 403 until it is reactivated."""
     from tenantry.tenants.lifecycle import suspend_tenant
 
-    _, db = open_db(data_dir)
-    with failures():
-        ref = suspend_tenant(db, slug=slug, reason=reason, actor=_actor())
-    db.dispose()
+    ref = _audited(data_dir, suspend_tenant, slug=slug, reason=reason)
     console.print(f"suspended tenant {ref.slug}", markup=False)
 
 
@@ -165,10 +184,7 @@ def reactivate_command(slug: str, reason: Reason, data_dir: DataDir = None) -> N
     """Reactivate a suspended tenant."""
     from tenantry.tenants.lifecycle import reactivate_tenant
 
-    _, db = open_db(data_dir)
-    with failures():
-        ref = reactivate_tenant(db, slug=slug, reason=reason, actor=_actor())
-    db.dispose()
+    ref = _audited(data_dir, reactivate_tenant, slug=slug, reason=reason)
     console.print(f"reactivated tenant {ref.slug}", markup=False)
 
 
@@ -186,18 +202,7 @@ def export_command(
     stays flat whatever the tenant's size. Consistent while the tenant keeps working."""
     from tenantry.tenants.export import export_tenant
 
-    settings, db = open_db(data_dir)
-    with failures(), progress_bar() as progress:
-        manifest = export_tenant(
-            db,
-            slug=slug,
-            out=output,
-            upload_dir=settings.upload_dir,
-            actor=_actor(),
-            reason=reason,
-            progress=progress,
-        )
-    db.dispose()
+    manifest = _with_archive(data_dir, export_tenant, slug=slug, out=output, reason=reason)
     table = Table("table", "rows", "sha256", title=f"export of {manifest.tenant['slug']}")
     for entry in manifest.tables:
         table.add_row(entry.name, str(entry.rows), entry.sha256[:16])
@@ -227,18 +232,7 @@ def purge_command(
     if confirm.strip().lower() != slug.strip().lower():
         err.print(f"error: {ConfirmationMismatch.message}", markup=False)
         raise typer.Exit(1)
-    settings, db = open_db(data_dir)
-    with failures(), progress_bar() as progress:
-        report = purge_tenant(
-            db,
-            slug=slug,
-            confirm=confirm,
-            upload_dir=settings.upload_dir,
-            actor=_actor(),
-            reason=reason,
-            progress=progress,
-        )
-    db.dispose()
+    report = _with_archive(data_dir, purge_tenant, slug=slug, confirm=confirm, reason=reason)
     if as_json:
         console.print_json(json.dumps(report.as_dict() | {"others_before": report.others_before}))
         return
@@ -281,18 +275,9 @@ def restore_command(
     corrupted or truncated archive is refused with the reason; nothing is half-loaded."""
     from tenantry.tenants.restore import restore_tenant
 
-    settings, db = open_db(data_dir)
-    with failures(), progress_bar() as progress:
-        report = restore_tenant(
-            db,
-            archive_path=archive,
-            upload_dir=settings.upload_dir,
-            actor=_actor(),
-            as_slug=as_slug,
-            reason=reason,
-            progress=progress,
-        )
-    db.dispose()
+    report = _with_archive(
+        data_dir, restore_tenant, archive_path=archive, as_slug=as_slug, reason=reason
+    )
     fresh = " (fresh tenant id)" if report.fresh_tenant_id else ""
     console.print(
         f"restored tenant {report.slug}, id {report.tenant_id}{fresh}: "
@@ -380,10 +365,7 @@ def revoke_command(email: str, reason: Reason, data_dir: DataDir = None) -> None
 def _set_operator(email: str, reason: str, data_dir: Path | None, *, grant: bool) -> None:
     from tenantry.tenants.lifecycle import set_operator
 
-    _, db = open_db(data_dir)
-    with failures():
-        set_operator(db, email=email, grant=grant, reason=reason, actor=_actor())
-    db.dispose()
+    _audited(data_dir, set_operator, email=email, grant=grant, reason=reason)
     console.print(f"{email}: operator {'granted' if grant else 'revoked'}", markup=False)
 
 
@@ -413,12 +395,9 @@ def _change_member(
 ) -> None:  # fmt: skip
     from tenantry.tenants.members import change_member
 
-    _, db = open_db(data_dir)
-    with failures():
-        change = change_member(
-            db, slug=slug, email=email, role=role, remove=remove, actor=_actor(), reason=reason
-        )
-    db.dispose()
+    change = _audited(
+        data_dir, change_member, slug=slug, email=email, role=role, remove=remove, reason=reason
+    )
     console.print(
         f"{change.email} in {change.slug}: {change.before} -> {change.after}", markup=False
     )
