@@ -11,9 +11,8 @@ from tenantry.auth.dependencies import HostTenant, SettingsDep, TenantSession
 from tenantry.contact import service
 from tenantry.contact.schemas import ContactIn, ContactReceivedOut, ContactSubmissionOut
 from tenantry.errors import NotFound
-from tenantry.isolation.context import TenantContext
 from tenantry.kit.pagination import Page, Pagination
-from tenantry.permissions.dependencies import RequirePermission
+from tenantry.permissions.access import ContactRead, ContactWrite
 from tenantry.routing import NOT_FOUND, public_router, tenant_router
 
 public = public_router(prefix="/api/public", tags=["contact"])
@@ -26,8 +25,6 @@ def contact_limiter(request: Request, settings: SettingsDep) -> service.ContactL
 
 
 Limiter = Annotated[service.ContactLimiter, Depends(contact_limiter)]
-ContactRead = Annotated[TenantContext, Depends(RequirePermission("contact.read"))]
-ContactWrite = Annotated[TenantContext, Depends(RequirePermission("contact.write"))]
 
 
 @public.post(

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Body, Depends
+from fastapi import Body
 
 from tenantry.auth.dependencies import SettingsDep, TenantSession
 from tenantry.email import service
 from tenantry.email.schemas import SentEmailOut, TestEmailIn
-from tenantry.isolation.context import TenantContext
 from tenantry.kit.actor import Actor
-from tenantry.permissions.dependencies import RequirePermission
+from tenantry.permissions.access import EmailTest
 from tenantry.routing import tenant_router
-
-EmailTest = Annotated[TenantContext, Depends(RequirePermission("email.test"))]
 
 router = tenant_router(prefix="/api/admin/email", tags=["email"])
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Path, Query, Response, status
+from fastapi import Path, Query, Response, status
 
 from tenantry.auth.dependencies import HostTenant, TenantSession
-from tenantry.isolation.context import TenantContext
 from tenantry.kit.actor import Actor
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.kit.schemas import SLUG_PATTERN
-from tenantry.permissions.dependencies import RequirePermission
+from tenantry.permissions.access import PostsRead, PostsWrite
 from tenantry.posts import service
 from tenantry.posts.repository import posts
 from tenantry.posts.schemas import (
@@ -23,9 +22,6 @@ from tenantry.posts.schemas import (
     PublicPostOut,
 )
 from tenantry.routing import NOT_FOUND, Responses, public_router, tenant_router
-
-PostsRead = Annotated[TenantContext, Depends(RequirePermission("posts.read"))]
-PostsWrite = Annotated[TenantContext, Depends(RequirePermission("posts.write"))]
 
 admin = tenant_router(prefix="/api/admin/posts", tags=["posts"])
 public = public_router(prefix="/api/public/posts", tags=["posts"])

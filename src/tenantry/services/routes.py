@@ -5,13 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Query, Response, status
+from fastapi import Query, Response, status
 
 from tenantry.auth.dependencies import HostTenant, TenantSession
-from tenantry.isolation.context import TenantContext
 from tenantry.kit.actor import PortalClient
 from tenantry.kit.pagination import Page, Pagination
-from tenantry.permissions.dependencies import RequirePermission
+from tenantry.permissions.access import ServicesRead, ServicesWrite
 from tenantry.routing import NOT_FOUND, Responses, public_router, tenant_router
 from tenantry.services import service
 from tenantry.services.models import Service
@@ -25,9 +24,6 @@ from tenantry.services.schemas import (
     ServiceOut,
     ServicePatch,
 )
-
-ServicesRead = Annotated[TenantContext, Depends(RequirePermission("services.read"))]
-ServicesWrite = Annotated[TenantContext, Depends(RequirePermission("services.write"))]
 
 admin = tenant_router(prefix="/api/admin", tags=["services"])
 public = public_router(prefix="/api/public", tags=["services"])

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import Depends
-
 from tenantry.auth.dependencies import TenantSession
-from tenantry.isolation.context import TenantContext
-from tenantry.permissions.dependencies import RequirePermission
+from tenantry.permissions.access import SettingsRead, SettingsWrite
 from tenantry.routing import Responses, tenant_router
 from tenantry.tenant_settings import regional, service
 from tenantry.tenant_settings.schemas import (
@@ -19,9 +14,6 @@ from tenantry.tenant_settings.schemas import (
     ThresholdsIn,
     ThresholdsOut,
 )
-
-SettingsRead = Annotated[TenantContext, Depends(RequirePermission("settings.read"))]
-SettingsWrite = Annotated[TenantContext, Depends(RequirePermission("settings.write"))]
 
 router = tenant_router(prefix="/api/admin", tags=["settings"])
 
