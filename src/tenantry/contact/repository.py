@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from sqlalchemy import Select
 
-from tenantry.contact.errors import SubmissionNotFound
 from tenantry.contact.models import ContactSubmission
 from tenantry.kit.repository import Repository
 
-submissions = Repository(ContactSubmission, not_found=SubmissionNotFound)
+submissions = Repository(ContactSubmission, not_found="No such message.")
 
 
 def newest_first() -> Select[ContactSubmission]:

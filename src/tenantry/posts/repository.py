@@ -5,10 +5,12 @@ from __future__ import annotations
 from sqlalchemy import Select, func
 
 from tenantry.kit.repository import Repository
-from tenantry.posts.errors import PostNotFound, SlugTaken
+from tenantry.posts.errors import SlugTaken
 from tenantry.posts.models import Post
 
-posts = Repository(Post, not_found=PostNotFound, constraints={"uq_posts_tenant_id_slug": SlugTaken})
+posts = Repository(
+    Post, not_found="No such post.", constraints={"uq_posts_tenant_id_slug": SlugTaken}
+)
 
 
 def newest_first(*, status: str | None) -> Select[Post]:

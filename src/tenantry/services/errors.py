@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from tenantry.errors import Conflict, NotFound
+from tenantry.errors import Conflict
 
 
 class SlugTaken(Conflict):
     code = "slug_taken"
     message = "Another service of this tenant already uses this slug."
-
-
-class ServiceNotFound(NotFound):
-    message = "No such service."
