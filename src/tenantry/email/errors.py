@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tenantry.errors import TenantryError
+from tenantry.errors import InvalidInput, TenantryError
 
 
 class MailUnavailable(TenantryError):
@@ -11,7 +11,6 @@ class MailUnavailable(TenantryError):
     message = "The mail server could not be reached or refused the message."
 
 
-class RecipientNotInTeam(TenantryError):
-    status_code = 422
+class RecipientNotInTeam(InvalidInput):
     code = "recipient_not_in_team"
     message = "The recipient must be a member of this tenant."

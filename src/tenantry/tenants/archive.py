@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from tenantry.errors import TenantryError
+from tenantry.errors import InvalidInput
 
 FORMAT = "tenantry-tenant-export"
 VERSION = 1
@@ -32,8 +32,7 @@ USERS = "users.ndjson"
 CHUNK = 1024 * 1024
 
 
-class ArchiveRefused(TenantryError):
-    status_code = 422
+class ArchiveRefused(InvalidInput):
     code = "archive_refused"
     message = "The archive cannot be restored."
 

@@ -20,7 +20,7 @@ from tenantry.auth.models import ROLES, Membership, User
 from tenantry.auth.passwords import hash_password
 from tenantry.db.engine import Database
 from tenantry.db.tenant import TENANT_STATUSES, Tenant, validate_slug
-from tenantry.errors import Conflict, NotFound
+from tenantry.errors import Conflict, InvalidInput, NotFound
 from tenantry.kit.errors import InvalidTransition
 from tenantry.permissions.catalog import DEFAULT_MATRIX
 from tenantry.permissions.models import RolePermission
@@ -183,14 +183,12 @@ def create_tenant(
         )
 
 
-class InvalidName(Conflict):
-    status_code = 422
+class InvalidName(InvalidInput):
     code = "invalid_name"
     message = "Give the business a name."
 
 
-class InvalidEmail(Conflict):
-    status_code = 422
+class InvalidEmail(InvalidInput):
     code = "invalid_email"
     message = "Give the owner's email address."
 

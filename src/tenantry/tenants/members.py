@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from tenantry.auth.models import ROLES, Membership, User
 from tenantry.db.engine import Database
-from tenantry.errors import LastOwner, NotFound, TenantryError
+from tenantry.errors import InvalidInput, LastOwner, NotFound
 from tenantry.tenants import audit_log
 from tenantry.tenants.audit_log import Actor
 from tenantry.tenants.lifecycle import find_tenant
@@ -29,8 +29,7 @@ class MemberNotFound(NotFound):
     message = "No active member with that account in this tenant."
 
 
-class UnknownRole(TenantryError):
-    status_code = 422
+class UnknownRole(InvalidInput):
     code = "unknown_role"
     message = f"The role must be one of {', '.join(ROLES)}."
 

@@ -31,7 +31,7 @@ from psycopg import sql
 from sqlalchemy import select
 
 from tenantry.db.engine import Database
-from tenantry.errors import TenantryError
+from tenantry.errors import InvalidInput, TenantryError
 from tenantry.isolation.context import dangerously_enter_system_scope
 from tenantry.tenants import audit_log
 from tenantry.tenants.audit_log import Actor
@@ -42,8 +42,7 @@ from tenantry.tenants.models import AuditEntry
 BATCH = 5000
 
 
-class ConfirmationMismatch(TenantryError):
-    status_code = 422
+class ConfirmationMismatch(InvalidInput):
     code = "confirmation_mismatch"
     message = "Type the tenant's slug after --confirm to purge it."
 

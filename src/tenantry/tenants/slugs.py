@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tenantry.db.tenant import RESERVED_SLUGS, SLUG_PATTERN, Tenant
-from tenantry.errors import TenantryError
+from tenantry.errors import Conflict, InvalidInput
 
 # One lock for every slug decision (creating and restoring tenants), so two look-alikes
 # created at the same moment cannot both pass the check (the skeleton index is not
@@ -35,14 +35,12 @@ _LETTERS = str.maketrans("01i", "oll")
 _SEQUENCES = (("rn", "m"), ("vv", "w"), ("cl", "d"))
 
 
-class InvalidSlug(TenantryError):
-    status_code = 422
+class InvalidSlug(InvalidInput):
     code = "invalid_slug"
     message = "This slug cannot be used."
 
 
-class SlugTaken(TenantryError):
-    status_code = 409
+class SlugTaken(Conflict):
     code = "slug_taken"
     message = "This slug is taken."
 
