@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
 
 from tenantry.contact.models import ContactSubmission
-from tenantry.db.engine import Database
-
-if TYPE_CHECKING:
-    from tenantry.kit.demo import DemoTenant
+from tenantry.kit.demo import DemoTenant, fills
 
 # (name, email, message, hours ago)
 MESSAGES: dict[str, list[tuple[str, str, str, int]]] = {
@@ -50,15 +48,13 @@ MESSAGES: dict[str, list[tuple[str, str, str, int]]] = {
 }
 
 
-def fill(db: Database, demo: DemoTenant) -> None:
+@fills(ContactSubmission)
+def fill(s: Session, demo: DemoTenant) -> None:
     messages = MESSAGES.get(demo.ref.slug, MESSAGES["acme"])
     now = datetime.now(UTC)
-    with demo.session(db) as s:
-        if demo.has_rows(s, ContactSubmission):
-            return  # the tenant already has messages: leave them alone
-        s.add_all(
-            ContactSubmission(
-                name=name, email=email, message=text, created_at=now - timedelta(hours=hours)
-            )
-            for name, email, text, hours in messages
+    s.add_all(
+        ContactSubmission(
+            name=name, email=email, message=text, created_at=now - timedelta(hours=hours)
         )
+        for name, email, text, hours in messages
+    )

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
-from tenantry.db.engine import Database
+from sqlalchemy.orm import Session
+
+from tenantry.kit.demo import DemoTenant, fills
 from tenantry.posts.models import Post
-
-if TYPE_CHECKING:
-    from tenantry.kit.demo import DemoTenant
 
 # (slug, title, body, days ago published or None for a draft)
 POSTS: dict[str, list[tuple[str, str, str, int | None]]] = {
@@ -68,21 +66,19 @@ POSTS: dict[str, list[tuple[str, str, str, int | None]]] = {
 }
 
 
-def fill(db: Database, demo: DemoTenant) -> None:
+@fills(Post)
+def fill(s: Session, demo: DemoTenant) -> None:
     posts = POSTS.get(demo.ref.slug, POSTS["acme"])
     author = demo.users.get("admin") or demo.user("owner")
     now = datetime.now(UTC)
-    with demo.session(db) as s:
-        if demo.has_rows(s, Post):
-            return  # the tenant already has posts: leave them alone
-        s.add_all(
-            Post(
-                author_id=author,
-                slug=slug,
-                title=title,
-                body=body,
-                status="draft" if days is None else "published",
-                published_at=None if days is None else now - timedelta(days=days),
-            )
-            for slug, title, body, days in posts
+    s.add_all(
+        Post(
+            author_id=author,
+            slug=slug,
+            title=title,
+            body=body,
+            status="draft" if days is None else "published",
+            published_at=None if days is None else now - timedelta(days=days),
         )
+        for slug, title, body, days in posts
+    )

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from sqlalchemy.orm import Session
 
-from tenantry.db.engine import Database
+from tenantry.kit.demo import DemoTenant, fills
 from tenantry.services.models import Service
-
-if TYPE_CHECKING:
-    from tenantry.kit.demo import DemoTenant
 
 # (slug, name, description, price in cents, minutes, active)
 CATALOGUES: dict[str, list[tuple[str, str, str, int, int, bool]]] = {
@@ -115,20 +112,18 @@ CATALOGUES: dict[str, list[tuple[str, str, str, int, int, bool]]] = {
 }
 
 
-def fill(db: Database, demo: DemoTenant) -> None:
+@fills(Service)
+def fill(s: Session, demo: DemoTenant) -> None:
     catalogue = CATALOGUES.get(demo.ref.slug, CATALOGUES["acme"])
-    with demo.session(db) as s:
-        if demo.has_rows(s, Service):
-            return  # the tenant already has services: leave them alone
-        s.add_all(
-            Service(
-                slug=slug,
-                name=name,
-                description=description,
-                price_cents=price,
-                duration_minutes=minutes,
-                active=active,
-                position=position,
-            )
-            for position, (slug, name, description, price, minutes, active) in enumerate(catalogue)
+    s.add_all(
+        Service(
+            slug=slug,
+            name=name,
+            description=description,
+            price_cents=price,
+            duration_minutes=minutes,
+            active=active,
+            position=position,
         )
+        for position, (slug, name, description, price, minutes, active) in enumerate(catalogue)
+    )
