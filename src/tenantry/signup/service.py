@@ -15,9 +15,10 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from tenantry.auth import accounts
 from tenantry.auth.passwords import hash_password
+from tenantry.auth.tokens import InvalidToken
 from tenantry.db.engine import Database
 from tenantry.email.service import send_mail
-from tenantry.errors import InvalidCredentials, NotFound, TenantryError
+from tenantry.errors import InvalidCredentials, NotFound
 from tenantry.settings import Settings
 from tenantry.signup.schemas import SignedUp, SignupIn
 from tenantry.tenants.audit_log import Actor
@@ -31,11 +32,6 @@ _SALT = "tenantry.signup.v1"
 class SignupDisabled(NotFound):
     code = "signup_disabled"
     message = "Self sign-up is not enabled on this platform."
-
-
-class InvalidToken(TenantryError):
-    code = "invalid_token"
-    message = "This sign-up link is invalid or has expired; sign up again."
 
 
 def _serializer(settings: Settings) -> URLSafeTimedSerializer:
@@ -83,7 +79,7 @@ def verify_signup(db: Database, settings: Settings, *, token: str, password: str
     except SignatureExpired as exc:
         raise InvalidToken("This sign-up link has expired; sign up again.") from exc
     except (BadSignature, KeyError, TypeError) as exc:
-        raise InvalidToken() from exc
+        raise InvalidToken("This sign-up link is invalid or has expired; sign up again.") from exc
     # The app role reads no password hash: the account's own check (auth.accounts).
     existing = accounts.lookup(db, email)
     if existing is not None and not accounts.password_matches(db, existing, password):
