@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Query
 from fastapi.concurrency import run_in_threadpool
 
 from tenantry.auth.dependencies import DatabaseDep, SettingsDep
+from tenantry.db.engine import Database
 from tenantry.http_errors import ErrorResponse
 from tenantry.isolation.scopes import scoped_router
 from tenantry.operator import service
-from tenantry.operator.dependencies import CurrentOperator, StatedReason
+from tenantry.operator.dependencies import CurrentOperator, Operator, StatedReason
 from tenantry.operator.schemas import (
     AuditEntryOut,
     AuditLogOut,
@@ -34,8 +36,8 @@ from tenantry.operator.schemas import (
     TenantDetail,
     TenantList,
 )
-from tenantry.tenants.lifecycle import create_tenant, reactivate_tenant, suspend_tenant
-from tenantry.tenants.members import MemberChange, change_member
+from tenantry.tenants.lifecycle import TenantRef, create_tenant, reactivate_tenant, suspend_tenant
+from tenantry.tenants.members import change_member
 
 router = scoped_router(
     "system",
@@ -138,10 +140,7 @@ async def suspend(
     slug: str, body: ReasonIn, operator: CurrentOperator, db: DatabaseDep
 ) -> StatusOut:
     """Suspend: the tenant's members get `403 tenant_suspended` from their next request."""
-    ref = await run_in_threadpool(
-        lambda: suspend_tenant(db, slug=slug, reason=body.reason, actor=operator.actor())
-    )
-    return StatusOut(slug=ref.slug, status="suspended")
+    return await _set_status(suspend_tenant, "suspended", db, slug, body, operator)
 
 
 @router.post("/tenants/{slug}/reactivate", response_model=StatusOut)
@@ -149,16 +148,22 @@ async def reactivate(
     slug: str, body: ReasonIn, operator: CurrentOperator, db: DatabaseDep
 ) -> StatusOut:
     """Reactivate a suspended tenant."""
+    return await _set_status(reactivate_tenant, "active", db, slug, body, operator)
+
+
+async def _set_status(
+    change: Callable[..., TenantRef],
+    status: str,
+    db: Database,
+    slug: str,
+    body: ReasonIn,
+    operator: Operator,
+) -> StatusOut:
+    """Run a lifecycle change (suspend, reactivate) as the operator, with their reason."""
     ref = await run_in_threadpool(
-        lambda: reactivate_tenant(db, slug=slug, reason=body.reason, actor=operator.actor())
+        lambda: change(db, slug=slug, reason=body.reason, actor=operator.actor())
     )
-    return StatusOut(slug=ref.slug, status="active")
-
-
-def _change_out(change: MemberChange) -> MemberChangeOut:
-    return MemberChangeOut(
-        user_id=change.user_id, email=change.email, before=change.before, after=change.after
-    )
+    return StatusOut(slug=ref.slug, status=status)
 
 
 @router.post("/tenants/{slug}/members/{user_id}/role", response_model=MemberChangeOut)
@@ -173,7 +178,7 @@ async def change_member_role(
             reason=body.reason,
         )
     )  # fmt: skip
-    return _change_out(change)
+    return MemberChangeOut.model_validate(change)
 
 
 @router.post("/tenants/{slug}/members/{user_id}/remove", response_model=MemberChangeOut)
@@ -187,7 +192,7 @@ async def remove_member(
             reason=body.reason,
         )
     )  # fmt: skip
-    return _change_out(change)
+    return MemberChangeOut.model_validate(change)
 
 
 @router.get("/audit-log", response_model=AuditLogOut)

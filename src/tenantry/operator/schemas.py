@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from tenantry.kit.schemas import Output
+
 
 class TenantSummary(BaseModel):
     id: uuid.UUID
@@ -100,7 +102,7 @@ class MemberRoleIn(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-class MemberChangeOut(BaseModel):
+class MemberChangeOut(Output):
     user_id: uuid.UUID
     email: str
     before: str
