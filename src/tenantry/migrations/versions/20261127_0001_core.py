@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from tenantry.isolation.rls import USER_SETTING, create_tenant_table
+from tenantry.migrations.ddl import as_app
 
 revision = "20261127_0001"
 down_revision = None
@@ -81,8 +82,7 @@ def upgrade() -> None:
         f"USING (user_id = {USER_SETTING})"
     )
     # Tenants are provisioned and suspended by lifecycle jobs (migrator); the app reads.
-    op.execute("DO $$ BEGIN EXECUTE format('REVOKE INSERT, UPDATE, DELETE ON tenants FROM %I', "
-               "current_database() || '_app'); END $$")
+    as_app("REVOKE INSERT, UPDATE, DELETE ON tenants FROM %I")
 
 
 def downgrade() -> None:

@@ -24,14 +24,11 @@ is duplicated in the models on purpose: a migration is frozen, models move on.
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.schema import SchemaItem
 
-from tenantry.isolation.rls import create_tenant_table
+from tenantry.migrations.ddl import created_at, jsonb, now, tenant_table, timestamps, uuid
 
 revision = "20261127_0002"
 down_revision = "20261127_0001"
@@ -61,46 +58,6 @@ TABLES = (
     "communication_settings",
     "thresholds",
 )
-
-
-def _now() -> sa.TextClause:
-    return sa.text("now()")
-
-
-def _created_at() -> sa.Column[Any]:
-    return sa.Column(
-        "created_at", sa.DateTime(timezone=True), server_default=_now(), nullable=False
-    )
-
-
-def _timestamps() -> list[sa.Column[Any]]:
-    return [
-        _created_at(),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=_now(), nullable=False),
-    ]
-
-
-def _uuid(name: str, *, nullable: bool = False) -> sa.Column[Any]:
-    return sa.Column(name, sa.Uuid(), nullable=nullable)
-
-
-def _jsonb(name: str) -> sa.Column[Any]:
-    return sa.Column(name, JSONB(), server_default=sa.text("'{}'::jsonb"), nullable=False)
-
-
-def _tenant_table(table: str, *items: SchemaItem) -> None:
-    """A tenant-owned table: tenant column, (tenant_id, id) key, tenant FK, policy."""
-    create_tenant_table(
-        op,
-        table,
-        sa.Column("tenant_id", sa.Uuid(), nullable=False),
-        sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
-        *items,
-        sa.PrimaryKeyConstraint("tenant_id", "id", name=f"pk_{table}"),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], ondelete="CASCADE", name=f"fk_{table}_tenant_id_tenants"
-        ),
-    )
 
 
 def _ref(
@@ -137,7 +94,7 @@ def _index(table: str, name: str, *columns: str) -> None:
 
 def upgrade() -> None:
     t = "services"
-    _tenant_table(
+    tenant_table(
         t,
         sa.Column("slug", sa.String(100), nullable=False),
         sa.Column("name", sa.String(200), nullable=False),
@@ -145,7 +102,7 @@ def upgrade() -> None:
         sa.Column("price_cents", sa.Integer(), nullable=False),
         sa.Column("duration_minutes", sa.Integer(), nullable=False),
         sa.Column("active", sa.Boolean(), server_default="true", nullable=False),
-        *_timestamps(),
+        *timestamps(),
         sa.UniqueConstraint("tenant_id", "slug", name="uq_services_tenant_id_slug"),
         _check(t, "slug_format", SLUG_CHECK),
         _check(t, "price_not_negative", "price_cents >= 0"),
@@ -154,16 +111,16 @@ def upgrade() -> None:
     _index(t, "tenant_active_name", "tenant_id", "active", "name")
 
     t = "service_requests"
-    _tenant_table(
+    tenant_table(
         t,
-        _uuid("client_id"),
-        _uuid("assignee_id", nullable=True),
-        _uuid("service_id"),
+        uuid("client_id"),
+        uuid("assignee_id", nullable=True),
+        uuid("service_id"),
         sa.Column("title", sa.String(200), nullable=False),
         sa.Column("description", sa.Text(), server_default="", nullable=False),
         sa.Column("status", sa.String(16), server_default="submitted", nullable=False),
         sa.Column("priority", sa.String(16), server_default="normal", nullable=False),
-        *_timestamps(),
+        *timestamps(),
         _member(t, "client_id"),
         _member(t, "assignee_id"),
         _ref(t, "service_id", "services"),
@@ -180,17 +137,17 @@ def upgrade() -> None:
     _index(t, "tenant_service", "tenant_id", "service_id")
 
     t = "bookings"
-    _tenant_table(
+    tenant_table(
         t,
-        _uuid("client_id"),
-        _uuid("assignee_id", nullable=True),
-        _uuid("service_id"),
-        _uuid("service_request_id", nullable=True),
+        uuid("client_id"),
+        uuid("assignee_id", nullable=True),
+        uuid("service_id"),
+        uuid("service_request_id", nullable=True),
         sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("status", sa.String(16), server_default="pending", nullable=False),
         sa.Column("notes", sa.Text(), server_default="", nullable=False),
-        *_timestamps(),
+        *timestamps(),
         _member(t, "client_id"),
         _member(t, "assignee_id"),
         _ref(t, "service_id", "services"),
@@ -205,16 +162,16 @@ def upgrade() -> None:
     _index(t, "tenant_service_request", "tenant_id", "service_request_id")
 
     t = "work_orders"
-    _tenant_table(
+    tenant_table(
         t,
-        _uuid("service_request_id", nullable=True),
-        _uuid("booking_id", nullable=True),
-        _uuid("assignee_id", nullable=True),
+        uuid("service_request_id", nullable=True),
+        uuid("booking_id", nullable=True),
+        uuid("assignee_id", nullable=True),
         sa.Column("title", sa.String(200), nullable=False),
         sa.Column("description", sa.Text(), server_default="", nullable=False),
         sa.Column("status", sa.String(16), server_default="open", nullable=False),
         sa.Column("due_at", sa.DateTime(timezone=True), nullable=True),
-        *_timestamps(),
+        *timestamps(),
         _ref(t, "service_request_id", "service_requests", ondelete="SET NULL (service_request_id)"),
         _ref(t, "booking_id", "bookings", ondelete="SET NULL (booking_id)"),
         _member(t, "assignee_id"),
@@ -226,17 +183,17 @@ def upgrade() -> None:
     _index(t, "tenant_booking", "tenant_id", "booking_id")
 
     t = "invoices"
-    _tenant_table(
+    tenant_table(
         t,
-        _uuid("client_id"),
-        _uuid("booking_id", nullable=True),
+        uuid("client_id"),
+        uuid("booking_id", nullable=True),
         sa.Column("number", sa.String(40), nullable=False),
         sa.Column("status", sa.String(8), server_default="draft", nullable=False),
         sa.Column("currency", sa.String(3), server_default="USD", nullable=False),
         sa.Column("total_cents", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("issued_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("paid_at", sa.DateTime(timezone=True), nullable=True),
-        *_timestamps(),
+        *timestamps(),
         sa.UniqueConstraint("tenant_id", "number", name="uq_invoices_tenant_id_number"),
         _member(t, "client_id"),
         _ref(t, "booking_id", "bookings", ondelete="SET NULL (booking_id)"),
@@ -250,15 +207,15 @@ def upgrade() -> None:
     _index(t, "tenant_booking", "tenant_id", "booking_id")
 
     t = "invoice_lines"
-    _tenant_table(
+    tenant_table(
         t,
-        _uuid("invoice_id"),
+        uuid("invoice_id"),
         sa.Column("position", sa.Integer(), server_default="0", nullable=False),
         sa.Column("description", sa.String(500), nullable=False),
         sa.Column("quantity", sa.Integer(), server_default="1", nullable=False),
         sa.Column("unit_price_cents", sa.BigInteger(), nullable=False),
         sa.Column("amount_cents", sa.BigInteger(), nullable=False),
-        *_timestamps(),
+        *timestamps(),
         _ref(t, "invoice_id", "invoices", ondelete="CASCADE"),
         _check(t, "quantity_positive", "quantity > 0"),
         _check(t, "amount_adds_up", "amount_cents = quantity * unit_price_cents"),
@@ -266,15 +223,15 @@ def upgrade() -> None:
     _index(t, "tenant_invoice_position", "tenant_id", "invoice_id", "position")
 
     t = "expenses"
-    _tenant_table(
+    tenant_table(
         t,
-        _uuid("user_id"),
+        uuid("user_id"),
         sa.Column("amount_cents", sa.BigInteger(), nullable=False),
         sa.Column("category", sa.String(60), nullable=False),
         sa.Column("description", sa.Text(), server_default="", nullable=False),
         sa.Column("incurred_on", sa.Date(), nullable=False),
         sa.Column("status", sa.String(16), server_default="submitted", nullable=False),
-        *_timestamps(),
+        *timestamps(),
         _member(t, "user_id"),
         _check(t, "status_known", "status in ('submitted', 'approved', 'rejected', 'reimbursed')"),
         _check(t, "amount_positive", "amount_cents > 0"),
@@ -284,17 +241,17 @@ def upgrade() -> None:
     _index(t, "tenant_status", "tenant_id", "status")
 
     t = "attachments"
-    _tenant_table(
+    tenant_table(
         t,
-        _uuid("service_request_id", nullable=True),
-        _uuid("expense_id", nullable=True),
-        _uuid("uploaded_by_id"),
+        uuid("service_request_id", nullable=True),
+        uuid("expense_id", nullable=True),
+        uuid("uploaded_by_id"),
         sa.Column("filename", sa.String(255), nullable=False),
         sa.Column("content_type", sa.String(255), nullable=False),
         sa.Column("size_bytes", sa.BigInteger(), nullable=False),
         sa.Column("storage_key", sa.String(1024), nullable=False),
         sa.Column("scan_status", sa.String(16), server_default="pending", nullable=False),
-        *_timestamps(),
+        *timestamps(),
         sa.UniqueConstraint(
             "tenant_id", "storage_key", name="uq_attachments_tenant_id_storage_key"
         ),
@@ -310,17 +267,17 @@ def upgrade() -> None:
     _index(t, "tenant_uploaded_by", "tenant_id", "uploaded_by_id")
 
     t = "scheduled_reminders"
-    _tenant_table(
+    tenant_table(
         t,
-        _uuid("service_request_id", nullable=True),
-        _uuid("booking_id", nullable=True),
+        uuid("service_request_id", nullable=True),
+        uuid("booking_id", nullable=True),
         sa.Column("channel", sa.String(16), nullable=False),
         sa.Column("send_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("status", sa.String(16), server_default="pending", nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
-        _jsonb("payload"),
-        *_timestamps(),
+        jsonb("payload"),
+        *timestamps(),
         _ref(t, "service_request_id", "service_requests", ondelete="CASCADE"),
         _ref(t, "booking_id", "bookings", ondelete="CASCADE"),
         _check(t, "channel_known", "channel in ('email', 'sms')"),
@@ -336,12 +293,12 @@ def upgrade() -> None:
     )
 
     t = "chat_messages"
-    _tenant_table(
+    tenant_table(
         t,
-        _uuid("service_request_id", nullable=True),
-        _uuid("sender_id"),
+        uuid("service_request_id", nullable=True),
+        uuid("sender_id"),
         sa.Column("body", sa.Text(), nullable=False),
-        _created_at(),
+        created_at(),
         _ref(t, "service_request_id", "service_requests", ondelete="CASCADE"),
         _member(t, "sender_id"),
         _check(t, "body_not_empty", "length(body) > 0"),
@@ -351,15 +308,15 @@ def upgrade() -> None:
     _index(t, "tenant_sender", "tenant_id", "sender_id")
 
     t = "posts"
-    _tenant_table(
+    tenant_table(
         t,
-        _uuid("author_id"),
+        uuid("author_id"),
         sa.Column("slug", sa.String(200), nullable=False),
         sa.Column("title", sa.String(300), nullable=False),
         sa.Column("body", sa.Text(), server_default="", nullable=False),
         sa.Column("status", sa.String(16), server_default="draft", nullable=False),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
-        *_timestamps(),
+        *timestamps(),
         sa.UniqueConstraint("tenant_id", "slug", name="uq_posts_tenant_id_slug"),
         _member(t, "author_id"),
         _check(t, "status_known", "status in ('draft', 'published')"),
@@ -370,17 +327,17 @@ def upgrade() -> None:
     _index(t, "tenant_author", "tenant_id", "author_id")
 
     t = "contact_submissions"
-    _tenant_table(
+    tenant_table(
         t,
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("email", sa.String(320), nullable=False),
         sa.Column("message", sa.Text(), nullable=False),
-        _created_at(),
+        created_at(),
     )
     _index(t, "tenant_created", "tenant_id", "created_at")
 
     t = "idempotency_keys"
-    _tenant_table(
+    tenant_table(
         t,
         sa.Column("key", sa.String(255), nullable=False),
         sa.Column("method", sa.String(10), nullable=False),
@@ -388,19 +345,19 @@ def upgrade() -> None:
         sa.Column("request_hash", sa.String(128), nullable=False),
         sa.Column("response_status", sa.Integer(), nullable=True),
         sa.Column("response_body", JSONB(), nullable=True),
-        _created_at(),
+        created_at(),
         sa.UniqueConstraint("tenant_id", "key", name="uq_idempotency_keys_tenant_id_key"),
     )
 
     t = "payment_events"
-    _tenant_table(
+    tenant_table(
         t,
         sa.Column("provider", sa.String(40), nullable=False),
         sa.Column("provider_event_id", sa.String(255), nullable=False),
         sa.Column("type", sa.String(100), nullable=False),
-        _uuid("invoice_id", nullable=True),
-        _jsonb("payload"),
-        sa.Column("received_at", sa.DateTime(timezone=True), server_default=_now(), nullable=False),
+        uuid("invoice_id", nullable=True),
+        jsonb("payload"),
+        sa.Column("received_at", sa.DateTime(timezone=True), server_default=now(), nullable=False),
         sa.UniqueConstraint(
             "tenant_id", "provider_event_id", name="uq_payment_events_tenant_id_provider_event_id"
         ),
@@ -409,11 +366,11 @@ def upgrade() -> None:
     _index(t, "tenant_invoice", "tenant_id", "invoice_id")
 
     t = "role_permissions"
-    _tenant_table(
+    tenant_table(
         t,
         sa.Column("role", sa.String(16), nullable=False),
         sa.Column("permission", sa.String(100), nullable=False),
-        _created_at(),
+        created_at(),
         sa.UniqueConstraint(
             "tenant_id", "role", "permission", name="uq_role_permissions_tenant_id_role_permission"
         ),
@@ -422,7 +379,7 @@ def upgrade() -> None:
 
     # Per-tenant singletons: the unique on tenant_id allows at most one row per tenant.
     t = "booking_settings"
-    _tenant_table(
+    tenant_table(
         t,
         sa.Column("timezone", sa.String(64), server_default="UTC", nullable=False),
         sa.Column("slot_minutes", sa.Integer(), server_default="30", nullable=False),
@@ -431,8 +388,8 @@ def upgrade() -> None:
         sa.Column("buffer_minutes", sa.Integer(), server_default="0", nullable=False),
         sa.Column("allow_client_cancellation", sa.Boolean(), server_default="true", nullable=False),
         sa.Column("cancellation_notice_hours", sa.Integer(), server_default="24", nullable=False),
-        _jsonb("business_hours"),
-        *_timestamps(),
+        jsonb("business_hours"),
+        *timestamps(),
         sa.UniqueConstraint("tenant_id", name="uq_booking_settings_tenant_id"),
         _check(t, "slot_positive", "slot_minutes > 0"),
         _check(
@@ -444,26 +401,26 @@ def upgrade() -> None:
     )
 
     t = "communication_settings"
-    _tenant_table(
+    tenant_table(
         t,
         sa.Column("sender_name", sa.String(200), server_default="", nullable=False),
         sa.Column("reply_to", sa.String(320), nullable=True),
         sa.Column("email_enabled", sa.Boolean(), server_default="true", nullable=False),
         sa.Column("sms_enabled", sa.Boolean(), server_default="false", nullable=False),
         sa.Column("reminder_lead_minutes", sa.Integer(), server_default="1440", nullable=False),
-        _jsonb("templates"),
-        *_timestamps(),
+        jsonb("templates"),
+        *timestamps(),
         sa.UniqueConstraint("tenant_id", name="uq_communication_settings_tenant_id"),
         _check(t, "lead_not_negative", "reminder_lead_minutes >= 0"),
     )
 
     t = "thresholds"
-    _tenant_table(
+    tenant_table(
         t,
         sa.Column("expense_approval_cents", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("invoice_overdue_days", sa.Integer(), server_default="30", nullable=False),
         sa.Column("request_response_hours", sa.Integer(), server_default="24", nullable=False),
-        *_timestamps(),
+        *timestamps(),
         sa.UniqueConstraint("tenant_id", name="uq_thresholds_tenant_id"),
         _check(
             t,

@@ -23,48 +23,21 @@ hardened ``REVOKE ... FROM PUBLIC`` does not break the worker). Never TRUNCATE.
 
 from __future__ import annotations
 
-from alembic import op
 from procrastinate.schema import SchemaManager
+
+from tenantry.migrations.ddl import (
+    job_relation_grants,
+    job_routine_grants,
+    run_driver_sql,
+    with_roles,
+)
 
 revision = "20261127_0003"
 down_revision = "20261127_0002"
 branch_labels = None
 depends_on = None
 
-_GRANTS = """
-DO $$
-DECLARE
-    app_role text := current_database() || '_app';
-    r record;
-BEGIN
-    FOR r IN SELECT c.relname, c.relkind FROM pg_class c
-             JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE n.nspname = 'public' AND c.relname LIKE 'procrastinate\\_%'
-               AND c.relkind IN ('r', 'S')
-    LOOP
-        IF r.relkind = 'r' THEN
-            EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE %I TO %I',
-                           r.relname, app_role);
-        ELSE
-            EXECUTE format('GRANT USAGE, SELECT, UPDATE ON SEQUENCE %I TO %I',
-                           r.relname, app_role);
-        END IF;
-    END LOOP;
-    FOR r IN SELECT p.oid::regprocedure AS signature FROM pg_proc p
-             JOIN pg_namespace n ON n.oid = p.pronamespace
-             WHERE n.nspname = 'public' AND p.proname LIKE 'procrastinate\\_%'
-    LOOP
-        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', r.signature, app_role);
-    END LOOP;
-    FOR r IN SELECT t.typname FROM pg_type t
-             JOIN pg_namespace n ON n.oid = t.typnamespace
-             WHERE n.nspname = 'public' AND t.typname LIKE 'procrastinate\\_%'
-               AND t.typtype IN ('e', 'c')
-    LOOP
-        EXECUTE format('GRANT USAGE ON TYPE %I TO %I', r.typname, app_role);
-    END LOOP;
-END $$;
-"""
+_GRANTS = with_roles(job_relation_grants("app_role") + job_routine_grants("app_role"))
 
 _DROP = """
 DO $$
@@ -92,15 +65,9 @@ END $$;
 
 
 def upgrade() -> None:
-    # Driver-level: no ``:name`` bind parsing; ``%`` doubled as procrastinate's own
-    # ``apply_schema`` does (the driver still reads pyformat placeholders).
-    _run(SchemaManager.get_schema())
-    _run(_GRANTS)
+    run_driver_sql(SchemaManager.get_schema())
+    run_driver_sql(_GRANTS)
 
 
 def downgrade() -> None:
-    _run(_DROP)
-
-
-def _run(sql: str) -> None:
-    op.get_bind().exec_driver_sql(sql.replace("%", "%%"))
+    run_driver_sql(_DROP)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from tenantry.isolation.rls import USER_SETTING
+from tenantry.migrations.ddl import as_app, force_rls, owner_policy
 
 revision = "20261130_0006"
 down_revision = "20261130_0005"
@@ -41,16 +41,9 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_user_sessions_user_id", "user_sessions", ["user_id"])
-    op.execute("ALTER TABLE user_sessions ENABLE ROW LEVEL SECURITY")
-    op.execute("ALTER TABLE user_sessions FORCE ROW LEVEL SECURITY")
-    op.execute(
-        "CREATE POLICY session_owner ON user_sessions FOR ALL "
-        f"USING (user_id = {USER_SETTING}) WITH CHECK (user_id = {USER_SETTING})"
-    )
-    op.execute(
-        "DO $$ BEGIN EXECUTE format('REVOKE UPDATE, TRUNCATE ON user_sessions FROM %I', "
-        "current_database() || '_app'); END $$"
-    )
+    force_rls("user_sessions")
+    owner_policy("user_sessions", "session_owner")
+    as_app("REVOKE UPDATE, TRUNCATE ON user_sessions FROM %I")
 
 
 def downgrade() -> None:

@@ -25,6 +25,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
+from tenantry.migrations.ddl import as_app
+
 revision = "20261130_0007"
 down_revision = "20261130_0006"
 branch_labels = None
@@ -94,11 +96,7 @@ def upgrade() -> None:
         "FOR EACH STATEMENT EXECUTE FUNCTION platform_audit_log_append_only()"
     )
     # The migrator's default privileges granted the app DML on every new table.
-    op.execute(
-        "DO $$ BEGIN EXECUTE format("
-        "'REVOKE UPDATE, DELETE, TRUNCATE ON platform_audit_log FROM %I', "
-        "current_database() || '_app'); END $$"
-    )
+    as_app("REVOKE UPDATE, DELETE, TRUNCATE ON platform_audit_log FROM %I")
 
 
 def downgrade() -> None:

@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects.postgresql import JSONB
 
-from tenantry.isolation.rls import create_tenant_table
+from tenantry.migrations.ddl import jsonb, now, tenant_table
 
 revision = "20261130_0009"
 down_revision = "20261130_0008"
@@ -29,21 +28,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    create_tenant_table(
-        op,
+    tenant_table(
         "held_jobs",
-        sa.Column("tenant_id", sa.Uuid(), nullable=False),
-        sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
         sa.Column("task_name", sa.String(100), nullable=False),
-        sa.Column("args", JSONB(), server_default=sa.text("'{}'::jsonb"), nullable=False),
+        jsonb("args"),
         sa.Column("job_id", sa.BigInteger(), nullable=True),
-        sa.Column(
-            "held_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
-        sa.PrimaryKeyConstraint("tenant_id", "id", name="pk_held_jobs"),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], ondelete="CASCADE", name="fk_held_jobs_tenant_id_tenants"
-        ),
+        sa.Column("held_at", sa.DateTime(timezone=True), server_default=now(), nullable=False),
     )
     op.create_index("ix_held_jobs_tenant_held", "held_jobs", ["tenant_id", "held_at"])
 

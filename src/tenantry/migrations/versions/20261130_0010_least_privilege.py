@@ -31,7 +31,12 @@ to insert them; RLS keeps that insert — and any read — to the caller's tenan
 
 from __future__ import annotations
 
-from alembic import op
+from tenantry.migrations.ddl import (
+    job_relation_grants,
+    job_routine_grants,
+    run_driver_sql,
+    with_roles,
+)
 
 revision = "20261130_0010"
 down_revision = "20261130_0009"
@@ -41,44 +46,13 @@ depends_on = None
 TENANT_ARG = "(args ->> 'tenant_id')"
 TENANT_SETTING = "current_setting('app.current_tenant_id', true)"
 JOB_OF_TENANT = f"{TENANT_ARG} = {TENANT_SETTING}"
+_REVOKE_FROM_APP = "        EXECUTE format('REVOKE ALL ON %I FROM %I', r.relname, app_role);\n"
 
-_UPGRADE = f"""
-DO $$
-DECLARE
-    app_role text := current_database() || '_app';
-    worker_role text := current_database() || '_worker';
-    r record;
-BEGIN
+_UPGRADE = with_roles(
+    f"""\
     EXECUTE format('REVOKE ALL ON TABLE alembic_version FROM %I', app_role);
 
-    FOR r IN SELECT c.relname, c.relkind FROM pg_class c
-             JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE n.nspname = 'public' AND c.relname LIKE 'procrastinate\\_%'
-               AND c.relkind IN ('r', 'S')
-    LOOP
-        EXECUTE format('REVOKE ALL ON %I FROM %I', r.relname, app_role);
-        IF r.relkind = 'r' THEN
-            EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE %I TO %I',
-                           r.relname, worker_role);
-        ELSE
-            EXECUTE format('GRANT USAGE, SELECT, UPDATE ON SEQUENCE %I TO %I',
-                           r.relname, worker_role);
-        END IF;
-    END LOOP;
-    FOR r IN SELECT p.oid::regprocedure AS signature FROM pg_proc p
-             JOIN pg_namespace n ON n.oid = p.pronamespace
-             WHERE n.nspname = 'public' AND p.proname LIKE 'procrastinate\\_%'
-    LOOP
-        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', r.signature, worker_role);
-    END LOOP;
-    FOR r IN SELECT t.typname FROM pg_type t
-             JOIN pg_namespace n ON n.oid = t.typnamespace
-             WHERE n.nspname = 'public' AND t.typname LIKE 'procrastinate\\_%'
-               AND t.typtype IN ('e', 'c')
-    LOOP
-        EXECUTE format('GRANT USAGE ON TYPE %I TO %I', r.typname, worker_role);
-    END LOOP;
-
+{job_relation_grants("worker_role", first=_REVOKE_FROM_APP)}{job_routine_grants("worker_role")}
     EXECUTE format('GRANT SELECT, INSERT, UPDATE ON TABLE procrastinate_jobs TO %I', app_role);
     EXECUTE format('GRANT INSERT ON TABLE procrastinate_events TO %I', app_role);
     EXECUTE format('GRANT USAGE ON SEQUENCE procrastinate_jobs_id_seq TO %I', app_role);
@@ -89,45 +63,24 @@ BEGIN
     DROP POLICY IF EXISTS tenant_jobs ON procrastinate_jobs;
     CREATE POLICY tenant_jobs ON procrastinate_jobs FOR ALL
         USING ({JOB_OF_TENANT}) WITH CHECK ({JOB_OF_TENANT});
-END $$;
-"""  # noqa: S608 - built from this module's constants only
+""",
+    worker=True,
+)
 
-_DOWNGRADE = """
-DO $$
-DECLARE
-    app_role text := current_database() || '_app';
-    r record;
-BEGIN
+_DOWNGRADE = with_roles(
+    f"""\
     DROP POLICY IF EXISTS tenant_jobs ON procrastinate_jobs;
     ALTER TABLE procrastinate_jobs NO FORCE ROW LEVEL SECURITY;
     ALTER TABLE procrastinate_jobs DISABLE ROW LEVEL SECURITY;
-    FOR r IN SELECT c.relname, c.relkind FROM pg_class c
-             JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE n.nspname = 'public' AND c.relname LIKE 'procrastinate\\_%'
-               AND c.relkind IN ('r', 'S')
-    LOOP
-        IF r.relkind = 'r' THEN
-            EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE %I TO %I',
-                           r.relname, app_role);
-        ELSE
-            EXECUTE format('GRANT USAGE, SELECT, UPDATE ON SEQUENCE %I TO %I',
-                           r.relname, app_role);
-        END IF;
-    END LOOP;
-    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE alembic_version TO %I',
+{job_relation_grants("app_role")}    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE alembic_version TO %I',
                    app_role);
-END $$;
 """
+)
 
 
 def upgrade() -> None:
-    _run(_UPGRADE)
+    run_driver_sql(_UPGRADE)
 
 
 def downgrade() -> None:
-    _run(_DOWNGRADE)
-
-
-def _run(sql: str) -> None:
-    # Driver-level, like 0003: no bind parsing; "%" doubled for the driver.
-    op.get_bind().exec_driver_sql(sql.replace("%", "%%"))
+    run_driver_sql(_DOWNGRADE)

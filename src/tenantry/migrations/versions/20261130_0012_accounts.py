@@ -38,14 +38,21 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from tenantry.isolation.rls import USER_SETTING, create_tenant_table
+from tenantry.isolation.rls import create_tenant_table
+from tenantry.migrations.ddl import (
+    as_app,
+    created_at,
+    force_rls,
+    owner_policy,
+    tenant_columns,
+    tenant_key,
+)
 
 revision = "20261130_0012"
 down_revision = "20261130_0011"
 branch_labels = None
 depends_on = None
 
-APP_ROLE = "current_database() || '_app'"
 # The one account task and its queue (tenantry.accounts.mail / tenantry.jobs).
 ACCOUNT_TASK = "accounts.send_mail"
 ACCOUNT_QUEUE = "accounts"
@@ -120,10 +127,6 @@ SIGNATURES = (
 )
 
 
-def _grant(sql: str) -> None:
-    op.execute(f"DO $$ BEGIN EXECUTE format('{sql}', {APP_ROLE}); END $$")
-
-
 def upgrade() -> None:
     op.add_column("users", sa.Column("email_verified_at", sa.DateTime(timezone=True)))
     op.execute("UPDATE users SET email_verified_at = created_at")
@@ -157,34 +160,24 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_account_tokens_user_id", "account_tokens", ["user_id"])
-    op.execute("ALTER TABLE account_tokens ENABLE ROW LEVEL SECURITY")
-    op.execute("ALTER TABLE account_tokens FORCE ROW LEVEL SECURITY")
-    op.execute(
-        "CREATE POLICY token_owner ON account_tokens FOR ALL "
-        f"USING (user_id = {USER_SETTING}) WITH CHECK (user_id = {USER_SETTING})"
-    )
-    _grant("REVOKE DELETE, TRUNCATE ON account_tokens FROM %I")
+    force_rls("account_tokens")
+    owner_policy("account_tokens", "token_owner")
+    as_app("REVOKE DELETE, TRUNCATE ON account_tokens FROM %I")
 
     create_tenant_table(
         op,
         "invitations",
-        sa.Column("tenant_id", sa.Uuid(), nullable=False),
-        sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
+        *tenant_columns(),
         sa.Column("email", sa.String(320), nullable=False),
         sa.Column("role", sa.String(16), nullable=False),
         sa.Column("name", sa.String(200), server_default="", nullable=False),
         sa.Column("invited_by_id", sa.Uuid(), nullable=True),
-        sa.Column(
-            "created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
+        created_at(),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("accepted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("accepted_by_id", sa.Uuid(), nullable=True),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("tenant_id", "id", name="pk_invitations"),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], ondelete="CASCADE", name="fk_invitations_tenant_id_tenants"
-        ),
+        *tenant_key("invitations"),
         sa.ForeignKeyConstraint(
             ["invited_by_id"], ["users.id"], ondelete="SET NULL",
             name="fk_invitations_invited_by_id_users",
@@ -206,13 +199,13 @@ def upgrade() -> None:
         postgresql_where=sa.text("accepted_at IS NULL AND revoked_at IS NULL"),
     )
     op.create_index("ix_invitations_email", "invitations", ["email"])
-    _grant("REVOKE DELETE, TRUNCATE ON invitations FROM %I")
+    as_app("REVOKE DELETE, TRUNCATE ON invitations FROM %I")
 
     for sql in FUNCTIONS:
         op.execute(sql)
     for signature in SIGNATURES:
         op.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
-        _grant(f"GRANT EXECUTE ON FUNCTION {signature} TO %I")
+        as_app(f"GRANT EXECUTE ON FUNCTION {signature} TO %I")
 
 
 def downgrade() -> None:

@@ -36,6 +36,7 @@ from __future__ import annotations
 from alembic import op
 
 from tenantry.isolation.rls import TENANT_SETTING, USER_SETTING
+from tenantry.migrations.ddl import as_app, force_rls, owner_policy
 
 revision = "20261130_0013"
 down_revision = "20261130_0012"
@@ -50,24 +51,13 @@ INSERTABLE = "id, email, name, password_hash, last_tenant_id, email_verified_at"
 UPDATABLE = "name, password_hash, session_version, last_tenant_id, email_verified_at, updated_at"
 
 
-def _as_app(sql: str) -> None:
-    """Run ``sql`` with ``%I`` replaced by the app role's name."""
-    op.execute(
-        f"DO $$ BEGIN EXECUTE format('{sql}', current_database() || '_app'); END $$"
-    )
-
-
 def upgrade() -> None:
-    _as_app("REVOKE ALL ON users FROM %I")
-    _as_app(f"GRANT SELECT ({READABLE}) ON users TO %I")
-    _as_app(f"GRANT INSERT ({INSERTABLE}) ON users TO %I")
-    _as_app(f"GRANT UPDATE ({UPDATABLE}) ON users TO %I")
-    op.execute("ALTER TABLE users ENABLE ROW LEVEL SECURITY")
-    op.execute("ALTER TABLE users FORCE ROW LEVEL SECURITY")
-    op.execute(
-        f"CREATE POLICY user_self ON users FOR ALL "
-        f"USING (id = {USER_SETTING}) WITH CHECK (id = {USER_SETTING})"
-    )
+    as_app("REVOKE ALL ON users FROM %I")
+    as_app(f"GRANT SELECT ({READABLE}) ON users TO %I")
+    as_app(f"GRANT INSERT ({INSERTABLE}) ON users TO %I")
+    as_app(f"GRANT UPDATE ({UPDATABLE}) ON users TO %I")
+    force_rls("users")
+    owner_policy("users", "user_self", column="id")
     op.execute(
         "CREATE POLICY user_tenant_member_read ON users FOR SELECT USING (EXISTS ("  # noqa: S608
         "SELECT 1 FROM tenant_memberships m "
@@ -90,5 +80,5 @@ def downgrade() -> None:
     op.execute("DROP POLICY user_self ON users")
     op.execute("ALTER TABLE users NO FORCE ROW LEVEL SECURITY")
     op.execute("ALTER TABLE users DISABLE ROW LEVEL SECURITY")
-    _as_app("REVOKE ALL ON users FROM %I")
-    _as_app("GRANT SELECT, INSERT, UPDATE, DELETE ON users TO %I")
+    as_app("REVOKE ALL ON users FROM %I")
+    as_app("GRANT SELECT, INSERT, UPDATE, DELETE ON users TO %I")
