@@ -16,7 +16,6 @@ middleware (the refusal is counted for the session's tenant like any other).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -27,6 +26,7 @@ from starlette.routing import BaseRoute, compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tenantry.auth.cookies import SESSION_COOKIE, cookie_name, decode_session
+from tenantry.http_errors import send_error
 from tenantry.quotas.limiter import QuotaExceeded
 from tenantry.settings import Settings
 
@@ -81,27 +81,14 @@ class QuotaGate:
             user=str(user_id),
             gate=True,
         )
-        body = json.dumps(
-            {
-                "error": {
-                    "code": QuotaExceeded.code,
-                    "message": QuotaExceeded.message,
-                    "request_id": state.get("request_id"),
-                }
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 429,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    *((k.lower().encode(), v.encode()) for k, v in headers.items()),
-                ],
-            }
+        await send_error(
+            scope,
+            send,
+            429,
+            QuotaExceeded.code,
+            QuotaExceeded.message,
+            [(k.lower().encode(), v.encode()) for k, v in headers.items()],
         )
-        await send({"type": "http.response.body", "body": body})
 
     def _refusal(self, scope: Scope, limiter: Any) -> tuple[dict[str, str], Any, Any] | None:
         if not limiter.enabled or not limiter.knows_spent or scope["path"] not in self.paths:
