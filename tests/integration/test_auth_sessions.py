@@ -392,3 +392,24 @@ def test_every_route_of_the_app_declares_a_scope(app):
                 if status[0] in "45":
                     schema = response["content"]["application/json"]["schema"]
                     assert schema == {"$ref": error_ref}, (method, path, status)
+
+
+def test_an_active_session_a_minute_old_is_reissued_with_a_fresh_seen_time(
+    client, tenant_a, settings
+):
+    """The idle timeout slides: a request on a session last seen over a minute ago gets
+    the same session back with ``seen_at`` now (every other field unchanged)."""
+    import dataclasses
+
+    from tenantry.auth.cookies import SESSION_COOKIE, decode_session, encode_session
+
+    login(client, tenant_a["staff"])
+    current = decode_session(settings, client.cookies.get(SESSION_COOKIE))
+    assert current is not None
+    old = dataclasses.replace(current, seen_at=int(time.time()) - 120)
+    client.cookies.set(SESSION_COOKIE, encode_session(settings, old))
+    r = client.get(CURRENT)
+    assert r.status_code == 200
+    fresh = decode_session(settings, r.cookies.get(SESSION_COOKIE))
+    assert fresh is not None and fresh.seen_at >= int(time.time()) - 5
+    assert dataclasses.replace(fresh, seen_at=old.seen_at) == old

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from fastapi import Request, Response
@@ -51,7 +51,10 @@ def _serializer(settings: Settings) -> URLSafeSerializer:
 
 
 def encode_session(settings: Settings, data: SessionData) -> str:
-    payload: dict[str, Any] = {k: v for k, v in asdict(data).items() if v is not None}
+    # Field by field, not ``asdict``: that deep-copies every value (the UUIDs) and ran on
+    # every re-issue of the cookie; the payload is the same, in the same order.
+    values = ((f.name, getattr(data, f.name)) for f in fields(data))
+    payload: dict[str, Any] = {k: v for k, v in values if v is not None}
     for key in ("session_id", "user_id", "tenant_id"):
         if key in payload:
             payload[key] = str(payload[key])
@@ -143,7 +146,7 @@ def refresh_seen(settings: Settings, response: Response, data: SessionData) -> N
     """Slide the idle timeout forward (at most once a minute per session)."""
     now = int(time.time())
     if now - data.seen_at >= SEEN_REFRESH_S:
-        fresh = SessionData(**{**asdict(data), "seen_at": now})
+        fresh = replace(data, seen_at=now)
         _set(settings, response, SESSION_COOKIE, encode_session(settings, fresh))
 
 
