@@ -27,6 +27,8 @@ class Booking(TenantOwned, Timestamped):
         one_of("status", BOOKING_STATUSES),
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         Index("ix_bookings_tenant_starts", "tenant_id", "starts_at"),
+        # The overlap queries' bound (``ends_at > start``): migration 20261130_0016.
+        Index("ix_bookings_tenant_ends", "tenant_id", "ends_at"),
         Index("ix_bookings_tenant_client_starts", "tenant_id", "client_id", "starts_at"),
         Index("ix_bookings_tenant_assignee_starts", "tenant_id", "assignee_id", "starts_at"),
         Index("ix_bookings_tenant_service", "tenant_id", "service_id"),
