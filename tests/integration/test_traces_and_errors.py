@@ -66,7 +66,12 @@ def test_a_requests_db_spans_carry_its_tenant_and_request_id(
         exporter.clear()
         r = client.get("/api/tenant/current", headers={"x-request-id": REQUEST_ID})
         assert r.status_code == 200
-    spans = exporter.get_finished_spans()
+    # The request's trace only: the ops recorder flushes from its own thread every 2 s
+    # through the same engine (its spans, e.g. a pool ``connect``, have no tenant and
+    # start traces of their own) — on a slow machine one can fall inside the request.
+    finished = exporter.get_finished_spans()
+    request_traces = {s.context.trace_id for s in finished if s.kind == SpanKind.SERVER}
+    spans = [s for s in finished if s.context.trace_id in request_traces]
     db_spans = [s for s in spans if s.kind == SpanKind.CLIENT and s.attributes.get("db.system")]
     assert len(db_spans) >= 2, [s.name for s in spans]
     for span in spans:
