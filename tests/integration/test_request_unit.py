@@ -1,5 +1,5 @@
 """One unit of work per request (issue 11, item 1): one connection checkout, one
-transaction, at most 4 round trips and 2 thread-pool hops for an authenticated
+transaction, at most 4 round trips and 1 thread-pool hop for an authenticated
 single-row GET — and revocation still takes effect on the very next request, even
 one pipelined behind the revoking request on the same HTTP connection.
 
@@ -116,11 +116,12 @@ def test_an_authenticated_single_row_get_is_one_checkout_and_at_most_the_bare_ro
     assert trips <= bare, f"{trips} round trips (bare endpoint: {bare}):\n" + "\n".join(sent)
 
 
-def test_an_authenticated_single_row_get_takes_at_most_two_thread_hops(
+def test_an_authenticated_single_row_get_takes_one_thread_hop(
     staff_client: TestClient, world: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The access check, then the endpoint with its commit: every other dependency of
-    the route runs on the event loop (no sync dependency left on the hot path)."""
+    """The access check (deferred: the session was verified before), the endpoint and
+    its commit in one worker thread: every other dependency of the route runs on the
+    event loop (no sync dependency left on the hot path)."""
     _, booking = world
     path = f"/api/admin/bookings/{booking}"
     assert staff_client.get(path).status_code == 200
@@ -135,7 +136,7 @@ def test_an_authenticated_single_row_get_takes_at_most_two_thread_hops(
     response = staff_client.get(path)
     monkeypatch.undo()
     assert response.status_code == 200
-    assert len(hops) <= 2, hops
+    assert len(hops) == 1, hops
 
 
 def test_a_request_on_the_tenant_host_resolves_the_host_without_a_thread_hop(
@@ -161,7 +162,7 @@ def test_a_request_on_the_tenant_host_resolves_the_host_without_a_thread_hop(
     assert response.status_code == 200, response.text
     assert unknown.status_code == again.status_code == 404  # a missing tenant is cached too
     assert sum("HostResolver" in hop for hop in hops) == 1, hops  # the first unknown only
-    assert len(hops) <= 3, hops  # the booking's 2 + the unknown host's first look-up
+    assert len(hops) <= 2, hops  # the booking's 1 + the unknown host's first look-up
 
 
 def _http(method: str, path: str, cookies: dict[str, str], host: str) -> bytes:

@@ -79,8 +79,9 @@ async def receive_upload(
     again if anything after it fails — the endpoint, or the request's commit."""
     # A body can take long to arrive: no pooled connection waits on it (the access
     # check's transaction ends here; the endpoint's work begins a new, pinned one).
+    # A deferred access check runs first: a refused request writes nothing to disk.
     unit = current_unit()
-    if unit.open:
+    if unit.open or unit.pending:
         await run_in_threadpool(unit.release)
     received = await storage.receive_file(
         content_type_header=request.headers.get("content-type"),

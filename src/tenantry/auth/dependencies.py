@@ -11,6 +11,15 @@ membership. Any failure is a distinct 401/403 code and a security event; nothing
 the request's work has run by then, and the unit is rolled back. Revocation is
 immediate: nothing of this is cached.
 
+One hop, not two: for a session this process verified before (``auth.guesses``), the
+check is not run here in a worker thread of its own but DEFERRED to the unit
+(``tenantry.db.unit``): it becomes the first statement in the endpoint's worker
+thread, in the same pinned transaction, and the unit runs it before anything else of
+the request can happen (any statement, the endpoint, an idempotency claim, an upload,
+any error or response leaving the handler). The role is guessed from the last check
+meanwhile; a check that finds it changed re-runs the request eagerly. Deferred only
+where nothing between here and the endpoint spends anything (``_may_defer``).
+
 It is ``async`` on purpose: FastAPI runs sync dependencies in a worker thread with a
 *copy* of the context, so a context variable set there would never reach the
 endpoint. Set here, in the request's own task, it reaches every later dependency
@@ -19,22 +28,24 @@ and the endpoint (worker threads copy it in).
 
 from __future__ import annotations
 
+import contextvars
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import Select, Uuid, bindparam, null, select
+from sqlalchemy import Connection, Select, Uuid, bindparam, null, select
 from sqlalchemy.orm import Session
 
 from tenantry.auth import cookies
+from tenantry.auth.guesses import Key, role_guesses
 from tenantry.auth.models import Membership, User, UserSession
 from tenantry.db.engine import Database
 from tenantry.db.tenant import Tenant
-from tenantry.db.unit import current_unit
+from tenantry.db.unit import StaleGuess, current_unit, ensure_checked
 from tenantry.errors import (
     NoActiveTenant,
     NotAMember,
@@ -132,8 +143,13 @@ def check_access(
     out) — and the tenant's status and their membership, in one round trip on
     ``session``'s connection (the request's own: its transaction, begun here if not yet,
     is pinned to the context's tenant and user)."""
+    return _read_access(session.connection(), login, tenant_id)
+
+
+def _read_access(
+    connection: Connection, login: cookies.SessionData, tenant_id: uuid.UUID | None
+) -> Access | None:
     params: dict[str, Any] = {"user_id": login.user_id, "session_id": login.session_id}
-    connection = session.connection()
     if tenant_id is None:
         row = connection.execute(_ACCESS_ALONE, params).first()
     else:
@@ -172,13 +188,88 @@ def _refuse(request: Request, error: TenantryError, **fields: Any) -> TenantryEr
     return error
 
 
-def _bind(request: Request, ctx: TenantContext) -> None:
+def _bind(request: Request, ctx: TenantContext) -> Mapping[str, contextvars.Token[Any]]:
     set_context(ctx)
     request.state.user_id = ctx.user_id
     request.state.tenant_id = ctx.tenant_id
-    structlog.contextvars.bind_contextvars(
+    return structlog.contextvars.bind_contextvars(
         tenant_id=str(ctx.tenant_id) if ctx.tenant_id else None, user_id=str(ctx.user_id)
     )
+
+
+def _passes(login: cookies.SessionData, access: Access | None) -> bool:
+    return (
+        access is not None
+        and access.session_version == login.session_version
+        and access.tenant_status == "active"
+        and access.role is not None
+        and access.membership_status == "active"
+    )
+
+
+def _verify(request: Request, login: cookies.SessionData, access: Access | None) -> str:
+    """The member's role, or the refusal (a security event) the check stands for."""
+    if access is None or access.session_version != login.session_version:
+        raise _refuse(request, SessionRevoked(), user=login.user_id)
+    if access.tenant_status != "active":
+        raise _refuse(request, TenantSuspended(), tenant=login.tenant_id)
+    if access.role is None or access.membership_status != "active":
+        raise _refuse(request, NotAMember(), tenant=login.tenant_id, user=login.user_id)
+    return access.role
+
+
+def _may_defer(request: Request) -> bool:
+    """Deferring is safe only where nothing between ``require_tenant`` and the endpoint
+    spends anything on the caller's behalf: with quotas on, ``enforce_quota`` counts
+    the request (a revoked session must spend no budget), and a multipart body may be
+    streamed to disk, or hold files that a re-run (``StaleGuess``) could not read again.
+    (An idempotency claim and an upload also run ``ensure_checked`` first themselves.)"""
+    quotas = getattr(request.app.state, "quotas", None)
+    if quotas is None or quotas.enabled:
+        return False
+    return not request.headers.get("content-type", "").startswith("multipart/")
+
+
+_UNSET = object()
+
+
+class _DeferredAccess:
+    """``require_tenant``'s check, run by the unit as the first statement of the
+    request's pinned transaction (``tenantry.db.unit.DeferredCheck``)."""
+
+    __slots__ = ("_state", "_tokens", "guess", "key", "login", "request")
+
+    def __init__(self, request: Request, login: cookies.SessionData, key: Key, guess: str) -> None:
+        self.request, self.login, self.key, self.guess = request, login, key, guess
+        # What binding the request to the tenant replaces, for ``undo``.
+        self._state = {name: getattr(request.state, name, _UNSET) for name in _BOUND}
+        self._tokens: Mapping[str, contextvars.Token[Any]] = {}
+
+    def bound(self, tokens: Mapping[str, contextvars.Token[Any]]) -> None:
+        self._tokens = tokens
+
+    def run(self, connection: Connection) -> None:
+        access = _read_access(connection, self.login, self.login.tenant_id)
+        if not _passes(self.login, access):
+            # Logged as the eager check logs it: before the request is bound to the
+            # tenant (this thread's copy of the context only).
+            structlog.contextvars.unbind_contextvars(*_BOUND)
+        role = _verify(self.request, self.login, access)
+        if role != self.guess:
+            role_guesses.forget(self.key)
+            raise StaleGuess(f"role {role!r}, guessed {self.guess!r}")
+
+    def undo(self) -> None:
+        set_context(None)  # refused: no tenant context for the rest of the request
+        for name, value in self._state.items():
+            if value is _UNSET:
+                self.request.state._state.pop(name, None)
+            else:
+                setattr(self.request.state, name, value)
+        structlog.contextvars.reset_contextvars(**self._tokens)
+
+
+_BOUND = ("tenant_id", "user_id")
 
 
 @provides_tenant_context
@@ -220,28 +311,34 @@ async def require_tenant(request: Request, response: Response) -> TenantContext:
         )
     # The check is the first statement of the request's own transaction, whose BEGIN
     # pins the tenant and user the signed session names (the context set here); the
-    # role is known once it passed.
-    # (Only the context variable: the request is attributed to the tenant once passed.)
+    # role is known once it passed — or guessed, and the check deferred (module doc).
     unit = current_unit()
+    request_id = getattr(request.state, "request_id", None)
+    key: Key = (session.session_id, session.tenant_id, session.session_version)
+    guess = role_guesses.get(key) if unit.speculate and unit.can_defer else None
+    if guess is not None and _may_defer(request):
+        ctx = TenantContext(tenant_id=session.tenant_id, user_id=session.user_id,
+                            role=guess, request_id=request_id, scope="tenant")  # fmt: skip
+        check = _DeferredAccess(request, session, key, guess)
+        unit.defer(check)
+        check.bound(_bind(request, ctx))
+        cookies.refresh_seen(settings, response, session)
+        return ctx
+    # (Only the context variable: the request is attributed to the tenant once passed.)
     set_context(TenantContext(tenant_id=session.tenant_id, user_id=session.user_id,
-                              request_id=getattr(request.state, "request_id", None),
-                              scope="tenant"))  # fmt: skip
+                              request_id=request_id, scope="tenant"))  # fmt: skip
     try:
         access = await run_in_threadpool(check_access, unit.session, session, session.tenant_id)
-        if access is None or access.session_version != session.session_version:
-            raise _refuse(request, SessionRevoked(), user=session.user_id)
-        if access.tenant_status != "active":
-            raise _refuse(request, TenantSuspended(), tenant=session.tenant_id)
-        if access.role is None or access.membership_status != "active":
-            raise _refuse(request, NotAMember(), tenant=session.tenant_id, user=session.user_id)
+        role = _verify(request, session, access)
     except BaseException:
         set_context(None)  # refused: no tenant context for the rest of the request
         raise
+    role_guesses.remember(key, role)
     ctx = TenantContext(
         tenant_id=session.tenant_id,
         user_id=session.user_id,
-        role=access.role,
-        request_id=getattr(request.state, "request_id", None),
+        role=role,
+        request_id=request_id,
         scope="tenant",
     )
     _bind(request, ctx)
@@ -321,6 +418,9 @@ class RequireRole:
         self, request: Request, ctx: Annotated[TenantContext, Depends(require_tenant)]
     ) -> TenantContext:
         if ctx.role not in self.roles:
+            # A deferred check first: a revoked session's refusal is its own event, and
+            # a guessed role may be stale (then the request runs again, checked first).
+            await ensure_checked()
             raise _refuse(request, RoleRequired(), role=ctx.role, needs=",".join(self.roles))
         return ctx
 

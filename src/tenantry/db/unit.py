@@ -18,6 +18,23 @@ in a second one, each in its own worker thread. Now the request has ONE
 
 A route built without these hooks cannot use ``TenantSession``: ``current_unit``
 raises (fail closed) instead of handing out a session nobody would commit.
+
+**A deferred check** (one thread hop per request instead of two): a dependency may
+hand the unit a ``DeferredCheck`` instead of running it in a hop of its own
+(``require_tenant`` does, for a session it has verified before). The unit then
+guarantees the check runs, in the request's pinned transaction, BEFORE:
+
+- any statement on the unit's session (an ``after_begin`` listener runs it on the
+  transaction's connection, ahead of whatever statement began the transaction);
+- the endpoint (``RequestUnit.run``, ``unit_endpoint``'s async path);
+- any error leaving the handler (so a refusal wins over a 422 or a ``role_required``
+  exactly as when the check ran first), and a response leaving it;
+- whatever calls ``ensure_checked`` (work that is not a statement on the session:
+  an idempotency claim, an upload streamed to disk, a refusal that logs an event).
+
+A refused check poisons the unit (its session is never handed out again) and its
+``undo`` runs on the event loop. A check that finds the guess it was deferred on
+wrong raises ``StaleGuess``: the handler runs again, once, with nothing deferred.
 """
 
 from __future__ import annotations
@@ -26,13 +43,15 @@ import contextvars
 import functools
 import inspect
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, event
+from sqlalchemy.orm import Session, SessionTransaction
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tenantry.isolation.guard import GuardedSession
 from tenantry.isolation.scopes import RouteHooks
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
@@ -42,25 +61,90 @@ _current: contextvars.ContextVar[RequestUnit | None] = contextvars.ContextVar(
 )
 
 
+_UNIT_KEY = "tenantry_request_unit"
+
+
 class NoRequestUnit(RuntimeError):
     """A route asked for the request's session without being built to commit it."""
+
+
+class StaleGuess(Exception):
+    """A deferred check passed but found the guess it was deferred on wrong (the
+    member's role changed): nothing of the request has run; run it again, eagerly."""
+
+
+class DeferredCheck(Protocol):
+    def run(self, connection: Connection) -> None:
+        """Check on the request's pinned transaction; raise to refuse (or StaleGuess)."""
+
+    def undo(self) -> None:
+        """On the event loop, after a refusal: undo what deferring bound to the request."""
 
 
 class RequestUnit:
     """The request's one session (created on first use; the connection is checked out
     when its first statement runs, and held until ``finish``/``abort``)."""
 
-    __slots__ = ("_factory", "_session")
+    __slots__ = ("_factory", "_pending", "_refused", "_session", "speculate")
 
-    def __init__(self, session_factory: Callable[[], Session]) -> None:
+    def __init__(self, session_factory: Callable[[], Session], *, speculate: bool = True) -> None:
         self._factory = session_factory
         self._session: Session | None = None
+        self._pending: DeferredCheck | None = None
+        self._refused: DeferredCheck | None = None
+        # False when the handler runs again after a StaleGuess: check eagerly this time.
+        self.speculate = speculate
 
     @property
     def session(self) -> Session:
+        if self._refused is not None:  # fail closed: a refused unit serves nothing more
+            raise RuntimeError("the request's access check refused it")
         if self._session is None:
             self._session = self._factory()
+            self._session.info[_UNIT_KEY] = self
         return self._session
+
+    # ---- the deferred check -----------------------------------------------------------
+
+    @property
+    def can_defer(self) -> bool:
+        """Nothing is pending and no transaction has begun (so none ran unchecked)."""
+        return self._pending is None and (
+            self._session is None or not self._session.in_transaction()
+        )
+
+    def defer(self, check: DeferredCheck) -> None:
+        if not self.can_defer:
+            raise RuntimeError("a check is deferred before the unit's first statement, once")
+        self._pending = check
+
+    @property
+    def pending(self) -> bool:
+        return self._pending is not None
+
+    @property
+    def refused(self) -> bool:
+        return self._refused is not None
+
+    def ensure_checked(self) -> None:
+        """Run the deferred check now, if one is pending (sync: in a worker thread).
+        Beginning the session's transaction runs it (``_check_first``)."""
+        if self._pending is not None:
+            self.session.connection()
+
+    def _run_pending(self, connection: Connection) -> None:
+        check, self._pending = self._pending, None
+        if check is None:
+            return
+        try:
+            check.run(connection)
+        except BaseException:
+            self._refused = check
+            raise
+
+    def undo_refused(self) -> None:
+        if self._refused is not None:
+            self._refused.undo()
 
     @property
     def open(self) -> bool:
@@ -85,18 +169,45 @@ class RequestUnit:
     def release(self) -> None:
         """End the transaction so far (commit) and return the connection to the pool
         while the request waits on something slow (an upload's body); the next
-        statement begins a new transaction, pinned again at its ``BEGIN``."""
+        statement begins a new transaction, pinned again at its ``BEGIN``. A deferred
+        check runs first: nothing slow is waited on for a refused request."""
+        try:
+            self.ensure_checked()
+        except BaseException:
+            self.abort()
+            raise
         self.finish()
 
     def run(self, endpoint: Callable[..., Any], values: dict[str, Any]) -> Any:
-        """A sync endpoint and the commit, in the calling worker thread."""
+        """The deferred check (if any), a sync endpoint and the commit, in the calling
+        worker thread — one hop for the whole request."""
         try:
+            self.ensure_checked()
             result = endpoint(**values)
         except BaseException:
             self.abort()
             raise
         self.finish()
         return result
+
+
+@event.listens_for(GuardedSession, "after_begin")
+def _check_first(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
+    """A unit's deferred check is the first statement of its transaction, whatever
+    began it (registered after the guard's own ``after_begin``, which pins the tenant
+    on engines whose BEGIN does not)."""
+    unit = session.info.get(_UNIT_KEY)
+    if unit is not None and unit._pending is not None:
+        unit._run_pending(connection)
+
+
+async def ensure_checked() -> None:
+    """For work that is not a statement on the unit's session (a claim in a session of
+    its own, bytes written to disk, a refusal that logs a security event): run the
+    request's deferred check first, in a worker thread (a hop only when one is pending)."""
+    unit = _current.get()
+    if unit is not None and unit.pending:
+        await run_in_threadpool(unit.ensure_checked)
 
 
 def active_unit() -> RequestUnit | None:
@@ -124,18 +235,42 @@ def unit_handler(
     def wrap(handler: Handler) -> Handler:
         @functools.wraps(handler)
         async def with_unit(request: Request) -> Response:
-            unit = RequestUnit(session_factory(request))
-            token = _current.set(unit)
-            try:
-                return await handler(request)
-            finally:
-                _current.reset(token)
-                if unit.open:  # refused or failed before or around the endpoint
-                    await run_in_threadpool(unit.abort)
+            speculate = True
+            while True:
+                unit = RequestUnit(session_factory(request), speculate=speculate)
+                token = _current.set(unit)
+                try:
+                    return await _serve(unit, handler, request)
+                except StaleGuess:
+                    if not speculate:  # pragma: no cover - an eager check guesses nothing
+                        raise
+                    speculate = False  # once more, with the check run first
+                finally:
+                    _current.reset(token)
+                    if unit.open:  # refused or failed before or around the endpoint
+                        await run_in_threadpool(unit.abort)
 
         return with_unit
 
     return wrap
+
+
+async def _serve(unit: RequestUnit, handler: Handler, request: Request) -> Response:
+    """The handler, with a still-pending check run before anything leaves it."""
+    try:
+        response = await handler(request)
+        if unit.pending:  # fail closed: nothing ran it (the endpoint touched nothing)
+            await run_in_threadpool(unit.ensure_checked)
+        return response
+    except Exception:
+        # A refusal must win over the error (a 422, a role_required guessed from a
+        # stale role): run the check first; its refusal or StaleGuess replaces it.
+        if unit.pending:
+            await run_in_threadpool(unit.ensure_checked)
+        raise
+    finally:
+        if unit.refused:
+            unit.undo_refused()
 
 
 def unit_endpoint(endpoint: Callable[..., Any]) -> Callable[..., Any]:
@@ -150,6 +285,8 @@ def unit_endpoint(endpoint: Callable[..., Any]) -> Callable[..., Any]:
         async def run_async(**values: Any) -> Any:
             unit = current_unit()
             try:
+                if unit.pending:
+                    await run_in_threadpool(unit.ensure_checked)
                 result = await endpoint(**values)
             except BaseException:
                 if unit.open:

@@ -55,6 +55,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tenantry.auth.dependencies import database_of, require_tenant
 from tenantry.db.engine import Database
+from tenantry.db.unit import ensure_checked
 from tenantry.idempotency import service
 from tenantry.isolation.context import TenantContext
 
@@ -146,6 +147,9 @@ async def idempotency_guard(
         raise service.IdempotencyKeyInvalid()
     if ctx.tenant_id is None:  # pragma: no cover - require_tenant guarantees one
         return
+    # The claim is stored (and a stored answer replayed) in a session of its own: a
+    # deferred access check runs first, so a revoked session claims and replays nothing.
+    await ensure_checked()
     fingerprint = await pending.fingerprint()
     outcome = await run_in_threadpool(
         service.claim,
