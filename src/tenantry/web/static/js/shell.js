@@ -1,7 +1,7 @@
 // The signed-in app: header, tenant switcher, navigation for the role, and the area
 // named by the address (/app/<section>/<id>/<sub>), each area in its own module.
 
-import { get, post, ApiError, sessionEnded } from "./core/api.js";
+import { get, post, ApiError, sessionEnded, signingOutNow } from "./core/api.js";
 import { h, $, clear } from "./core/dom.js";
 import { configure, words } from "./core/format.js";
 import { errorText } from "./core/forms.js";
@@ -96,10 +96,12 @@ function fillSwitcher(session) {
 }
 
 async function signOut(path, notice) {
+  signingOutNow(true);
   try {
     await post(path);
   } catch (error) {
     if (!(error instanceof ApiError) || !sessionEnded(error)) {
+      signingOutNow(false);
       showError(errorText(error));
       return;
     }

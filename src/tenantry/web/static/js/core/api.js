@@ -5,6 +5,13 @@
 const meta = document.querySelector('meta[name="csrf-token"]');
 const csrfToken = meta ? meta.content : null;
 
+// Set while the person signs out: the requests still in flight are then refused as
+// session_revoked, and that is their own doing, not an expired session.
+let signingOut = false;
+export function signingOutNow(yes) {
+  signingOut = yes;
+}
+
 export class ApiError extends Error {
   constructor(status, error) {
     super(error.message || "The request failed.");
@@ -41,7 +48,7 @@ export async function api(method, path, body) {
     ? data.error
     : { code: "http_" + response.status, message: response.statusText || "The request failed." };
   const failure = new ApiError(response.status, error);
-  if (sessionEnded(failure) && document.body.dataset.page === "app") {
+  if (sessionEnded(failure) && document.body.dataset.page === "app" && !signingOut) {
     window.location.assign("/login?notice=expired");
   }
   throw failure;
