@@ -33,6 +33,7 @@ from tenantry.idempotency.models import IdempotencyKey
 from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.kit.cache import tenant_cache
 from tenantry.observability import security
+from tenantry.services.models import Service
 from tenantry.settings import Settings
 from tenantry.tenants.lifecycle import set_tenant_status
 from tests.factories import TenantFixture, make_tenant
@@ -199,6 +200,75 @@ def test_a_revoked_session_spends_no_quota(settings: Settings, db: Database) -> 
     with TestClient(limited) as admin:
         login(admin, fresh["admin"])
         assert [admin.get(BOOKINGS).status_code for _ in range(4)] == [200] * 4
+
+
+def test_with_quotas_on_a_warm_request_takes_one_hop_and_is_counted_once(
+    settings: Settings, db: Database
+) -> None:
+    """Quotas on: the count happens in the unit, right after the deferred check passed
+    (one hop, not a hop for the check and then the count on the event loop)."""
+    limited = create_app(settings.model_copy(update={"tenant_rate_limit": "6/minute"}), db)
+    fresh = make_tenant(db, roles=("owner", "admin"))
+    with warm(limited, fresh["owner"]) as owner:  # 1 of the tenant's 6
+        with hops() as seen:
+            assert owner.get(BOOKINGS).status_code == 200  # 2 of 6, deferred
+        assert len(seen) == 1, seen
+    with TestClient(limited) as admin:
+        login(admin, fresh["admin"])
+        # 4 more fill the 6 (the deferred one counted exactly once), the next is refused.
+        assert [admin.get(BOOKINGS).status_code for _ in range(5)] == [200] * 4 + [429]
+
+
+def test_a_revoked_session_on_the_deferred_path_with_quotas_on_spends_nothing(
+    settings: Settings, db: Database
+) -> None:
+    limited = create_app(settings.model_copy(update={"tenant_rate_limit": "6/minute"}), db)
+    fresh = make_tenant(db, roles=("owner", "admin"))
+    with warm(limited, fresh["owner"]) as owner:  # 1 of 6
+        auth_service.revoke_all_sessions(db, fresh["owner"].user_id)
+        with hops() as seen:
+            r = owner.get(BOOKINGS)
+        assert r.status_code == 403 and code(r) == "session_revoked", r.text
+        assert len(seen) == 1, seen  # refused on the deferred path
+        assert {owner.get(BOOKINGS).status_code for _ in range(6)} == {403}
+    with TestClient(limited) as admin:
+        login(admin, fresh["admin"])
+        assert [admin.get(BOOKINGS).status_code for _ in range(6)] == [200] * 5 + [429]
+
+
+def test_a_deferred_request_past_the_budget_is_refused_before_the_endpoint(
+    settings: Settings, db: Database
+) -> None:
+    """The count refuses in the unit, after the check and before the endpoint: a write
+    past the budget writes nothing, and its 429 belongs to the tenant.
+
+    A budget already spent is refused at the door (``refuse_spent_quota``), so the
+    count refuses only when another request took the last slot in between: that
+    request is played here, right after the door let this one through."""
+    limited = create_app(settings.model_copy(update={"tenant_rate_limit": "3/minute"}), db)
+    limiter = limited.state.quotas
+    fresh = make_tenant(db, roles=("owner",))
+    body = {"slug": f"svc-{uuid.uuid4().hex[:8]}", "name": "Deep clean",
+            "price_cents": 12000, "duration_minutes": 120}  # fmt: skip
+    door = limiter.refuse_if_spent
+
+    async def racing(tenant_id: uuid.UUID, user_id: uuid.UUID | None) -> None:
+        await door(tenant_id, user_id)
+        await limiter.check(tenant_id, user_id)  # the other request, counted meanwhile
+
+    with warm(limited, fresh["owner"], "/api/admin/services") as owner:  # 1 of 3
+        assert owner.get("/api/admin/services").status_code == 200  # 2 of 3, deferred
+        limiter.refuse_if_spent = racing
+        try:
+            with hops() as seen, security_events() as events:
+                r = owner.post("/api/admin/services", json=body)  # the race took 3 of 3
+        finally:
+            del limiter.refuse_if_spent
+    assert r.status_code == 429 and code(r) == "rate_limited", r.text
+    assert len(seen) == 1, seen  # the deferred path counted it and refused
+    assert [e.code for e in events if e.tenant_id == fresh.id] == ["rate_limited"]
+    with tenant_context(TenantContext(tenant_id=fresh.id)), db.session() as s:
+        assert s.scalar(select(Service.id).where(Service.slug == body["slug"])) is None
 
 
 def test_a_removed_member_on_a_route_of_another_role_is_not_a_member_not_role_required(

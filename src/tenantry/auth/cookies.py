@@ -45,9 +45,9 @@ def cookie_name(settings: Settings, base: str) -> str:
     return f"__Host-{base}" if settings.https else base
 
 
-def _serializer(settings: Settings) -> URLSafeSerializer:
+def _serializer(keys: list[bytes]) -> URLSafeSerializer:
     # itsdangerous treats the *last* key as the signing key; ours is the first.
-    return URLSafeSerializer(list(reversed(settings.signing_keys)), salt="tenantry.session.v1")
+    return URLSafeSerializer(list(reversed(keys)), salt="tenantry.session.v1")
 
 
 def encode_session(settings: Settings, data: SessionData) -> str:
@@ -58,15 +58,37 @@ def encode_session(settings: Settings, data: SessionData) -> str:
     for key in ("session_id", "user_id", "tenant_id"):
         if key in payload:
             payload[key] = str(payload[key])
-    return _serializer(settings).dumps(payload)
+    return _serializer(settings.signing_keys).dumps(payload)
 
 
 def decode_session(
     settings: Settings, token: str, *, now: float | None = None
 ) -> SessionData | None:
     """The session in ``token``, or ``None`` if forged, malformed or timed out."""
+    keys = settings.signing_keys
+    memo_key = (token, *keys)
+    data = _verified.get(memo_key)
+    if data is None:
+        data = _decode(keys, token)
+        if data is None:
+            return None
+        _verified.put(memo_key, data)
+    current = time.time() if now is None else now
+    if current - data.issued_at > settings.session_absolute_timeout_s:
+        return None
+    if current - data.seen_at > settings.session_idle_timeout_s:
+        return None
+    return data
+
+
+# Verified sessions by token (``signing.VerifiedMemo``): the timeouts above are checked
+# on every use; the signature and the parse once per distinct cookie.
+_verified: signing.VerifiedMemo[SessionData] = signing.VerifiedMemo()
+
+
+def _decode(keys: list[bytes], token: str) -> SessionData | None:
     try:
-        raw = _serializer(settings).loads(token)
+        raw = _serializer(keys).loads(token)
         data = SessionData(
             session_id=uuid.UUID(raw["session_id"]),
             user_id=uuid.UUID(raw["user_id"]),
@@ -77,11 +99,6 @@ def decode_session(
             tenant_slug=raw.get("tenant_slug"),
         )
     except (BadSignature, KeyError, TypeError, ValueError):
-        return None
-    current = time.time() if now is None else now
-    if current - data.issued_at > settings.session_absolute_timeout_s:
-        return None
-    if current - data.seen_at > settings.session_idle_timeout_s:
         return None
     return data
 

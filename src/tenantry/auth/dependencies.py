@@ -45,7 +45,7 @@ from tenantry.auth.guesses import Key, role_guesses
 from tenantry.auth.models import Membership, User, UserSession
 from tenantry.db.engine import Database
 from tenantry.db.tenant import Tenant
-from tenantry.db.unit import StaleGuess, current_unit, ensure_checked
+from tenantry.db.unit import RequestUnit, StaleGuess, current_unit, ensure_checked
 from tenantry.errors import (
     NoActiveTenant,
     NotAMember,
@@ -220,13 +220,11 @@ def _verify(request: Request, login: cookies.SessionData, access: Access | None)
 
 def _may_defer(request: Request) -> bool:
     """Deferring is safe only where nothing between ``require_tenant`` and the endpoint
-    spends anything on the caller's behalf: with quotas on, ``enforce_quota`` counts
-    the request (a revoked session must spend no budget), and a multipart body may be
+    spends anything on the caller's behalf before the check: a multipart body may be
     streamed to disk, or hold files that a re-run (``StaleGuess``) could not read again.
-    (An idempotency claim and an upload also run ``ensure_checked`` first themselves.)"""
-    quotas = getattr(request.app.state, "quotas", None)
-    if quotas is None or quotas.enabled:
-        return False
+    What does spend runs the check first or after it: ``enforce_quota`` hands its count
+    to the unit (``RequestUnit.after_check``) or runs the check first; an idempotency
+    claim and an upload run ``ensure_checked`` first themselves."""
     return not request.headers.get("content-type", "").startswith("multipart/")
 
 
@@ -274,6 +272,17 @@ _BOUND = ("tenant_id", "user_id")
 
 @provides_tenant_context
 async def require_tenant(request: Request, response: Response) -> TenantContext:
+    unit = current_unit()
+    if isinstance(unit.verified, TenantContext):  # this run verified it already
+        return unit.verified
+    ctx = await _require_tenant(request, response, unit)
+    unit.verified = ctx
+    return ctx
+
+
+async def _require_tenant(
+    request: Request, response: Response, unit: RequestUnit
+) -> TenantContext:
     settings = settings_of(request)
     sig = cookies.read_sig(settings, request)
     claim: signing.TenantClaim | None = None
@@ -312,7 +321,6 @@ async def require_tenant(request: Request, response: Response) -> TenantContext:
     # The check is the first statement of the request's own transaction, whose BEGIN
     # pins the tenant and user the signed session names (the context set here); the
     # role is known once it passed — or guessed, and the check deferred (module doc).
-    unit = current_unit()
     request_id = getattr(request.state, "request_id", None)
     key: Key = (session.session_id, session.tenant_id, session.session_version)
     guess = role_guesses.get(key) if unit.speculate and unit.can_defer else None

@@ -85,19 +85,33 @@ class RequestUnit:
     """The request's one session (created on first use; the connection is checked out
     when its first statement runs, and held until ``finish``/``abort``)."""
 
-    __slots__ = ("_factory", "_pending", "_refused", "_session", "speculate")
+    __slots__ = (
+        "_after",
+        "_factory",
+        "_failed",
+        "_pending",
+        "_refused",
+        "_session",
+        "speculate",
+        "verified",
+    )
 
     def __init__(self, session_factory: Callable[[], Session], *, speculate: bool = True) -> None:
         self._factory = session_factory
         self._session: Session | None = None
         self._pending: DeferredCheck | None = None
         self._refused: DeferredCheck | None = None
+        self._after: list[Callable[[], None]] = []  # run once the deferred check passed
+        self._failed = False  # what ran after the check refused the request
         # False when the handler runs again after a StaleGuess: check eagerly this time.
         self.speculate = speculate
+        # What the request's authentication returned (``require_tenant``), so a second
+        # dependency on it in the same run gets the same answer without a second check.
+        self.verified: Any = None
 
     @property
     def session(self) -> Session:
-        if self._refused is not None:  # fail closed: a refused unit serves nothing more
+        if self._refused is not None or self._failed:  # fail closed: serves nothing more
             raise RuntimeError("the request's access check refused it")
         if self._session is None:
             self._session = self._factory()
@@ -118,6 +132,16 @@ class RequestUnit:
             raise RuntimeError("a check is deferred before the unit's first statement, once")
         self._pending = check
 
+    def after_check(self, work: Callable[[], None]) -> None:
+        """Run ``work`` in the worker thread right after the pending check passed, before
+        whatever began the transaction (for what must follow the check and can run in
+        a thread: counting the request's quota). Its error refuses the request (the
+        unit serves nothing more), without undoing the tenant binding: the check
+        passed."""
+        if self._pending is None:
+            raise RuntimeError("no check is pending: do it now")
+        self._after.append(work)
+
     @property
     def pending(self) -> bool:
         return self._pending is not None
@@ -136,10 +160,17 @@ class RequestUnit:
         check, self._pending = self._pending, None
         if check is None:
             return
+        after, self._after = self._after, []
         try:
             check.run(connection)
         except BaseException:
             self._refused = check
+            raise
+        try:
+            for work in after:
+                work()
+        except BaseException:
+            self._failed = True
             raise
 
     def undo_refused(self) -> None:

@@ -14,11 +14,38 @@ import hashlib
 import hmac
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 VERSION = "v1"
 CLOCK_SKEW_S = 60
+
+
+T = TypeVar("T")
+
+
+class VerifiedMemo(Generic[T]):
+    """What a token decoded to, remembered after its signature verified: the same
+    token (the same bytes, under the same keys) always decodes to the same value, so
+    its MAC and parse are done once, not on every request. Only successes go in (a
+    forged or malformed token is checked every time and fills nothing); the key list is
+    part of the key (a removed key no longer verifies anything it signed). Time checks
+    (expiry) are the caller's, on every use. Bounded: cleared when full."""
+
+    __slots__ = ("_found", "_size")
+
+    def __init__(self, size: int = 4096) -> None:
+        self._found: dict[Hashable, T] = {}
+        self._size = size
+
+    def get(self, key: Hashable) -> T | None:
+        return self._found.get(key)
+
+    def put(self, key: Hashable, value: T) -> None:
+        if len(self._found) >= self._size:
+            self._found.clear()
+        self._found[key] = value
 
 
 class SignatureError(Exception):
@@ -61,6 +88,23 @@ def verify(
     keys: Sequence[bytes], token: str, *, max_age_s: int, now: float | None = None
 ) -> TenantClaim:
     """Return the claim in ``token`` or raise ``SignatureError``."""
+    memo_key = (token, *keys)
+    claim = _verified.get(memo_key)
+    if claim is None:
+        claim = _verify_mac(keys, token)
+        _verified.put(memo_key, claim)
+    current = time.time() if now is None else now
+    if claim.issued_at > current + CLOCK_SKEW_S:
+        raise SignatureError("issued in the future")
+    if current - claim.issued_at > max_age_s:
+        raise SignatureError("expired")
+    return claim
+
+
+_verified: VerifiedMemo[TenantClaim] = VerifiedMemo()
+
+
+def _verify_mac(keys: Sequence[bytes], token: str) -> TenantClaim:
     parts = token.split(".")
     if len(parts) != 6 or parts[0] != VERSION:
         raise SignatureError("malformed")
@@ -78,9 +122,4 @@ def verify(
         matched |= hmac.compare_digest(_mac(key, message), mac)
     if not matched:
         raise SignatureError("bad signature")
-    current = time.time() if now is None else now
-    if claim.issued_at > current + CLOCK_SKEW_S:
-        raise SignatureError("issued in the future")
-    if current - claim.issued_at > max_age_s:
-        raise SignatureError("expired")
     return claim

@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypedDict, TypeVar, TypeVarTuple, Unpack, overload
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.orm.interfaces import ORMOption
@@ -116,6 +116,7 @@ class Repository(Generic[M]):
         self.owner = owner
         self._not_found = not_found
         self.constraints: Constraints = constraints or {}
+        self._by_id: Select[M] | None = None
 
     def not_found(self, message: str | None = None) -> TenantryError:
         """The error for a row that is not there (or is another client's or tenant's):
@@ -147,6 +148,12 @@ class Repository(Generic[M]):
         options: Iterable[ORMOption] = (),
     ) -> M | None:
         model: Any = self.model
+        if owner is None and not lock and not options:
+            # The common case, built once (a bound parameter for the id): building the
+            # expression cost as much as the ORM's work around the statement.
+            if self._by_id is None:
+                self._by_id = self.select().where(model.id == bindparam("id"))
+            return session.scalar(self._by_id, {"id": id})
         stmt = self.select(owner=owner).where(model.id == id).options(*options)
         if lock:
             stmt = stmt.with_for_update()

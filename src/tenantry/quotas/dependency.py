@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import functools
+
 import structlog
 from fastapi import Request
 
 from tenantry.auth import cookies
 from tenantry.auth.dependencies import CurrentTenant, settings_of
+from tenantry.db.unit import active_unit, ensure_checked
 from tenantry.quotas.limiter import QuotaExceeded
 
 
@@ -41,7 +44,21 @@ async def enforce_quota(request: Request, ctx: CurrentTenant) -> None:
     It depends on ``require_tenant`` and uses the context that dependency verified —
     the signed session's tenant and user — so no header, host or body can choose
     whose budget is spent, and an unauthenticated request never reaches it.
+
+    Only a request whose access check passed is counted (a revoked session spends no
+    budget). When ``require_tenant`` deferred that check into the request's unit
+    (``tenantry.db.unit``), the count is handed to the unit too: it runs in the worker
+    thread right after the check passed and before anything else of the request (no
+    thread hop of its own); where it cannot be counted there (shared storage, a
+    tenant's budget not known yet), the check is run first, here.
     """
     limiter = request.app.state.quotas
-    if limiter.enabled and ctx.tenant_id is not None:
-        await limiter.check(ctx.tenant_id, ctx.user_id)
+    if not limiter.enabled or ctx.tenant_id is None:
+        return
+    unit = active_unit()
+    if unit is not None and unit.pending:
+        if limiter.counts_here(ctx.tenant_id):
+            unit.after_check(functools.partial(limiter.check_here, ctx.tenant_id, ctx.user_id))
+            return
+        await ensure_checked()
+    await limiter.check(ctx.tenant_id, ctx.user_id)

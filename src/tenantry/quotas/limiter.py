@@ -111,13 +111,17 @@ class QuotaLimiter:
             self._per_loop[loop] = limiter
         return limiter
 
+    def _hit_here(self, item: RateLimitItem, *key: str) -> tuple[bool, float, int]:
+        """``_hit`` on the in-process storage (thread-safe: any thread may count)."""
+        if self._memory.hit(item, NAMESPACE, *key):
+            return True, 0.0, 0
+        reset, remaining = self._memory.get_window_stats(item, NAMESPACE, *key)
+        return False, reset, remaining
+
     async def _hit(self, item: RateLimitItem, *key: str) -> tuple[bool, float, int]:
         """(allowed, reset time, remaining) after counting one request."""
         if not self.shared:
-            if self._memory.hit(item, NAMESPACE, *key):
-                return True, 0.0, 0
-            reset, remaining = self._memory.get_window_stats(item, NAMESPACE, *key)
-            return False, reset, remaining
+            return self._hit_here(item, *key)
         limiter = self._async_limiter()
         if await limiter.hit(item, NAMESPACE, *key):
             return True, 0.0, 0
@@ -212,8 +216,40 @@ class QuotaLimiter:
                 self._warn(exc)
                 return
             if not allowed:
-                self._remember_spent(key, name, item, reset)
-                raise QuotaExceeded(headers=_headers(name, item, reset, remaining))
+                self._refuse(key, name, item, reset, remaining)
+
+    def counts_here(self, tenant_id: uuid.UUID) -> bool:
+        """Can ``check_here`` count this tenant's request: in-process storage, and the
+        tenant's budgets known without a look-up?"""
+        return (
+            self.enabled
+            and not self.shared
+            and (not self.overrides or self.names.cached(tenant_id)[0])
+        )
+
+    def check_here(self, tenant_id: uuid.UUID, user_id: uuid.UUID | None) -> None:
+        """``check`` without the event loop, for a worker thread (the request's unit
+        counts right after its deferred access check passed); only where
+        ``counts_here`` said so."""
+        for name, item, key in self._checks(self._known_budgets(tenant_id), tenant_id, user_id):
+            allowed, reset, remaining = self._hit_here(item, *key)
+            if not allowed:
+                self._refuse(key, name, item, reset, remaining)
+
+    def _known_budgets(self, tenant_id: uuid.UUID) -> Budgets:
+        if not self.overrides:
+            return self.default
+        found = self.overrides.get(str(tenant_id))
+        if found is not None:
+            return found
+        slug = self.names.cached(tenant_id)[1]
+        return self.overrides.get(slug or "", self.default)
+
+    def _refuse(
+        self, key: tuple[str, ...], name: str, item: RateLimitItem, reset: float, remaining: int
+    ) -> None:
+        self._remember_spent(key, name, item, reset)
+        raise QuotaExceeded(headers=_headers(name, item, reset, remaining))
 
     def _warn(self, exc: Exception) -> None:
         now = time.monotonic()
