@@ -20,6 +20,16 @@ export async function loadPeople(ids) {
   }
 }
 
+// A listView loader for rows that name people: GET `path` with the list's filters
+// (`filtersOf(state)`) and paging, then the names of the people `whoOf(row)` lists.
+export function pageNamingPeople(path, filtersOf, whoOf) {
+  return async (state) => {
+    const page = await get(path + query({ ...filtersOf(state), limit: state.limit, offset: state.offset }));
+    await loadPeople(page.items.flatMap(whoOf));
+    return page;
+  };
+}
+
 export function person(id) {
   if (!id) return null;
   return people.get(id) || null;

@@ -1,12 +1,12 @@
 // Bookings: the list (upcoming first), a new booking from the free slots, and one
 // booking with its actions: confirm, complete, reschedule, cancel, invoice.
 
-import { get, post, query } from "../core/api.js";
+import { get, post } from "../core/api.js";
 import { h, clear } from "../core/dom.js";
 import { dateTime, words } from "../core/format.js";
 import { makeForm } from "../core/forms.js";
 import { pageHeader, card, badge, listView, facts, confirmAction, notify, failed, linkButton } from "../core/ui.js";
-import { loadPeople, personLabel, loadServices, serviceName, staffMembers, clients } from "../core/lookups.js";
+import { pageNamingPeople, loadPeople, personLabel, loadServices, serviceName, staffMembers, clients } from "../core/lookups.js";
 import { slotPicker } from "./slots.js";
 
 const STATUSES = ["pending", "confirmed", "completed", "cancelled"];
@@ -29,16 +29,13 @@ async function showList(view) {
     ],
     caption: "Bookings",
     empty: "No bookings match.",
-    load: async (state) => {
+    load: pageNamingPeople("/api/admin/bookings", (state) => {
       const now = new Date().toISOString();
-      const page = await get("/api/admin/bookings" + query({
+      return {
         status: state.status, assignee_id: state.assignee_id, order: state.sort,
         from: state.when === "upcoming" ? now : undefined, to: state.when === "past" ? now : undefined,
-        limit: state.limit, offset: state.offset,
-      }));
-      await loadPeople(page.items.flatMap((b) => [b.client_id, b.assignee_id]));
-      return page;
-    },
+      };
+    }, (b) => [b.client_id, b.assignee_id]),
   });
   view.append(pageHeader("Bookings", linkButton("/app/bookings/new", "New booking")), card(null, list));
 }

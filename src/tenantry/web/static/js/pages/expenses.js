@@ -1,11 +1,11 @@
 // Expenses: record one (with a receipt), approve or reject the ones that wait.
 
-import { get, post, api, query } from "../core/api.js";
+import { get, post, api } from "../core/api.js";
 import { h, clear } from "../core/dom.js";
 import { money, plainDate, words, today } from "../core/format.js";
 import { makeForm } from "../core/forms.js";
 import { pageHeader, card, badge, listView, confirmAction, notify, failed } from "../core/ui.js";
-import { loadPeople, personLabel } from "../core/lookups.js";
+import { pageNamingPeople, personLabel } from "../core/lookups.js";
 
 const STATUSES = ["submitted", "approved", "rejected", "reimbursed"];
 
@@ -52,11 +52,7 @@ export async function render(view, ctx) {
     ],
     caption: "Expenses",
     empty: "No expenses recorded.",
-    load: async (state) => {
-      const page = await get("/api/admin/expenses" + query({ status: state.status, limit: state.limit, offset: state.offset }));
-      await loadPeople(page.items.map((e) => e.user_id));
-      return page;
-    },
+    load: pageNamingPeople("/api/admin/expenses", (state) => ({ status: state.status }), (e) => [e.user_id]),
   });
   const form = makeForm({
     fields: [

@@ -1,12 +1,12 @@
 // Invoices: list, create with lines (from a booking or for a client), send, mark
 // paid, void (asked first), and a printable view.
 
-import { get, post, query } from "../core/api.js";
+import { get, post } from "../core/api.js";
 import { h, clear } from "../core/dom.js";
 import { money, date, dateTime, words } from "../core/format.js";
 import { makeForm, setFieldError } from "../core/forms.js";
 import { pageHeader, card, badge, listView, facts, confirmAction, notify, failed, linkButton } from "../core/ui.js";
-import { loadPeople, personLabel, person, loadServices, clients } from "../core/lookups.js";
+import { pageNamingPeople, loadPeople, personLabel, person, loadServices, clients } from "../core/lookups.js";
 import { invoiceLines } from "./my_invoices.js";
 
 const STATUSES = ["draft", "sent", "paid", "void"];
@@ -24,11 +24,7 @@ async function showList(view) {
     ],
     caption: "Invoices",
     empty: "No invoices yet.",
-    load: async (state) => {
-      const page = await get("/api/admin/invoices" + query({ status: state.status, order: state.sort, limit: state.limit, offset: state.offset }));
-      await loadPeople(page.items.map((i) => i.client_id));
-      return page;
-    },
+    load: pageNamingPeople("/api/admin/invoices", (state) => ({ status: state.status, order: state.sort }), (i) => [i.client_id]),
   });
   view.append(pageHeader("Invoices", linkButton("/app/invoices/new", "New invoice")), card(null, list));
 }

@@ -1,12 +1,12 @@
 // Service requests for staff: the list (newest first), a request filed for a client,
 // and one request: triage, assign, move on, convert to a booking, talk, share files.
 
-import { get, post, patch, query } from "../core/api.js";
+import { get, post, patch } from "../core/api.js";
 import { h, clear } from "../core/dom.js";
 import { dateTime, words } from "../core/format.js";
 import { makeForm } from "../core/forms.js";
 import { pageHeader, card, badge, listView, facts, confirmAction, notify, failed, linkButton } from "../core/ui.js";
-import { loadPeople, personLabel, loadServices, serviceName, staffMembers, clients } from "../core/lookups.js";
+import { pageNamingPeople, loadPeople, personLabel, loadServices, serviceName, staffMembers, clients } from "../core/lookups.js";
 import { chatCard, filesCard } from "./thread.js";
 import { slotPicker } from "./slots.js";
 
@@ -35,14 +35,9 @@ async function showList(view) {
     ],
     caption: "Service requests",
     empty: "No requests match.",
-    load: async (state) => {
-      const page = await get("/api/admin/service-requests" + query({
-        status: state.status, priority: state.priority, assignee_id: state.assignee_id, q: state.q, order: state.sort,
-        limit: state.limit, offset: state.offset,
-      }));
-      await loadPeople(page.items.flatMap((r) => [r.client_id, r.assignee_id]));
-      return page;
-    },
+    load: pageNamingPeople("/api/admin/service-requests", (state) => ({
+      status: state.status, priority: state.priority, assignee_id: state.assignee_id, q: state.q, order: state.sort,
+    }), (r) => [r.client_id, r.assignee_id]),
   });
   view.append(pageHeader("Service requests", linkButton("/app/requests/new", "New request")), card(null, list));
 }

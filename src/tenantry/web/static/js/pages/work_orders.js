@@ -1,12 +1,12 @@
 // Work orders: jobs for the team, from a request or a booking, with a due time and
 // a status that moves open → in progress → done.
 
-import { get, post, patch, query } from "../core/api.js";
+import { get, post, patch } from "../core/api.js";
 import { h, clear } from "../core/dom.js";
 import { dateTime, words, localDay, zonedInstant, clock } from "../core/format.js";
 import { makeForm } from "../core/forms.js";
 import { pageHeader, card, badge, listView, facts, confirmAction, notify, failed, linkButton } from "../core/ui.js";
-import { loadPeople, personLabel, staffMembers } from "../core/lookups.js";
+import { pageNamingPeople, loadPeople, personLabel, staffMembers } from "../core/lookups.js";
 
 const STATUSES = ["open", "in_progress", "done", "cancelled"];
 const NEXT = { open: "in_progress", in_progress: "done" };
@@ -98,11 +98,7 @@ export async function render(view, ctx) {
     ],
     caption: "Work orders",
     empty: "No work orders match.",
-    load: async (state) => {
-      const page = await get("/api/admin/work-orders" + query({ status: state.status, assignee_id: state.assignee_id, limit: state.limit, offset: state.offset }));
-      await loadPeople(page.items.map((w) => w.assignee_id));
-      return page;
-    },
+    load: pageNamingPeople("/api/admin/work-orders", (state) => ({ status: state.status, assignee_id: state.assignee_id }), (w) => [w.assignee_id]),
   });
   view.append(pageHeader("Work orders", linkButton("/app/work-orders/new", "New work order")), card(null, list));
 }
