@@ -15,10 +15,12 @@ The two phases alternate for ``--rounds`` rounds (order flipped every round), so
 change in the machine's load during the run falls on both sides alike; latencies are
 pooled per phase, and each round's own p99 ratio is reported too.
 
-Reported: the 20 tenants' p50/p99 latency in each phase and the p99 ratio (target
-<= 1.10), the abuser's share of 429s, and how soon after its budget was spent it got
-its first 429. Results go to ``bench/results/noisy_neighbour.{json,md}``. Loopback
-only; every loop is bounded in count and time.
+Reported: the 20 tenants' p50/p99 latency in each phase (wrk's latency at a fine grid
+of percentiles, pooled over the rounds) and the p99 ratio (target <= 1.10) next to the
+same ratio between two halves of the baseline (the run's noise), the abuser's share of
+429s, and how soon after its budget was spent it got its first 429. Results go to
+``bench/results/noisy_neighbour.{json,md}``. Loopback only; every loop is bounded in
+count and time.
 """
 
 from __future__ import annotations
@@ -207,6 +209,16 @@ done = function(summary, latency, requests)
     summary.requests, e.status, e.connect + e.read + e.write + e.timeout,
     latency:percentile(50) / 1000, latency:percentile(90) / 1000,
     latency:percentile(99) / 1000, latency.max / 1000, latency.mean / 1000))
+  -- The latency at a fine grid of percentiles (finest in the tail), so that the
+  -- rounds of a phase can be pooled into one distribution.
+  local parts = {}
+  for i = 1, 199 do parts[#parts + 1] = (i / 2) .. ":" .. latency:percentile(i / 2) end
+  for i = 1, 99 do
+    local q = 99.5 + i / 200
+    parts[#parts + 1] = q .. ":" .. latency:percentile(q)
+  end
+  parts[#parts + 1] = "100:" .. latency.max  -- wrk's percentile(100) is 0
+  io.write("QUANTILES " .. table.concat(parts, ",") .. "\\n")
 end
 """
 )
@@ -258,10 +270,35 @@ def _wrk(script: Path, connections: int, seconds: float, url: str) -> subprocess
 
 def _result(proc: subprocess.Popen[str]) -> dict[str, Any]:
     out, err = proc.communicate(timeout=180)
+    result: dict[str, Any] | None = None
     for line in out.splitlines():
         if line.startswith("RESULT "):
-            return dict(json.loads(line[len("RESULT ") :]))
-    raise SystemExit(f"wrk gave no result: {out[-500:]} {err[-500:]}")
+            result = dict(json.loads(line[len("RESULT ") :]))
+        elif line.startswith("QUANTILES ") and result is not None:
+            pairs = (item.split(":") for item in line[len("QUANTILES ") :].split(","))
+            result["quantiles"] = [(float(q), float(us)) for q, us in pairs]
+    if result is None:
+        raise SystemExit(f"wrk gave no result: {out[-500:]} {err[-500:]}")
+    return result
+
+
+def pooled_percentile(phases: list[dict[str, Any]], pct: float) -> float:
+    """The ``pct`` percentile, in ms, of all the requests of several wrk runs, each
+    given as its request count and its latency at a grid of percentiles."""
+    runs: list[tuple[int, list[tuple[float, float]]]] = [
+        (r["requests"], r["quantiles"]) for r in phases if r.get("quantiles")
+    ]
+    total = sum(n for n, _ in runs)
+    if not total:
+        return 0.0
+
+    def share_at_most(us: float) -> float:  # the pooled fraction of latencies <= us
+        return sum(n * max((q for q, v in grid if v <= us), default=0.0) for n, grid in runs)
+
+    for us in sorted({v for _, grid in runs for _, v in grid}):
+        if share_at_most(us) >= pct * total:
+            return round(us / 1000, 3)
+    return round(max(v for _, grid in runs for _, v in grid) / 1000, 3)
 
 
 def run_phase(
@@ -383,8 +420,21 @@ def summarise(config: dict[str, Any], rounds: list[dict[str, Any]]) -> dict[str,
     of the per-round p99 ratios (each round's two phases ran back to back)."""
 
     def median_of(phase: str, key: str) -> float:
-        return round(statistics.median(r[phase]["others"][key] for r in rounds), 3)
+        return round(float(statistics.median(r[phase]["others"][key] for r in rounds)), 3)
 
+    def runs(phase: str, which: slice = slice(None)) -> list[dict[str, Any]]:
+        return [r[phase]["others"] for r in rounds[which]]
+
+    pooled = {
+        phase: {f"p{p}_ms": pooled_percentile(runs(phase), p) for p in (50, 90, 99)}
+        for phase in ("baseline", "abuser")
+    }
+    # The same statistic between two halves of the baseline alone: what the run cannot
+    # tell apart from noise.
+    halves = [pooled_percentile(runs("baseline", slice(k, None, 2)), 99) for k in (0, 1)]
+    for r in rounds:  # the grids served the pooling; the results keep the summary
+        for phase in ("baseline", "abuser"):
+            r[phase]["others"].pop("quantiles", None)
     abuse = [r["abuser"]["abuser"] for r in rounds]
     throttle = [a["throttled_after_budget_s"] for a in abuse if a["throttled_after_budget_s"]]
     return {
@@ -408,6 +458,11 @@ def summarise(config: dict[str, Any], rounds: list[dict[str, Any]]) -> dict[str,
             "other": sum(a["other"] for a in abuse),
             "worst_throttle_after_budget_s": max(throttle) if throttle else None,
         },
+        "pooled": pooled,
+        "others_p99_ratio_pooled": round(
+            pooled["abuser"]["p99_ms"] / pooled["baseline"]["p99_ms"], 3
+        ),
+        "baseline_halves_p99_ratio": round(halves[1] / halves[0], 3) if len(rounds) > 1 else None,
         "others_p99_ratio": round(statistics.median(r["p99_ratio"] for r in rounds), 3),
         "round_p99_ratios": [r["p99_ratio"] for r in rounds],
         "target_p99_ratio": 1.10,
@@ -436,10 +491,24 @@ def render(result: dict[str, Any]) -> str:
             f"| {name} | {p['requests']} | {p['errors']} | {p['p50_ms']} | {p['p90_ms']} "
             f"| {p['p99_ms']} |"
         )
+    pooled = result["pooled"]
     lines += [
         "",
-        f"Others' p99 with the abuser / without: **{result['others_p99_ratio']}** (median of "
-        f"the rounds' ratios; target <= {result['target_p99_ratio']}); per round: "
+        "All the rounds' requests of a phase pooled (one distribution per phase):",
+        "",
+        "| phase | p50 ms | p90 ms | p99 ms |",
+        "|---|---:|---:|---:|",
+        *(
+            f"| {name} | {pooled[name]['p50_ms']} | {pooled[name]['p90_ms']} "
+            f"| {pooled[name]['p99_ms']} |"
+            for name in ("baseline", "abuser")
+        ),
+        "",
+        f"Others' p99 with the abuser / without: **{result['others_p99_ratio_pooled']}** "
+        f"(pooled; target <= {result['target_p99_ratio']}). The same ratio between the "
+        f"baseline's even and odd rounds, which differ by nothing but noise: "
+        f"{result['baseline_halves_p99_ratio']}. Median of the rounds' own ratios: "
+        f"{result['others_p99_ratio']}; per round: "
         f"{', '.join(str(r) for r in result['round_p99_ratios'])}.",
         "",
         f"Abuser: {ab['sent']} sent, {ab['ok']} served, {ab['refused']} refused (429), "
