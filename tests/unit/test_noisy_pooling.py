@@ -1,0 +1,52 @@
+"""bench/noisy_neighbour pools each phase's rounds from wrk's percentile grids: the
+pooled p99 must be the p99 of all the requests together, not an average of p99s."""
+
+from __future__ import annotations
+
+import math
+import random
+
+from bench.noisy_neighbour.__main__ import pooled_percentile
+
+GRID = [i / 2 for i in range(1, 200)] + [99.5 + i / 200 for i in range(1, 100)]
+
+
+def wrk_run(latencies_us: list[int]) -> dict[str, object]:
+    """What the bench reads from one wrk run: its request count and its latency at the
+    grid of percentiles (wrk: the least latency with at least p % of requests at or
+    below it), the maximum at 100."""
+    ordered = sorted(latencies_us)
+    n = len(ordered)
+    quantiles = [(q, float(ordered[max(0, math.ceil(n * q / 100) - 1)])) for q in GRID]
+    return {"requests": n, "quantiles": [*quantiles, (100.0, float(ordered[-1]))]}
+
+
+def exact(latencies_us: list[int], pct: float) -> float:
+    ordered = sorted(latencies_us)
+    return ordered[math.ceil(len(ordered) * pct / 100) - 1] / 1000
+
+
+def test_the_pooled_p99_is_the_p99_of_all_requests_not_a_mean_of_p99s() -> None:
+    rng = random.Random(7)
+    quiet = [int(rng.lognormvariate(8.4, 0.3)) for _ in range(1600)]  # ~4.5 ms, thin tail
+    spiky = [int(rng.lognormvariate(8.4, 0.3)) for _ in range(1560)] + [40_000] * 40
+    pooled = pooled_percentile([wrk_run(quiet), wrk_run(spiky)], 99)
+    assert abs(pooled - exact(quiet + spiky, 99)) <= 0.02 * exact(quiet + spiky, 99)
+    # A median or mean of the two runs' own p99s would say something else entirely.
+    mean_of_p99s = (exact(quiet, 99) + exact(spiky, 99)) / 2
+    assert abs(pooled - mean_of_p99s) > 5
+
+
+def test_pooling_weighs_each_run_by_its_requests() -> None:
+    rng = random.Random(11)
+    small_slow = [int(rng.uniform(20_000, 30_000)) for _ in range(50)]
+    big_fast = [int(rng.uniform(1_000, 2_000)) for _ in range(5000)]
+    runs = [wrk_run(small_slow), wrk_run(big_fast)]
+    for pct in (50, 90, 99):
+        want = exact(small_slow + big_fast, pct)
+        assert abs(pooled_percentile(runs, pct) - want) <= 0.02 * want
+
+
+def test_no_runs_no_figure() -> None:
+    assert pooled_percentile([], 99) == 0.0
+    assert pooled_percentile([{"requests": 0, "quantiles": []}], 99) == 0.0
