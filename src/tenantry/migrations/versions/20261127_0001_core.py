@@ -1,9 +1,4 @@
-"""Core tables: tenants, users, tenant memberships (tenant-owned, RLS).
-
-Revision ID: 20261127_0001
-Revises:
-Create Date: 2026-11-27
-"""
+"""Core tables: tenants, users, tenant memberships (tenant-owned, RLS)."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -13,8 +8,6 @@ from tenantry.migrations.ddl import as_app
 
 revision = "20261127_0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 SLUG_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 

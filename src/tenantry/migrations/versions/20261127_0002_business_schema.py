@@ -1,9 +1,5 @@
 """Business schema: every tenant-owned table of the service business, with RLS.
 
-Revision ID: 20261127_0002
-Revises: 20261127_0001
-Create Date: 2026-11-27
-
 Rules kept by every table here (wall 5; ``tenantry audit schema`` re-checks them):
 
 * ``tenant_id uuid NOT NULL REFERENCES tenants(id) ON DELETE CASCADE``, first column;
@@ -32,8 +28,6 @@ from tenantry.migrations.ddl import created_at, jsonb, now, tenant_table, timest
 
 revision = "20261127_0002"
 down_revision = "20261127_0001"
-branch_labels = None
-depends_on = None
 
 SLUG_CHECK = "slug ~ '^[a-z0-9]([a-z0-9-]*[a-z0-9])?$'"
 

@@ -1,9 +1,5 @@
 """Job queue: procrastinate's tables, functions and triggers, usable by the app role.
 
-Revision ID: 20261127_0003
-Revises: 20261127_0002
-Create Date: 2026-11-27
-
 The schema is procrastinate's own ``schema.sql`` as shipped by the installed package
 (pinned ``procrastinate>=3.10,<4`` in pyproject): procrastinate vouches for it, and a
 fresh database always matches the library the worker runs. Upgrading procrastinate
@@ -34,8 +30,6 @@ from tenantry.migrations.ddl import (
 
 revision = "20261127_0003"
 down_revision = "20261127_0002"
-branch_labels = None
-depends_on = None
 
 _GRANTS = with_roles(job_relation_grants("app_role") + job_routine_grants("app_role"))
 

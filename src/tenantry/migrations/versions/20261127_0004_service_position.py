@@ -1,9 +1,4 @@
-"""Services: a display position for the catalogue (bulk-set in catalogue settings).
-
-Revision ID: 20261127_0004
-Revises: 20261127_0003
-Create Date: 2026-11-27
-"""
+"""Services: a display position for the catalogue (bulk-set in catalogue settings)."""
 
 from __future__ import annotations
 
@@ -12,8 +7,6 @@ from alembic import op
 
 revision = "20261127_0004"
 down_revision = "20261127_0003"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

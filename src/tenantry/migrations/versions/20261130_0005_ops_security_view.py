@@ -1,9 +1,5 @@
 """The operator's security view: recent security events and per-minute traffic.
 
-Revision ID: 20261130_0005
-Revises: 20261127_0004
-Create Date: 2026-11-30
-
 Two global tables (prefix ``ops_``, declared global in the schema audit), written by
 the app role (default privileges grant it DML) and bounded by the writer's retention.
 """
@@ -15,8 +11,6 @@ from alembic import op
 
 revision = "20261130_0005"
 down_revision = "20261127_0004"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

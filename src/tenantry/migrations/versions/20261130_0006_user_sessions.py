@@ -1,9 +1,5 @@
 """Server-side sessions: a row per sign-in, named in the session cookie.
 
-Revision ID: 20261130_0006
-Revises: 20261130_0005
-Create Date: 2026-11-30
-
 The signed cookie alone was stateless, so ``POST /api/auth/logout`` could only ask the
 browser to forget it: a copy saved before logout kept working until it timed out. Now
 the cookie names a ``user_sessions`` row; logout deletes the row, and the route
@@ -23,8 +19,6 @@ from tenantry.migrations.ddl import as_app, force_rls, owner_policy
 
 revision = "20261130_0006"
 down_revision = "20261130_0005"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

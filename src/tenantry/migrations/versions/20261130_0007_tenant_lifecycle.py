@@ -1,9 +1,5 @@
 """Tenant lifecycle: the platform audit log, and slug skeletons for look-alike checks.
 
-Revision ID: 20261130_0007
-Revises: 20261130_0006
-Create Date: 2026-11-30
-
 Global on purpose (declared in ``tenantry audit schema``'s GLOBAL_TABLES): an entry
 outlives the tenant it names, so the purge of a tenant is itself on record. The
 tenant is therefore ``target_tenant_id`` without a foreign key (a ``tenant_id``
@@ -29,8 +25,6 @@ from tenantry.migrations.ddl import as_app
 
 revision = "20261130_0007"
 down_revision = "20261130_0006"
-branch_labels = None
-depends_on = None
 
 
 # A frozen copy of tenants.slugs.skeleton at this revision (migrations never import

@@ -1,9 +1,5 @@
 """Permission catalogue: the contact inbox joins the matrix; self-approval is a permission.
 
-Revision ID: 20261130_0008
-Revises: 20261130_0007
-Create Date: 2026-11-30
-
 Until now the contact inbox was checked by role (owner and admin). It is now
 ``contact.read`` / ``contact.write`` in the role → permission matrix. Tenants on the
 default matrix get them for admins by the catalogue's defaults; tenants that customised
@@ -21,8 +17,6 @@ from alembic import op
 
 revision = "20261130_0008"
 down_revision = "20261130_0007"
-branch_labels = None
-depends_on = None
 
 NEW_FOR_ADMINS = ("contact.read", "contact.write")
 

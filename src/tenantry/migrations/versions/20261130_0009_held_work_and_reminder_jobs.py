@@ -1,9 +1,5 @@
 """Held work of suspended tenants; one job per reminder, without locks.
 
-Revision ID: 20261130_0009
-Revises: 20261130_0008
-Create Date: 2026-11-30
-
 * ``held_jobs`` (tenant-owned, strict RLS): jobs the worker met while their tenant was
   not active, deferred again on reactivation (``tenantry.tenants.held``).
 * ``payment_events.held_at``: a signed payment event of a suspended tenant is stored
@@ -23,8 +19,6 @@ from tenantry.migrations.ddl import jsonb, now, tenant_table
 
 revision = "20261130_0009"
 down_revision = "20261130_0008"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

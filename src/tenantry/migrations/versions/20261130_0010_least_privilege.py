@@ -1,10 +1,6 @@
 """Least privilege: alembic_version is the migrator's; the job queue is the worker's,
 and the app sees only its tenant's jobs.
 
-Revision ID: 20261130_0010
-Revises: 20261130_0009
-Create Date: 2026-11-30
-
 Issue 8, finding 10: the app role could delete ``alembic_version`` and read and write
 every tenant's job arguments.
 
@@ -40,8 +36,6 @@ from tenantry.migrations.ddl import (
 
 revision = "20261130_0010"
 down_revision = "20261130_0009"
-branch_labels = None
-depends_on = None
 
 TENANT_ARG = "(args ->> 'tenant_id')"
 TENANT_SETTING = "current_setting('app.current_tenant_id', true)"

@@ -6,10 +6,6 @@ the link column (``tenantry audit schema --citus``, rule ``citus_fk_action``). T
 links become plain (NO ACTION) keys. Nothing in Tenantry deletes a request, booking or
 invoice on its own; a tenant's rows are deleted together by the cascade from
 ``tenants``, which a NO ACTION key allows (it is checked at the end of the statement).
-
-Revision ID: 20261130_0011
-Revises: 20261130_0010
-Create Date: 2026-11-30
 """
 
 from __future__ import annotations
@@ -18,8 +14,6 @@ from alembic import op
 
 revision = "20261130_0011"
 down_revision = "20261130_0010"
-branch_labels = None
-depends_on = None
 
 # (table, link column, referenced table)
 LINKS = (

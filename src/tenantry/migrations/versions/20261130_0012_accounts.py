@@ -1,10 +1,6 @@
 """Accounts: verified e-mail addresses, e-mailed tokens, invitations, and the narrow
 database paths that sign-in and joining need.
 
-Revision ID: 20261130_0012
-Revises: 20261130_0011
-Create Date: 2026-11-30
-
 * ``users.email_verified_at``: an account signs in only once its owner proved the
   address. Accounts that exist already were made by operators or by the old invitation
   flow; they are marked verified here (they could sign in before, they still can).
@@ -50,8 +46,6 @@ from tenantry.migrations.ddl import (
 
 revision = "20261130_0012"
 down_revision = "20261130_0011"
-branch_labels = None
-depends_on = None
 
 # The one account task and its queue (tenantry.accounts.mail / tenantry.jobs).
 ACCOUNT_TASK = "accounts.send_mail"

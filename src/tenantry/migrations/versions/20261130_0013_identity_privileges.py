@@ -1,9 +1,5 @@
 """Least privilege on identity: the app role's view of ``users`` and memberships.
 
-Revision ID: 20261130_0013
-Revises: 20261130_0012
-Create Date: 2026-11-30
-
 Before: the app role read every row and column of ``users`` (every tenant's people and
 every password hash) and could ``UPDATE users SET is_superadmin = true``; and the
 ``member_self_read`` policy on ``tenant_memberships`` was OR-ed with the tenant policy,
@@ -40,8 +36,6 @@ from tenantry.migrations.ddl import as_app, force_rls, owner_policy
 
 revision = "20261130_0013"
 down_revision = "20261130_0012"
-branch_labels = None
-depends_on = None
 
 READABLE = (
     "id, email, name, is_superadmin, session_version, last_tenant_id, email_verified_at, "

@@ -1,9 +1,4 @@
-"""Booking settings: the tenant's currency (prices and new invoices are shown in it).
-
-Revision ID: 20261130_0014
-Revises: 20261130_0013
-Create Date: 2026-11-30
-"""
+"""Booking settings: the tenant's currency (prices and new invoices are shown in it)."""
 
 from __future__ import annotations
 
@@ -12,8 +7,6 @@ from alembic import op
 
 revision = "20261130_0014"
 down_revision = "20261130_0013"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,9 +1,5 @@
 """Security events: one row may stand for several identical events (``count``).
 
-Revision ID: 20261130_0015
-Revises: 20261130_0014
-Create Date: 2026-11-30
-
 The recorder writes repeats of one event within a write as one row with a count, so a
 tenant hammering a refused route costs one row per write instead of one per request.
 Existing rows stand for one event each.
@@ -16,8 +12,6 @@ from alembic import op
 
 revision = "20261130_0015"
 down_revision = "20261130_0014"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,9 +1,5 @@
 """Bookings: an index on (tenant_id, ends_at) for the booking rules' overlap queries.
 
-Revision ID: 20261130_0016
-Revises: 20261130_0015
-Create Date: 2026-11-30
-
 Every booking the staff make or move asks which bookings intersect its span
 (``starts_at < end AND ends_at > start``: ``bookings.repository.busy_between``). With only
 ``(tenant_id, starts_at)`` the planner reads every booking that started before the new
@@ -20,8 +16,6 @@ from alembic import op
 
 revision = "20261130_0016"
 down_revision = "20261130_0015"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
