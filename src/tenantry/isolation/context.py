@@ -17,7 +17,7 @@ from typing import Literal
 
 import structlog
 
-from tenantry.errors import TenantryError
+from tenantry.errors import NotFound, TenantryError
 
 Scope = Literal["tenant", "public", "system"]
 
@@ -40,10 +40,8 @@ class TenantContextMissing(TenantryError):
     message = "A tenant-owned resource was used outside a tenant context."
 
 
-class TenantMismatch(TenantryError):
-    status_code = 404
-    code = "not_found"
-    message = "Not found."
+class TenantMismatch(NotFound):
+    """Another tenant's row: answered exactly as a row that does not exist."""
 
 
 _current: ContextVar[TenantContext | None] = ContextVar("tenantry_tenant_context", default=None)

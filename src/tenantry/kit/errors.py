@@ -14,6 +14,7 @@ __all__ = [
     "ConstraintConflict",
     "InvalidTransition",
     "NotFound",
+    "SlugTaken",
     "UnknownAssignee",
     "UnknownBooking",
     "UnknownClient",
@@ -36,6 +37,14 @@ class ConstraintConflict(Conflict):
 
     code = "conflict"
     message = "The change conflicts with the current data; reload and try again."
+
+
+class SlugTaken(Conflict):
+    """A slug already in use (a post's, a service's, a tenant's): one code. The area's
+    message says whose slug it is."""
+
+    code = "slug_taken"
+    message = "This slug is taken."
 
 
 class UnknownReference(InvalidInput):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy import Select, func
 
 from tenantry.kit.repository import Repository
-from tenantry.posts.errors import SlugTaken
+from tenantry.posts.errors import slug_taken
 from tenantry.posts.models import Post
 
 posts = Repository(
-    Post, not_found="No such post.", constraints={"uq_posts_tenant_id_slug": SlugTaken}
+    Post, not_found="No such post.", constraints={"uq_posts_tenant_id_slug": slug_taken}
 )
 
 

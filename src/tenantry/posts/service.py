@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from tenantry.kit.errors import InvalidTransition
 from tenantry.kit.pagination import Page, PageParams
-from tenantry.posts.errors import SlugTaken
+from tenantry.posts.errors import slug_taken
 from tenantry.posts.models import Post
 from tenantry.posts.repository import newest_first, posts
 from tenantry.posts.schemas import PostIn, PostPatch
@@ -17,7 +17,7 @@ from tenantry.posts.schemas import PostIn, PostPatch
 
 def _check_slug(session: Session, slug: str | None, *, post_id: uuid.UUID | None = None) -> None:
     if posts.taken(session, Post.slug, slug, except_id=post_id):
-        raise SlugTaken()
+        raise slug_taken()
 
 
 def list_posts(session: Session, *, status: str | None, page: PageParams) -> Page[Post]:

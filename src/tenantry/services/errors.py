@@ -1,10 +1,10 @@
-"""Errors of the services catalogue (shared faults come from ``tenantry.kit.errors``)."""
+"""Errors of the services catalogue: the shared ``slug_taken`` fault
+(``tenantry.kit.errors``) with this area's message."""
 
 from __future__ import annotations
 
-from tenantry.errors import Conflict
+from functools import partial
 
+from tenantry.kit.errors import SlugTaken
 
-class SlugTaken(Conflict):
-    code = "slug_taken"
-    message = "Another service of this tenant already uses this slug."
+slug_taken = partial(SlugTaken, "Another service of this tenant already uses this slug.")

@@ -10,14 +10,14 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from tenantry.kit.repository import Repository
-from tenantry.services.errors import SlugTaken
+from tenantry.services.errors import slug_taken
 from tenantry.services.models import Service
 
 ORDER = (Service.position, Service.name, Service.id)
 
 # The unique slug catches the race two creations with one slug would otherwise win.
 services = Repository(
-    Service, not_found="No such service.", constraints={"uq_services_tenant_id_slug": SlugTaken}
+    Service, not_found="No such service.", constraints={"uq_services_tenant_id_slug": slug_taken}
 )
 
 

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy.orm import Session
 
 from tenantry.kit.pagination import Page, PageParams
-from tenantry.services.errors import SlugTaken
+from tenantry.services.errors import slug_taken
 from tenantry.services.models import Service
 from tenantry.services.repository import in_catalogue_order, many, next_position, services
 from tenantry.services.schemas import CatalogueIn, ServiceIn, ServicePatch
@@ -15,7 +15,7 @@ from tenantry.services.schemas import CatalogueIn, ServiceIn, ServicePatch
 
 def _check_slug(session: Session, slug: str | None, *, service_id: uuid.UUID | None = None) -> None:
     if services.taken(session, Service.slug, slug, except_id=service_id):
-        raise SlugTaken()
+        raise slug_taken()
 
 
 def list_services(session: Session, *, active: bool | None, page: PageParams) -> Page[Service]:

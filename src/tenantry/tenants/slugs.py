@@ -23,7 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tenantry.db.tenant import RESERVED_SLUGS, SLUG_PATTERN, Tenant
-from tenantry.errors import Conflict, InvalidInput
+from tenantry.errors import InvalidInput
+from tenantry.kit.errors import SlugTaken
 
 # One lock for every slug decision (creating and restoring tenants), so two look-alikes
 # created at the same moment cannot both pass the check (the skeleton index is not
@@ -38,11 +39,6 @@ _SEQUENCES = (("rn", "m"), ("vv", "w"), ("cl", "d"))
 class InvalidSlug(InvalidInput):
     code = "invalid_slug"
     message = "This slug cannot be used."
-
-
-class SlugTaken(Conflict):
-    code = "slug_taken"
-    message = "This slug is taken."
 
 
 def normalize_slug(raw: str) -> str:
