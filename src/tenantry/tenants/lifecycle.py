@@ -21,7 +21,7 @@ from tenantry.auth.passwords import hash_password
 from tenantry.db.engine import Database
 from tenantry.db.tenant import TENANT_STATUSES, Tenant, validate_slug
 from tenantry.errors import Conflict, InvalidInput, NotFound
-from tenantry.kit.errors import InvalidTransition
+from tenantry.kit.errors import InvalidTransition, SlugTaken
 from tenantry.permissions.catalog import DEFAULT_MATRIX
 from tenantry.permissions.models import RolePermission
 from tenantry.team.invitations import invite_owner
@@ -29,7 +29,7 @@ from tenantry.tenant_settings.models import BookingSettings, CommunicationSettin
 from tenantry.tenants import audit_log
 from tenantry.tenants.audit_log import Actor
 from tenantry.tenants.held import release_held_work
-from tenantry.tenants.slugs import SLUG_LOCK, SlugTaken, check_free, normalize_slug, skeleton
+from tenantry.tenants.slugs import SLUG_LOCK, check_free, normalize_slug, skeleton
 
 _log = structlog.get_logger("tenantry.lifecycle")
 

@@ -31,6 +31,7 @@ from psycopg import sql
 
 from tenantry.db.engine import Database
 from tenantry.isolation.context import dangerously_enter_system_scope
+from tenantry.kit.errors import SlugTaken
 from tenantry.tenants.archive import (
     USERS,
     ArchiveRefused,
@@ -45,7 +46,7 @@ from tenantry.tenants.audit_log import Actor
 from tenantry.tenants.catalogue import TenantTable, tenant_tables
 from tenantry.tenants.export import Progress, migrator_connection
 from tenantry.tenants.rowsql import USER_MAP, insert_from_load, pin_session, select_lines
-from tenantry.tenants.slugs import SLUG_LOCK, SlugTaken, normalize_slug, skeleton
+from tenantry.tenants.slugs import SLUG_LOCK, normalize_slug, skeleton
 
 
 @dataclass

@@ -11,12 +11,13 @@ from sqlalchemy import func, select
 from tenantry.auth.models import Membership, User
 from tenantry.db.tenant import Tenant
 from tenantry.errors import TenantryError
+from tenantry.kit.errors import SlugTaken
 from tenantry.permissions.catalog import DEFAULT_MATRIX
 from tenantry.permissions.models import RolePermission
 from tenantry.tenant_settings.models import BookingSettings, CommunicationSettings, Thresholds
 from tenantry.tenants.audit_log import Actor, AuditEntry
 from tenantry.tenants.lifecycle import create_tenant
-from tenantry.tenants.slugs import InvalidSlug, SlugTaken, normalize_slug, skeleton
+from tenantry.tenants.slugs import InvalidSlug, normalize_slug, skeleton
 from tests.factories import make_user
 from tests.helpers import login
 
