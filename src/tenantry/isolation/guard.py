@@ -36,7 +36,7 @@ from sqlalchemy.orm.context import FromStatement
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import BindParameter, ClauseElement
 
-from tenantry.errors import TenantryError
+from tenantry.errors import NotFound, TenantryError
 from tenantry.isolation.context import (
     TenantContext,
     TenantContextMissing,
@@ -51,10 +51,8 @@ _log = structlog.get_logger("tenantry.guard")
 GuardMode = Literal["enforce", "log"]
 
 
-class CrossTenantWrite(TenantryError):
-    status_code = 404
-    code = "not_found"
-    message = "Not found."
+class CrossTenantWrite(NotFound):
+    """A write to another tenant's row: answered exactly as a row that does not exist."""
 
 
 class UnscopableStatement(TenantryError):
