@@ -16,8 +16,8 @@ import fastapi_offline
 from fastapi import Request
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse
 
-from tenantry.errors import NotFound
 from tenantry.routing import public_router
+from tenantry.web.files import listed_file
 from tenantry.web.pages import render
 
 VENDOR_DIR = Path(fastapi_offline.__file__).resolve().parent / "static"
@@ -66,11 +66,4 @@ def vendor_licence() -> PlainTextResponse:
 @router.get("/static/vendor/{name}", response_class=FileResponse)
 def vendor_file(name: str) -> FileResponse:
     """Swagger UI's and ReDoc's files (a fixed allow-list)."""
-    media_type = VENDOR_FILES.get(name)
-    if media_type is None:
-        raise NotFound()
-    return FileResponse(
-        VENDOR_DIR / name,
-        media_type=media_type,
-        headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
-    )
+    return listed_file(VENDOR_DIR, VENDOR_FILES, name, cache_control="public, max-age=86400")
