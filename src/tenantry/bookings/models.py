@@ -1,4 +1,5 @@
-"""Bookings. Client and assignee are memberships of the same tenant."""
+"""Bookings: a client's work on a service at a time (client, assignee and service links
+from ``ServiceWork``)."""
 
 from __future__ import annotations
 
@@ -6,20 +7,18 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, DateTime, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
-from tenantry.db.base import TenantOwned, Timestamped, member_fk, one_of, tenant_fk, uuid_pk
-from tenantry.services.models import Service
+from tenantry.db.base import TenantOwned, Timestamped, one_of, tenant_fk, uuid_pk
+from tenantry.services.models import ServiceWork
 
 BOOKING_STATUSES = ("pending", "confirmed", "cancelled", "completed")
 
 
-class Booking(TenantOwned, Timestamped):
+class Booking(TenantOwned, Timestamped, ServiceWork):
     __tablename__ = "bookings"
     __table_args__ = (
-        member_fk("bookings", "client_id"),
-        member_fk("bookings", "assignee_id"),
-        tenant_fk("bookings", "service_id", "services"),
+        *ServiceWork.keys("bookings"),
         # No ON DELETE action: Citus refuses SET NULL on a key that includes tenant_id
         # (even limited to the link column); nothing deletes a request on its own (a
         # tenant's rows go together, by cascade from tenants).
@@ -31,22 +30,12 @@ class Booking(TenantOwned, Timestamped):
         Index("ix_bookings_tenant_ends", "tenant_id", "ends_at"),
         Index("ix_bookings_tenant_client_starts", "tenant_id", "client_id", "starts_at"),
         Index("ix_bookings_tenant_assignee_starts", "tenant_id", "assignee_id", "starts_at"),
-        Index("ix_bookings_tenant_service", "tenant_id", "service_id"),
         Index("ix_bookings_tenant_service_request", "tenant_id", "service_request_id"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    client_id: Mapped[uuid.UUID]
-    assignee_id: Mapped[uuid.UUID | None]
-    service_id: Mapped[uuid.UUID]
     service_request_id: Mapped[uuid.UUID | None]
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
     notes: Mapped[str] = mapped_column(Text, default="", server_default="")
-
-    service: Mapped[Service] = relationship(
-        primaryjoin="and_(Booking.tenant_id == Service.tenant_id,"
-        " foreign(Booking.service_id) == Service.id)",
-        lazy="raise",
-    )
