@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from tenantry.auth.dependencies import require_tenant
 from tenantry.db.unit import UNIT_HOOKS
@@ -35,6 +35,9 @@ SIGNED_IN: Responses = {
 }
 # Routes that take the token of an e-mailed link (sign-up, reset, invitation).
 BAD_TOKEN: Responses = {400: {"description": "Invalid, expired or used link (`invalid_token`)"}}
+# A route that answers 204 with no body (a delete): ``@router.delete(path, **NO_CONTENT)``
+# and an endpoint that returns None. The plain ``Response`` class: no JSON content type.
+NO_CONTENT: dict[str, Any] = {"status_code": status.HTTP_204_NO_CONTENT, "response_class": Response}
 
 
 @provides_tenant_context

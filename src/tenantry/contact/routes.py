@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Request, Response, status
+from fastapi import Depends, Request, status
 
 from tenantry.auth.dependencies import HostTenant, SettingsDep, TenantSession
 from tenantry.contact import service
@@ -13,7 +13,7 @@ from tenantry.contact.schemas import ContactIn, ContactReceivedOut, ContactSubmi
 from tenantry.errors import NotFound
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.access import ContactRead, ContactWrite
-from tenantry.routing import NOT_FOUND, public_router, tenant_router
+from tenantry.routing import NO_CONTENT, NOT_FOUND, public_router, tenant_router
 
 public = public_router(prefix="/api/public", tags=["contact"])
 admin = tenant_router(prefix="/api/admin", tags=["contact"])
@@ -57,15 +57,9 @@ def list_contact_submissions(
     return service.list_submissions(session, page=page).map(ContactSubmissionOut.model_validate)
 
 
-@admin.delete(
-    "/contact-submissions/{submission_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
-    responses=NOT_FOUND,
-)
+@admin.delete("/contact-submissions/{submission_id}", **NO_CONTENT, responses=NOT_FOUND)
 def delete_contact_submission(
     ctx: ContactWrite, session: TenantSession, submission_id: uuid.UUID
-) -> Response:
+) -> None:
     """Delete a message from the inbox (spam, or once it has been dealt with)."""
     service.delete_submission(session, submission_id=submission_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)

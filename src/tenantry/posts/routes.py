@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Path, Query, Response, status
+from fastapi import Path, Query, status
 
 from tenantry.auth.dependencies import HostTenant, TenantSession
 from tenantry.kit.actor import Actor
@@ -21,7 +21,7 @@ from tenantry.posts.schemas import (
     PostStatus,
     PublicPostOut,
 )
-from tenantry.routing import NOT_FOUND, Responses, public_router, tenant_router
+from tenantry.routing import NO_CONTENT, NOT_FOUND, Responses, public_router, tenant_router
 
 admin = tenant_router(prefix="/api/admin/posts", tags=["posts"])
 public = public_router(prefix="/api/public/posts", tags=["posts"])
@@ -78,16 +78,10 @@ def unpublish_post(ctx: PostsWrite, session: TenantSession, post_id: uuid.UUID) 
     return PostOut.model_validate(service.unpublish(session, post_id=post_id))
 
 
-@admin.delete(
-    "/{post_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
-    responses=NOT_FOUND,
-)
-def delete_post(ctx: PostsWrite, session: TenantSession, post_id: uuid.UUID) -> Response:
+@admin.delete("/{post_id}", **NO_CONTENT, responses=NOT_FOUND)
+def delete_post(ctx: PostsWrite, session: TenantSession, post_id: uuid.UUID) -> None:
     """Delete a post for good."""
     service.delete_post(session, post_id=post_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @public.get("", response_model=Page[PublicPostOut], responses={404: {}})

@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Query, Response, status
+from fastapi import Query, status
 
 from tenantry.auth.dependencies import HostTenant, TenantSession
 from tenantry.kit.actor import PortalClient
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.access import ServicesRead, ServicesWrite
-from tenantry.routing import NOT_FOUND, Responses, public_router, tenant_router
+from tenantry.routing import NO_CONTENT, NOT_FOUND, Responses, public_router, tenant_router
 from tenantry.services import service
 from tenantry.services.models import Service
 from tenantry.services.repository import services
@@ -74,16 +74,10 @@ def update_service(
     return ServiceOut.model_validate(updated)
 
 
-@admin.delete(
-    "/services/{service_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
-    responses=NOT_FOUND,
-)
-def retire_service(ctx: ServicesWrite, session: TenantSession, service_id: uuid.UUID) -> Response:
+@admin.delete("/services/{service_id}", **NO_CONTENT, responses=NOT_FOUND)
+def retire_service(ctx: ServicesWrite, session: TenantSession, service_id: uuid.UUID) -> None:
     """Retire a service: it leaves the public catalogue; existing bookings keep it."""
     service.retire_service(session, service_id=service_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 def _catalogue_out(rows: list[Service]) -> CatalogueOut:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Query, Response, status
+from fastapi import Query, status
 
 from tenantry.auth.dependencies import TenantSession
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.access import TeamManage, TeamRead
-from tenantry.routing import Responses, tenant_router
+from tenantry.routing import NO_CONTENT, Responses, tenant_router
 from tenantry.team import invitations, service
 from tenantry.team.invitee_routes import router as invitee_router
 from tenantry.team.schemas import (
@@ -59,17 +59,11 @@ def change_role(
     return service.change_role(session, ctx=ctx, user_id=user_id, role=body.role)
 
 
-@router.delete(
-    "/{user_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
-    responses={**NOT_FOUND, **LAST_OWNER},
-)
-def remove_member(ctx: TeamManage, session: TenantSession, user_id: uuid.UUID) -> Response:
+@router.delete("/{user_id}", **NO_CONTENT, responses={**NOT_FOUND, **LAST_OWNER})
+def remove_member(ctx: TeamManage, session: TenantSession, user_id: uuid.UUID) -> None:
     """Remove a member (status `removed`); their next request here is refused. The
     last owner cannot be removed."""
     service.remove(session, ctx=ctx, user_id=user_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 INVITATION_NOT_FOUND: Responses = {404: {"description": "No such invitation in this tenant"}}
@@ -106,17 +100,11 @@ def list_invitations(
 
 
 @invitations_router.delete(
-    "/{invitation_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
-    responses={**INVITATION_NOT_FOUND, **CLOSED},
+    "/{invitation_id}", **NO_CONTENT, responses={**INVITATION_NOT_FOUND, **CLOSED}
 )
-def revoke_invitation(
-    ctx: TeamManage, session: TenantSession, invitation_id: uuid.UUID
-) -> Response:
+def revoke_invitation(ctx: TeamManage, session: TenantSession, invitation_id: uuid.UUID) -> None:
     """Revoke an open invitation: its link stops working at once."""
     invitations.revoke(session, ctx=ctx, invitation_id=invitation_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @invitations_router.post(
