@@ -32,6 +32,7 @@ from tenantry.observability.runtime import Observability
 from tenantry.observability.summary import SecuritySummary, security_summary
 from tenantry.routing import system_router
 from tenantry.settings import Settings
+from tenantry.web.files import listed_file
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 STATIC_FILES: Final = {
@@ -142,14 +143,7 @@ async def security_page(request: Request, settings: SettingsDep, db: DatabaseDep
 @page_router.get("/ops/static/{name}", response_class=FileResponse)
 def ops_static(name: str) -> FileResponse:
     """The security view's own script and style (a fixed allow-list)."""
-    media_type = STATIC_FILES.get(name)
-    if media_type is None:
-        raise NotFound()
-    return FileResponse(
-        WEB / "static" / name,
-        media_type=media_type,
-        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
-    )
+    return listed_file(WEB / "static", STATIC_FILES, name)
 
 
 routers = [metrics_router, ops_router, page_router]
