@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import secrets
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import KW_ONLY, dataclass, replace
 from typing import Any
 
 from tenantry.probe.bank import Bank, canonical, resource_of_field
@@ -58,28 +58,19 @@ class Req:
         return fill_path(self.op.path, self.path_values)
 
 
+@dataclass(eq=False)
 class RequestFactory:
     """Builds requests from the schema and A's harvested ids; sends them."""
 
-    def __init__(
-        self,
-        spec: Spec,
-        transport: Transport,
-        *,
-        members: dict[str, Actor],
-        banks: dict[str, Bank],
-        tenant_bank: Bank,
-        protected: set[str],
-        rng: random.Random,
-    ) -> None:
-        # The dicts and sets are the engine's own, filled in as the run goes.
-        self.spec = spec
-        self.t = transport
-        self.members = members
-        self.banks = banks
-        self.tenant_bank = tenant_bank
-        self.protected = protected
-        self.rng = rng
+    spec: Spec
+    t: Transport
+    _: KW_ONLY
+    # The dicts and sets are the engine's own, filled in as the run goes.
+    members: dict[str, Actor]
+    banks: dict[str, Bank]
+    tenant_bank: Bank
+    protected: set[str]
+    rng: random.Random
 
     def builder(self, pick: IdPicker, style: Style = STYLES[0]) -> Builder:
         return Builder(self.spec.resolve, pick, style, rng=self.rng)
