@@ -416,8 +416,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def summarise(config: dict[str, Any], rounds: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per phase, the median over rounds of each figure; the headline ratio is the median
-    of the per-round p99 ratios (each round's two phases ran back to back)."""
+    """Per phase, the median over rounds of each figure and the pooled percentiles of all
+    its rounds; the headline ratio is the pooled p99's, next to the same ratio between
+    the baseline's two halves (the noise) and the median of the per-round ratios."""
 
     def median_of(phase: str, key: str) -> float:
         return round(float(statistics.median(r[phase]["others"][key] for r in rounds)), 3)
