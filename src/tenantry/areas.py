@@ -13,6 +13,7 @@ at earlier areas' rows). A new area is one line here.
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import ModuleType
@@ -112,12 +113,46 @@ def modules(part: str, areas: Iterable[Area] = (*PLATFORM, *AREAS)) -> list[Modu
     return [m for a in areas if (m := a.part(part)) is not None]
 
 
-def routers() -> list[APIRouter]:
-    """Each routes module exposes ``routers`` (a list) or ``router``."""
-    found: list[Any] = []
-    for module in modules("routes"):
+class UnservedRouter(RuntimeError):
+    """A module of an area holds an APIRouter that no routes module lists."""
+
+
+def routers(areas: Iterable[Area] = (*PLATFORM, *AREAS)) -> list[APIRouter]:
+    """Each routes module exposes ``routers`` (a list) or ``router``.
+
+    A router that is built but left out of that list would not be served, and nothing
+    else would say so (its routes simply 404). So every APIRouter that any module of an
+    area with routes holds at module level must be among the listed ones; one that is
+    not fails here, at start-up, with its module and name.
+    """
+    from fastapi import APIRouter
+
+    with_routes = [a for a in areas if "routes" in a.parts]
+    found: list[APIRouter] = []
+    for module in modules("routes", with_routes):
         found.extend(getattr(module, "routers", None) or [module.router])
+    listed = {id(router) for router in found}
+    unlisted = [
+        f"{module.__name__}.{name}"
+        for module in _all_modules(with_routes)
+        for name, value in vars(module).items()
+        if isinstance(value, APIRouter) and id(value) not in listed
+    ]
+    if unlisted:
+        raise UnservedRouter(
+            f"not served: {', '.join(unlisted)} (add it to its routes module's `routers`)"
+        )
     return found
+
+
+def _all_modules(areas: Iterable[Area]) -> list[ModuleType]:
+    """Every module of the areas' packages (imported now)."""
+    return [
+        importlib.import_module(f"{area.package.__name__}.{info.name}")
+        for area in areas
+        for info in pkgutil.iter_modules(area.package.__path__)
+        if not info.ispkg
+    ]
 
 
 def demo_fillers() -> list[Callable[[Database, DemoTenant], None]]:
