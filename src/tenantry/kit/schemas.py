@@ -6,7 +6,8 @@ text cannot hold one; caught here it never becomes a database error).
 
 ``Patch``: a partial update. Only the fields sent change (``changes()``); at least one
 must be sent; an explicit ``null`` is refused except for the fields listed in
-``nullable`` (where it clears the value).
+``nullable`` (where it clears the value). A patch without a docstring of its own says
+so in the API reference (its schema's description); one with a docstring says it there.
 """
 
 from __future__ import annotations
@@ -18,6 +19,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 # A slug: lowercase letters, digits and inner dashes (the models' slug_format checks
 # say the same); each area bounds its length.
 SLUG_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+# A record's slug in a body (a post's, a service's; its table keeps it unique per
+# tenant). The area adds its length bound: ``Annotated[Slug, Field(max_length=200)]``.
+Slug = Annotated[
+    str,
+    Field(
+        min_length=1,
+        pattern=SLUG_PATTERN,
+        description="Unique within the tenant; lowercase letters, digits, dashes.",
+    ),
+]
 # The title and free text of a piece of work (service requests, work orders).
 Title = Annotated[str, Field(min_length=1, max_length=200)]
 Description = Annotated[str, Field(max_length=10_000)]
@@ -41,7 +52,25 @@ class Input(BaseModel):
 
 
 class Patch(Input):
+    """Partial update: only the fields sent change; an explicit null is refused."""
+
     nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        # A class docstring is not inherited; the API reference reads it as the body's
+        # description, so a patch that says nothing of its own gets the base's rule.
+        if cls.__doc__ is None:
+            cleared = sorted(cls.nullable)
+            cls.__doc__ = (
+                Patch.__doc__
+                if not cleared
+                else (
+                    "Partial update: only the fields sent change; an explicit null is refused"
+                    f" except for {', '.join(cleared)}, where it clears the value."
+                )
+            )
 
     @model_validator(mode="after")
     def _sent_and_not_null(self) -> Self:

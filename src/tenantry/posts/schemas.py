@@ -8,12 +8,13 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from tenantry.kit.schemas import SLUG_PATTERN, Input, Output, Patch
+from tenantry.kit import schemas as kit
+from tenantry.kit.schemas import Input, Output, Patch
 
 PostStatus = Literal["draft", "published"]
 
 
-Slug = Annotated[str, Field(min_length=1, max_length=200, pattern=SLUG_PATTERN)]
+Slug = Annotated[kit.Slug, Field(max_length=200)]
 Title = Annotated[str, Field(min_length=1, max_length=300)]
 Body = Annotated[str, Field(max_length=100_000)]
 
@@ -21,14 +22,12 @@ Body = Annotated[str, Field(max_length=100_000)]
 class PostIn(Input):
     """A new post; it starts as a draft (publish it with ``POST .../publish``)."""
 
-    slug: Slug = Field(description="Unique within the tenant; lowercase letters, digits, dashes.")
+    slug: Slug
     title: Title
     body: Body = ""
 
 
 class PostPatch(Patch):
-    """Partial update: only the fields sent change; an explicit null is refused."""
-
     slug: Slug | None = None
     title: Title | None = None
     body: Body | None = None

@@ -8,9 +8,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, model_validator
 
-from tenantry.kit.schemas import SLUG_PATTERN, Input, Output, Patch
+from tenantry.kit import schemas as kit
+from tenantry.kit.schemas import Input, Output, Patch
 
-Slug = Annotated[str, Field(min_length=1, max_length=100, pattern=SLUG_PATTERN)]
+Slug = Annotated[kit.Slug, Field(max_length=100)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]  # stripped: blank is empty
 Description = Annotated[str, Field(max_length=5000)]
 PriceCents = Annotated[int, Field(ge=0, le=100_000_000, description="Price in cents.")]
@@ -21,7 +22,7 @@ Position = Annotated[
 
 
 class ServiceIn(Input):
-    slug: Slug = Field(description="Unique within the tenant; lowercase letters, digits, dashes.")
+    slug: Slug
     name: Name
     description: Description = ""
     price_cents: PriceCents
@@ -31,8 +32,6 @@ class ServiceIn(Input):
 
 
 class ServicePatch(Patch):
-    """Partial update: only the fields sent change; an explicit null is refused."""
-
     slug: Slug | None = None
     name: Name | None = None
     description: Description | None = None
