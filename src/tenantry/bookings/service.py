@@ -35,7 +35,13 @@ from tenantry.bookings.schemas import (
     PortalBookingCreate,
 )
 from tenantry.kit.cache import tenant_cache
-from tenantry.kit.errors import InvalidTransition, UnknownAssignee, UnknownClient, UnknownService
+from tenantry.kit.errors import (
+    InvalidTransition,
+    RecordClosed,
+    UnknownAssignee,
+    UnknownClient,
+    UnknownService,
+)
 from tenantry.kit.members import STAFF_ROLES, find_member
 from tenantry.kit.pagination import Page, PageParams
 from tenantry.services import repository as services
@@ -167,7 +173,7 @@ def reschedule(
     """Move a pending or confirmed booking; without ``ends_at`` it keeps its length."""
     booking = bookings.for_update(session, booking_id)
     if booking.status not in repo.ACTIVE_STATUSES:
-        raise InvalidTransition("Only pending or confirmed bookings can be rescheduled.")
+        raise RecordClosed("Only pending or confirmed bookings can be rescheduled.")
     start, end = _span(starts_at, ends_at, booking.ends_at - booking.starts_at)
     current_rules = rules(session)
     check_time(current_rules, start=start, end=end, now=now())

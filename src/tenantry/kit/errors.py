@@ -14,6 +14,7 @@ __all__ = [
     "ConstraintConflict",
     "InvalidTransition",
     "NotFound",
+    "RecordClosed",
     "SlugTaken",
     "UnknownAssignee",
     "UnknownBooking",
@@ -29,6 +30,15 @@ class InvalidTransition(Conflict):
 
     code = "invalid_transition"
     message = "This status change is not allowed."
+
+
+class RecordClosed(Conflict):
+    """A change to a record whose life is over (a completed or cancelled request, a done
+    work order, a cancelled booking, an accepted or revoked invitation): 409. One code
+    for every kind, as ``not_found``; the area's message says what is closed."""
+
+    code = "record_closed"
+    message = "This record is closed and can no longer be changed."
 
 
 class ConstraintConflict(Conflict):

@@ -24,7 +24,10 @@ def get_matrix(ctx: TeamRead, session: TenantSession) -> MatrixOut:
     "/{role}",
     response_model=MatrixOut,
     responses={
-        409: {"description": "The owner and client roles are fixed (`role_not_editable`)"},
+        409: {
+            "description": "The owner and client roles are fixed (`role_not_editable`); "
+            "another request changed the role at the same time (`conflict`)"
+        },
         422: {"description": "Unknown role or permission, or an empty list"},
     },
 )

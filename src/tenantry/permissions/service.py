@@ -8,12 +8,12 @@ clients are meant to reach only their own through the portal.
 
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tenantry.errors import Conflict, TenantryError
 from tenantry.isolation.context import TenantContext
 from tenantry.kit.cache import tenant_cache
+from tenantry.kit.repository import flush
 from tenantry.permissions import repository
 from tenantry.permissions.catalog import DEFAULT_MATRIX, PERMISSIONS
 from tenantry.permissions.dependencies import CACHE_KEY
@@ -26,11 +26,6 @@ EDITABLE_ROLES = ("admin", "staff")
 class RoleNotEditable(Conflict):
     code = "role_not_editable"
     message = "The owner role always has every permission and clients have none."
-
-
-class ConcurrentChange(Conflict):
-    code = "concurrent_change"
-    message = "The role was changed by another request at the same time; try again."
 
 
 def matrix(session: Session) -> MatrixOut:
@@ -65,12 +60,11 @@ def set_role(
     refuse_own_role_permissions(ctx, role)
     if not permissions:  # also refused by the schema; no rows would mean "the defaults"
         raise TenantryError("A role needs at least one permission.")
-    try:
-        with session.begin_nested():
-            repository.replace_role(session, role=role, permissions=permissions)
-            session.flush()
-    except IntegrityError as exc:
-        raise ConcurrentChange() from exc
+    # Two requests replacing the same role at once: the second's rows collide with the
+    # first's, which is the kit's 409 `conflict` ("reload and try again"), as anywhere.
+    with session.begin_nested():
+        repository.replace_role(session, role=role, permissions=permissions)
+        flush(session)
     _invalidate(session)
     return matrix(session)
 

@@ -5,11 +5,6 @@ from __future__ import annotations
 from tenantry.errors import Conflict
 
 
-class RequestClosed(Conflict):
-    code = "request_closed"
-    message = "This request is completed or cancelled."
-
-
 class AssigneeRequired(Conflict):
     code = "assignee_required"
     message = "Assign the request to someone first (POST /assign)."

@@ -40,7 +40,7 @@ REFERENCES: Responses = {
 WRITE: Responses = {
     **NOT_FOUND,
     **REFERENCES,
-    409: {"description": "`invalid_transition`, `request_closed`, `assignee_required`"},
+    409: {"description": "`invalid_transition`, `record_closed`, `assignee_required`"},
 }
 CANCEL: Responses = {**NOT_FOUND, 409: {"description": "No longer open (`invalid_transition`)"}}
 
@@ -131,7 +131,7 @@ def change_request_status(
     status_code=status.HTTP_201_CREATED,
     responses={
         **WRITE,
-        409: {"description": "`already_converted`, `request_closed`"},
+        409: {"description": "`already_converted`, `record_closed`"},
     },
 )
 def convert_request_to_booking(

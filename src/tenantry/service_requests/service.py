@@ -11,10 +11,16 @@ from tenantry.bookings import repository as bookings_repo
 from tenantry.bookings import service as bookings
 from tenantry.bookings.models import Booking
 from tenantry.bookings.schemas import BookingCreate
-from tenantry.kit.errors import InvalidTransition, UnknownAssignee, UnknownClient, UnknownService
+from tenantry.kit.errors import (
+    InvalidTransition,
+    RecordClosed,
+    UnknownAssignee,
+    UnknownClient,
+    UnknownService,
+)
 from tenantry.kit.members import STAFF_ROLES, find_member
 from tenantry.kit.pagination import Page, PageParams
-from tenantry.service_requests.errors import AlreadyConverted, AssigneeRequired, RequestClosed
+from tenantry.service_requests.errors import AlreadyConverted, AssigneeRequired
 from tenantry.service_requests.models import ServiceRequest
 from tenantry.service_requests.repository import (
     OPEN_STATUSES,
@@ -47,7 +53,7 @@ def allowed(current: str, to: str) -> bool:
 
 def _open(request: ServiceRequest) -> ServiceRequest:
     if request.status not in OPEN_STATUSES:
-        raise RequestClosed()
+        raise RecordClosed("This request is completed or cancelled.")
     return request
 
 

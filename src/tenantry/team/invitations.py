@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from functools import partial
 
 from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.orm import Session
@@ -18,8 +19,8 @@ from sqlalchemy.orm import Session
 from tenantry.accounts.mail import queue_mail
 from tenantry.auth import tokens
 from tenantry.db.tenant import Tenant
-from tenantry.errors import Conflict
 from tenantry.isolation.context import TenantContext, require_tenant_id
+from tenantry.kit.errors import RecordClosed
 from tenantry.kit.pagination import Page, PageParams
 from tenantry.kit.repository import Repository
 from tenantry.kit.repository import page as kit_page
@@ -28,11 +29,7 @@ from tenantry.team.models import Invitation
 from tenantry.team.schemas import InvitationOut, InviteIn
 from tenantry.team.service import AlreadyMember, require_owner_for
 
-
-class InvitationClosed(Conflict):
-    code = "invitation_closed"
-    message = "This invitation was already accepted or revoked."
-
+invitation_closed = partial(RecordClosed, "This invitation was already accepted or revoked.")
 
 invitations = Repository(Invitation, not_found="No such invitation.")
 
@@ -149,7 +146,7 @@ def revoke(session: Session, *, ctx: TenantContext, invitation_id: uuid.UUID) ->
     invitation = invitations.for_update(session, invitation_id)
     require_owner_for(ctx, invitation.role)
     if invitation.accepted_at is not None or invitation.revoked_at is not None:
-        raise InvitationClosed()
+        raise invitation_closed()
     invitation.revoked_at = datetime.now(UTC)
     session.flush()
 
@@ -160,7 +157,7 @@ def resend(session: Session, *, ctx: TenantContext, invitation_id: uuid.UUID) ->
     invitation = invitations.for_update(session, invitation_id)
     require_owner_for(ctx, invitation.role)
     if invitation.accepted_at is not None or invitation.revoked_at is not None:
-        raise InvitationClosed()
+        raise invitation_closed()
     if repository.active_member_with_email(session, email=invitation.email):
         raise AlreadyMember()
     fresh = _create(

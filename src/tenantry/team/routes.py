@@ -67,7 +67,7 @@ def remove_member(ctx: TeamManage, session: TenantSession, user_id: uuid.UUID) -
 
 
 INVITATION_NOT_FOUND: Responses = {404: {"description": "No such invitation in this tenant"}}
-CLOSED: Responses = {409: {"description": "Already accepted or revoked (`invitation_closed`)"}}
+CLOSED: Responses = {409: {"description": "Already accepted or revoked (`record_closed`)"}}
 
 
 @invitations_router.post(

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from tenantry.errors import Conflict
 from tenantry.kit.errors import UnknownReference
 
 
 class BookingOfAnotherRequest(UnknownReference):
     code = "booking_not_of_request"
     message = "The booking belongs to another service request."
-
-
-class WorkOrderClosed(Conflict):
-    code = "work_order_closed"
-    message = "This work order is done or cancelled."

@@ -35,7 +35,7 @@ REFERENCES: Responses = {
 WRITE: Responses = {
     **NOT_FOUND,
     **REFERENCES,
-    409: {"description": "`invalid_transition`, `work_order_closed`"},
+    409: {"description": "`invalid_transition`, `record_closed`"},
 }
 
 

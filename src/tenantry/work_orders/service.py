@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from tenantry.bookings.repository import bookings
 from tenantry.kit.errors import (
     InvalidTransition,
+    RecordClosed,
     UnknownAssignee,
     UnknownBooking,
     UnknownReference,
@@ -18,7 +19,7 @@ from tenantry.kit.errors import (
 from tenantry.kit.members import STAFF_ROLES, find_member
 from tenantry.kit.pagination import Page, PageParams
 from tenantry.service_requests.repository import requests
-from tenantry.work_orders.errors import BookingOfAnotherRequest, WorkOrderClosed
+from tenantry.work_orders.errors import BookingOfAnotherRequest
 from tenantry.work_orders.models import WorkOrder
 from tenantry.work_orders.repository import soonest_due_first, work_orders
 from tenantry.work_orders.schemas import WorkOrderCreate, WorkOrderUpdate
@@ -83,7 +84,7 @@ def update(session: Session, *, work_order_id: uuid.UUID, data: WorkOrderUpdate)
     """Apply the fields the caller sent (title, description, assignee_id, due_at)."""
     work_order = work_orders.for_update(session, work_order_id)
     if work_order.status not in ("open", "in_progress"):
-        raise WorkOrderClosed()
+        raise RecordClosed("This work order is done or cancelled.")
     if data.assignee_id is not None:
         _check_assignee(session, data.assignee_id)
     return work_orders.update(session, work_order, data.changes())

@@ -318,7 +318,7 @@ def test_revoked_and_replaced_invitations_stop_working(web, db, mailbox, deliver
         second_token = token_in(mailbox.last_to(email))
         assert owner.delete(f"{INVITES}/{resent.json()['id']}").status_code == 204
         closed = owner.delete(f"{INVITES}/{resent.json()['id']}")
-        assert closed.status_code == 409 and code(closed) == "invitation_closed"
+        assert closed.status_code == 409 and code(closed) == "record_closed"
         statuses = {i["id"]: i["status"] for i in owner.get(INVITES).json()["items"]}
         assert statuses == {first["id"]: "revoked", resent.json()["id"]: "revoked"}
         assert owner.delete(f"{INVITES}/{uuid.uuid4()}").status_code == 404

@@ -479,7 +479,7 @@ def test_a_cancelled_booking_cannot_be_rescheduled(db: Any, tenant_a: Any, sign_
     response = sign_in(tenant_a["staff"]).post(
         f"{ADMIN}/{bid}/reschedule", json={"starts_at": iso(at(new_day(), 9))}
     )
-    assert response.status_code == 409 and code(response) == "invalid_transition"
+    assert response.status_code == 409 and code(response) == "record_closed"
 
 
 def test_client_cannot_reschedule_through_admin(

@@ -332,7 +332,7 @@ def test_a_closed_request_cannot_be_triaged(db: Any, tenant_a: Any, sign_in: Any
         db, tenant_a.id, client_id=tenant_a["client"].user_id, service_id=svc, status="completed"
     )
     response = sign_in(tenant_a["staff"]).patch(f"{ADMIN}/{done}", json={"priority": "low"})
-    assert response.status_code == 409 and code(response) == "request_closed"
+    assert response.status_code == 409 and code(response) == "record_closed"
 
 
 # --- admin: assign -------------------------------------------------------------------
@@ -527,7 +527,7 @@ def test_a_cancelled_request_cannot_be_converted(db: Any, tenant_a: Any, sign_in
     response = sign_in(tenant_a["staff"]).post(
         f"{ADMIN}/{rid}/convert-to-booking", json={"starts_at": soon().isoformat()}
     )
-    assert response.status_code == 409 and code(response) == "request_closed"
+    assert response.status_code == 409 and code(response) == "record_closed"
     assert count_rows(db, tenant_a.id, Booking) == bookings_a
 
 

@@ -298,7 +298,7 @@ def test_staff_replans_a_work_order_and_null_clears(db: Any, tenant_a: Any, sign
 def test_a_finished_work_order_cannot_be_replanned(db: Any, tenant_a: Any, sign_in: Any) -> None:
     wid = make_work_order(db, tenant_a.id, status="done")
     response = sign_in(tenant_a["staff"]).patch(f"{URL}/{wid}", json={"title": "again"})
-    assert response.status_code == 409 and code(response) == "work_order_closed"
+    assert response.status_code == 409 and code(response) == "record_closed"
 
 
 def test_client_cannot_replan(db: Any, orders: Any, tenant_a: Any, sign_in: Any) -> None:
