@@ -133,7 +133,11 @@ def create_booking(ctx: BookingsWrite, session: TenantSession, body: BookingCrea
     return BookingOut.model_validate(booking)
 
 
-@admin_router.post("/{booking_id}/reschedule", response_model=BookingOut, responses=WRITE)
+@admin_router.post(
+    "/{booking_id}/reschedule",
+    response_model=BookingOut,
+    responses={**WRITE, 409: {"description": "`record_closed` (a cancelled or completed booking)"}},
+)
 def reschedule_booking(
     ctx: BookingsWrite, session: TenantSession, booking_id: uuid.UUID, body: BookingReschedule
 ) -> BookingOut:

@@ -15,14 +15,17 @@ BookingStatus = Literal["pending", "confirmed", "cancelled", "completed"]
 Notes = Annotated[str, Field(max_length=10_000)]
 
 
-class _Span(Input):
+class BookingSpan(Input):
+    """When a booking is to be: its start, and its end after that (a request's
+    conversion to a booking takes the same)."""
+
     starts_at: AwareDatetime
     ends_at: AwareDatetime | None = Field(
         default=None, description="Defaults to starts_at plus the service's duration."
     )
 
     @model_validator(mode="after")
-    def _order(self) -> _Span:
+    def _order(self) -> BookingSpan:
         if self.ends_at is not None and self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
         return self
@@ -42,7 +45,7 @@ class BookingOut(Output):
     updated_at: datetime
 
 
-class BookingCreate(_Span):
+class BookingCreate(BookingSpan):
     client_id: uuid.UUID = Field(description="User id of a client member of this tenant.")
     service_id: uuid.UUID = Field(description="An active service of this tenant.")
     assignee_id: uuid.UUID | None = Field(
@@ -52,7 +55,7 @@ class BookingCreate(_Span):
     notes: Notes = ""
 
 
-class BookingReschedule(_Span):
+class BookingReschedule(BookingSpan):
     pass
 
 

@@ -7,8 +7,9 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field
 
+from tenantry.bookings.schemas import BookingSpan, Notes
 from tenantry.kit.schemas import Description, Input, Output, Patch, Title
 
 RequestStatus = Literal["submitted", "triaged", "assigned", "in_progress", "completed", "cancelled"]
@@ -62,17 +63,9 @@ class ServiceRequestStatusChange(Input):
     status: RequestStatus
 
 
-class ConvertToBooking(Input):
+class ConvertToBooking(BookingSpan):
     """Book the request. ``ends_at`` defaults to ``starts_at`` plus the service's
     duration; the assignee defaults to the request's."""
 
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime | None = None
     assignee_id: uuid.UUID | None = None
-    notes: str = Field(default="", max_length=10_000)
-
-    @model_validator(mode="after")
-    def _order(self) -> ConvertToBooking:
-        if self.ends_at is not None and self.ends_at <= self.starts_at:
-            raise ValueError("ends_at must be after starts_at")
-        return self
+    notes: Notes = ""

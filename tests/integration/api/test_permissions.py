@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import select
+import threading
+import time
 
+import pytest
+from sqlalchemy import select, text
+
+from tenantry.errors import TenantryError
 from tenantry.isolation.context import TenantContext, tenant_context
+from tenantry.kit.errors import ConstraintConflict
+from tenantry.permissions import service
 from tenantry.permissions.catalog import DEFAULT_MATRIX, PERMISSIONS
 from tenantry.permissions.models import RolePermission
 from tests.factories import make_tenant
@@ -161,3 +167,45 @@ def test_each_member_reads_only_their_own_roles_permissions(as_, fresh, db):
     assert as_(fresh["staff"]).get(mine).json()["permissions"] == ["bookings.read"]
     client = make_tenant(db, roles=("owner", "client"))["client"]
     assert as_(client).get(mine).json() == {"role": "client", "permissions": []}
+
+
+def test_a_role_replaced_twice_at_once_answers_the_second_409_conflict(db, fresh):
+    """Two owners save the staff role at the same moment: the second's rows collide
+    with the first's; it gets the kit's 409 `conflict` and the first's list stands."""
+    ctx = TenantContext(tenant_id=fresh.id, user_id=fresh["owner"].user_id, role="owner")
+    first_list = staff_without("bookings.write")
+    second_list = staff_without("requests.write")
+    outcome: dict[str, object] = {}
+
+    def second() -> None:
+        try:
+            with tenant_context(ctx), db.session() as s:
+                service.set_role(s, ctx=ctx, role="staff", permissions=second_list)
+        except TenantryError as exc:
+            outcome["error"] = exc
+
+    with tenant_context(ctx), db.session() as s:
+        service.set_role(s, ctx=ctx, role="staff", permissions=first_list)
+        thread = threading.Thread(target=second)
+        thread.start()
+        _wait_until_blocked(db, thread)
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    error = outcome.get("error")
+    assert isinstance(error, ConstraintConflict) and error.code == "conflict"
+    assert error.status_code == 409
+    assert stored(db, fresh) == sorted(("staff", p) for p in first_list)
+
+
+def _wait_until_blocked(db, thread: threading.Thread) -> None:
+    """Until the second transaction waits for the first's row lock (or has ended)."""
+    waiting = text(
+        "select count(*) from pg_locks l join pg_stat_activity a on a.pid = l.pid"
+        " where not l.granted and a.datname = current_database()"
+    )
+    for _ in range(600):
+        with db.app_engine.connect() as conn:
+            if conn.execute(waiting).scalar_one() or not thread.is_alive():
+                return
+        time.sleep(0.05)
+    raise AssertionError("the second replacement never waited for the first")
