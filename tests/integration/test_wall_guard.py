@@ -29,7 +29,12 @@ from tenantry.isolation.context import (
     dangerously_enter_system_scope,
     tenant_context,
 )
-from tenantry.isolation.guard import CrossTenantWrite, GuardedSession, UnscopableStatement
+from tenantry.isolation.guard import (
+    GUARD_PARAMETER,
+    CrossTenantWrite,
+    GuardedSession,
+    UnscopableStatement,
+)
 from tenantry.service_requests.models import ServiceRequest
 from tenantry.services.models import Service
 from tests.factories import TenantFixture, make_tenant
@@ -242,6 +247,26 @@ def test_alternating_tenants_never_reuse_a_cached_tenant(session, a, b):
             assert list(session.scalars(stmt)) == [t.id]
 
 
+def test_the_tenant_is_bound_when_the_statement_runs_not_when_it_is_built(session, a, b):
+    """One statement object executed in two contexts reads each context's tenant."""
+    stmt = select(Service.tenant_id).distinct()
+    with as_tenant(a):
+        first = list(session.scalars(stmt))
+    with as_tenant(b):
+        second = list(session.scalars(stmt))
+    assert (first, second) == ([a.id], [b.id])
+
+
+def test_a_parameter_named_like_the_guards_cannot_replace_the_tenant(session, a, b):
+    """The guard's filter takes its value from the context; a caller's parameter of the
+    same name would take precedence in SQLAlchemy, so the guard refuses the statement."""
+    with as_tenant(a), pytest.raises(UnscopableStatement):
+        session.execute(select(Service.tenant_id), {GUARD_PARAMETER: b.id})
+    rows = [{"id": b.services[0], "name": "hijacked", GUARD_PARAMETER: b.id}]
+    with as_tenant(a), pytest.raises(UnscopableStatement):
+        session.execute(update(Service), rows)
+
+
 # -------------------------------------------------------------- bulk UPDATE / DELETE
 
 
@@ -451,3 +476,4 @@ def test_log_mode_lets_through_but_reports(session, a, b):
     violations = [e for e in logs if e["event"] == "guard_violation"]
     assert {v["code"] for v in violations} == {"tenant_context_missing", "not_found"}
     assert all(v["mode"] == "log" for v in violations)
+

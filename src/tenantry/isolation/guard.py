@@ -23,13 +23,12 @@ Mode ``log`` reports instead of refusing, for rollouts.
 
 from __future__ import annotations
 
-import functools
 import uuid
 from typing import Any, Literal
 
 import psycopg
 import structlog
-from sqlalchemy import event, inspect
+from sqlalchemy import Uuid, bindparam, event, inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, with_loader_criteria
 from sqlalchemy.orm.context import FromStatement
@@ -97,19 +96,40 @@ def _violation(session: Session, error: TenantryError, **fields: Any) -> None:
         raise error
 
 
-@functools.lru_cache(maxsize=4096)
-def _tenant_criteria(tenant_id: uuid.UUID) -> Any:
-    """The loader option that pins every tenant-owned entity to ``tenant_id``.
+def _context_tenant() -> uuid.UUID:
+    """The value of the guard's tenant parameter, read when the statement executes.
 
-    Built once per tenant and reused (options are immutable): building it analyses
-    the lambda, which cost about a third of the guard's time per statement.
+    Read from the same context the guard checked a moment earlier in ``do_orm_execute``
+    (same thread, same call). A tenant parameter reached with no tenant context — only
+    possible through loader options propagated from a tenant query into a later load in
+    another scope — fails closed instead of binding anything.
     """
-    return with_loader_criteria(
-        TenantScoped,
-        lambda cls: cls.tenant_id == tenant_id,
-        include_aliases=True,
-        track_closure_variables=True,
-    )
+    ctx = current_context()
+    if ctx is None or ctx.tenant_id is None or ctx.scope == "system":
+        raise TenantContextMissing()
+    return ctx.tenant_id
+
+
+# The guard's tenant parameter: one object, bound per execution from the context
+# (``callable_``), so the option below is one constant for every tenant and statement.
+# Its cache key never changes and it carries no per-statement value: the earlier form
+# (a lambda closing over the tenant id, one option per tenant) made SQLAlchemy extract
+# that value from each statement and match it to the cached statement's parameters —
+# comparing annotated bind parameters with ``==``, which builds SQL expressions — about
+# 40 µs of client CPU per statement (bench/README.md, isolation_overhead, session 7).
+GUARD_PARAMETER = "tenantry_guard_tenant_id"
+_TENANT = bindparam(GUARD_PARAMETER, callable_=_context_tenant, type_=Uuid(), unique=False)
+_CRITERIA = with_loader_criteria(
+    TenantScoped,
+    lambda cls: cls.tenant_id == _TENANT,
+    include_aliases=True,
+    track_closure_variables=False,
+)
+
+
+def _names_guard_parameter(parameters: Any) -> bool:
+    rows = parameters if isinstance(parameters, list) else (parameters,)
+    return any(GUARD_PARAMETER in row for row in rows)
 
 
 def _tenant_models_in(state: ORMExecuteState) -> list[str]:
@@ -137,6 +157,10 @@ def _scope_statement(state: ORMExecuteState) -> None:
     raw = isinstance(state.statement, FromStatement)  # reports is_select False
     if not (raw or state.is_select or state.is_update or state.is_delete or state.is_insert):
         return
+    if state.parameters and _names_guard_parameter(state.parameters):
+        # A value given for the guard's own parameter would replace the context's
+        # tenant in the filter: refused, whatever the mode.
+        raise UnscopableStatement()
     ctx = current_context()
     if (
         state.is_select
@@ -148,7 +172,7 @@ def _scope_statement(state: ORMExecuteState) -> None:
         # Hot path: a read inside a tenant. Pin it without first working out which
         # tenant-owned models it mentions — the option applies to every one of them
         # and is a no-op for global models — which saves walking the statement tree.
-        state.statement = state.statement.options(_tenant_criteria(ctx.tenant_id))
+        state.statement = state.statement.options(_CRITERIA)
         return
     owned = _tenant_models_in(state)
     if not owned:
@@ -170,7 +194,7 @@ def _scope_statement(state: ORMExecuteState) -> None:
         return
     if state.is_update:
         _check_update_values(state, ctx.tenant_id, owned)
-    state.statement = state.statement.options(_tenant_criteria(ctx.tenant_id))
+    state.statement = state.statement.options(_CRITERIA)
 
 
 def _check_refresh(state: ORMExecuteState, ctx: TenantContext | None, owned: list[str]) -> None:
