@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.engine import Engine
 
 from tenantry.isolation.context import current_context
-from tenantry.isolation.pin import begin_message, pin_of
+from tenantry.isolation.pin import begin_message, pin_of, send_begin
 
 DRIVERNAME = "postgresql+tenantry"
 
@@ -78,7 +78,7 @@ class TenantryDialect(PGDialect_psycopg):
             message = message.partition(b"; ")[2]
             if not message:
                 return
-        raw.execute(message, prepare=False)
+        send_begin(raw, message)
 
     def set_isolation_level(self, dbapi_connection: Any, level: str) -> None:
         raw = _raw(dbapi_connection)

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import functools
 import uuid
+from typing import Any
 
-from psycopg import sql
+import psycopg
+from psycopg import pq, sql
 
 from tenantry.isolation.context import TenantContext
 
@@ -76,3 +78,19 @@ def begin_message(
     if pin is None:
         return begin
     return begin + b"; " + pin_statement(*pin)
+
+
+def send_begin(connection: psycopg.Connection[Any], message: bytes) -> None:
+    """Send a ``begin_message`` on ``connection`` in one round trip, straight through libpq.
+
+    ``Connection.execute`` would build a cursor, consult its prepared-statement cache and
+    turn the three results into Python objects nobody reads: ~15 µs of client CPU on
+    every transaction (bench/README.md, "isolation_overhead", session 7). ``PGconn.exec_``
+    (libpq's ``PQexec``, which releases the GIL while it waits) sends the same bytes with
+    the simple query protocol and returns the last result — the first error, if a
+    statement failed, since the server then skips the rest of the message.
+    """
+    with connection.lock:
+        result = connection.pgconn.exec_(message)
+    if result.status != pq.ExecStatus.COMMAND_OK:
+        raise psycopg.errors.error_from_result(result, encoding=connection.info.encoding)
