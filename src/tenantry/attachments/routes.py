@@ -70,6 +70,14 @@ MULTIPART_BODY: dict[str, Any] = {
         },
     },
 }
+# Every upload route: 201 with the stored file's metadata, the upload errors, a
+# multipart body with one part named ``file`` (``@router.post(path, **UPLOAD)``).
+UPLOAD: dict[str, Any] = {
+    "response_model": AttachmentOut,
+    "status_code": status.HTTP_201_CREATED,
+    "responses": UPLOAD_ERRORS,
+    "openapi_extra": MULTIPART_BODY,
+}
 
 
 async def receive_upload(
@@ -126,13 +134,7 @@ def _download_response(download: service.Download) -> StreamingResponse:
 # ----------------------------------------------------------------------------- admin
 
 
-@admin.post(
-    "/service-requests/{service_request_id}/attachments",
-    response_model=AttachmentOut,
-    status_code=status.HTTP_201_CREATED,
-    responses=UPLOAD_ERRORS,
-    openapi_extra=MULTIPART_BODY,
-)
+@admin.post("/service-requests/{service_request_id}/attachments", **UPLOAD)
 def upload_to_request(
     ctx: RequestFilesWrite,
     actor: Actor,
@@ -163,13 +165,7 @@ def list_request_attachments(
     return found.map(AttachmentOut.model_validate)
 
 
-@admin.post(
-    "/expenses/{expense_id}/attachments",
-    response_model=AttachmentOut,
-    status_code=status.HTTP_201_CREATED,
-    responses=UPLOAD_ERRORS,
-    openapi_extra=MULTIPART_BODY,
-)
+@admin.post("/expenses/{expense_id}/attachments", **UPLOAD)
 def upload_to_expense(
     ctx: ExpenseFilesWrite,
     actor: Actor,
@@ -244,13 +240,7 @@ def download_attachment(
 # ---------------------------------------------------------------------------- portal
 
 
-@portal.post(
-    "/service-requests/{service_request_id}/attachments",
-    response_model=AttachmentOut,
-    status_code=status.HTTP_201_CREATED,
-    responses=UPLOAD_ERRORS,
-    openapi_extra=MULTIPART_BODY,
-)
+@portal.post("/service-requests/{service_request_id}/attachments", **UPLOAD)
 def portal_upload_to_request(
     client: PortalClient, upload: Upload, session: TenantSession, service_request_id: uuid.UUID
 ) -> AttachmentOut:
