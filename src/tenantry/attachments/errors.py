@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from tenantry.errors import Conflict, InvalidInput, NotFound, TenantryError
-
-
-class FileUnavailable(NotFound):
-    message = "The file is not available."
+from tenantry.errors import Conflict, InvalidInput, TenantryError
 
 
 class PayloadTooLarge(TenantryError):

@@ -11,7 +11,7 @@ import structlog
 from sqlalchemy.orm import Session
 
 from tenantry.attachments import storage
-from tenantry.attachments.errors import FileInfected, FileUnavailable, ScanFinal, ScanPending
+from tenantry.attachments.errors import FileInfected, ScanFinal, ScanPending
 from tenantry.attachments.models import Attachment
 from tenantry.attachments.repository import attachments, oldest_first, tenant_of
 from tenantry.attachments.schemas import ScanCallbackOut
@@ -86,6 +86,10 @@ class Download:
     size_bytes: int
 
 
+# A clean file whose bytes cannot be read (a bad key, gone from disk): 404 `not_found`.
+UNAVAILABLE = "The file is not available."
+
+
 def open_download(attachment: Attachment, *, upload_dir: Path) -> Download:
     """Open the bytes of a CLEAN attachment. Pending → 409, infected → 410, never served."""
     if attachment.scan_status == "infected":
@@ -95,12 +99,12 @@ def open_download(attachment: Attachment, *, upload_dir: Path) -> Download:
     path = storage.path_for(upload_dir, attachment.tenant_id, attachment.storage_key)
     if path is None:
         _log.warning("attachment_key_invalid", attachment_id=str(attachment.id))
-        raise FileUnavailable()
+        raise attachments.not_found(UNAVAILABLE)
     try:
         # Opened here, so a missing file is a clean 404 rather than an error mid-response.
         stream = path.open("rb")
     except FileNotFoundError as exc:
-        raise FileUnavailable() from exc
+        raise attachments.not_found(UNAVAILABLE) from exc
     return Download(stream, attachment.filename, attachment.content_type, attachment.size_bytes)
 
 
