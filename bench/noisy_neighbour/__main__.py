@@ -9,11 +9,15 @@ is per worker — reported). 20 tenants send ``--rate`` requests per second each
 (open loop: a request leaves on schedule whether or not the last one came back).
 
 1. **baseline**: the 20 tenants alone;
-2. **abuser**: the same, plus one tenant sending 10x its quota.
+2. **at_budget**: the same, plus one more tenant sending exactly its quota (a busy but
+   well-behaved neighbour: what the abuser is entitled to);
+3. **abuser**: the same, plus that tenant sending 10x its quota.
 
-The two phases alternate for ``--rounds`` rounds (order flipped every round), so a
-change in the machine's load during the run falls on both sides alike; latencies are
-pooled per phase, and each round's own p99 ratio is reported too.
+The phases alternate for ``--rounds`` rounds (their order rotated every round), so a
+change in the machine's load during the run falls on all of them alike; latencies are
+pooled per phase, and each round's own p99 ratio is reported too. The at-budget phase
+splits the abuser's effect in two: the load of the requests it is allowed (at_budget /
+baseline) and what its refused surplus still costs the others (abuser / at_budget).
 
 Reported: the 20 tenants' p50/p99 latency in each phase (wrk's latency at a fine grid
 of percentiles, pooled over the rounds) and the p99 ratio (target <= 1.10) next to the
@@ -310,8 +314,10 @@ def run_phase(
     quota: int,
     seconds: float,
     tmp: Path,
+    abuser_rate: float | None = None,
 ) -> dict[str, Any]:
-    """One phase: the others' latency (and, with the abuser, what it got)."""
+    """One phase: the others' latency (and, with the abuser, what it got). The abuser
+    sends ``abuser_rate`` requests per second (default: 10x its quota)."""
     others_lua = tmp / f"others-{name}.lua"
     others_lua.write_text(
         OTHERS_LUA
@@ -329,7 +335,7 @@ def run_phase(
             ABUSER_LUA
             % {
                 "cookie": cookie_header(abuser),
-                "mean_s": 1 / (quota * 10),
+                "mean_s": 1 / (abuser_rate or quota * 10),
                 "quota": quota,
             }
         )
@@ -376,14 +382,16 @@ def main(argv: list[str] | None = None) -> int:
             # Warm both workers (pools, caches) before measuring.
             run_phase("warmup", base, others, None, args.rate, args.quota, 3, tmp)
             for number in range(args.rounds):
-                order = ("baseline", "abuser") if number % 2 == 0 else ("abuser", "baseline")
+                k = number % len(PHASES)
+                order = PHASES[k:] + PHASES[:k]
                 this: dict[str, Any] = {"round": number + 1}
                 for name in order:
                     print(f"round {number + 1}/{args.rounds}, phase {name}: "
                           f"{args.seconds:.0f} s ...", flush=True)  # fmt: skip
                     phase = run_phase(
-                        name, base, others, abuser if name == "abuser" else None,
+                        name, base, others, None if name == "baseline" else abuser,
                         args.rate, args.quota, args.seconds, tmp,
+                        abuser_rate=args.quota if name == "at_budget" else None,
                     )  # fmt: skip
                     phase["load"] = round(os.getloadavg()[0], 2)
                     this[name] = phase
@@ -415,6 +423,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+PHASES = ("baseline", "at_budget", "abuser")
+
+
 def summarise(config: dict[str, Any], rounds: list[dict[str, Any]]) -> dict[str, Any]:
     """Per phase, the median over rounds of each figure and the pooled percentiles of all
     its rounds; the headline ratio is the pooled p99's, next to the same ratio between
@@ -426,15 +437,16 @@ def summarise(config: dict[str, Any], rounds: list[dict[str, Any]]) -> dict[str,
     def runs(phase: str, which: slice = slice(None)) -> list[dict[str, Any]]:
         return [r[phase]["others"] for r in rounds[which]]
 
+    phases = [phase for phase in PHASES if phase in rounds[0]]
     pooled = {
         phase: {f"p{p}_ms": pooled_percentile(runs(phase), p) for p in (50, 90, 99)}
-        for phase in ("baseline", "abuser")
+        for phase in phases
     }
     # The same statistic between two halves of the baseline alone: what the run cannot
     # tell apart from noise.
     halves = [pooled_percentile(runs("baseline", slice(k, None, 2)), 99) for k in (0, 1)]
     for r in rounds:  # the grids served the pooling; the results keep the summary
-        for phase in ("baseline", "abuser"):
+        for phase in phases:
             r[phase]["others"].pop("quantiles", None)
     abuse = [r["abuser"]["abuser"] for r in rounds]
     throttle = [a["throttled_after_budget_s"] for a in abuse if a["throttled_after_budget_s"]]
@@ -450,7 +462,7 @@ def summarise(config: dict[str, Any], rounds: list[dict[str, Any]]) -> dict[str,
                     for r in rounds
                 ),
             }
-            for phase in ("baseline", "abuser")
+            for phase in phases
         },
         "abuser": {
             "sent": sum(a["sent"] for a in abuse),
@@ -463,10 +475,32 @@ def summarise(config: dict[str, Any], rounds: list[dict[str, Any]]) -> dict[str,
         "others_p99_ratio_pooled": round(
             pooled["abuser"]["p99_ms"] / pooled["baseline"]["p99_ms"], 3
         ),
+        **(split_of_the_rise(pooled, rounds) if "at_budget" in phases else {}),
         "baseline_halves_p99_ratio": round(halves[1] / halves[0], 3) if len(rounds) > 1 else None,
         "others_p99_ratio": round(statistics.median(r["p99_ratio"] for r in rounds), 3),
         "round_p99_ratios": [r["p99_ratio"] for r in rounds],
         "target_p99_ratio": 1.10,
+    }
+
+
+def split_of_the_rise(
+    pooled: dict[str, dict[str, float]], rounds: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The others' pooled p99 rise split at the at-budget phase: the requests the tenant
+    is allowed, then its refused surplus; and what the tenant got while at its budget."""
+    at_budget = [r["at_budget"]["abuser"] for r in rounds]
+    return {
+        "at_budget_p99_ratio_pooled": round(
+            pooled["at_budget"]["p99_ms"] / pooled["baseline"]["p99_ms"], 3
+        ),
+        "surplus_p99_ratio_pooled": round(
+            pooled["abuser"]["p99_ms"] / pooled["at_budget"]["p99_ms"], 3
+        ),
+        "at_budget_tenant": {
+            "sent": sum(a["sent"] for a in at_budget),
+            "ok": sum(a["ok"] for a in at_budget),
+            "refused": sum(a["refused"] for a in at_budget),
+        },
     }
 
 
@@ -486,7 +520,7 @@ def render(result: dict[str, Any]) -> str:
         "| phase | others' requests | errors | p50 ms | p90 ms | p99 ms (median of rounds) |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    for name in ("baseline", "abuser"):
+    for name in ph:
         p = ph[name]
         lines.append(
             f"| {name} | {p['requests']} | {p['errors']} | {p['p50_ms']} | {p['p90_ms']} "
@@ -502,7 +536,7 @@ def render(result: dict[str, Any]) -> str:
         *(
             f"| {name} | {pooled[name]['p50_ms']} | {pooled[name]['p90_ms']} "
             f"| {pooled[name]['p99_ms']} |"
-            for name in ("baseline", "abuser")
+            for name in pooled
         ),
         "",
         f"Others' p99 with the abuser / without: **{result['others_p99_ratio_pooled']}** "
@@ -512,6 +546,7 @@ def render(result: dict[str, Any]) -> str:
         f"{result['others_p99_ratio']}; per round: "
         f"{', '.join(str(r) for r in result['round_p99_ratios'])}.",
         "",
+        *split_lines(result),
         f"Abuser: {ab['sent']} sent, {ab['ok']} served, {ab['refused']} refused (429), "
         f"{ab['other']} other; first 429 at most {ab['worst_throttle_after_budget_s']} s "
         "after its budget was spent (target: within 1 s).",
@@ -526,6 +561,20 @@ def render(result: dict[str, Any]) -> str:
             f"{r['baseline']['load']} / {r['abuser']['load']} |"
         )
     return "\n".join(lines)
+
+
+def split_lines(result: dict[str, Any]) -> list[str]:
+    if "at_budget_p99_ratio_pooled" not in result:
+        return []
+    t = result["at_budget_tenant"]
+    return [
+        f"Split at the same tenant sending exactly its budget ({t['sent']} sent, {t['ok']} "
+        f"served, {t['refused']} refused): others' pooled p99 at_budget / baseline "
+        f"**{result['at_budget_p99_ratio_pooled']}** (the requests it is allowed), "
+        f"abuser / at_budget **{result['surplus_p99_ratio_pooled']}** (what its refused "
+        "surplus still costs).",
+        "",
+    ]
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import random
 
-from bench.noisy_neighbour.__main__ import pooled_percentile
+from bench.noisy_neighbour.__main__ import pooled_percentile, summarise
 
 GRID = [i / 2 for i in range(1, 200)] + [99.5 + i / 200 for i in range(1, 100)]
 
@@ -50,3 +50,46 @@ def test_pooling_weighs_each_run_by_its_requests() -> None:
 def test_no_runs_no_figure() -> None:
     assert pooled_percentile([], 99) == 0.0
     assert pooled_percentile([{"requests": 0, "quantiles": []}], 99) == 0.0
+
+
+def phase(latencies_us: list[int], tenant: dict[str, object] | None = None) -> dict[str, object]:
+    others = wrk_run(latencies_us) | {
+        "p50_ms": exact(latencies_us, 50),
+        "p90_ms": exact(latencies_us, 90),
+        "p99_ms": exact(latencies_us, 99),
+        "mean_ms": sum(latencies_us) / len(latencies_us) / 1000,
+        "non_2xx": 0,
+        "socket_errors": 0,
+    }
+    return {"others": others} | ({"abuser": tenant} if tenant else {})
+
+
+def test_the_at_budget_phase_splits_the_rise_into_allowed_load_and_refused_surplus() -> None:
+    rng = random.Random(3)
+
+    def lat(scale: float) -> list[int]:
+        return [int(rng.lognormvariate(8.4, 0.3) * scale) for _ in range(1600)]
+
+    tenant = {"sent": 100, "ok": 95, "refused": 5, "other": 0}
+    abusive = {"sent": 1000, "ok": 100, "refused": 900, "other": 0}
+    tenant["throttled_after_budget_s"], abusive["throttled_after_budget_s"] = None, 0.01
+    rounds = [
+        {
+            "round": n + 1,
+            "baseline": phase(lat(1.0)),
+            "at_budget": phase(lat(1.05), dict(tenant)),
+            "abuser": phase(lat(1.2), dict(abusive)),
+            "p99_ratio": 1.2,
+        }
+        for n in range(4)
+    ]
+    result = summarise({}, rounds)
+    p99 = {name: result["pooled"][name]["p99_ms"] for name in ("baseline", "at_budget", "abuser")}
+    assert result["at_budget_p99_ratio_pooled"] == round(p99["at_budget"] / p99["baseline"], 3)
+    assert result["surplus_p99_ratio_pooled"] == round(p99["abuser"] / p99["at_budget"], 3)
+    # The two parts multiply back to the whole rise (to rounding).
+    whole = result["at_budget_p99_ratio_pooled"] * result["surplus_p99_ratio_pooled"]
+    assert abs(whole - result["others_p99_ratio_pooled"]) < 0.005
+    assert 1.0 < result["at_budget_p99_ratio_pooled"] < result["others_p99_ratio_pooled"]
+    assert result["at_budget_tenant"] == {"sent": 400, "ok": 380, "refused": 20}
+    assert result["abuser"]["refused"] == 3600  # the abusive phase only
