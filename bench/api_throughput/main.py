@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from sqlalchemy.engine import URL
 
-from bench.api_throughput import profile
+from bench.api_throughput import profile, usage
 from bench.api_throughput.data import PASSWORD, BenchTenant, seed, seed_filler
 from bench.api_throughput.load import LoadResult, Request, run_wrk, wrk_path
 from bench.api_throughput.report import write_results
@@ -32,6 +32,8 @@ from tenantry.observability.logging import configure_logging
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
 SCENARIOS = ("read", "list", "write")
 SIDES = ("tenantry", "bare")
+# What each server process spent per request (``usage.PerRequest``), with every run.
+SERVER_FIGURES = ("cpu_ms", "sys_ms", "voluntary_switches", "involuntary_switches")
 SIGNING_KEY = "bench-signing-key-0123456789abcdef0123456789"
 Say = Callable[..., None]
 
@@ -77,6 +79,10 @@ class ThroughputResult:
             for side in SIDES:
                 mine = [r for r in runs if r["side"] == side]
                 row[f"{side}_rps"] = statistics.median(r["rps"] for r in mine)
+                for name in SERVER_FIGURES:
+                    figures = [r[name] for r in mine if r.get(name) is not None]
+                    if figures:
+                        row[f"{side}_{name}"] = statistics.median(figures)
                 row[f"{side}_p50_ms"] = statistics.median(r["p50_ms"] for r in mine)
                 row[f"{side}_p99_ms"] = statistics.median(r["p99_ms"] for r in mine)
             out[scenario] = row
@@ -258,13 +264,10 @@ def _measure(
             sides = list(SIDES)
             rng.shuffle(sides)
             got: dict[str, LoadResult] = {}
+            spent: dict[str, usage.PerRequest | None] = {}
             for side in sides:
-                got[side] = run_wrk(
-                    servers[side].base,
-                    asks[scenario][side],
-                    seconds=config.seconds,
-                    connections=config.connections,
-                )
+                got[side], used = _timed_run(servers[side], asks[scenario][side], config)
+                spent[side] = used
                 result.runs.append(
                     {
                         "round": rnd,
@@ -272,6 +275,7 @@ def _measure(
                         "side": side,
                         "loadavg": os.getloadavg()[0],
                         **asdict(got[side]),
+                        **(asdict(used) if used is not None else dict.fromkeys(SERVER_FIGURES)),
                     }
                 )
             ratio = got["tenantry"].rps / got["bare"].rps if got["bare"].rps else float("nan")
@@ -279,10 +283,35 @@ def _measure(
             say(
                 f"round {rnd} {scenario:5} tenantry {got['tenantry'].rps:7.0f}/s "
                 f"bare {got['bare'].rps:7.0f}/s  ratio {ratio:.2f}  "
-                f"(p50 {got['tenantry'].p50_ms:.2f} / {got['bare'].p50_ms:.2f} ms, "
-                f"load {os.getloadavg()[0]:.1f})",
+                f"(p50 {got['tenantry'].p50_ms:.2f} / {got['bare'].p50_ms:.2f} ms"
+                f"{_spent_text(spent)}, load {os.getloadavg()[0]:.1f})",
                 flush=True,
             )
+
+
+def _timed_run(
+    server: Server, ask: Request, config: ThroughputConfig
+) -> tuple[LoadResult, usage.PerRequest | None]:
+    """One wrk run, with what the server process spent on it per request (where
+    ``/proc`` can tell)."""
+    if not usage.available(server.pid):
+        return run_wrk(
+            server.base, ask, seconds=config.seconds, connections=config.connections
+        ), None
+    before = usage.snapshot(server.pid)
+    got = run_wrk(server.base, ask, seconds=config.seconds, connections=config.connections)
+    return got, usage.per_request(before, usage.snapshot(server.pid), got.requests)
+
+
+def _spent_text(spent: dict[str, usage.PerRequest | None]) -> str:
+    mine, bare = spent.get("tenantry"), spent.get("bare")
+    if mine is None or bare is None:
+        return ""
+    return (
+        f"; server CPU {mine.cpu_ms:.2f} / {bare.cpu_ms:.2f} ms/req"
+        f" (system {mine.sys_ms:.2f} / {bare.sys_ms:.2f}),"
+        f" switches/req {mine.voluntary_switches:.1f} / {bare.voluntary_switches:.1f}"
+    )
 
 
 def _profile(

@@ -34,6 +34,7 @@ def markdown(result: ThroughputResult) -> str:
             f"| {row['tenantry_p50_ms']:.2f} / {row['tenantry_p99_ms']:.2f} "
             f"| {row['bare_p50_ms']:.2f} / {row['bare_p99_ms']:.2f} |"
         )
+    lines += _server_table(result)
     lines += ["", "Per round (tenantry / bare req/s, ratio):", ""]
     lines.append("| round | " + " | ".join(result.ratios) + " |")
     lines.append("|---|" + "---:|" * len(result.ratios))
@@ -61,6 +62,35 @@ def markdown(result: ThroughputResult) -> str:
             "```",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _server_table(result: ThroughputResult) -> list[str]:
+    """What each server process spent per request (medians of the runs), where known."""
+    rows = [
+        (scenario, row)
+        for scenario, row in result.summary().items()
+        if "tenantry_cpu_ms" in row and "bare_cpu_ms" in row
+    ]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "Server process per request (median of the runs; CPU = user + system; voluntary "
+        "context switches are mostly GIL and thread hand-offs):",
+        "",
+        "| scenario | tenantry CPU ms (system) | bare CPU ms (system) "
+        "| tenantry switches vol / invol | bare switches vol / invol |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for scenario, row in rows:
+        lines.append(
+            f"| {scenario} | {row['tenantry_cpu_ms']:.2f} ({row['tenantry_sys_ms']:.2f}) "
+            f"| {row['bare_cpu_ms']:.2f} ({row['bare_sys_ms']:.2f}) "
+            f"| {row['tenantry_voluntary_switches']:.1f} / "
+            f"{row['tenantry_involuntary_switches']:.1f} "
+            f"| {row['bare_voluntary_switches']:.1f} / {row['bare_involuntary_switches']:.1f} |"
+        )
+    return lines
 
 
 def write_results(result: ThroughputResult, folder: Path) -> None:

@@ -55,6 +55,9 @@ def test_bench_serves_both_sides_and_reports_ratios(database_urls, settings, tmp
         (s, side) for s in SCENARIOS for side in ("tenantry", "bare")
     }
     assert all(r["requests"] > 0 and r["non_2xx"] == 0 for r in result.runs), result.runs
+    # What each server process spent per request, read from /proc with every run.
+    assert all(r["cpu_ms"] > 0 and r["voluntary_switches"] >= 0 for r in result.runs), result.runs
     report = json.loads((tmp_path / "api_throughput_smoke.json").read_text())
     assert set(report["summary"]) == set(SCENARIOS)
-    assert "ratio (median)" in (tmp_path / "api_throughput_smoke.md").read_text()
+    text = (tmp_path / "api_throughput_smoke.md").read_text()
+    assert "ratio (median)" in text and "Server process per request" in text
