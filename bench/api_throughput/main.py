@@ -12,7 +12,7 @@ import statistics
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -253,7 +253,7 @@ def _measure(
             for side, ask in per_side.items():
                 run_wrk(
                     servers[side].base,
-                    ask,
+                    browser_cookies(servers[side], ask) if side == "tenantry" else ask,
                     seconds=config.warmup_seconds,
                     connections=config.connections,
                 )
@@ -294,6 +294,8 @@ def _timed_run(
 ) -> tuple[LoadResult, usage.PerRequest | None]:
     """One wrk run, with what the server process spent on it per request (where
     ``/proc`` can tell)."""
+    if server.name == "tenantry":
+        ask = browser_cookies(server, ask)
     if not usage.available(server.pid):
         return run_wrk(
             server.base, ask, seconds=config.seconds, connections=config.connections
@@ -301,6 +303,34 @@ def _timed_run(
     before = usage.snapshot(server.pid)
     got = run_wrk(server.base, ask, seconds=config.seconds, connections=config.connections)
     return got, usage.per_request(before, usage.snapshot(server.pid), got.requests)
+
+
+def browser_cookies(server: Server, ask: Request) -> Request:
+    """``ask`` with the session cookie a browser would hold now. The server slides a
+    session's idle timeout by re-issuing its cookie at most once a minute; a browser
+    stores the new one, but wrk replays the one it was given, so after the first minute
+    EVERY request of a run would be answered with a freshly signed cookie (~36 µs of
+    signing and Set-Cookie per request that no browser causes). One request before each
+    run takes the cookie the server hands out, as a browser would; a run is far shorter
+    than the minute."""
+    jar = dict(
+        part.strip().split("=", 1)
+        for name, value in ask.headers
+        if name.lower() == "cookie"
+        for part in value.split(";")
+        if "=" in part
+    )
+    if not jar:
+        return ask
+    r = httpx.get(f"{server.base}/api/tenant/current", headers={"Cookie": _cookie_text(jar)})
+    r.raise_for_status()
+    jar.update(r.cookies.items())
+    headers = tuple((k, v) for k, v in ask.headers if k.lower() != "cookie")
+    return replace(ask, headers=(*headers, ("Cookie", _cookie_text(jar))))
+
+
+def _cookie_text(jar: dict[str, str]) -> str:
+    return "; ".join(f"{k}={v}" for k, v in jar.items())
 
 
 def _spent_text(spent: dict[str, usage.PerRequest | None]) -> str:
@@ -324,10 +354,11 @@ def _profile(
 ) -> None:
     for scenario, per_side in asks.items():
         raw = folder / f"profile-{scenario}.txt"
+        ask = browser_cookies(full, per_side["tenantry"])
         spy = profile.start(full.pid, config.seconds, raw)
         run_wrk(
             full.base,
-            per_side["tenantry"],
+            ask,
             seconds=config.seconds + 1,
             connections=config.connections,
         )

@@ -56,3 +56,41 @@ def test_a_live_process_is_read_with_every_thread() -> None:
     assert {pid, worker.native_id} <= set(second.switches)
     assert second.user_s + second.system_s >= first.user_s + first.system_s
     assert usage.per_request(first, second, requests=1).cpu_ms >= 0
+
+
+def test_runs_replay_the_cookie_a_browser_would_hold_now() -> None:
+    """Before each run the bench takes the re-issued session cookie, as a browser would
+    (wrk replays what it was given: past a minute, every request would be re-signed)."""
+    import http.server
+
+    from bench.api_throughput.load import Request
+    from bench.api_throughput.main import browser_cookies
+    from bench.api_throughput.servers import Server
+
+    seen: list[str | None] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Cookie"))
+            self.send_response(200)
+            self.send_header("Set-Cookie", "tenantry_session=new; Path=/; HttpOnly")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever)
+    thread.start()
+    try:
+        server = Server("tenantry", f"http://127.0.0.1:{httpd.server_port}", os.getpid())
+        ask = Request("/x", headers=(("Cookie", "tenantry_session=old; tenant_sig=s"), ("X", "1")))
+        fresh = browser_cookies(server, ask)
+    finally:
+        httpd.shutdown()
+        thread.join()
+        httpd.server_close()
+    assert seen == ["tenantry_session=old; tenant_sig=s"]
+    assert dict(fresh.headers) == {"X": "1", "Cookie": "tenantry_session=new; tenant_sig=s"}
+    assert fresh.path == ask.path
