@@ -56,7 +56,7 @@ RLS_OFF = (
 )
 GUARD_READ_FILTER = (
     "tenantry/isolation/guard.py",
-    "        state.statement = state.statement.options(_CRITERIA)\n"
+    "        state.statement = _guarded(state.statement)\n"
     "        return\n",
     "        return\n",
 )
@@ -67,10 +67,10 @@ GUARD_OFF = GUARD_READ_FILTER
 # mutant; on its own (the control) B's rows must stay unchanged.
 LOCKING_READS_UNFILTERED = (
     "tenantry/isolation/guard.py",
-    "        state.statement = state.statement.options(_CRITERIA)\n"
+    "        state.statement = _guarded(state.statement)\n"
     "        return\n",
     "        if state.statement._for_update_arg is None:\n"
-    "            state.statement = state.statement.options(_CRITERIA)\n"
+    "            state.statement = _guarded(state.statement)\n"
     "        return\n",
 )
 
