@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 
+import psycopg
 import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import DBAPIError
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from tenantry.db.engine import Database
 from tenantry.isolation.context import TenantContext, tenant_context
-from tenantry.isolation.pin import begin_message, pin_statement
+from tenantry.isolation.pin import begin_message, pin_statement, send_begin
 from tenantry.services.models import Service
 from tests.factories import make_service, make_tenant
 from tests.roundtrips import trace_engine
@@ -103,6 +104,23 @@ def test_the_pin_is_transaction_local_and_honours_isolation_levels(own_db, tenan
             assert conn.execute(setting).one() == (str(tenant.id), "read committed")
     with own_db.app_engine.connect() as conn:  # and no tenant outside the context
         assert conn.execute(setting).one()[0] in (None, "")
+
+
+def test_a_failing_begin_message_raises_the_servers_error_and_the_connection_recovers(own_db):
+    """send_begin reads only the last result: it must still raise the first error (the
+    server skips the rest of the message), as psycopg's own class, and leave a connection
+    that rolls back and pins again."""
+    tenant = uuid.uuid4()
+    with own_db.app_engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        assert isinstance(raw, psycopg.Connection)
+        with pytest.raises(psycopg.errors.InvalidTextRepresentation):
+            send_begin(raw, b"BEGIN; SELECT 'not a uuid'::uuid; SET LOCAL app.current_user_id = ''")
+        raw.rollback()
+        send_begin(raw, begin_message((tenant, None)))
+        row = raw.execute("select current_setting('app.current_tenant_id', true)").fetchone()
+        raw.rollback()
+    assert row == (str(tenant),)
 
 
 def _backend_pid(database: Database) -> int:
