@@ -132,8 +132,30 @@ def _ident(name: str) -> str:
     return f'"{name}"'
 
 
+# Server workers start together and each re-asserts the roles and grants: two sessions
+# updating one catalogue row at once fail ("tuple concurrently updated"), so each holds
+# this advisory lock (on the admin database) while it does so.
+_BOOTSTRAP_LOCK = 0x7E4A_0B00
+
+
 def ensure_database(urls: DatabaseUrls) -> None:
-    """Create roles and database if missing, and (re)apply their attributes. Idempotent."""
+    """Create roles and database if missing, and (re)apply their attributes. Idempotent;
+    concurrent callers take turns."""
+    engine = create_engine(urls.admin, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("select pg_advisory_lock(:k)"), {"k": _BOOTSTRAP_LOCK})
+            try:
+                _ensure_database(urls)
+            finally:
+                conn.execute(text("select pg_advisory_unlock(:k)"), {"k": _BOOTSTRAP_LOCK})
+    except OperationalError as exc:
+        raise DatabaseUnavailable(_one_line(exc)) from exc
+    finally:
+        engine.dispose()
+
+
+def _ensure_database(urls: DatabaseUrls) -> None:
     engine = create_engine(urls.admin, isolation_level="AUTOCOMMIT")
     mig, app, db = _ident(urls.migrator_role), _ident(urls.app_role), _ident(urls.database)
     worker = _ident(urls.worker_role)
