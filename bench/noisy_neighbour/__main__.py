@@ -44,7 +44,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 from argon2 import PasswordHasher
+
+from bench.api_throughput import usage
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results"
@@ -159,6 +162,18 @@ def start_server(settings: Any, urls: Any, quota: int, redis_url: str | None) ->
         time.sleep(0.3)
     proc.kill()
     raise SystemExit("the server did not start")
+
+
+def server_cpu_seconds(server: subprocess.Popen[bytes]) -> float:
+    """CPU seconds (user + system) spent so far by the server: its master and workers."""
+    total = 0.0
+    for proc in [psutil.Process(server.pid), *psutil.Process(server.pid).children(True)]:
+        try:
+            user, system = usage.cpu_seconds(Path(f"/proc/{proc.pid}/stat").read_text())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += user + system
+    return total
 
 
 def sign_in(base: str, email: str) -> dict[str, str]:
@@ -388,11 +403,13 @@ def main(argv: list[str] | None = None) -> int:
                 for name in order:
                     print(f"round {number + 1}/{args.rounds}, phase {name}: "
                           f"{args.seconds:.0f} s ...", flush=True)  # fmt: skip
+                    cpu_before = server_cpu_seconds(server)
                     phase = run_phase(
                         name, base, others, None if name == "baseline" else abuser,
                         args.rate, args.quota, args.seconds, tmp,
                         abuser_rate=args.quota if name == "at_budget" else None,
                     )  # fmt: skip
+                    phase["server_cpu_s"] = round(server_cpu_seconds(server) - cpu_before, 3)
                     phase["load"] = round(os.getloadavg()[0], 2)
                     this[name] = phase
                     o = phase["others"]
@@ -400,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
                           f"p99 {o['p99_ms']:.1f} ms, {o['non_2xx'] + o['socket_errors']} errors"
                           + (f"; abuser {phase['abuser']['ok']} ok, {phase['abuser']['refused']} "
                              "refused" if "abuser" in phase else "")
+                          + f"; server CPU {phase['server_cpu_s']:.2f} s"
                           + f" (load {phase['load']})", flush=True)  # fmt: skip
                     time.sleep(1.5)  # let the abuser's window empty before the next phase
                 this["p99_ratio"] = round(
@@ -434,6 +452,10 @@ def summarise(config: dict[str, Any], rounds: list[dict[str, Any]]) -> dict[str,
     def median_of(phase: str, key: str) -> float:
         return round(float(statistics.median(r[phase]["others"][key] for r in rounds)), 3)
 
+    def server_cpu_of(phase: str) -> dict[str, float]:
+        spent = [r[phase]["server_cpu_s"] for r in rounds if "server_cpu_s" in r[phase]]
+        return {"server_cpu_s": round(float(statistics.median(spent)), 3)} if spent else {}
+
     def runs(phase: str, which: slice = slice(None)) -> list[dict[str, Any]]:
         return [r[phase]["others"] for r in rounds[which]]
 
@@ -455,6 +477,7 @@ def summarise(config: dict[str, Any], rounds: list[dict[str, Any]]) -> dict[str,
         "rounds": rounds,
         "phases": {
             phase: {key: median_of(phase, key) for key in ("p50_ms", "p90_ms", "p99_ms", "mean_ms")}
+            | server_cpu_of(phase)
             | {
                 "requests": sum(r[phase]["others"]["requests"] for r in rounds),
                 "errors": sum(
@@ -490,6 +513,7 @@ def split_of_the_rise(
     is allowed, then its refused surplus; and what the tenant got while at its budget."""
     at_budget = [r["at_budget"]["abuser"] for r in rounds]
     return {
+        "server_cpu_per_refusal_ms": cpu_per_refusal(rounds),
         "at_budget_p99_ratio_pooled": round(
             pooled["at_budget"]["p99_ms"] / pooled["baseline"]["p99_ms"], 3
         ),
@@ -502,6 +526,22 @@ def split_of_the_rise(
             "refused": sum(a["refused"] for a in at_budget),
         },
     }
+
+
+def cpu_per_refusal(rounds: list[dict[str, Any]]) -> float | None:
+    """The server CPU one refused request costs: the abuser phase's CPU minus the
+    at-budget phase's, over the refusals it added (both phases serve the same others and
+    about the same budget), median over the rounds. Wall-clock free: what the surplus
+    costs whatever else the machine runs."""
+    costs = []
+    for r in rounds:
+        if "server_cpu_s" not in r["abuser"] or "server_cpu_s" not in r["at_budget"]:
+            return None
+        extra = r["abuser"]["abuser"]["refused"] - r["at_budget"]["abuser"]["refused"]
+        if extra > 0:
+            spent = r["abuser"]["server_cpu_s"] - r["at_budget"]["server_cpu_s"]
+            costs.append(1000 * spent / extra)
+    return round(float(statistics.median(costs)), 3) if costs else None
 
 
 def render(result: dict[str, Any]) -> str:
@@ -517,14 +557,15 @@ def render(result: dict[str, Any]) -> str:
         f"{cfg['seconds']:.0f} s per phase, {cfg['rounds']} alternating rounds. "
         f"Load average {load['start'][0]:.2f} at the start, {load['end'][0]:.2f} at the end.",
         "",
-        "| phase | others' requests | errors | p50 ms | p90 ms | p99 ms (median of rounds) |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| phase | others' requests | errors | p50 ms | p90 ms | p99 ms (median of rounds) "
+        "| server CPU s per phase (median) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name in ph:
         p = ph[name]
         lines.append(
             f"| {name} | {p['requests']} | {p['errors']} | {p['p50_ms']} | {p['p90_ms']} "
-            f"| {p['p99_ms']} |"
+            f"| {p['p99_ms']} | {p.get('server_cpu_s', '')} |"
         )
     pooled = result["pooled"]
     lines += [
@@ -572,7 +613,8 @@ def split_lines(result: dict[str, Any]) -> list[str]:
         f"served, {t['refused']} refused): others' pooled p99 at_budget / baseline "
         f"**{result['at_budget_p99_ratio_pooled']}** (the requests it is allowed), "
         f"abuser / at_budget **{result['surplus_p99_ratio_pooled']}** (what its refused "
-        "surplus still costs).",
+        "surplus still costs). Server CPU per refused request (abuser phase minus "
+        f"at-budget phase, over the refusals it added): {result['server_cpu_per_refusal_ms']} ms.",
         "",
     ]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import random
 
-from bench.noisy_neighbour.__main__ import pooled_percentile, summarise
+from bench.noisy_neighbour.__main__ import cpu_per_refusal, pooled_percentile, summarise
 
 GRID = [i / 2 for i in range(1, 200)] + [99.5 + i / 200 for i in range(1, 100)]
 
@@ -93,3 +93,16 @@ def test_the_at_budget_phase_splits_the_rise_into_allowed_load_and_refused_surpl
     assert 1.0 < result["at_budget_p99_ratio_pooled"] < result["others_p99_ratio_pooled"]
     assert result["at_budget_tenant"] == {"sent": 400, "ok": 380, "refused": 20}
     assert result["abuser"]["refused"] == 3600  # the abusive phase only
+
+
+def test_a_refusal_costs_the_cpu_the_abuser_phase_adds_over_the_at_budget_phase() -> None:
+    def round_(at_budget_cpu: float, abuser_cpu: float) -> dict[str, object]:
+        return {
+            "at_budget": {"server_cpu_s": at_budget_cpu, "abuser": {"refused": 40}},
+            "abuser": {"server_cpu_s": abuser_cpu, "abuser": {"refused": 1840}},
+        }
+
+    # 1800 more refusals cost 0.9, 1.8 and 0.45 s: 0.5, 1.0 and 0.25 ms each; median 0.5.
+    rounds = [round_(4.0, 4.9), round_(4.0, 5.8), round_(4.0, 4.45)]
+    assert cpu_per_refusal(rounds) == 0.5
+    assert cpu_per_refusal([{"at_budget": {}, "abuser": {}}]) is None  # not measured
