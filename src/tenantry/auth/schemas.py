@@ -15,7 +15,8 @@ def _email(value: str) -> str:
 
 
 # Deliberately lenient (reserved test domains such as .test are fine): an address is
-# proven by use, not by syntax.
+# proven by use, not by syntax. The one e-mail type of every body (sign-up, invitations,
+# the contact form, the reply-to setting).
 EmailStr = Annotated[str, Field(min_length=3, max_length=320), AfterValidator(_email)]
 
 

@@ -6,23 +6,17 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import BaseModel, Field
 
+from tenantry.auth.schemas import EmailStr
 from tenantry.kit.schemas import Input, Output
-
-
-def _email(value: str) -> str:
-    local, _, domain = value.rpartition("@")
-    if not local or "." not in domain or " " in value or domain.startswith("."):
-        raise ValueError("not an email address")
-    return value.lower()
 
 
 class ContactIn(Input):
     """Text is stripped, so a blank name or message is refused like an empty one."""
 
     name: Annotated[str, Field(min_length=1, max_length=200)]
-    email: Annotated[str, Field(min_length=3, max_length=320), AfterValidator(_email)]
+    email: EmailStr
     message: Annotated[str, Field(min_length=1, max_length=5000)]
 
 

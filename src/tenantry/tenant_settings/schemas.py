@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field
 
+from tenantry.auth.schemas import EmailStr
 from tenantry.kit.schemas import Input
 
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -41,16 +42,6 @@ def _intervals(value: list[list[str]]) -> list[list[str]]:
         if start < end:
             raise ValueError("intervals of a day must not overlap")
     return ordered
-
-
-def _email(value: str | None) -> str | None:
-    if value is None:
-        return None
-    value = value.strip()
-    local, _, domain = value.rpartition("@")
-    if not local or "." not in domain or " " in value or domain.startswith("."):
-        raise ValueError("not an email address")
-    return value.lower()
 
 
 # A pair as a two-item list, not tuple[str, str]: the tuple's JSON Schema form was
@@ -85,7 +76,7 @@ class BookingSettingsOut(BookingSettingsIn):
 
 class CommunicationSettingsIn(Input):
     sender_name: str = Field(default="", max_length=200)
-    reply_to: Annotated[str | None, Field(max_length=320), AfterValidator(_email)] = None
+    reply_to: EmailStr | None = None
     email_enabled: bool = True
     sms_enabled: bool = False
     reminder_lead_minutes: int = Field(default=1440, ge=0, le=60 * 24 * 14)
