@@ -15,13 +15,16 @@ from sqlalchemy.orm import Session
 
 from tenantry.auth.models import Membership
 from tenantry.bookings.models import Booking
+from tenantry.kit.errors import UnknownBooking
 from tenantry.kit.repository import Repository, where_given
 from tenantry.services.models import Service
 from tenantry.tenant_settings.models import BookingSettings
 
 ACTIVE_STATUSES = ("pending", "confirmed")
 
-bookings = Repository(Booking, owner=Booking.client_id, not_found="No such booking.")
+bookings = Repository(
+    Booking, owner=Booking.client_id, not_found="No such booking.", unknown=UnknownBooking
+)
 
 
 def for_request(session: Session, *, service_request_id: uuid.UUID) -> Booking | None:

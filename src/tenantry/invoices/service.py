@@ -34,7 +34,7 @@ from tenantry.invoices.repository import (
     invoices,
 )
 from tenantry.invoices.schemas import InvoiceCreate
-from tenantry.kit.errors import InvalidTransition, UnknownBooking, UnknownClient
+from tenantry.kit.errors import InvalidTransition, UnknownClient
 from tenantry.kit.members import find_member
 from tenantry.kit.pagination import Page, PageParams
 from tenantry.tenant_settings import service as settings_service
@@ -82,9 +82,7 @@ def create_invoice(session: Session, *, data: InvoiceCreate) -> Invoice:
     if find_member(session, user_id=data.client_id, roles=("client",)) is None:
         raise UnknownClient()
     if data.booking_id is not None:
-        booking = bookings.get(session, data.booking_id)
-        if booking is None:
-            raise UnknownBooking()
+        booking = bookings.referenced(session, data.booking_id)
         if booking.client_id != data.client_id:
             raise BookingClientMismatch()
     lines = [

@@ -10,6 +10,9 @@ area-independent part of a repository:
   a record's client (``owner=Booking.client_id``); every portal read passes the signed-in
   client's id as ``owner`` and sees that client's rows only (another client's record is
   exactly as absent as one that never existed);
+* ``referenced``: the row a request BODY names by id (the booking an invoice is for) —
+  a missing one (or another tenant's) is the body's fault, the area's 422
+  ``unknown_<kind>`` (``unknown=UnknownBooking``), where an id in the URL is a 404;
 * ``page(session, stmt, params)``: one count and one page query from the area's own
   statement (its filters and order);
 * ``add`` / ``flush``: a violated constraint becomes the domain error the area mapped to
@@ -110,11 +113,13 @@ class Repository(Generic[M]):
         *,
         owner: InstrumentedAttribute[Any] | None = None,
         not_found: str | type[TenantryError] = NotFound.message,
+        unknown: Callable[[], TenantryError] | None = None,
         constraints: Constraints | None = None,
     ) -> None:
         self.model = model
         self.owner = owner
         self._not_found = not_found
+        self._unknown = unknown
         self.constraints: Constraints = constraints or {}
         self._by_id: Select[M] | None = None
 
@@ -163,6 +168,17 @@ class Repository(Generic[M]):
         found = self.get(session, id, **lookup)
         if found is None:
             raise self.not_found()
+        return found
+
+    def referenced(self, session: Session, id: uuid.UUID, **lookup: Unpack[Lookup]) -> M:
+        """The row a request body names by ``id``; none (or another tenant's) is the
+        repository's ``unknown`` error (422 ``unknown_<kind>``: the body is wrong, not
+        the URL)."""
+        if self._unknown is None:
+            raise TypeError(f"{self.model.__name__} has no unknown= error for references")
+        found = self.get(session, id, **lookup)
+        if found is None:
+            raise self._unknown()
         return found
 
     def for_update(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Select, or_, select
 
+from tenantry.kit.errors import UnknownServiceRequest
 from tenantry.kit.repository import Repository, where_given
 from tenantry.service_requests.models import ServiceRequest
 
@@ -20,7 +21,10 @@ from tenantry.service_requests.models import ServiceRequest
 # another client's request is as absent as one that never existed. Attachments and
 # chat threads hang from requests and check them through this repository.
 requests = Repository(
-    ServiceRequest, owner=ServiceRequest.client_id, not_found="No such service request."
+    ServiceRequest,
+    owner=ServiceRequest.client_id,
+    not_found="No such service request.",
+    unknown=UnknownServiceRequest,
 )
 
 

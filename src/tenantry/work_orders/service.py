@@ -12,9 +12,7 @@ from tenantry.kit.errors import (
     InvalidTransition,
     RecordClosed,
     UnknownAssignee,
-    UnknownBooking,
     UnknownReference,
-    UnknownServiceRequest,
 )
 from tenantry.kit.members import STAFF_ROLES, find_member
 from tenantry.kit.pagination import Page, PageParams
@@ -50,15 +48,11 @@ def create(session: Session, *, data: WorkOrderCreate) -> WorkOrder:
     fallback_assignee: uuid.UUID | None = None
     booking = None
     if data.booking_id is not None:
-        booking = bookings.get(session, data.booking_id)
-        if booking is None:
-            raise UnknownBooking()
+        booking = bookings.referenced(session, data.booking_id)
         fallback_title = f"Booking on {booking.starts_at:%Y-%m-%d %H:%M} UTC"
         fallback_assignee = booking.assignee_id
     if data.service_request_id is not None:
-        request = requests.get(session, data.service_request_id)
-        if request is None:
-            raise UnknownServiceRequest()
+        request = requests.referenced(session, data.service_request_id)
         if booking is not None and booking.service_request_id not in (None, request.id):
             raise BookingOfAnotherRequest()
         fallback_title = request.title
