@@ -28,6 +28,8 @@ from tenantry.quotas.dependency import enforce_quota, refuse_spent_quota
 Responses = dict[int | str, dict[str, Any]]
 
 NOT_FOUND: Responses = {404: {"description": "No such record in this tenant (`not_found`)"}}
+# A slug another record of this tenant holds (posts, services: the kit's ``SlugTaken``).
+SLUG_TAKEN: Responses = {409: {"description": "The slug is taken in this tenant (`slug_taken`)"}}
 # Routes for a signed-in user on a public router (no tenant yet): their two refusals.
 SIGNED_IN: Responses = {
     401: {"description": "Not signed in"},

@@ -21,13 +21,19 @@ from tenantry.posts.schemas import (
     PostStatus,
     PublicPostOut,
 )
-from tenantry.routing import NO_CONTENT, NOT_FOUND, Responses, public_router, tenant_router
+from tenantry.routing import (
+    NO_CONTENT,
+    NOT_FOUND,
+    SLUG_TAKEN,
+    Responses,
+    public_router,
+    tenant_router,
+)
 
 admin = tenant_router(prefix="/api/admin/posts", tags=["posts"])
 public = public_router(prefix="/api/public/posts", tags=["posts"])
 routers = [admin, public]
 
-SLUG_TAKEN: Responses = {409: {"description": "The slug is taken in this tenant (`slug_taken`)"}}
 TRANSITION: Responses = {
     **NOT_FOUND,
     409: {"description": "Not allowed in the post's status (`invalid_transition`)"},

@@ -11,7 +11,7 @@ from tenantry.auth.dependencies import HostTenant, TenantSession
 from tenantry.kit.actor import PortalClient
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.access import ServicesRead, ServicesWrite
-from tenantry.routing import NO_CONTENT, NOT_FOUND, Responses, public_router, tenant_router
+from tenantry.routing import NO_CONTENT, NOT_FOUND, SLUG_TAKEN, public_router, tenant_router
 from tenantry.services import service
 from tenantry.services.models import Service
 from tenantry.services.repository import services
@@ -29,8 +29,6 @@ admin = tenant_router(prefix="/api/admin", tags=["services"])
 public = public_router(prefix="/api/public", tags=["services"])
 portal = tenant_router(prefix="/api/portal", tags=["portal"])
 routers = [admin, public, portal]
-
-SLUG_TAKEN: Responses = {409: {"description": "The slug is taken in this tenant (`slug_taken`)"}}
 
 
 @admin.get("/services", response_model=Page[ServiceOut])
