@@ -16,6 +16,9 @@ from typing import Any
 import psycopg
 from psycopg.pq import Trace
 from sqlalchemy import Engine, event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tenantry.db.dialect import driver_of
 
 
 class Trip:
@@ -61,16 +64,19 @@ class Trip:
 
 
 @contextlib.contextmanager
-def trace_engine(engine: Engine) -> Iterator[Trip]:
-    """Trace every connection ``engine``'s pool hands out while the block runs."""
+def trace_engine(engine: Engine | AsyncEngine) -> Iterator[Trip]:
+    """Trace every connection ``engine``'s pool hands out while the block runs (an
+    async engine's: psycopg's async connection, behind SQLAlchemy's adapter)."""
     trip = Trip()
+    if isinstance(engine, AsyncEngine):
+        engine = engine.sync_engine
 
     def checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-        trip.attach(dbapi_connection)
+        trip.attach(driver_of(dbapi_connection))
 
     def checkin(dbapi_connection: Any, record: Any) -> None:
         if dbapi_connection is not None:
-            trip.detach(dbapi_connection)
+            trip.detach(driver_of(dbapi_connection))
 
     event.listen(engine, "checkout", checkout)
     event.listen(engine, "checkin", checkin)

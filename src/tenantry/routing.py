@@ -1,7 +1,7 @@
 """Routers for the three route scopes, and the error responses routes document.
 
 Every route runs in the request's one unit of work (``tenantry.db.unit``: one session,
-one transaction, the endpoint and the commit in one worker thread).
+one transaction, the endpoint and the commit in one call on the event loop).
 ``tenant_router`` routes authenticate with ``require_tenant`` (walls 2 and 3) and carry
 ``idempotency_guard``; ``public_router`` routes take the tenant from the host (when
 they name one) or none; ``system_router`` routes serve callers with no user session

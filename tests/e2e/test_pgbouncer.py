@@ -15,6 +15,7 @@ repeated statements below would otherwise fail with "prepared statement does not
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 from dataclasses import replace
@@ -27,6 +28,7 @@ from sqlalchemy.exc import OperationalError
 
 from tenantry.db.bootstrap import pooled_url
 from tenantry.db.engine import Database
+from tenantry.db.loop import run_on_loop
 from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.services.models import Service
 from tenantry.tenants.lifecycle import add_member, provision_tenant
@@ -148,6 +150,49 @@ def test_a_statement_cancelled_mid_transaction_leaves_no_tenant_on_the_pooled_co
             assert pinned == str(other) and visible == {other}
         with database.app_engine.connect() as conn:  # no context: nothing pinned, no rows
             assert conn.execute(text("select count(*) from services")).scalar() == 0
+    finally:
+        database.dispose()
+    leftovers = _server_side_settings(bouncer, database_urls)
+    assert all(values <= {(None, None), ("", "")} for values in leftovers.values()), leftovers
+
+
+def test_a_statement_cancelled_on_the_loop_engine_leaves_no_tenant_on_the_pooled_connection(
+    db, tenants, bouncer, database_urls
+):
+    """The same on the engine requests' units use: sync code in a greenlet on the event
+    loop, psycopg's async connection, the cancel sent from the loop while it waits."""
+    pooled = replace(database_urls, app_pooled=pooled_url(bouncer.url(database_urls.database),
+                                                          database_urls.app))  # fmt: skip
+    database = Database(pooled, pool_size=4, max_overflow=0)
+    ids = [uuid.UUID(t.id) for t in tenants]
+
+    def rounds() -> None:
+        loop = asyncio.get_running_loop()
+        for n in range(12):
+            victim = ids[n % len(ids)]
+            with tenant_context(TenantContext(tenant_id=victim)), database.session() as s:
+                driver = s.connection().connection.driver_connection
+                assert isinstance(driver, psycopg.AsyncConnection)
+                cancels: list[asyncio.Task[None]] = []
+
+                def cancel(driver: psycopg.AsyncConnection[Any] = driver) -> None:
+                    cancels.append(loop.create_task(driver.cancel_safe()))
+
+                loop.call_later(0.05, cancel)
+                with pytest.raises(OperationalError, match="cancel"):
+                    s.execute(text("select pg_sleep(3)"))
+                assert cancels  # the statement ended because of our cancel
+                s.rollback()
+            other = ids[(n + 5) % len(ids)]
+            with tenant_context(TenantContext(tenant_id=other)), database.session() as s:
+                pinned = s.scalar(text("select current_setting('app.current_tenant_id', true)"))
+                visible = set(s.scalars(select(Service.tenant_id)))
+            assert pinned == str(other) and visible == {other}
+        with database.loop_engine.sync_engine.connect() as conn:  # no context: no rows
+            assert conn.execute(text("select count(*) from services")).scalar() == 0
+
+    try:
+        asyncio.run(run_on_loop(rounds))
     finally:
         database.dispose()
     leftovers = _server_side_settings(bouncer, database_urls)

@@ -1,11 +1,11 @@
-"""The deferred access check (one thread hop per request, issue 11): attacks first.
+"""The deferred access check (one call into the unit per request, issue 11): attacks first.
 
 For a session this process verified before, ``require_tenant`` guesses the member's
 role and defers the check (session row, session version, tenant status, membership)
 into the endpoint's worker thread, as the first statement of the request's pinned
 transaction. These tests warm a session (one eager check), change something behind
 its back, and check that the very next request is refused exactly as before — and
-that the refusal came from the DEFERRED path (one hop: no eager check ran) — and
+that the refusal came from the DEFERRED path (one call: no eager check ran) — and
 that nothing was spent first: no quota, no idempotency claim or replay, no upload on
 disk, no ``role_required`` event in place of the real refusal. A role that changed
 re-runs the request with the check first.
@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
-import anyio.to_thread
 import pytest
 import structlog.testing
 from fastapi.testclient import TestClient
@@ -38,6 +37,7 @@ from tenantry.settings import Settings
 from tenantry.tenants.lifecycle import set_tenant_status
 from tests.factories import TenantFixture, make_tenant
 from tests.helpers import code, login
+from tests.hops import counting
 
 BOOKINGS = "/api/admin/bookings"
 EXPENSES = "/api/admin/expenses"
@@ -52,20 +52,10 @@ def app(settings: Settings, db: Database) -> Any:
 
 @contextmanager
 def hops() -> Iterator[list[str]]:
-    """The worker-thread hops taken meanwhile (anyio's run_sync, which Starlette's
-    run_in_threadpool uses)."""
-    seen: list[str] = []
-    real = anyio.to_thread.run_sync
-
-    async def counting(func: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.append(getattr(func, "__qualname__", repr(func)))
-        return await real(func, *args, **kwargs)
-
-    anyio.to_thread.run_sync = counting  # type: ignore[assignment]
-    try:
-        yield seen
-    finally:
-        anyio.to_thread.run_sync = real  # type: ignore[assignment]
+    """The sync work handed over meanwhile, one name per hand-over: calls onto the event
+    loop (every call into a request's unit) and hops to a worker thread."""
+    with counting() as seen:
+        yield seen.calls
 
 
 @contextmanager
@@ -93,7 +83,7 @@ def set_membership(db: Database, tenant: TenantFixture, user_id: uuid.UUID, **va
         s.execute(update(Membership).where(Membership.user_id == user_id).values(**values))
 
 
-def test_a_verified_session_reads_with_one_thread_hop_and_a_new_one_with_two(
+def test_a_verified_session_reads_with_one_call_and_a_new_one_with_two(
     app: Any, db: Database
 ) -> None:
     fresh = make_tenant(db, roles=("staff",))
@@ -101,11 +91,12 @@ def test_a_verified_session_reads_with_one_thread_hop_and_a_new_one_with_two(
         login(client, fresh["staff"])
         with hops() as first:
             assert client.get(BOOKINGS).status_code == 200
-        with hops() as second:
+        with counting() as second:
             assert client.get(BOOKINGS).status_code == 200
-    # The first: the eager check in a hop of its own (and first-time look-ups).
+    # The first: the eager check in a call of its own (and first-time look-ups).
     assert any("check_access" in hop for hop in first), first
-    assert len(second) == 1, second  # check + endpoint + commit in one worker thread
+    # check + endpoint + commit in one call on the event loop, no worker thread
+    assert second.loop == ["RequestUnit.run"] and second.threads == [], second
 
 
 @pytest.mark.parametrize("revocation", ["logout_all", "removed", "suspended"])
@@ -202,11 +193,11 @@ def test_a_revoked_session_spends_no_quota(settings: Settings, db: Database) -> 
         assert [admin.get(BOOKINGS).status_code for _ in range(4)] == [200] * 4
 
 
-def test_with_quotas_on_a_warm_request_takes_one_hop_and_is_counted_once(
+def test_with_quotas_on_a_warm_request_takes_one_call_and_is_counted_once(
     settings: Settings, db: Database
 ) -> None:
     """Quotas on: the count happens in the unit, right after the deferred check passed
-    (one hop, not a hop for the check and then the count on the event loop)."""
+    (one call, not a call for the check and then the count on the event loop)."""
     limited = create_app(settings.model_copy(update={"tenant_rate_limit": "6/minute"}), db)
     fresh = make_tenant(db, roles=("owner", "admin"))
     with warm(limited, fresh["owner"]) as owner:  # 1 of the tenant's 6

@@ -162,17 +162,21 @@ def test_no_limits_configured_means_no_counting(app: Any, tenant_a: TenantFixtur
 
 @contextmanager
 def statements_on(db: Database) -> Iterator[list[str]]:
-    """The SQL the app role's engine runs meanwhile (a listener on the real engine)."""
+    """The SQL the app role's engines run meanwhile (listeners on the real engines: the
+    loop one every request's unit uses, and the blocking one threads use)."""
     seen: list[str] = []
+    engines = (db.loop_engine.sync_engine, db.app_engine)
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         seen.append(statement)
 
-    event.listen(db.app_engine, "before_cursor_execute", record)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         yield seen
     finally:
-        event.remove(db.app_engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
 
 
 def test_past_the_budget_a_request_is_refused_before_any_database_work(
@@ -183,7 +187,10 @@ def test_past_the_budget_a_request_is_refused_before_any_database_work(
     tenant = make_tenant(db, roles=("owner",))
     owner = client_of(limited, tenant["owner"])
     clients.append(owner)
-    assert statuses(owner, 4) == [200] * 4
+    assert statuses(owner, 3) == [200] * 3
+    with statements_on(db) as served:  # the control: the listener sees a request's SQL
+        assert statuses(owner, 1) == [200]
+    assert served, "the listener saw no statement of a served request"
     with statements_on(db) as seen:
         r = owner.get(CURRENT)
     assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limited"

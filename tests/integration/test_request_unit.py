@@ -1,7 +1,7 @@
 """One unit of work per request (issue 11, item 1): one connection checkout, one
-transaction, at most 4 round trips and 1 thread-pool hop for an authenticated
-single-row GET — and revocation still takes effect on the very next request, even
-one pipelined behind the revoking request on the same HTTP connection.
+transaction, at most 4 round trips, one call onto the event loop and no thread-pool hop
+for an authenticated single-row GET — and revocation still takes effect on the very next
+request, even one pipelined behind the revoking request on the same HTTP connection.
 
 Round trips are counted from libpq's protocol trace (``tests/roundtrips.py``).
 """
@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import anyio.to_thread
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
@@ -26,6 +25,7 @@ from tenantry.db.engine import Database
 from tenantry.isolation.context import TenantContext, tenant_context
 from tests.factories import make_service, make_tenant
 from tests.helpers import login
+from tests.hops import counting
 from tests.integration.test_identity_attacks import served
 from tests.roundtrips import Trip, trace_engine
 
@@ -99,7 +99,7 @@ def test_an_authenticated_single_row_get_is_one_checkout_and_at_most_the_bare_ro
     tenant, booking = world
     path = f"/api/admin/bookings/{booking}"
     assert staff_client.get(path).status_code == 200  # warm: the permission matrix cached
-    with trace_engine(own_db.app_engine) as trip:
+    with trace_engine(own_db.loop_engine) as trip:  # the engine requests' units use
         response = staff_client.get(path)
     assert response.status_code == 200, response.text
     assert response.json()["id"] == str(booking)
@@ -116,49 +116,35 @@ def test_an_authenticated_single_row_get_is_one_checkout_and_at_most_the_bare_ro
     assert trips <= bare, f"{trips} round trips (bare endpoint: {bare}):\n" + "\n".join(sent)
 
 
-def test_an_authenticated_single_row_get_takes_one_thread_hop(
-    staff_client: TestClient, world: Any, monkeypatch: pytest.MonkeyPatch
+def test_an_authenticated_single_row_get_takes_one_call_on_the_loop_and_no_thread_hop(
+    staff_client: TestClient, world: Any
 ) -> None:
     """The access check (deferred: the session was verified before), the endpoint and
-    its commit in one worker thread: every other dependency of the route runs on the
-    event loop (no sync dependency left on the hot path)."""
+    its commit in one call on the event loop: every other dependency of the route runs
+    on the event loop too (no sync dependency left on the hot path)."""
     _, booking = world
     path = f"/api/admin/bookings/{booking}"
     assert staff_client.get(path).status_code == 200
-    hops: list[str] = []
-    real = anyio.to_thread.run_sync
-
-    async def counting(func: Any, *args: Any, **kwargs: Any) -> Any:
-        hops.append(getattr(func, "__qualname__", repr(func)))
-        return await real(func, *args, **kwargs)
-
-    monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
-    response = staff_client.get(path)
-    monkeypatch.undo()
+    with counting() as hops:
+        response = staff_client.get(path)
     assert response.status_code == 200
-    assert len(hops) == 1, hops
+    assert hops.loop == ["RequestUnit.run"], hops
+    assert hops.threads == [], hops
 
 
 def test_a_request_on_the_tenant_host_resolves_the_host_without_a_thread_hop(
-    staff_client: TestClient, world: Any, monkeypatch: pytest.MonkeyPatch
+    staff_client: TestClient, world: Any
 ) -> None:
     """The host's tenant comes from the resolver's cache on the event loop once known:
     a request on ``<slug>.<base>`` takes the same hops as one on a neutral host."""
     tenant, booking = world
     path, host = f"/api/admin/bookings/{booking}", {"host": f"{tenant.slug}.localhost"}
     assert staff_client.get(path, headers=host).status_code == 200  # warm: host cached
-    hops: list[str] = []
-    real = anyio.to_thread.run_sync
-
-    async def counting(func: Any, *args: Any, **kwargs: Any) -> Any:
-        hops.append(getattr(func, "__qualname__", repr(func)))
-        return await real(func, *args, **kwargs)
-
-    monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
-    response = staff_client.get(path, headers=host)
-    unknown = staff_client.get("/healthz", headers={"host": "no-such-tenant-zz9.localhost"})
-    again = staff_client.get("/healthz", headers={"host": "no-such-tenant-zz9.localhost"})
-    monkeypatch.undo()
+    with counting() as seen:
+        response = staff_client.get(path, headers=host)
+        unknown = staff_client.get("/healthz", headers={"host": "no-such-tenant-zz9.localhost"})
+        again = staff_client.get("/healthz", headers={"host": "no-such-tenant-zz9.localhost"})
+    hops = seen.calls
     assert response.status_code == 200, response.text
     assert unknown.status_code == again.status_code == 404  # a missing tenant is cached too
     assert sum("HostResolver" in hop for hop in hops) == 1, hops  # the first unknown only

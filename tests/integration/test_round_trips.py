@@ -1,4 +1,7 @@
-"""Pinning the tenant costs no round trip, and a dead pooled connection is replaced.
+"""Pinning the tenant costs no round trip, and a dead pooled connection is replaced —
+on both app engines: the blocking one (``thread``: the CLI, jobs, work handed to a
+thread) and the loop one every request's unit uses (``loop``: sync code in a greenlet on
+the event loop, psycopg's async connection).
 
 Round trips are counted from libpq's protocol trace (``tests/roundtrips.py``): one per
 ``ReadyForQuery`` the server sends.
@@ -6,8 +9,11 @@ Round trips are counted from libpq's protocol trace (``tests/roundtrips.py``): o
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import psycopg
 import pytest
@@ -16,11 +22,22 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from tenantry.db.engine import Database
+from tenantry.db.loop import run_on_loop
 from tenantry.isolation.context import TenantContext, tenant_context
-from tenantry.isolation.pin import begin_message, pin_statement, send_begin
+from tenantry.isolation.pin import begin_message, pin_statement, send_begin, send_begin_async
 from tenantry.services.models import Service
 from tests.factories import make_service, make_tenant
 from tests.roundtrips import trace_engine
+
+T = TypeVar("T")
+WHERE = ["thread", "loop"]
+
+
+def run_where(where: str, fn: Callable[..., T], *args: Any) -> T:
+    """``fn`` called plainly, or the way a request's unit runs it (``run_on_loop``)."""
+    if where == "thread":
+        return fn(*args)
+    return asyncio.run(run_on_loop(fn, *args))
 
 
 @pytest.fixture(scope="module")
@@ -55,17 +72,21 @@ def test_the_pin_is_composed_from_uuids_only():
         begin_message(None, "SERIALIZABLE; drop table tenants")
 
 
+@pytest.mark.parametrize("where", WHERE)
 def test_a_single_statement_tenant_transaction_costs_no_more_round_trips_than_without_isolation(
-    own_db, tenant_with_service
+    own_db, tenant_with_service, where
 ):
     tenant, service_id = tenant_with_service
-    with (
-        trace_engine(own_db.app_engine) as isolated,
-        tenant_context(TenantContext(tenant_id=tenant.id)),
-        own_db.session() as s,
-    ):
-        found = s.scalar(select(Service.name).where(Service.id == service_id))
+
+    def read():
+        with tenant_context(TenantContext(tenant_id=tenant.id)), own_db.session() as s:
+            return s.scalar(select(Service.name).where(Service.id == service_id))
+
+    engine = own_db.app_engine if where == "thread" else own_db.loop_engine
+    with trace_engine(engine) as isolated:
+        found = run_where(where, read)
     assert found is not None  # RLS let the row through: the transaction was pinned
+    assert isolated.count > 0  # and the traced engine is the one the session used
 
     # The same transaction with no isolation at all: the migrator (BYPASSRLS), plain
     # psycopg through SQLAlchemy, no guard, no pin, the tenant written by hand.
@@ -83,26 +104,33 @@ def test_a_single_statement_tenant_transaction_costs_no_more_round_trips_than_wi
     assert "SET LOCAL app.current_tenant_id" in isolated.queries()[0]
 
 
-def test_the_pin_is_transaction_local_and_honours_isolation_levels(own_db, tenant_with_service):
-    tenant, _ = tenant_with_service
+@pytest.mark.parametrize("where", WHERE)
+def test_the_pin_is_transaction_local_and_honours_isolation_levels(
+    own_db, tenant_with_service, where
+):
+    engine = own_db.app_engine if where == "thread" else own_db.loop_engine.sync_engine
+    run_where(where, _pin_is_transaction_local, engine, tenant_with_service[0])
+
+
+def _pin_is_transaction_local(engine, tenant):
     setting = text(
         "select current_setting('app.current_tenant_id', true),"
         " current_setting('transaction_isolation')"
     )
     with tenant_context(TenantContext(tenant_id=tenant.id)):
-        with own_db.app_engine.connect() as conn:
+        with engine.connect() as conn:
             serializable = conn.execution_options(isolation_level="SERIALIZABLE")
             assert serializable.execute(setting).one() == (str(tenant.id), "serializable")
             conn.rollback()
-        with own_db.app_engine.connect() as conn:
+        with engine.connect() as conn:
             auto = conn.execution_options(isolation_level="AUTOCOMMIT")
             pinned, _ = auto.execute(setting).one()
             # AUTOCOMMIT: no transaction, so no transaction-local pin either
             assert pinned in (None, "")
             assert auto.execute(text("select now() = statement_timestamp()")).scalar()
-        with own_db.app_engine.connect() as conn:  # back to the default afterwards
+        with engine.connect() as conn:  # back to the default afterwards
             assert conn.execute(setting).one() == (str(tenant.id), "read committed")
-    with own_db.app_engine.connect() as conn:  # and no tenant outside the context
+    with engine.connect() as conn:  # and no tenant outside the context
         assert conn.execute(setting).one()[0] in (None, "")
 
 
@@ -123,9 +151,35 @@ def test_a_failing_begin_message_raises_the_servers_error_and_the_connection_rec
     assert row == (str(tenant),)
 
 
-def _backend_pid(database: Database) -> int:
-    with database.app_engine.connect() as conn:
-        return int(conn.execute(text("select pg_backend_pid()")).scalar_one())
+def test_a_failing_begin_message_on_the_async_connection_raises_and_recovers_too(own_db):
+    tenant = uuid.uuid4()
+
+    async def go():
+        async with own_db.loop_engine.connect() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert isinstance(raw, psycopg.AsyncConnection)
+            with pytest.raises(psycopg.errors.InvalidTextRepresentation):
+                await send_begin_async(
+                    raw, b"BEGIN; SELECT 'not a uuid'::uuid; SET LOCAL app.current_user_id = ''"
+                )
+            await raw.rollback()
+            await send_begin_async(raw, begin_message((tenant, None)))
+            cursor = await raw.execute("select current_setting('app.current_tenant_id', true)")
+            row = await cursor.fetchone()
+            await raw.rollback()
+            return row
+
+    assert asyncio.run(go()) == (str(tenant),)
+
+
+def _backend_pid(database: Database, where: str = "thread") -> int:
+    engine = database.app_engine if where == "thread" else database.loop_engine.sync_engine
+
+    def pid() -> int:
+        with engine.connect() as conn:
+            return int(conn.execute(text("select pg_backend_pid()")).scalar_one())
+
+    return run_where(where, pid)
 
 
 def _terminate(db: Database, pid: int) -> None:
@@ -146,12 +200,13 @@ def _terminate(db: Database, pid: int) -> None:
         admin.dispose()
 
 
-def test_a_connection_the_server_terminated_is_replaced_without_an_error(db):
+@pytest.mark.parametrize("where", WHERE)
+def test_a_connection_the_server_terminated_is_replaced_without_an_error(db, where):
     database = Database(db.urls, pool_size=1, max_overflow=0)
     try:
-        first = _backend_pid(database)
+        first = _backend_pid(database, where)
         _terminate(db, first)
-        second = _backend_pid(database)  # no error: the dead connection was discarded
+        second = _backend_pid(database, where)  # no error: the dead connection was discarded
         assert second != first
     finally:
         database.dispose()

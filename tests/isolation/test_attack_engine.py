@@ -128,9 +128,9 @@ def _default_tenant(session: Session, flush_context: Any, instances: Any) -> Non
 
 def database_without_guard(urls: DatabaseUrls) -> Database:
     database = Database(urls)
-    database._sessions = sessionmaker(
-        database.app_engine, class_=RlsOnlySession, expire_on_commit=False
-    )
+    # Every app-role session comes from this factory, bound per call to the engine
+    # for where it opens (a request's unit: the loop engine).
+    database._sessions = sessionmaker(class_=RlsOnlySession, expire_on_commit=False)
     return database
 
 

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Iterator
 from typing import IO, Annotated, Any
 
 from fastapi import Depends, Header, Request, status
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from tenantry.attachments import service, storage
@@ -90,7 +89,7 @@ async def receive_upload(
     # A deferred access check runs first: a refused request writes nothing to disk.
     unit = current_unit()
     if unit.open or unit.pending:
-        await run_in_threadpool(unit.release)
+        await unit.call(unit.release)
     received = await storage.receive_file(
         content_type_header=request.headers.get("content-type"),
         content_length=request.headers.get("content-length"),

@@ -11,10 +11,10 @@ membership. Any failure is a distinct 401/403 code and a security event; nothing
 the request's work has run by then, and the unit is rolled back. Revocation is
 immediate: nothing of this is cached.
 
-One hop, not two: for a session this process verified before (``auth.guesses``), the
-check is not run here in a worker thread of its own but DEFERRED to the unit
-(``tenantry.db.unit``): it becomes the first statement in the endpoint's worker
-thread, in the same pinned transaction, and the unit runs it before anything else of
+One call into the unit, not two: for a session this process verified before
+(``auth.guesses``), the check is not run here in a call of its own but DEFERRED to the
+unit (``tenantry.db.unit``): it becomes the first statement of the call that runs the
+endpoint, in the same pinned transaction, and the unit runs it before anything else of
 the request can happen (any statement, the endpoint, an idempotency claim, an upload,
 any error or response leaving the handler). The role is guessed from the last check
 meanwhile; a check that finds it changed re-runs the request eagerly. Deferred only
@@ -336,7 +336,7 @@ async def _require_tenant(
     set_context(TenantContext(tenant_id=session.tenant_id, user_id=session.user_id,
                               request_id=request_id, scope="tenant"))  # fmt: skip
     try:
-        access = await run_in_threadpool(check_access, unit.session, session, session.tenant_id)
+        access = await unit.call(check_access, unit.session, session, session.tenant_id)
         role = _verify(request, session, access)
     except BaseException:
         set_context(None)  # refused: no tenant context for the rest of the request

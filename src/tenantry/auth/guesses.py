@@ -1,5 +1,5 @@
 """The role each recently verified session held, per process: the guess that lets
-``require_tenant`` defer its access check into the endpoint's worker thread.
+``require_tenant`` defer its access check into the unit's call that runs the endpoint.
 
 It is only ever a guess. The deferred check still reads the session row, the session
 version, the tenant's status and the membership in the request's own transaction

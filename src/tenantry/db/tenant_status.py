@@ -16,7 +16,7 @@ def tenant_status(db: Database, tenant_id: uuid.UUID) -> str | None:
 
     ``tenants`` is a global table the app role reads (the request dependency does so on
     every request), so no system scope is needed."""
-    with db.app_engine.connect() as conn:
+    with db.connect() as conn:
         status = conn.execute(
             text("select status from tenants where id = :id"), {"id": tenant_id}
         ).scalar()

@@ -11,16 +11,20 @@ in a second one, each in its own worker thread. Now the request has ONE
 - ``require_tenant`` runs the access check as the first statement of the unit's
   transaction, whose ``BEGIN`` already carries the tenant pin (``tenantry.db.dialect``);
 - ``TenantSession`` hands the endpoint the same session (no I/O, no thread hop);
-- the endpoint runs through ``unit_endpoint``: a sync endpoint and the commit run in
-  ONE worker thread, and the result goes back only after the commit, so a client never
-  gets a 2xx for a write that then failed to commit. FastAPI sees a coroutine and
-  validates the response on the event loop (no second hop).
+- the endpoint runs through ``unit_endpoint``: a sync endpoint and the commit run
+  together, and the result goes back only after the commit, so a client never gets a
+  2xx for a write that then failed to commit. FastAPI sees a coroutine and validates
+  the response itself.
+
+The unit's sync work (the access check, a sync endpoint, the commit) runs in a greenlet
+on the event loop (``tenantry.db.loop.run_on_loop``), its session on the loop engine
+(psycopg's async connection), not in a worker thread: each ``RequestUnit.call``.
 
 A route built without these hooks cannot use ``TenantSession``: ``current_unit``
 raises (fail closed) instead of handing out a session nobody would commit.
 
-**A deferred check** (one thread hop per request instead of two): a dependency may
-hand the unit a ``DeferredCheck`` instead of running it in a hop of its own
+**A deferred check** (one call into the unit per request instead of two): a dependency
+may hand the unit a ``DeferredCheck`` instead of running it in a call of its own
 (``require_tenant`` does, for a session it has verified before). The unit then
 guarantees the check runs, in the request's pinned transaction, BEFORE:
 
@@ -43,18 +47,19 @@ import contextvars
 import functools
 import inspect
 from collections.abc import Callable, Coroutine
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, event
 from sqlalchemy.orm import Session, SessionTransaction
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tenantry.db.loop import run_on_loop
 from tenantry.isolation.guard import GuardedSession
 from tenantry.isolation.scopes import RouteHooks
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+T = TypeVar("T")
 
 _current: contextvars.ContextVar[RequestUnit | None] = contextvars.ContextVar(
     "tenantry_request_unit", default=None
@@ -133,9 +138,10 @@ class RequestUnit:
         self._pending = check
 
     def after_check(self, work: Callable[[], None]) -> None:
-        """Run ``work`` in the worker thread right after the pending check passed, before
-        whatever began the transaction (for what must follow the check and can run in
-        a thread: counting the request's quota). Its error refuses the request (the
+        """Run ``work`` right after the pending check passed, in the unit's call, before
+        whatever began the transaction (for what must follow the check and need not
+        wait on anything: counting the request's quota in memory). Its error refuses
+        the request (the
         unit serves nothing more), without undoing the tenant binding: the check
         passed."""
         if self._pending is None:
@@ -151,7 +157,7 @@ class RequestUnit:
         return self._refused is not None
 
     def ensure_checked(self) -> None:
-        """Run the deferred check now, if one is pending (sync: in a worker thread).
+        """Run the deferred check now, if one is pending (sync: inside ``call``).
         Beginning the session's transaction runs it (``_check_first``)."""
         if self._pending is not None:
             self.session.connection()
@@ -176,6 +182,10 @@ class RequestUnit:
     def undo_refused(self) -> None:
         if self._refused is not None:
             self._refused.undo()
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run the unit's sync work ``fn`` (anything using its session) on the loop."""
+        return await run_on_loop(fn, *args)
 
     @property
     def open(self) -> bool:
@@ -210,8 +220,8 @@ class RequestUnit:
         self.finish()
 
     def run(self, endpoint: Callable[..., Any], values: dict[str, Any]) -> Any:
-        """The deferred check (if any), a sync endpoint and the commit, in the calling
-        worker thread — one hop for the whole request."""
+        """The deferred check (if any), a sync endpoint and the commit, in one ``call``
+        for the whole request."""
         try:
             self.ensure_checked()
             result = endpoint(**values)
@@ -235,10 +245,10 @@ def _check_first(session: Session, transaction: SessionTransaction, connection: 
 async def ensure_checked() -> None:
     """For work that is not a statement on the unit's session (a claim in a session of
     its own, bytes written to disk, a refusal that logs a security event): run the
-    request's deferred check first, in a worker thread (a hop only when one is pending)."""
+    request's deferred check first (a call into the unit only when one is pending)."""
     unit = _current.get()
     if unit is not None and unit.pending:
-        await run_in_threadpool(unit.ensure_checked)
+        await unit.call(unit.ensure_checked)
 
 
 def active_unit() -> RequestUnit | None:
@@ -279,7 +289,7 @@ def unit_handler(
                 finally:
                     _current.reset(token)
                     if unit.open:  # refused or failed before or around the endpoint
-                        await run_in_threadpool(unit.abort)
+                        await unit.call(unit.abort)
 
         return with_unit
 
@@ -291,13 +301,13 @@ async def _serve(unit: RequestUnit, handler: Handler, request: Request) -> Respo
     try:
         response = await handler(request)
         if unit.pending:  # fail closed: nothing ran it (the endpoint touched nothing)
-            await run_in_threadpool(unit.ensure_checked)
+            await unit.call(unit.ensure_checked)
         return response
     except Exception:
         # A refusal must win over the error (a 422, a role_required guessed from a
         # stale role): run the check first; its refusal or StaleGuess replaces it.
         if unit.pending:
-            await run_in_threadpool(unit.ensure_checked)
+            await unit.call(unit.ensure_checked)
         raise
     finally:
         if unit.refused:
@@ -306,8 +316,8 @@ async def _serve(unit: RequestUnit, handler: Handler, request: Request) -> Respo
 
 def unit_endpoint(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap an endpoint so its work and the unit's commit happen together: a sync
-    endpoint and the commit in one worker thread; an async endpoint, then the commit
-    (in a thread, only if the endpoint used the session)."""
+    endpoint and the commit in one ``call``; an async endpoint, then the commit (a
+    call only if the endpoint used the session)."""
     if inspect.isgeneratorfunction(endpoint) or inspect.isasyncgenfunction(endpoint):
         raise TypeError(f"{endpoint.__qualname__}: streaming endpoints cannot hold a unit of work")
     if inspect.iscoroutinefunction(endpoint):
@@ -317,27 +327,28 @@ def unit_endpoint(endpoint: Callable[..., Any]) -> Callable[..., Any]:
             unit = current_unit()
             try:
                 if unit.pending:
-                    await run_in_threadpool(unit.ensure_checked)
+                    await unit.call(unit.ensure_checked)
                 result = await endpoint(**values)
             except BaseException:
                 if unit.open:
-                    await run_in_threadpool(unit.abort)
+                    await unit.call(unit.abort)
                 raise
             if unit.open:
-                await run_in_threadpool(unit.finish)
+                await unit.call(unit.finish)
             return result
 
         return run_async
 
     @functools.wraps(endpoint)
     async def run_sync(**values: Any) -> Any:
-        return await run_in_threadpool(current_unit().run, endpoint, values)
+        unit = current_unit()
+        return await unit.call(unit.run, endpoint, values)
 
     return run_sync
 
 
 def _app_sessions(request: Request) -> Callable[[], Session]:
-    factory: Callable[[], Session] = request.app.state.db.new_session
+    factory: Callable[[], Session] = request.app.state.db.loop_session
     return factory
 
 

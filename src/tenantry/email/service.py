@@ -18,6 +18,7 @@ from email.utils import make_msgid
 import structlog
 from sqlalchemy.orm import Session
 
+from tenantry.db.loop import off_loop
 from tenantry.email import repository
 from tenantry.email.errors import MailUnavailable, RecipientNotInTeam
 from tenantry.email.headers import header_value
@@ -47,17 +48,21 @@ def send_mail(settings: Settings, *, to: str, subject: str, body: str) -> SentMa
     message["Message-ID"] = make_msgid(domain="tenantry")
     message.set_content(body)
     try:
-        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
-            if settings.smtp_starttls:
-                smtp.starttls()
-            if settings.smtp_username:
-                smtp.login(settings.smtp_username, settings.smtp_password or "")
-            smtp.send_message(message)
+        off_loop(_send, settings, message)  # up to seconds of network: not on the loop
     except (smtplib.SMTPException, OSError) as exc:
         _log.warning("mail_failed", error=exc.__class__.__name__)
         raise MailUnavailable() from exc
     _log.info("mail_sent", subject=subject)
     return SentMail(to, settings.mail_from, subject, body, datetime.now(UTC))
+
+
+def _send(settings: Settings, message: EmailMessage) -> None:
+    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
+        if settings.smtp_starttls:
+            smtp.starttls()
+        if settings.smtp_username:
+            smtp.login(settings.smtp_username, settings.smtp_password or "")
+        smtp.send_message(message)
 
 
 def send_test_email(

@@ -22,7 +22,8 @@ import uuid
 from typing import Any
 
 import psycopg
-from psycopg import pq, sql
+from psycopg import generators, pq, sql
+from psycopg.pq.abc import PGresult
 
 from tenantry.isolation.context import TenantContext
 
@@ -92,5 +93,21 @@ def send_begin(connection: psycopg.Connection[Any], message: bytes) -> None:
     """
     with connection.lock:
         result = connection.pgconn.exec_(message)
+    _raise_unless_ok(result, connection.info.encoding)
+
+
+async def send_begin_async(connection: psycopg.AsyncConnection[Any], message: bytes) -> None:
+    """``send_begin`` on psycopg's async connection: the same bytes as one simple-protocol
+    message (one round trip), waited for on the event loop instead of inside libpq.
+
+    ``generators.execute`` is what psycopg's own ``BEGIN``/``COMMIT`` go through; a cursor
+    would cost what ``send_begin`` avoids."""
+    async with connection.lock:
+        connection.pgconn.send_query(message)
+        results = await connection.wait(generators.execute(connection.pgconn))
+    _raise_unless_ok(results[-1], connection.info.encoding)
+
+
+def _raise_unless_ok(result: PGresult, encoding: str) -> None:
     if result.status != pq.ExecStatus.COMMAND_OK:
-        raise psycopg.errors.error_from_result(result, encoding=connection.info.encoding)
+        raise psycopg.errors.error_from_result(result, encoding=encoding)

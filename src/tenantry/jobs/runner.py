@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import procrastinate
+import psycopg
 import structlog
 from procrastinate.job_context import JobContext
 from procrastinate.jobs import Job
@@ -22,6 +23,7 @@ from psycopg.conninfo import make_conninfo
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
+from sqlalchemy.util.concurrency import await_
 
 from tenantry.db.engine import Database
 from tenantry.db.tenant_status import ACTIVE, tenant_status
@@ -278,8 +280,10 @@ def _procrastinate_task(registered: _Registered, env: JobEnv) -> Callable[..., A
     return task
 
 
-# Deferring needs no pool: the job is written on the caller's own connection.
+# Deferring needs no pool: the job is written on the caller's own connection — a
+# blocking one, or (a request's unit, on the event loop) psycopg's async one.
 _DEFER_MANAGER = JobManager(connector=procrastinate.SyncPsycopgConnector())
+_DEFER_ON_LOOP_MANAGER = JobManager(connector=procrastinate.PsycopgConnector())
 
 
 def defer(
@@ -302,12 +306,15 @@ def defer(
         raise ValueError("the tenant of a job comes from the context, not an argument")
     tenant_id = require_tenant_id()
     connection = session.connection().connection.driver_connection
+    on_loop = isinstance(connection, psycopg.AsyncConnection)
     deferrer = configure_task(
         name=name,
-        job_manager=_DEFER_MANAGER,
+        job_manager=_DEFER_ON_LOOP_MANAGER if on_loop else _DEFER_MANAGER,
         connection=connection,
         schedule_at=schedule_at,
     )
+    if on_loop:
+        return await_(deferrer.defer_async(tenant_id=str(tenant_id), **kwargs))
     return deferrer.defer(tenant_id=str(tenant_id), **kwargs)
 
 

@@ -85,11 +85,14 @@ metrics_router = system_router(tags=["observability"])
     dependencies=[Depends(metrics_access)],
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
 )
-def prometheus_metrics(request: Request) -> Response:
+async def prometheus_metrics(request: Request) -> Response:
     """Prometheus metrics of every server process (requests, latency, security events
     by code and tenant, database pools, job queue and job outcomes)."""
     obs: Observability = request.app.state.observability
-    body, content_type = metrics.exposition([metrics.JobQueueCollector(obs.db.worker_engine)])
+    # Every process's metric files and a query of the job queue: blocking, in a thread.
+    body, content_type = await run_in_threadpool(
+        metrics.exposition, [metrics.JobQueueCollector(obs.db.worker_engine)]
+    )
     return Response(body, media_type=content_type)
 
 
@@ -97,7 +100,7 @@ ops_router = system_router(prefix="/api/ops", tags=["operator"])
 
 
 @ops_router.get("/security", response_model=SecuritySummary)
-def security_view(
+async def security_view(
     request: Request,
     operator: PlatformOperator,
     db: DatabaseDep,
@@ -107,6 +110,11 @@ def security_view(
     offending tenants, users and addresses; the latest refusals with their request
     ids. Platform operators only (`403 operator_required` otherwise)."""
     obs: Observability = request.app.state.observability
+    # Straight on the blocking engines (the recorder's, the migrator's): in a thread.
+    return await run_in_threadpool(_security_summary, obs, db, hours)
+
+
+def _security_summary(obs: Observability, db: Database, hours: int) -> SecuritySummary:
     obs.recorder.flush()  # this process's latest events, not only the last batch
     # The offenders' addresses come from users of every tenant, which the app role may
     # not read (RLS on users): a platform operator's read, so the audited system scope.

@@ -95,7 +95,9 @@ def install(app: FastAPI, settings: Settings, db: Database) -> Observability:
     ensure_security_processor()
     add_sink(SINK_NAME, obs.on_security_event)
     metrics.instrument_pool(db.app_engine, "app")
+    metrics.instrument_pool(db.loop_engine.sync_engine, "app_loop")  # requests' units
     metrics.instrument_pool(db.migrator_engine, "migrator")
+    metrics.instrument_pool(db.loop_migrator_engine.sync_engine, "migrator_loop")
     metrics.mark_this_process_dead_at_exit()
     app.add_middleware(ObservabilityMiddleware, observability=obs)
     if settings.sentry_dsn and not sentry_sdk.is_initialized():

@@ -8,8 +8,9 @@ OTLP endpoint is set (``OTEL_EXPORTER_OTLP_ENDPOINT`` /
 headers — is read by the SDK from the same standard variables.
 
 Instrumented: FastAPI (one server span per request) and SQLAlchemy (one span per
-statement, on both engines). procrastinate has no OpenTelemetry instrumentation; jobs
-are traced by their DB spans, which carry the job's tenant.
+statement, on the app's and the migrator's engines, blocking and loop). procrastinate
+has no OpenTelemetry instrumentation; jobs are traced by their DB spans, which carry
+the job's tenant.
 
 Every span carries ``tenant.id`` and ``request.id``: ``TenantSpanProcessor`` stamps
 them from the tenant context when a span starts (DB spans run inside it), and the
@@ -96,7 +97,12 @@ def instrument(app: FastAPI, db: Database, provider: TracerProvider) -> None:
         exclude_spans=["receive", "send"],
     )
     SQLAlchemyInstrumentor().instrument(
-        engines=[db.app_engine, db.migrator_engine],
+        engines=[
+            db.app_engine,
+            db.loop_engine.sync_engine,  # every request's unit of work
+            db.migrator_engine,
+            db.loop_migrator_engine.sync_engine,
+        ],
         tracer_provider=provider,
         enable_commenter=False,
         # The instrumentation declares "sqlalchemy < 2.1" but only uses engine events,

@@ -16,12 +16,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tenantry.auth.dependencies import database_of, require_tenant
 from tenantry.db.engine import Database
+from tenantry.db.loop import run_on_loop
 from tenantry.db.unit import active_unit
 from tenantry.errors import RoleRequired
 from tenantry.isolation.context import TenantContext
@@ -103,9 +103,9 @@ class RequirePermission:
     async def __call__(
         self, request: Request, ctx: Annotated[TenantContext, Depends(require_tenant)]
     ) -> TenantContext:
-        # Async: with the tenant's matrix cached (the usual case) the check does no I/O
-        # and costs no thread hop; a miss reads it in a worker thread, which sees the
-        # context set by require_tenant.
+        # Async: with the tenant's matrix cached (the usual case) the check does no I/O;
+        # a miss reads it on the loop (through the request's unit), in the context set
+        # by require_tenant.
         if ctx.role == "owner":
             return ctx
         matrix = tenant_cache.peek(CACHE_KEY)
@@ -113,7 +113,7 @@ class RequirePermission:
             # (The database from the app's state, not a sub-dependency: each dependency
             # FastAPI resolves costs more than this look-up, on every request.)
             db = database_of(request)
-            await run_in_threadpool(require_permissions, db, ctx, *self.permissions)
+            await run_on_loop(require_permissions, db, ctx, *self.permissions)
             return ctx
         held = matrix.get(ctx.role or "", frozenset())
         missing = [p for p in self.permissions if p not in held]

@@ -47,9 +47,9 @@ async def enforce_quota(request: Request, ctx: CurrentTenant) -> None:
 
     Only a request whose access check passed is counted (a revoked session spends no
     budget). When ``require_tenant`` deferred that check into the request's unit
-    (``tenantry.db.unit``), the count is handed to the unit too: it runs in the worker
-    thread right after the check passed and before anything else of the request (no
-    thread hop of its own); where it cannot be counted there (shared storage, a
+    (``tenantry.db.unit``), the count is handed to the unit too: it runs in the unit's
+    call right after the check passed and before anything else of the request (no
+    call of its own); where it cannot be counted there (shared storage, a
     tenant's budget not known yet), the check is run first, here.
     """
     limiter = request.app.state.quotas

@@ -228,9 +228,9 @@ class QuotaLimiter:
         )
 
     def check_here(self, tenant_id: uuid.UUID, user_id: uuid.UUID | None) -> None:
-        """``check`` without the event loop, for a worker thread (the request's unit
-        counts right after its deferred access check passed); only where
-        ``counts_here`` said so."""
+        """``check`` without awaiting, for sync code (the request's unit counts right
+        after its deferred access check passed); only where ``counts_here`` said so
+        (in-process storage: nothing to wait for)."""
         for name, item, key in self._checks(self._known_budgets(tenant_id), tenant_id, user_id):
             allowed, reset, remaining = self._hit_here(item, *key)
             if not allowed:
