@@ -40,8 +40,14 @@ class BenchConfig:
     rows: int = 1_000_000
     tenants: int = 1_000
     zipf_s: float = 1.0
-    iterations: int = 200  # measured rounds; each runs every query on a large and a small tenant
+    iterations: int = 300  # measured rounds; each runs every query on a large and a small tenant
     warmup: int = 15
+    # Measured rounds are split into blocks; between blocks every engine gets new
+    # connections (new server backends), re-warmed by ``rewarm`` unmeasured rounds (two
+    # executions each: psycopg prepares a statement on its 6th, the server may switch to
+    # a generic plan after 5 more). The spread of the blocks' medians is reported.
+    blocks: int = 10
+    rewarm: int = 6
     large: int = 3  # the largest tenants
     small: int = 20  # spread over the bottom half of the ranking
     lookups: int = 64  # booking ids per sampled tenant for point lookups
@@ -50,7 +56,9 @@ class BenchConfig:
     label: str = "full"
 
 
-QUICK = {"rows": 50_000, "tenants": 200, "iterations": 40, "warmup": 5, "label": "quick"}
+QUICK = {
+    "rows": 50_000, "tenants": 200, "iterations": 40, "warmup": 5, "blocks": 4, "label": "quick",
+}  # fmt: skip
 
 
 @dataclass
@@ -119,29 +127,45 @@ def _measure(
     runner: Runner, dataset: Dataset, config: BenchConfig, log: bool
 ) -> dict[str, dict[str, list[dict[str, int]]]]:
     """Interleave everything: per round, queries in random order, a large and a small
-    tenant each, the three variants in random order — drift hits all sides alike."""
+    tenant each, the variants in random order — drift hits all sides alike. Rounds come
+    in blocks, each on freshly drawn connections (``Runner.recycle``); every sample
+    records its block under ``"block"``."""
     rng = random.Random(config.seed)
     samples: dict[str, dict[str, list[dict[str, int]]]] = {
         q.name: {"large": [], "small": []} for q in queries_for(config)
     }
     classes: dict[str, list[TenantSample]] = {"large": dataset.large, "small": dataset.small}
-    total = config.warmup + config.iterations
+    blocks = max(1, min(config.blocks, config.iterations))
     started = time.perf_counter()
-    for rnd in range(total):
-        queries = list(queries_for(config))
-        rng.shuffle(queries)
-        for query in queries:
-            for kind, tenants in classes.items():
-                tenant = tenants[rng.randrange(len(tenants))]
-                order = list(VARIANTS)
-                rng.shuffle(order)
-                times: dict[str, int] = {v: runner.timed(query, v, tenant, rnd) for v in order}
-                if rnd >= config.warmup:
-                    samples[query.name][kind].append(times)
-        if rnd % 20 == 0:
-            gc.collect()  # collect between rounds, not inside a timing
-        if log and (rnd + 1) % max(1, total // 10) == 0:
-            print(f"  round {rnd + 1}/{total}  {time.perf_counter() - started:6.1f}s", flush=True)
+    rnd = 0
+    for block in range(blocks):
+        if block:
+            runner.recycle()
+        warm = config.warmup if block == 0 else config.rewarm
+        measured = config.iterations * (block + 1) // blocks - config.iterations * block // blocks
+        for step in range(warm + measured):
+            queries = list(queries_for(config))
+            rng.shuffle(queries)
+            for query in queries:
+                for kind, tenants in classes.items():
+                    tenant = tenants[rng.randrange(len(tenants))]
+                    order = list(VARIANTS)
+                    rng.shuffle(order)
+                    times: dict[str, int] = {
+                        v: runner.timed(query, v, tenant, rnd) for v in order
+                    }
+                    if step >= warm:
+                        times["block"] = block
+                        samples[query.name][kind].append(times)
+            rnd += 1
+            if rnd % 20 == 0:
+                gc.collect()  # collect between rounds, not inside a timing
+        if log:
+            print(
+                f"  block {block + 1}/{blocks} ({rnd} rounds)  "
+                f"{time.perf_counter() - started:6.1f}s",
+                flush=True,
+            )
     return samples
 
 
@@ -186,9 +210,13 @@ def run(
         if config.trigram:
             _add_trigram_index(urls)
         server = _server_facts(urls)
+        config.blocks = max(1, min(config.blocks, config.iterations))
         runner = Runner(urls)
         try:
-            say(f"measuring {config.iterations} rounds (+{config.warmup} warm-up)")
+            say(
+                f"measuring {config.iterations} rounds (+{config.warmup} warm-up) in "
+                f"{config.blocks} blocks on fresh connections (+{config.rewarm} warm-up each)"
+            )
             t0 = time.perf_counter()
             load_before = os.getloadavg()[0]
             samples = _measure(runner, dataset, config, log)
@@ -254,7 +282,9 @@ def _markdown(r: BenchResult) -> str:
         f"{r.server['version'].split(' on ')[0]}, {r.server['cpus']} CPUs, load average "
         f"{r.server['loadavg_1min_before_after']} (before / after).\n"
         "Ratios are per-iteration walls/off (same tenant, same round); target median "
-        f"≤ {TARGET:.2f}.\n\n"
+        f"≤ {TARGET:.2f}. Rounds ran in {r.config.blocks} blocks, each on new connections; "
+        "'blocks' is the range of the blocks' own medians, 'A/A' the median of aa/off "
+        "(off against an identical twin: the run's noise floor).\n\n"
     )
     tail = "\n" + _plan_table(r) + "\n"
     if r.misses:
@@ -325,6 +355,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--tenants", type=int, help=f"number of tenants (default {d.tenants:,})")
     parser.add_argument("--iterations", type=int, help=f"measured rounds (default {d.iterations})")
     parser.add_argument("--zipf", type=float, help=f"size skew exponent (default {d.zipf_s})")
+    parser.add_argument(
+        "--blocks", type=int, help=f"blocks of rounds on fresh connections (default {d.blocks})"
+    )
     parser.add_argument("--trigram", action="store_true", help="add a pg_trgm index on titles")
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
@@ -334,7 +367,7 @@ def main(argv: list[str]) -> int:
     config = BenchConfig(**QUICK) if args.quick else BenchConfig()  # type: ignore[arg-type]
     for name, value in (
         ("rows", args.rows), ("tenants", args.tenants), ("iterations", args.iterations),
-        ("zipf_s", args.zipf),
+        ("zipf_s", args.zipf), ("blocks", args.blocks),
     ):  # fmt: skip
         if value is not None:
             setattr(config, name, value)

@@ -19,6 +19,12 @@ hidden. Variants:
 So walls/off = set/off (the pin) x rls/set (the policy, server side) x walls/rls
 (the guard, client side) — which is how a miss is attributed.
 
+``aa``     ``off`` again, on an engine of its own: an A/A control. aa/off shows how far
+           two identical ways of running a statement drift apart in this run — the
+           noise floor a ratio has to be read against (each engine's statements run on
+           its own server backend, and on a VM a backend's place relative to the client
+           is worth several per cent; ``Runner.recycle`` redraws them between blocks).
+
 No engine uses ``pool_pre_ping`` (the app's engine checks liveness without a round
 trip; the migrator's ping would only dilute the ratio), and all run with
 ``synchronous_commit = off`` so the insert measures work, not the disk's fsync.
@@ -44,8 +50,10 @@ from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.isolation.guard import GuardedSession
 from tenantry.service_requests.models import ServiceRequest
 
-Variant = Literal["off", "set", "rls", "walls"]
-VARIANTS: tuple[Variant, ...] = ("off", "set", "rls", "walls")
+Variant = Literal["off", "set", "rls", "walls", "aa"]
+VARIANTS: tuple[Variant, ...] = ("off", "set", "rls", "walls", "aa")
+# The statement a variant runs is that of its base variant (the A/A control runs off's).
+_BASE: dict[Variant, Variant] = {"aa": "off"}
 
 
 @dataclass(frozen=True)
@@ -191,16 +199,23 @@ class Runner:
     def __init__(self, urls: DatabaseUrls) -> None:
         options = {"options": "-c synchronous_commit=off"}
         kw: dict[str, Any] = {"pool_size": 2, "max_overflow": 0, "connect_args": options}
+        # One engine per variant, so each variant's statements run on a server backend
+        # of their own, used as often as every other variant's. (``walls`` and ``rls``
+        # once shared one: a backend used twice as often runs each statement ~4-5 %
+        # faster on this machine — measured with an A/A pair — which flattered both.)
         self.app_engine: Engine = app_engine(urls.app, **kw)
+        self.rls_engine: Engine = app_engine(urls.app, **kw)
         self.off_engine: Engine = create_engine(urls.migrator, **kw)
         self.set_engine: Engine = app_engine(urls.migrator, **kw)
+        self.aa_engine: Engine = create_engine(urls.migrator, **kw)  # off's twin
         # Like Database.session(): GuardedSession on the app engine for ``walls``.
         walls = sessionmaker(self.app_engine, class_=GuardedSession, expire_on_commit=False)
-        rls = sessionmaker(self.app_engine, expire_on_commit=False)
+        rls = sessionmaker(self.rls_engine, expire_on_commit=False)
         pinned = sessionmaker(self.set_engine, expire_on_commit=False)
         off = sessionmaker(self.off_engine, expire_on_commit=False)
+        aa = sessionmaker(self.aa_engine, expire_on_commit=False)
         self._factories: dict[Variant, Callable[[], Session]] = {
-            "walls": walls, "rls": rls, "set": pinned, "off": off,
+            "walls": walls, "rls": rls, "set": pinned, "off": off, "aa": aa,
         }  # fmt: skip
 
     @contextmanager
@@ -210,10 +225,22 @@ class Runner:
             yield s
 
     def timed(self, query: Query, variant: Variant, tenant: TenantSample, i: int) -> int:
+        base = _BASE.get(variant, variant)
         started = time.perf_counter_ns()
         with self.unit_of_work(variant, tenant) as s:
-            query.run(s, tenant, i, variant)
+            query.run(s, tenant, i, base)
         return time.perf_counter_ns() - started
+
+    def recycle(self) -> None:
+        """Close every pooled connection: the next units run on new server backends.
+
+        A backend keeps its place relative to the client (which CPU it wakes on, what
+        it shares a cache with) for as long as it lives, and each engine here uses one
+        backend: without redrawing them, that lottery is drawn once per run and biases
+        every ratio of the run alike (it is what moved rls/set between runs).
+        """
+        for engine in self._engines:
+            engine.dispose()
 
     def result(
         self, query: Query, variant: Variant | Literal["unscoped"], tenant: TenantSample
@@ -234,7 +261,9 @@ class Runner:
         self, query: Query, variant: Variant, tenant: TenantSample
     ) -> list[tuple[str, Any]]:
         """Run ``query`` once (rolled back) and return the statements it sent."""
-        engine = {"off": self.off_engine, "set": self.set_engine}.get(variant, self.app_engine)
+        engine = {"off": self.off_engine, "set": self.set_engine, "rls": self.rls_engine}.get(
+            variant, self.app_engine
+        )
         sent: list[tuple[str, Any]] = []
 
         def capture(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
@@ -279,10 +308,15 @@ class Runner:
                 savepoint.rollback()
         return plan, min(runs, key=_execution_ms)
 
+    @property
+    def _engines(self) -> tuple[Engine, ...]:
+        return (
+            self.app_engine, self.rls_engine, self.off_engine, self.set_engine, self.aa_engine
+        )
+
     def dispose(self) -> None:
-        self.app_engine.dispose()
-        self.off_engine.dispose()
-        self.set_engine.dispose()
+        for engine in self._engines:
+            engine.dispose()
 
 
 def _execution_ms(lines: list[str]) -> float:
@@ -296,7 +330,7 @@ def _execution_ms(lines: list[str]) -> float:
 def _context_for(variant: Variant, tenant: TenantSample) -> Iterator[None]:
     """The tenant context a request would carry: the app's engines pin it at BEGIN (walls,
     rls, set), the guarded session (walls) also filters by it; ``off`` has none."""
-    if variant != "off":
+    if _BASE.get(variant, variant) != "off":
         with tenant_context(TenantContext(tenant_id=tenant.id)):
             yield
     else:

@@ -25,7 +25,7 @@ def test_bench_harness_produces_ratios_plans_and_tenant_rows(database_urls, tmp_
     # plan check's threshold (10,000 rows).
     config = BenchConfig(
         rows=44_000, tenants=100, iterations=2, warmup=1, large=2, small=3, lookups=4,
-        label="smoke",
+        blocks=2, rewarm=1, label="smoke",
     )  # fmt: skip
     result = run(config, admin=database_urls.admin, results_dir=tmp_path, log=False)
 
@@ -35,6 +35,12 @@ def test_bench_harness_produces_ratios_plans_and_tenant_rows(database_urls, tmp_
             assert stat.n > 0
             assert math.isfinite(stat.ratio_median) and stat.ratio_median > 0
             assert math.isfinite(stat.ratio_p95)
+            assert math.isfinite(stat.aa_ratio_median) and stat.aa_ratio_median > 0
+            assert math.isfinite(stat.block_ratio_min)
+            assert stat.block_ratio_min <= stat.block_ratio_max
+    # Every block was measured (each on connections of its own).
+    for by_kind in result.samples.values():
+        assert {s["block"] for s in by_kind["large"] + by_kind["small"]} == {0, 1}
 
     # The plan check ran at size: every main table is large, and the walls plans read them.
     assert all(result.dataset.rows[t] >= LARGE_TABLE_ROWS for t in MAIN_TABLES), result.dataset.rows
