@@ -121,11 +121,19 @@ def serve(
             factory=True,
             workers=workers,
             **proxy_options(settings),
+            loop=event_loop_setting(sys.platform),
             log_level="warning",
             access_log=False,
             lifespan="off",  # the app has no start-up hooks; spares a traceback on Ctrl-C
             **listen,  # type: ignore[arg-type]
         )
+
+
+def event_loop_setting(platform: str) -> str:
+    """uvicorn's ``loop`` option. Every request's unit of work waits on psycopg's async
+    connection (``tenantry.db.loop``), which cannot run on the ``ProactorEventLoop`` that
+    uvicorn picks on Windows for a single process: there, asyncio's selector loop."""
+    return "asyncio:SelectorEventLoop" if platform == "win32" else "auto"
 
 
 class ProxyOptions(TypedDict):
