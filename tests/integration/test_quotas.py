@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 
 from tenantry.app import create_app
 from tenantry.db.engine import Database
@@ -18,6 +17,7 @@ from tenantry.quotas.gate import GATE_ROUTE, TenantPaths
 from tenantry.settings import Settings
 from tests.factories import Member, TenantFixture, add_client, make_tenant
 from tests.helpers import login
+from tests.roundtrips import trace_engine
 
 CURRENT = "/api/tenant/current"
 
@@ -162,21 +162,17 @@ def test_no_limits_configured_means_no_counting(app: Any, tenant_a: TenantFixtur
 
 @contextmanager
 def statements_on(db: Database) -> Iterator[list[str]]:
-    """The SQL the app role's engines run meanwhile (listeners on the real engines: the
-    loop one every request's unit uses, and the blocking one threads use)."""
+    """What the app role's engines sent the server meanwhile, from libpq's protocol
+    trace of every connection they hand out (the loop one every request's unit uses, and
+    the blocking one threads use): the real messages, so a statement run on the driver
+    connection under SQLAlchemy (the access check) counts as much as one through it."""
     seen: list[str] = []
-    engines = (db.loop_engine.sync_engine, db.app_engine)
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    for engine in engines:
-        event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        for engine in engines:
-            event.remove(engine, "before_cursor_execute", record)
+    with trace_engine(db.loop_engine) as on_loop, trace_engine(db.app_engine) as blocking:
+        try:
+            yield seen
+        finally:
+            for trip in (on_loop, blocking):
+                seen += [line for line in trip.lines() if line.startswith("F\t")]
 
 
 def test_past_the_budget_a_request_is_refused_before_any_database_work(
