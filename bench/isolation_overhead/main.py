@@ -151,9 +151,7 @@ def _measure(
                     tenant = tenants[rng.randrange(len(tenants))]
                     order = list(VARIANTS)
                     rng.shuffle(order)
-                    times: dict[str, int] = {
-                        v: runner.timed(query, v, tenant, rnd) for v in order
-                    }
+                    times: dict[str, int] = {v: runner.timed(query, v, tenant, rnd) for v in order}
                     if step >= warm:
                         times["block"] = block
                         samples[query.name][kind].append(times)

@@ -310,9 +310,7 @@ class Runner:
 
     @property
     def _engines(self) -> tuple[Engine, ...]:
-        return (
-            self.app_engine, self.rls_engine, self.off_engine, self.set_engine, self.aa_engine
-        )
+        return (self.app_engine, self.rls_engine, self.off_engine, self.set_engine, self.aa_engine)
 
     def dispose(self) -> None:
         for engine in self._engines:
