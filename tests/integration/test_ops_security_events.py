@@ -99,3 +99,47 @@ def test_only_identical_events_share_a_row_and_the_buffer_stays_bounded(db: Data
         assert total == 6
     finally:
         recorder.stop()
+
+
+def test_a_flush_writes_every_tenants_traffic_in_one_statement_and_adds_up(db: Database) -> None:
+    """Every 2 s each worker writes the per-minute request counts of every tenant label;
+    built and sent one statement per label, a flush cost ~10 ms of CPU in the worker
+    (holding the GIL its event loop needs). One statement for all labels, and counts
+    written twice in one minute add up."""
+    from sqlalchemy import event
+
+    from tenantry.observability.models import OpsTraffic
+
+    labels = [f"traffic-{uuid.uuid4().hex[:8]}" for _ in range(25)]
+    recorder = Recorder(db.app_engine, interval_s=3600)
+    sent: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if "ops_traffic" in statement and statement.lstrip().upper().startswith("INSERT"):
+            sent.append(statement)
+
+    event.listen(db.app_engine, "before_cursor_execute", count)
+    try:
+        for _ in range(2):  # the second flush lands on the rows the first wrote
+            for n, label in enumerate(labels):
+                for _ in range(n + 1):
+                    recorder.count_request(label, error=n % 2 == 0)
+            recorder.flush()
+        assert len(sent) == 2  # one INSERT per flush, whatever the number of labels
+        with db.system_session(reason="test: read the traffic rows") as s:
+            rows = s.execute(
+                select(
+                    OpsTraffic.tenant_label,
+                    func.sum(OpsTraffic.requests),
+                    func.sum(OpsTraffic.errors),
+                )
+                .where(OpsTraffic.tenant_label.in_(labels))
+                .group_by(OpsTraffic.tenant_label)
+            ).all()
+        got = {label: (requests, errors) for label, requests, errors in rows}
+        assert got == {
+            label: (2 * (n + 1), 2 * (n + 1) if n % 2 == 0 else 0) for n, label in enumerate(labels)
+        }
+    finally:
+        event.remove(db.app_engine, "before_cursor_execute", count)
+        recorder.stop()

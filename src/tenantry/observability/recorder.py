@@ -32,6 +32,17 @@ LabelOf = Callable[[SecurityEvent], str]
 _Repeat = tuple[str, str, object, object, object, str | None, str | None]
 
 
+_insert_traffic = insert(OpsTraffic)
+# A minute's requests and errors of one tenant label, added to what is already there.
+_ADD_TRAFFIC = _insert_traffic.on_conflict_do_update(
+    index_elements=["minute", "tenant_label"],
+    set_={
+        "requests": OpsTraffic.requests + _insert_traffic.excluded.requests,
+        "errors": OpsTraffic.errors + _insert_traffic.excluded.errors,
+    },
+)
+
+
 def _repeat_key(event: SecurityEvent, label: str) -> _Repeat:
     return (
         event.code,
@@ -153,18 +164,16 @@ class Recorder:
                             for p in events
                         ],
                     )
-                for (minute, label), (requests, errors) in sorted(traffic.items()):
-                    stmt = insert(OpsTraffic).values(
-                        minute=minute, tenant_label=label, requests=requests, errors=errors
-                    )
+                if traffic:
+                    # One statement for every label (keys are unique within a flush, so
+                    # no row is touched twice): built per label, a flush cost the worker
+                    # ~10 ms of CPU under the GIL its event loop needs.
                     conn.execute(
-                        stmt.on_conflict_do_update(
-                            index_elements=["minute", "tenant_label"],
-                            set_={
-                                "requests": OpsTraffic.requests + stmt.excluded.requests,
-                                "errors": OpsTraffic.errors + stmt.excluded.errors,
-                            },
-                        )
+                        _ADD_TRAFFIC,
+                        [
+                            {"minute": minute, "tenant_label": label, "requests": n, "errors": e}
+                            for (minute, label), (n, e) in sorted(traffic.items())
+                        ],
                     )
                 self._prune(conn)
 
