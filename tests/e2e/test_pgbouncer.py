@@ -143,11 +143,7 @@ def test_a_statement_cancelled_mid_transaction_leaves_no_tenant_on_the_pooled_co
                     s.execute(text("select pg_sleep(3)"))
                 timer.join()
                 s.rollback()
-            other = ids[(n + 5) % len(ids)]
-            with tenant_context(TenantContext(tenant_id=other)), database.session() as s:
-                pinned = s.scalar(text("select current_setting('app.current_tenant_id', true)"))
-                visible = set(s.scalars(select(Service.tenant_id)))
-            assert pinned == str(other) and visible == {other}
+            _assert_next_transaction_sees_only(database, ids[(n + 5) % len(ids)])
         with database.app_engine.connect() as conn:  # no context: nothing pinned, no rows
             assert conn.execute(text("select count(*) from services")).scalar() == 0
     finally:
@@ -183,11 +179,7 @@ def test_a_statement_cancelled_on_the_loop_engine_leaves_no_tenant_on_the_pooled
                     s.execute(text("select pg_sleep(3)"))
                 assert cancels  # the statement ended because of our cancel
                 s.rollback()
-            other = ids[(n + 5) % len(ids)]
-            with tenant_context(TenantContext(tenant_id=other)), database.session() as s:
-                pinned = s.scalar(text("select current_setting('app.current_tenant_id', true)"))
-                visible = set(s.scalars(select(Service.tenant_id)))
-            assert pinned == str(other) and visible == {other}
+            _assert_next_transaction_sees_only(database, ids[(n + 5) % len(ids)])
         with database.loop_engine.sync_engine.connect() as conn:  # no context: no rows
             assert conn.execute(text("select count(*) from services")).scalar() == 0
 
@@ -197,3 +189,12 @@ def test_a_statement_cancelled_on_the_loop_engine_leaves_no_tenant_on_the_pooled
         database.dispose()
     leftovers = _server_side_settings(bouncer, database_urls)
     assert all(values <= {(None, None), ("", "")} for values in leftovers.values()), leftovers
+
+
+def _assert_next_transaction_sees_only(database: Database, tenant: uuid.UUID) -> None:
+    """After a cancelled statement, the pool's next transaction is pinned to ``tenant``
+    alone and reads only its rows."""
+    with tenant_context(TenantContext(tenant_id=tenant)), database.session() as s:
+        pinned = s.scalar(text("select current_setting('app.current_tenant_id', true)"))
+        visible = set(s.scalars(select(Service.tenant_id)))
+    assert pinned == str(tenant) and visible == {tenant}
