@@ -28,7 +28,15 @@ from bench.isolation_overhead.report import (
 )
 from bench.isolation_overhead.rows import RowCheck, check_rows
 from bench.isolation_overhead.server import bench_database
-from bench.isolation_overhead.workload import QUERIES, TRIGRAM_QUERIES, VARIANTS, Query, Runner
+from bench.isolation_overhead.workload import (
+    DRIVERS,
+    QUERIES,
+    TRIGRAM_QUERIES,
+    VARIANTS,
+    Driver,
+    Query,
+    Runner,
+)
 from tenantry.db.bootstrap import DatabaseUrls
 
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
@@ -52,6 +60,10 @@ class BenchConfig:
     small: int = 20  # spread over the bottom half of the ranking
     lookups: int = 64  # booking ids per sampled tenant for point lookups
     trigram: bool = False  # add a pg_trgm GIN index on service_requests.description
+    # How each unit runs: ``loop`` as a request's unit (psycopg async in a greenlet on
+    # the event loop), ``blocking`` as the CLI and job worker (psycopg's blocking
+    # connection). See workload's "Drivers".
+    driver: Driver = "loop"
     seed: int = 42
     label: str = "full"
 
@@ -104,6 +116,12 @@ def _server_facts(urls: DatabaseUrls) -> dict[str, str]:
     facts["client"] = f"python {platform.python_version()} on {platform.machine()}"
     facts["cpus"] = str(os.cpu_count())
     return facts
+
+
+def _driver_facts(runner: Runner) -> str:
+    if runner.driver == "loop":
+        return f"loop (psycopg async in a greenlet on {runner.loop_name}, as a request's unit)"
+    return "blocking (psycopg's blocking connection, as the CLI and job worker)"
 
 
 def _add_trigram_index(urls: DatabaseUrls) -> None:
@@ -209,11 +227,13 @@ def run(
             _add_trigram_index(urls)
         server = _server_facts(urls)
         config.blocks = max(1, min(config.blocks, config.iterations))
-        runner = Runner(urls)
+        runner = Runner(urls, config.driver)
+        server["driver"] = _driver_facts(runner)
         try:
             say(
                 f"measuring {config.iterations} rounds (+{config.warmup} warm-up) in "
-                f"{config.blocks} blocks on fresh connections (+{config.rewarm} warm-up each)"
+                f"{config.blocks} blocks on fresh connections (+{config.rewarm} warm-up each); "
+                f"driver: {server['driver']}"
             )
             t0 = time.perf_counter()
             load_before = os.getloadavg()[0]
@@ -278,7 +298,8 @@ def _markdown(r: BenchResult) -> str:
         f"{main_rows:,} rows in the main tables (largest tenant: "
         f"{sum(largest.values()):,} rows), {r.config.iterations} rounds; "
         f"{r.server['version'].split(' on ')[0]}, {r.server['cpus']} CPUs, load average "
-        f"{r.server['loadavg_1min_before_after']} (before / after).\n"
+        f"{r.server['loadavg_1min_before_after']} (before / after); driver: "
+        f"{r.server['driver']}.\n"
         "Ratios are per-iteration walls/off (same tenant, same round); target median "
         f"≤ {TARGET:.2f}. Rounds ran in {r.config.blocks} blocks, each on new connections; "
         "'blocks' is the range of the blocks' own medians, 'A/A' the median of aa/off "
@@ -357,6 +378,13 @@ def main(argv: list[str]) -> int:
         "--blocks", type=int, help=f"blocks of rounds on fresh connections (default {d.blocks})"
     )
     parser.add_argument("--trigram", action="store_true", help="add a pg_trgm index on titles")
+    parser.add_argument(
+        "--driver",
+        choices=DRIVERS,
+        default=d.driver,
+        help="loop: each unit as a request runs it (psycopg async in a greenlet on the event "
+        "loop; default); blocking: psycopg's blocking connection (CLI, job worker)",
+    )
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--no-results", action="store_true", help="write no result files")
@@ -369,11 +397,13 @@ def main(argv: list[str]) -> int:
     ):  # fmt: skip
         if value is not None:
             setattr(config, name, value)
-    config.trigram, config.seed = args.trigram, args.seed
+    config.trigram, config.seed, config.driver = args.trigram, args.seed, args.driver
     if args.rows is not None or args.tenants is not None:
         config.label = "custom"
     if args.trigram:
         config.label += "_trigram"
+    if config.driver != "loop":
+        config.label += f"_{config.driver}"
     result = run(config, results_dir=None if args.no_results else args.results_dir)
     if result.violations:
         print("\nFAIL: a tenant query reads a large table without an index:", file=sys.stderr)

@@ -7,10 +7,11 @@ hidden. Variants:
 
 ``off``    the migrator (BYPASSRLS, so RLS is skipped), a plain ``Session`` and the
            tenant predicate written by hand: the fastest correct way without isolation.
-``walls``  the app role (RLS applies) on the app's own engine (``db.engine.app_engine``:
-           the transaction's BEGIN carries the tenant pin), a ``GuardedSession`` inside
-           ``tenant_context``: the guard adds the tenant predicate — exactly what a
-           request does (``Database.session()``).
+``walls``  the app role (RLS applies) on the app's own engine (``loop_app_engine``, or
+           ``app_engine`` for the blocking driver: the transaction's BEGIN carries the
+           tenant pin), a ``GuardedSession`` inside ``tenant_context``: the guard adds
+           the tenant predicate — exactly what a request's unit does
+           (``Database.loop_session()``; ``Database.session()`` off the loop).
 ``set``    ``off`` on an engine of the app's kind (BEGIN carries the pin; still
            BYPASSRLS): what pinning the transaction to a tenant costs, before any policy.
 ``rls``    the app role on the app's engine, a plain ``Session`` (no guard) in the
@@ -28,29 +29,46 @@ So walls/off = set/off (the pin) x rls/set (the policy, server side) x walls/rls
 No engine uses ``pool_pre_ping`` (the app's engine checks liveness without a round
 trip; the migrator's ping would only dilute the ratio), and all run with
 ``synchronous_commit = off`` so the insert measures work, not the disk's fsync.
+
+**Drivers.** ``loop`` (the default) runs every unit the way a request runs its unit
+since e0a65c6: the sync work in a greenlet on an event loop (``tenantry.db.loop.
+run_on_loop``; uvloop when installed, as ``tenantry serve`` picks it), each statement
+over psycopg's async connection — the app variants on ``loop_app_engine`` (the
+``TenantryAsyncDialect``: the pin in the BEGIN message, sent by ``send_begin_async``),
+``off``/``aa`` on SQLAlchemy's stock ``psycopg_async`` dialect. A unit's time is taken
+inside the loop around ``run_on_loop`` (greenlet spawn, context copy and the work; not
+the loop's own start and stop between units). ``blocking`` runs the same units on
+psycopg's blocking connection (``app_engine``, ``TenantryDialect``): the path the CLI
+and the job worker take.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench.isolation_overhead.data import SEARCH_TERM, TenantSample
 from tenantry.bookings.models import Booking
 from tenantry.db.bootstrap import DatabaseUrls
-from tenantry.db.engine import app_engine
+from tenantry.db.engine import app_engine, loop_app_engine
+from tenantry.db.loop import run_on_loop
 from tenantry.invoices.models import Invoice
 from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.isolation.guard import GuardedSession
 from tenantry.service_requests.models import ServiceRequest
 
+T = TypeVar("T")
 Variant = Literal["off", "set", "rls", "walls", "aa"]
+Driver = Literal["loop", "blocking"]
+DRIVERS: tuple[Driver, ...] = ("loop", "blocking")
 VARIANTS: tuple[Variant, ...] = ("off", "set", "rls", "walls", "aa")
 # The statement a variant runs is that of its base variant (the A/A control runs off's).
 _BASE: dict[Variant, Variant] = {"aa": "off"}
@@ -193,30 +211,75 @@ TRIGRAM_QUERIES: tuple[Query, ...] = (
 )
 
 
-class Runner:
-    """Engines and sessions for the three variants, and a timed unit of work."""
+def new_event_loop() -> tuple[asyncio.AbstractEventLoop, str]:
+    """The event loop a served worker runs on: uvloop when installed (uvicorn's
+    ``loop="auto"``), else asyncio's default. Returns the loop and its name."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency of the app
+        return asyncio.new_event_loop(), "asyncio"
+    return uvloop.new_event_loop(), "uvloop"
 
-    def __init__(self, urls: DatabaseUrls) -> None:
+
+async def _timed_on_loop(work: Callable[[], None]) -> int:
+    """A request's ``RequestUnit.call``: the sync work in a greenlet on the loop."""
+    started = time.perf_counter_ns()
+    await run_on_loop(work)
+    return time.perf_counter_ns() - started
+
+
+class Runner:
+    """Engines and sessions for the variants, and a timed unit of work, on ``driver``."""
+
+    def __init__(self, urls: DatabaseUrls, driver: Driver = "loop") -> None:
+        if driver not in DRIVERS:
+            raise ValueError(f"unknown driver {driver!r} (one of {', '.join(DRIVERS)})")
+        self.driver: Driver = driver
         options = {"options": "-c synchronous_commit=off"}
         kw: dict[str, Any] = {"pool_size": 2, "max_overflow": 0, "connect_args": options}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.loop_name = ""
         # One engine per variant, so each variant's statements run on a server backend
         # of their own, used as often as every other variant's. (``walls`` and ``rls``
         # once shared one: a backend used twice as often runs each statement ~4-5 %
         # faster on this machine — measured with an A/A pair — which flattered both.)
-        self.app_engine: Engine = app_engine(urls.app, **kw)
-        self.rls_engine: Engine = app_engine(urls.app, **kw)
-        self.off_engine: Engine = create_engine(urls.migrator, **kw)
-        self.set_engine: Engine = app_engine(urls.migrator, **kw)
-        self.aa_engine: Engine = create_engine(urls.migrator, **kw)  # off's twin
-        # Like Database.session(): GuardedSession on the app engine for ``walls``.
-        walls = sessionmaker(self.app_engine, class_=GuardedSession, expire_on_commit=False)
-        rls = sessionmaker(self.rls_engine, expire_on_commit=False)
-        pinned = sessionmaker(self.set_engine, expire_on_commit=False)
-        off = sessionmaker(self.off_engine, expire_on_commit=False)
-        aa = sessionmaker(self.aa_engine, expire_on_commit=False)
+        engines: dict[Variant, Engine]
+        if driver == "loop":
+            self._loop, self.loop_name = new_event_loop()
+            plain = urls.migrator.set(drivername="postgresql+psycopg_async")
+            self._async: dict[Variant, AsyncEngine] = {
+                "walls": loop_app_engine(urls.app, **kw),  # as Database.loop_engine
+                "rls": loop_app_engine(urls.app, **kw),
+                "off": create_async_engine(plain, **kw),
+                "set": loop_app_engine(urls.migrator, **kw),
+                "aa": create_async_engine(plain, **kw),  # off's twin
+            }
+            engines = {v: e.sync_engine for v, e in self._async.items()}
+        else:
+            self._async = {}
+            engines = {
+                "walls": app_engine(urls.app, **kw),
+                "rls": app_engine(urls.app, **kw),
+                "off": create_engine(urls.migrator, **kw),
+                "set": app_engine(urls.migrator, **kw),
+                "aa": create_engine(urls.migrator, **kw),  # off's twin
+            }
+        self.engines = engines  # the sync face of each (for the loop: ``.sync_engine``)
+        # Like Database.session() / loop_session(): GuardedSession on the app engine for
+        # ``walls``; plain sessions for the others.
         self._factories: dict[Variant, Callable[[], Session]] = {
-            "walls": walls, "rls": rls, "set": pinned, "off": off, "aa": aa,
-        }  # fmt: skip
+            v: sessionmaker(
+                e, class_=GuardedSession if v == "walls" else Session, expire_on_commit=False
+            )
+            for v, e in engines.items()
+        }
+
+    def _sync(self, fn: Callable[[], T]) -> T:
+        """Run sync database work where this runner's units run: on the loop (in a
+        greenlet, as a request's unit), or right here for the blocking driver."""
+        if self._loop is None:
+            return fn()
+        return self._loop.run_until_complete(run_on_loop(fn))
 
     @contextmanager
     def unit_of_work(self, variant: Variant, tenant: TenantSample) -> Iterator[Session]:
@@ -226,9 +289,15 @@ class Runner:
 
     def timed(self, query: Query, variant: Variant, tenant: TenantSample, i: int) -> int:
         base = _BASE.get(variant, variant)
+
+        def work() -> None:
+            with self.unit_of_work(variant, tenant) as s:
+                query.run(s, tenant, i, base)
+
+        if self._loop is not None:
+            return self._loop.run_until_complete(_timed_on_loop(work))
         started = time.perf_counter_ns()
-        with self.unit_of_work(variant, tenant) as s:
-            query.run(s, tenant, i, base)
+        work()
         return time.perf_counter_ns() - started
 
     def recycle(self) -> None:
@@ -239,8 +308,7 @@ class Runner:
         backend: without redrawing them, that lottery is drawn once per run and biases
         every ratio of the run alike (it is what moved rls/set between runs).
         """
-        for engine in self._engines:
-            engine.dispose()
+        self._dispose()
 
     def result(
         self, query: Query, variant: Variant | Literal["unscoped"], tenant: TenantSample
@@ -248,32 +316,37 @@ class Runner:
         """What ``query`` reads as ``variant`` (rolled back). ``unscoped``: the walls
         variant's statement — no tenant predicate of its own — on the migrator's plain
         session, so no wall scopes it: every tenant's rows (the row check's control)."""
-        if variant == "unscoped":
-            with self._factories["off"]() as s:
-                try:
-                    return query.run(s, tenant, 0, "walls")
-                finally:
-                    s.rollback()
-        with self._session_for(variant, tenant) as s:
-            return query.run(s, tenant, 0, variant)
+
+        def read() -> Any:
+            if variant == "unscoped":
+                with self._factories["off"]() as s:
+                    try:
+                        return query.run(s, tenant, 0, "walls")
+                    finally:
+                        s.rollback()
+            with self._session_for(variant, tenant) as s:
+                return query.run(s, tenant, 0, variant)
+
+        return self._sync(read)
 
     def capture_sql(
         self, query: Query, variant: Variant, tenant: TenantSample
     ) -> list[tuple[str, Any]]:
         """Run ``query`` once (rolled back) and return the statements it sent."""
-        engine = {"off": self.off_engine, "set": self.set_engine, "rls": self.rls_engine}.get(
-            variant, self.app_engine
-        )
+        engine = self.engines[variant]
         sent: list[tuple[str, Any]] = []
 
         def capture(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
             sent.append((statement, params))
 
-        event.listen(engine, "before_cursor_execute", capture)
-        try:
+        def run() -> None:
             with self._session_for(variant, tenant) as s:
                 query.run(s, tenant, 0, variant)
                 s.flush()
+
+        event.listen(engine, "before_cursor_execute", capture)
+        try:
+            self._sync(run)
         finally:
             event.remove(engine, "before_cursor_execute", capture)
         return sent
@@ -298,23 +371,36 @@ class Runner:
         plans carry a gating Result node) far beyond what they cost unobserved.
         """
         explain = "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) " + statement
-        with self._session_for(variant, tenant) as s:
-            conn = s.connection()  # begins: BEGIN carries the pin (walls, rls, set)
-            plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, params).scalar()
-            runs = []
-            for _ in range(3):
-                savepoint = conn.begin_nested()  # an insert must not collide with its re-run
-                runs.append([row[0] for row in conn.exec_driver_sql(explain, params)])
-                savepoint.rollback()
-        return plan, min(runs, key=_execution_ms)
 
-    @property
-    def _engines(self) -> tuple[Engine, ...]:
-        return (self.app_engine, self.rls_engine, self.off_engine, self.set_engine, self.aa_engine)
+        def run() -> tuple[Any, list[str]]:
+            with self._session_for(variant, tenant) as s:
+                conn = s.connection()  # begins: BEGIN carries the pin (walls, rls, set)
+                plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, params)
+                plan_json = plan.scalar()
+                runs = []
+                for _ in range(3):
+                    savepoint = conn.begin_nested()  # an insert must not collide with its re-run
+                    runs.append([row[0] for row in conn.exec_driver_sql(explain, params)])
+                    savepoint.rollback()
+            return plan_json, min(runs, key=_execution_ms)
+
+        return self._sync(run)
+
+    def _dispose(self) -> None:
+        if self._loop is None:
+            for engine in self.engines.values():
+                engine.dispose()
+            return
+        for async_engine in self._async.values():  # closing an async connection awaits
+            self._loop.run_until_complete(async_engine.dispose())
 
     def dispose(self) -> None:
-        for engine in self._engines:
-            engine.dispose()
+        """Close every connection (and the runner's event loop): the runner is done."""
+        if self._loop is not None and self._loop.is_closed():
+            return
+        self._dispose()
+        if self._loop is not None:
+            self._loop.close()
 
 
 def _execution_ms(lines: list[str]) -> float:
