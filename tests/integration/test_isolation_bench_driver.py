@@ -29,11 +29,12 @@ def test_each_timed_unit_runs_where_the_driver_says_pinned_as_its_variant(
     database_urls, driver
 ) -> None:
     seen: dict[str, dict[str, Any]] = {}
+    running: list[str] = []  # the variant the runner is timing (probe gets its base)
 
     def probe(s: Session, t: TenantSample, i: int, variant: Any) -> None:
         raw = s.connection().connection.driver_connection
         pinned = s.execute(text("select current_setting('app.current_tenant_id', true)"))
-        seen[variant_now] = {
+        seen[running[-1]] = {
             "on_loop": on_loop(),
             "connection": type(raw),
             "pinned": pinned.scalar() or None,
@@ -44,12 +45,17 @@ def test_each_timed_unit_runs_where_the_driver_says_pinned_as_its_variant(
     tenant = TenantSample(id=uuid.uuid4(), rank=1, rows={})
     runner = Runner(database_urls, driver)
     try:
-        for variant_now in VARIANTS:
-            assert runner.timed(query, variant_now, tenant, 0) > 0
-        runner.recycle()  # new connections between blocks still serve
-        assert runner.timed(query, "walls", tenant, 1) > 0
+        for variant in VARIANTS:
+            running.append(variant)
+            assert runner.timed(query, variant, tenant, 0) > 0
+        first = dict(seen)
+        runner.recycle()  # new connections between blocks serve the same way
+        for variant in VARIANTS:
+            running.append(variant)
+            assert runner.timed(query, variant, tenant, 1) > 0
     finally:
         runner.dispose()
+    assert seen == first
 
     assert set(seen) == set(VARIANTS)
     for variant, facts in seen.items():
