@@ -8,7 +8,10 @@ Tests never share rows: each one provisions its own tenants with random slugs.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +43,35 @@ os.environ.setdefault("TENANTRY_ALLOWED_HOSTS", "testserver")
 hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give every test session a private temporary root unless ``--basetemp`` names one.
+
+    pytest's default root (``/tmp/pytest-of-<user>``) is shared by all sessions of a
+    user, and each new session sets it to mode 0700. Run as root, the embedded
+    PostgreSQL runs as its own system user and reaches its data folder through that
+    root: a second test run started meanwhile (another checkout, a helper script) cut
+    off the first run's database mid-suite, and every later test failed. The private
+    root is removed at exit after a run that passed (a failed run keeps it to read);
+    registered before the embedded server's own exit hooks, it runs after them."""
+    if config.option.basetemp is not None or hasattr(config, "workerinput"):
+        return
+    private = tempfile.mkdtemp(prefix="tenantry-pytest-")
+    config.option.basetemp = private
+
+    def remove_if_passed() -> None:
+        if config.stash.get(_PASSED, False):
+            shutil.rmtree(private, ignore_errors=True)
+
+    atexit.register(remove_if_passed)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config.stash[_PASSED] = exitstatus == 0
+
+
+_PASSED = pytest.StashKey[bool]()
 
 
 @pytest.fixture(scope="session")
