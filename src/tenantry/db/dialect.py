@@ -24,12 +24,15 @@ psycopg's async connection, which request units use on the event loop
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import select
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
+from psycopg.pq.abc import PGresult
 from sqlalchemy import event, exc
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg, PGDialectAsync_psycopg
@@ -49,6 +52,62 @@ Driver = psycopg.Connection[Any] | psycopg.AsyncConnection[Any]
 _LEVELS: weakref.WeakKeyDictionary[Driver, str] = weakref.WeakKeyDictionary()
 
 
+class PreparedRead:
+    """A read that app connections prepare once (SQL ``PREPARE``, kept by the server
+    for the connection's life) and run inside a transaction's BEGIN message (``Rider``).
+    ``sql`` takes ``$1``, ``$2``... of ``types``."""
+
+    __slots__ = ("name", "prepare")
+
+    def __init__(self, name: str, sql: str, types: tuple[str, ...]) -> None:
+        self.name = name.encode()
+        self.prepare = f"PREPARE {name} ({', '.join(types)}) AS {sql}".encode()
+
+    def execute(self, *literals: bytes) -> bytes:
+        """``EXECUTE`` with arguments already quoted (``psycopg.sql.Literal``)."""
+        return b"EXECUTE " + self.name + b"(" + b", ".join(literals) + b")"
+
+
+class Rider:
+    """A prepared read sent in the BEGIN message of the next transaction begun where it
+    is set (``riding_on_begin``), after the pin: its rows come back with the BEGIN's, in
+    the same round trip (``result``, text format). ``result`` stays ``None`` when no
+    BEGIN carried it (another engine, a pooler, autocommit): the caller then runs the
+    read itself."""
+
+    __slots__ = ("execute", "read", "result")
+
+    def __init__(self, read: PreparedRead, execute: bytes) -> None:
+        self.read = read
+        self.execute = execute  # read.execute(...) for this call's arguments
+        self.result: PGresult | None = None
+
+
+_RIDER: contextvars.ContextVar[Rider | None] = contextvars.ContextVar(
+    "tenantry_begin_rider", default=None
+)
+
+# The reads each psycopg connection has prepared (as far as we know: psycopg's own
+# DEALLOCATE ALL after a rollback drops them too, which a failed EXECUTE then tells).
+_PREPARED: weakref.WeakKeyDictionary[Driver, set[bytes]] = weakref.WeakKeyDictionary()
+
+
+# Connections to a server where no read rides in BEGIN (Citus), found when they connect.
+_RIDERLESS: weakref.WeakSet[Driver] = weakref.WeakSet()
+_CITUS = b"SELECT 1 FROM pg_extension WHERE extname = 'citus'"
+
+
+@contextlib.contextmanager
+def riding_on_begin(rider: Rider) -> Iterator[Rider]:
+    """While the block runs, the first transaction begun on an app engine carries
+    ``rider`` in its BEGIN message (one transaction only: a rider is sent once)."""
+    token = _RIDER.set(rider)
+    try:
+        yield rider
+    finally:
+        _RIDER.reset(token)
+
+
 def driver_of(dbapi_connection: Any) -> Driver:
     """The psycopg connection behind what SQLAlchemy passes: the pool's proxy, the
     connection itself, or (async) SQLAlchemy's adapter around it."""
@@ -64,9 +123,12 @@ class _BeginsPinned:
     # Read by the ORM guard: a connection of this dialect is pinned by its BEGIN, so the
     # session need not send the pin again.
     pins_at_begin = True
+    # Whether a BEGIN may carry a ``Rider`` (its SQL PREPARE needs the same server
+    # session throughout: off behind a pooler in transaction mode).
+    riders = True
     default_isolation_level: Any
 
-    def _send_begin(self, raw: Driver, message: bytes) -> None:
+    def _send_begin(self, raw: Driver, message: bytes) -> PGresult:
         raise NotImplementedError
 
     def _autocommit(self, raw: Driver) -> None:
@@ -79,7 +141,12 @@ class _BeginsPinned:
         def on_connect(conn: Any) -> None:
             if parent is not None:
                 parent(conn)
-            self._autocommit(driver_of(conn))  # BEGIN is ours: see do_begin
+            raw = driver_of(conn)
+            self._autocommit(raw)  # BEGIN is ours: see do_begin
+            if self.riders and self._send_begin(raw, _CITUS).ntuples:
+                # Citus refuses an SQL-prepared read that joins its distributed tables
+                # ("cannot execute a distributed query from a query on a shard").
+                _RIDERLESS.add(raw)
 
         return on_connect
 
@@ -92,9 +159,46 @@ class _BeginsPinned:
         if not raw.autocommit:  # pragma: no cover - someone switched psycopg's mode back
             # psycopg will send its own BEGIN first; ours would only warn. Pin after it.
             message = message.partition(b"; ")[2]
-            if not message:
-                return
-        self._send_begin(raw, message)
+            if message:
+                self._send_begin(raw, message)
+            return
+        rider = _RIDER.get()
+        if rider is not None and rider.result is None and self.riders and raw not in _RIDERLESS:
+            rider.result = self._begin_with(raw, message, rider)
+        else:
+            self._send_begin(raw, message)
+
+    def _begin_with(self, raw: Driver, begin: bytes, rider: Rider) -> PGresult:
+        """``begin`` and the rider's EXECUTE in one message, its PREPARE first if this
+        connection has not run it. A statement psycopg deallocated meanwhile (or one we
+        did not know had been prepared) fails the message: the transaction is rolled
+        back and begun again, with (or without) the PREPARE."""
+        known = _PREPARED.setdefault(raw, set())
+        name = rider.read.name
+        prepared = name in known
+        for attempt in (1, 2):
+            parts = (
+                [begin, rider.execute] if prepared else [begin, rider.read.prepare, rider.execute]
+            )
+            try:
+                result = self._send_begin(raw, b"; ".join(parts))
+            except psycopg.errors.InvalidSqlStatementName:
+                if not prepared or attempt == 2:
+                    known.discard(name)
+                    raise
+                prepared = False
+            except psycopg.errors.DuplicatePreparedStatement:
+                if prepared or attempt == 2:
+                    raise
+                prepared = True
+            except BaseException:
+                known.discard(name)  # its PREPARE may or may not have run: find out next time
+                raise
+            else:
+                known.add(name)
+                return result
+            self._send_begin(raw, b"ROLLBACK")  # the failed transaction, not psycopg's state
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def set_isolation_level(self, dbapi_connection: Any, level: str) -> None:
         raw = driver_of(dbapi_connection)
@@ -122,9 +226,9 @@ class TenantryDialect(_BeginsPinned, PGDialect_psycopg):
     # (each dialect class must say so itself, or every statement is compiled afresh).
     supports_statement_cache = True
 
-    def _send_begin(self, raw: Driver, message: bytes) -> None:
+    def _send_begin(self, raw: Driver, message: bytes) -> PGresult:
         assert isinstance(raw, psycopg.Connection)
-        send_begin(raw, message)
+        return send_begin(raw, message)
 
     def _autocommit(self, raw: Driver) -> None:
         assert isinstance(raw, psycopg.Connection)
@@ -145,9 +249,9 @@ class TenantryAsyncDialect(_BeginsPinned, PGDialectAsync_psycopg):
         # create_async_engine would quietly drop ours (and its pinned BEGIN).
         return cls
 
-    def _send_begin(self, raw: Driver, message: bytes) -> None:
+    def _send_begin(self, raw: Driver, message: bytes) -> PGresult:
         assert isinstance(raw, psycopg.AsyncConnection)
-        await_(send_begin_async(raw, message))
+        return await_(send_begin_async(raw, message))
 
     def _autocommit(self, raw: Driver) -> None:
         assert isinstance(raw, psycopg.AsyncConnection)

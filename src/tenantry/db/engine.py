@@ -49,11 +49,22 @@ class Database:
         self.urls = urls
         # Through the pooler when one is configured (TENANTRY_APP_DATABASE_URL).
         prepare = urls.app_pooled is None or urls.app_pooled_prepare
+        # A pooler in transaction mode may hand each transaction another server session:
+        # no SQL PREPARE of our own there (``tenantry.db.dialect.Rider``).
+        riders = urls.app_pooled is None
         self.app_engine = app_engine(
-            urls.serving, prepare=prepare, pool_size=pool_size, max_overflow=max_overflow
+            urls.serving,
+            prepare=prepare,
+            riders=riders,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
         )
         self.loop_engine = loop_app_engine(
-            urls.serving, prepare=prepare, pool_size=pool_size, max_overflow=max_overflow
+            urls.serving,
+            prepare=prepare,
+            riders=riders,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
         )
         self.migrator_engine = create_engine(urls.migrator, pool_size=2, pool_pre_ping=True)
         self.loop_migrator_engine = create_async_engine(
@@ -122,24 +133,30 @@ class Database:
             run_to_end(engine.dispose())
 
 
-def app_engine(url: URL, *, prepare: bool = True, **kwargs: Any) -> Engine:
+def app_engine(url: URL, *, prepare: bool = True, riders: bool = True, **kwargs: Any) -> Engine:
     """An engine for the app role: transactions begun and pinned in one message, pooled
     connections checked without a round trip.
 
     ``prepare=False`` turns psycopg's server-side prepared statements off, for a pooler in
-    transaction mode that cannot keep them (PgBouncer before 1.21).
+    transaction mode that cannot keep them (PgBouncer before 1.21). ``riders=False``: no
+    read rides in a BEGIN message (``tenantry.db.dialect.Rider``: its SQL PREPARE
+    needs one server session per connection, which a pooler in transaction mode breaks).
     """
     engine = create_engine(url.set(drivername=DRIVERNAME), **_app_options(prepare, kwargs))
+    engine.dialect.riders = riders  # type: ignore[attr-defined]
     install_liveness_check(engine)
     return engine
 
 
-def loop_app_engine(url: URL, *, prepare: bool = True, **kwargs: Any) -> AsyncEngine:
+def loop_app_engine(
+    url: URL, *, prepare: bool = True, riders: bool = True, **kwargs: Any
+) -> AsyncEngine:
     """``app_engine`` on psycopg's async connection (``TenantryAsyncDialect``), for sync
     code on the event loop: the same pinned BEGIN, the same liveness check."""
     engine = create_async_engine(
         url.set(drivername=ASYNC_DRIVERNAME), **_app_options(prepare, kwargs)
     )
+    engine.dialect.riders = riders  # type: ignore[attr-defined]
     install_liveness_check(engine.sync_engine)
     return engine
 

@@ -54,6 +54,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tenantry.db.dialect import Rider, riding_on_begin
 from tenantry.db.loop import run_on_loop
 from tenantry.isolation.guard import GuardedSession
 from tenantry.isolation.scopes import RouteHooks
@@ -79,6 +80,10 @@ class StaleGuess(Exception):
 
 
 class DeferredCheck(Protocol):
+    def rider(self) -> Rider | None:
+        """The check's read, to send in the BEGIN message of the transaction it will run
+        in (``tenantry.db.dialect.Rider``), or None; ``run`` then reads its result."""
+
     def run(self, connection: Connection) -> None:
         """Check on the request's pinned transaction; raise to refuse (or StaleGuess)."""
 
@@ -158,8 +163,15 @@ class RequestUnit:
 
     def ensure_checked(self) -> None:
         """Run the deferred check now, if one is pending (sync: inside ``call``).
-        Beginning the session's transaction runs it (``_check_first``)."""
-        if self._pending is not None:
+        Beginning the session's transaction runs it (``_check_first``); if this begins
+        it, the check's read rides in the BEGIN message (no round trip of its own)."""
+        if self._pending is None:
+            return
+        rider = None if self.session.in_transaction() else self._pending.rider()
+        if rider is None:
+            self.session.connection()
+            return
+        with riding_on_begin(rider):
             self.session.connection()
 
     def _run_pending(self, connection: Connection) -> None:

@@ -81,7 +81,7 @@ def begin_message(
     return begin + b"; " + pin_statement(*pin)
 
 
-def send_begin(connection: psycopg.Connection[Any], message: bytes) -> None:
+def send_begin(connection: psycopg.Connection[Any], message: bytes) -> PGresult:
     """Send a ``begin_message`` on ``connection`` in one round trip, straight through libpq.
 
     ``Connection.execute`` would build a cursor, consult its prepared-statement cache and
@@ -89,14 +89,16 @@ def send_begin(connection: psycopg.Connection[Any], message: bytes) -> None:
     every transaction (bench/README.md, "isolation_overhead", session 7). ``PGconn.exec_``
     (libpq's ``PQexec``, which releases the GIL while it waits) sends the same bytes with
     the simple query protocol and returns the last result — the first error, if a
-    statement failed, since the server then skips the rest of the message.
+    statement failed, since the server then skips the rest of the message. Returned: a
+    message may end with a query whose rows the caller reads (``tenantry.db.dialect``'s
+    rider).
     """
     with connection.lock:
         result = connection.pgconn.exec_(message)
-    _raise_unless_ok(result, connection.info.encoding)
+    return _raise_unless_ok(result, connection.info.encoding)
 
 
-async def send_begin_async(connection: psycopg.AsyncConnection[Any], message: bytes) -> None:
+async def send_begin_async(connection: psycopg.AsyncConnection[Any], message: bytes) -> PGresult:
     """``send_begin`` on psycopg's async connection: the same bytes as one simple-protocol
     message (one round trip), waited for on the event loop instead of inside libpq.
 
@@ -105,9 +107,13 @@ async def send_begin_async(connection: psycopg.AsyncConnection[Any], message: by
     async with connection.lock:
         connection.pgconn.send_query(message)
         results = await connection.wait(generators.execute(connection.pgconn))
-    _raise_unless_ok(results[-1], connection.info.encoding)
+    return _raise_unless_ok(results[-1], connection.info.encoding)
 
 
-def _raise_unless_ok(result: PGresult, encoding: str) -> None:
-    if result.status != pq.ExecStatus.COMMAND_OK:
+_OK = frozenset({pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK})
+
+
+def _raise_unless_ok(result: PGresult, encoding: str) -> PGresult:
+    if result.status not in _OK:
         raise psycopg.errors.error_from_result(result, encoding=encoding)
+    return result
