@@ -165,3 +165,49 @@ def test_two_workers_share_one_tenant_budget_through_redis(
     assert {server for server, _ in ok} == {0, 1}, results  # both processes served it
     assert len({pid for _, pid in ok}) == 2, results
     assert set(refused) == {0, 1}, results  # and both refuse once it is spent
+
+
+def storage_calls(redis_url: str) -> int:
+    """Lua scripts the redis-server has run so far: every read or count of a moving
+    window is one (``limits`` runs each as a script; a first call the server refuses
+    with NOSCRIPT, then loaded and retried, counts once)."""
+    import redis
+
+    with redis.Redis.from_url(redis_url.removeprefix("redis+")) as r:  # limits' scheme
+        stats = r.info("commandstats")
+    return sum(
+        int(v["calls"]) - int(v.get("failed_calls", 0))
+        for k, v in stats.items()
+        if k in ("cmdstat_evalsha", "cmdstat_eval")
+    )
+
+
+def test_with_shared_counters_a_tenant_never_refused_costs_one_storage_call_a_request(
+    settings: Settings, db: Database, redis_url: str
+) -> None:
+    """The early read of the budget (before authentication) is a network round trip on
+    shared storage: it is only asked for a tenant or user this process saw spent
+    lately. Every other request costs one call, the count after authentication — and
+    the budget still holds: a suspect's surplus is refused before database work."""
+    from fastapi.testclient import TestClient
+
+    from tenantry.app import create_app
+    from tests.helpers import login
+
+    app = create_app(
+        settings.model_copy(update={"tenant_rate_limit": "3/second", "rate_limit_url": redis_url}),
+        db,
+    )
+    tenant = make_tenant(db, roles=("owner",))
+    with TestClient(app) as client:
+        login(client, tenant["owner"])
+        before = storage_calls(redis_url)
+        assert client.get("/api/tenant/current").status_code == 200
+        assert client.get("/api/tenant/current").status_code == 200
+        assert storage_calls(redis_url) - before == 2  # the counts alone, no early reads
+        assert [client.get("/api/tenant/current").status_code for _ in range(3)] == [200, 429, 429]
+        time.sleep(1.2)  # the window frees its requests; the gate forgets the budget
+        before = storage_calls(redis_url)
+        assert client.get("/api/tenant/current").status_code == 200
+        # now a suspect: the early read (refusal before database work) and the count
+        assert storage_calls(redis_url) - before == 2

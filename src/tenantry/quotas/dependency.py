@@ -19,7 +19,9 @@ async def refuse_spent_quota(request: Request) -> None:
 
     No database work: the session cookie's signature is checked, nothing else, so an
     abusive tenant's surplus requests cost the other tenants as little as possible.
-    Nothing is counted here (``enforce_quota`` counts, after authentication)."""
+    Nothing is counted here (``enforce_quota`` counts, after authentication). On shared
+    storage only a tenant or user this process saw spent lately is read (one round trip
+    the rest of the traffic does not pay; ``QuotaLimiter.refuse_if_spent``)."""
     limiter = request.app.state.quotas
     if not limiter.enabled:
         return

@@ -9,6 +9,12 @@ reached, requests are let through and a warning is logged (a limiter outage must
 take the platform down); the metric ``tenantry_security_events_total{code=
 "rate_limited"}`` stops rising, which is what to alert on together with the warning.
 
+Before authentication a request is refused from the signed session alone when its
+budget is known spent (``refuse_if_spent``: no database work for an abuser's surplus).
+In process memory that read is a dict look-up; on shared storage it is a round trip, so
+it is only asked for a tenant or user this process saw spent in the last minute (a
+*suspect*): every other request costs one storage call, the count after authentication.
+
 A refused request is ``429 rate_limited`` with ``Retry-After`` and the
 ``RateLimit-Limit``/``RateLimit-Remaining``/``RateLimit-Reset``/``RateLimit-Policy``
 headers of the budget that ran out.
@@ -40,6 +46,7 @@ if TYPE_CHECKING:  # a type only: quotas sit below observability at run time
 _log = structlog.get_logger("tenantry.quotas")
 NAMESPACE = "tenantry-quota"
 SPENT_MEMORY = 10_000  # spent budgets remembered per process (tenants and users)
+SUSPECT_SECONDS = 60.0  # how long a budget seen spent is read before authentication
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,8 @@ class QuotaLimiter:
         # request leaves the window before its reset, and a refused request adds none —
         # so the gate (``tenantry.quotas.gate``) can refuse without asking the storage.
         self._spent_until: dict[tuple[str, ...], tuple[float, str, RateLimitItem]] = {}
+        # Budgets seen spent lately, until when the early read asks shared storage for them.
+        self._suspect_until: dict[tuple[str, ...], float] = {}
 
     # ---- budgets -------------------------------------------------------------------
 
@@ -150,6 +159,20 @@ class QuotaLimiter:
             if len(self._spent_until) >= SPENT_MEMORY:
                 self._spent_until.clear()
         self._spent_until[key] = (reset, name, item)
+        if len(self._suspect_until) >= SPENT_MEMORY:
+            self._suspect_until = {k: t for k, t in self._suspect_until.items() if t > now}
+            if len(self._suspect_until) >= SPENT_MEMORY:
+                self._suspect_until.clear()
+        self._suspect_until[key] = now + max(SUSPECT_SECONDS, float(item.get_expiry()))
+
+    def _suspected(self, key: tuple[str, ...]) -> bool:
+        until = self._suspect_until.get(key)
+        if until is None:
+            return False
+        if until > time.time():
+            return True
+        self._suspect_until.pop(key, None)
+        return False
 
     @property
     def knows_spent(self) -> bool:
@@ -191,10 +214,16 @@ class QuotaLimiter:
 
         Runs before authentication, from the signed session cookie alone, so that an
         abusive tenant's surplus costs no database work. It only reads: a replayed
-        cookie of a signed-out session can be refused here, never spend a budget."""
+        cookie of a signed-out session can be refused here, never spend a budget.
+        On shared storage only suspects are read (module docstring); ``check`` decides
+        for the others."""
         if not self.enabled or (self.overrides and not self.names.cached(tenant_id)[0]):
             return  # overrides need the tenant's slug: leave it to ``check``
+        if self.shared and not self._suspect_until:
+            return
         for name, item, key in self._checks(await self.budgets(tenant_id), tenant_id, user_id):
+            if self.shared and not self._suspected(key):
+                continue
             try:
                 spent = await self._spent(item, *key)
             except Exception as exc:  # the shared storage is away: fail open, loudly
