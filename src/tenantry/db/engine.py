@@ -47,25 +47,18 @@ class Database:
         guard_mode: GuardMode = "enforce",
     ) -> None:
         self.urls = urls
-        # Through the pooler when one is configured (TENANTRY_APP_DATABASE_URL).
-        prepare = urls.app_pooled is None or urls.app_pooled_prepare
-        # A pooler in transaction mode may hand each transaction another server session:
-        # no SQL PREPARE of our own there (``tenantry.db.dialect.Rider``).
-        riders = urls.app_pooled is None
-        self.app_engine = app_engine(
-            urls.serving,
-            prepare=prepare,
-            riders=riders,
-            pool_size=pool_size,
-            max_overflow=max_overflow,
-        )
-        self.loop_engine = loop_app_engine(
-            urls.serving,
-            prepare=prepare,
-            riders=riders,
-            pool_size=pool_size,
-            max_overflow=max_overflow,
-        )
+        # The app role's blocking and loop engines are built alike, from one set of options.
+        serving: dict[str, Any] = {
+            # Through the pooler when one is configured (TENANTRY_APP_DATABASE_URL).
+            "prepare": urls.app_pooled is None or urls.app_pooled_prepare,
+            # A pooler in transaction mode may hand each transaction another server
+            # session: no SQL PREPARE of our own there (``tenantry.db.dialect.Rider``).
+            "riders": urls.app_pooled is None,
+            "pool_size": pool_size,
+            "max_overflow": max_overflow,
+        }
+        self.app_engine = app_engine(urls.serving, **serving)
+        self.loop_engine = loop_app_engine(urls.serving, **serving)
         self.migrator_engine = create_engine(urls.migrator, pool_size=2, pool_pre_ping=True)
         self.loop_migrator_engine = create_async_engine(
             urls.migrator.set(drivername="postgresql+psycopg_async"),
