@@ -45,7 +45,6 @@ LIMITED: Responses = {
 
 @router.post(
     "/register",
-    response_model=AcceptedOut,
     status_code=status.HTTP_202_ACCEPTED,
     responses={404: {"description": "No such tenant"}, 403: {}, **LIMITED},
 )
@@ -68,7 +67,6 @@ async def register(body: RegisterIn, request: Request, db: DatabaseDep) -> Accep
 
 @router.post(
     "/verify-email",
-    response_model=SessionOut,
     responses={**BAD_TOKEN, 401: {"description": "Wrong password"}, **LIMITED},
 )
 async def verify_email(
@@ -90,7 +88,6 @@ async def verify_email(
 
 @router.post(
     "/password",
-    response_model=OkOut,
     responses={**SIGNED_IN, 429: {"description": "Too many wrong passwords"}},
 )
 async def change_password(
@@ -108,7 +105,6 @@ async def change_password(
 
 @router.post(
     "/password-reset",
-    response_model=AcceptedOut,
     status_code=status.HTTP_202_ACCEPTED,
     responses=LIMITED,
 )
@@ -124,7 +120,7 @@ async def request_password_reset(
     return AcceptedOut(message="If this address has an account, a reset link is on its way.")
 
 
-@router.post("/password-reset/confirm", response_model=OkOut, responses={**BAD_TOKEN, **LIMITED})
+@router.post("/password-reset/confirm", responses={**BAD_TOKEN, **LIMITED})
 async def confirm_password_reset(
     body: ResetConfirmIn, request: Request, db: DatabaseDep, settings: SettingsDep
 ) -> OkOut:

@@ -69,10 +69,10 @@ MULTIPART_BODY: dict[str, Any] = {
         },
     },
 }
-# Every upload route: 201 with the stored file's metadata, the upload errors, a
-# multipart body with one part named ``file`` (``@router.post(path, **UPLOAD)``).
+# Every upload route: 201 with the stored file's metadata (its ``AttachmentOut``), the
+# upload errors, a multipart body with one part named ``file`` (``@router.post(path,
+# **UPLOAD)``).
 UPLOAD: dict[str, Any] = {
-    "response_model": AttachmentOut,
     "status_code": status.HTTP_201_CREATED,
     "responses": UPLOAD_ERRORS,
     "openapi_extra": MULTIPART_BODY,
@@ -151,7 +151,6 @@ def upload_to_request(
 
 @admin.get(
     "/service-requests/{service_request_id}/attachments",
-    response_model=Page[AttachmentOut],
     responses=NOT_FOUND,
 )
 def list_request_attachments(
@@ -179,7 +178,6 @@ def upload_to_expense(
 
 @admin.get(
     "/expenses/{expense_id}/attachments",
-    response_model=Page[AttachmentOut],
     responses=NOT_FOUND,
 )
 def list_expense_attachments(
@@ -192,7 +190,6 @@ def list_expense_attachments(
 
 @admin.get(
     "/attachments/{attachment_id}",
-    response_model=AttachmentOut,
     responses=NOT_FOUND,
 )
 def get_attachment(
@@ -256,7 +253,6 @@ def portal_upload_to_request(
 
 @portal.get(
     "/service-requests/{service_request_id}/attachments",
-    response_model=Page[AttachmentOut],
     responses=NOT_FOUND,
 )
 def portal_list_request_attachments(
@@ -300,7 +296,6 @@ def require_scanner(
 
 @system.post(
     "/scan-callback",
-    response_model=ScanCallbackOut,
     dependencies=[Depends(require_scanner)],
     responses={
         401: {"description": "Missing or wrong `X-Scanner-Secret` (`scanner_secret_invalid`)"},

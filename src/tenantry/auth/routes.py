@@ -27,7 +27,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/auth/login", response_model=SessionOut, responses={**ERRORS, 429: {}})
+@router.post("/auth/login", responses={**ERRORS, 429: {}})
 async def login(
     body: LoginIn, request: Request, response: Response, db: DatabaseDep, settings: SettingsDep
 ) -> SessionOut:
@@ -50,7 +50,7 @@ async def login(
     return session_out(result.user, result.tenant, memberships)
 
 
-@router.get("/auth/me", response_model=SessionOut, responses=ERRORS)
+@router.get("/auth/me", responses=ERRORS)
 async def me(user: CurrentUser, db: DatabaseDep) -> SessionOut:
     """The signed-in user, their active tenant and all their memberships."""
     record = await run_in_threadpool(service.get_user, db, user.user_id)
@@ -61,7 +61,7 @@ async def me(user: CurrentUser, db: DatabaseDep) -> SessionOut:
     return session_out(record, active, memberships)
 
 
-@router.post("/auth/logout", response_model=OkOut)
+@router.post("/auth/logout")
 async def logout(
     request: Request, response: Response, db: DatabaseDep, settings: SettingsDep
 ) -> OkOut:
@@ -76,7 +76,7 @@ async def logout(
     return OkOut()
 
 
-@router.post("/auth/logout-all", response_model=OkOut, responses=ERRORS)
+@router.post("/auth/logout-all", responses=ERRORS)
 async def logout_all(
     user: CurrentUser, response: Response, db: DatabaseDep, settings: SettingsDep
 ) -> OkOut:
@@ -86,7 +86,7 @@ async def logout_all(
     return OkOut()
 
 
-@router.post("/tenant/switch", response_model=SessionOut, responses=ERRORS)
+@router.post("/tenant/switch", responses=ERRORS)
 async def switch(
     body: SwitchIn, user: CurrentUser, response: Response, db: DatabaseDep, settings: SettingsDep
 ) -> SessionOut:

@@ -68,7 +68,7 @@ ToDay = Annotated[
 # --- admin -------------------------------------------------------------------------
 
 
-@admin_router.get("", response_model=Page[BookingOut])
+@admin_router.get("")
 def list_bookings(
     ctx: BookingsRead,
     session: TenantSession,
@@ -99,28 +99,26 @@ def list_bookings(
     return found.map(BookingOut.model_validate)
 
 
-@admin_router.get("/stats", response_model=BookingStats)
+@admin_router.get("/stats")
 def booking_stats(ctx: BookingsRead, session: TenantSession) -> BookingStats:
     """Counts by status, bookings starting in the next 7 days, and revenue estimates
     from current service prices (cached per tenant for a few seconds)."""
     return service.stats(session)
 
 
-@admin_router.get("/pending-count", response_model=PendingCount)
+@admin_router.get("/pending-count")
 def pending_count(ctx: BookingsRead, session: TenantSession) -> PendingCount:
     """How many bookings wait for confirmation (the admin badge)."""
     return PendingCount(pending=service.pending_count(session))
 
 
-@admin_router.get("/{booking_id}", response_model=BookingOut, responses=NOT_FOUND)
+@admin_router.get("/{booking_id}", responses=NOT_FOUND)
 def get_booking(ctx: BookingsRead, session: TenantSession, booking_id: uuid.UUID) -> BookingOut:
     """One booking."""
     return BookingOut.model_validate(bookings.get_or_404(session, booking_id))
 
 
-@admin_router.post(
-    "", response_model=BookingOut, status_code=status.HTTP_201_CREATED, responses=REFERENCES
-)
+@admin_router.post("", status_code=status.HTTP_201_CREATED, responses=REFERENCES)
 def create_booking(ctx: BookingsWrite, session: TenantSession, body: BookingCreate) -> BookingOut:
     """Book a client for an active service. ``ends_at`` defaults to ``starts_at`` plus
     the service's duration. Every booking rule applies (422 with the rule's code):
@@ -135,7 +133,6 @@ def create_booking(ctx: BookingsWrite, session: TenantSession, body: BookingCrea
 
 @admin_router.post(
     "/{booking_id}/reschedule",
-    response_model=BookingOut,
     responses={**WRITE, 409: {"description": "`record_closed` (a cancelled or completed booking)"}},
 )
 def reschedule_booking(
@@ -149,7 +146,7 @@ def reschedule_booking(
     return BookingOut.model_validate(booking)
 
 
-@admin_router.post("/{booking_id}/cancel", response_model=BookingOut, responses=WRITE)
+@admin_router.post("/{booking_id}/cancel", responses=WRITE)
 def cancel_booking(
     ctx: BookingsWrite, session: TenantSession, booking_id: uuid.UUID, body: BookingCancel
 ) -> BookingOut:
@@ -158,7 +155,7 @@ def cancel_booking(
     return BookingOut.model_validate(booking)
 
 
-@admin_router.post("/{booking_id}/confirm", response_model=BookingOut, responses=WRITE)
+@admin_router.post("/{booking_id}/confirm", responses=WRITE)
 def confirm_booking(
     ctx: BookingsWrite, session: TenantSession, booking_id: uuid.UUID
 ) -> BookingOut:
@@ -167,7 +164,7 @@ def confirm_booking(
     return BookingOut.model_validate(booking)
 
 
-@admin_router.post("/{booking_id}/complete", response_model=BookingOut, responses=WRITE)
+@admin_router.post("/{booking_id}/complete", responses=WRITE)
 def complete_booking(
     ctx: BookingsWrite, session: TenantSession, booking_id: uuid.UUID
 ) -> BookingOut:
@@ -179,7 +176,7 @@ def complete_booking(
 # --- portal ------------------------------------------------------------------------
 
 
-@portal_router.get("", response_model=Page[BookingOut])
+@portal_router.get("")
 def list_my_bookings(
     client: PortalClient,
     session: TenantSession,
@@ -193,7 +190,7 @@ def list_my_bookings(
     return found.map(BookingOut.model_validate)
 
 
-@portal_router.get("/{booking_id}", response_model=BookingOut, responses=NOT_FOUND)
+@portal_router.get("/{booking_id}", responses=NOT_FOUND)
 def get_my_booking(
     client: PortalClient, session: TenantSession, booking_id: uuid.UUID
 ) -> BookingOut:
@@ -203,7 +200,6 @@ def get_my_booking(
 
 @portal_router.post(
     "",
-    response_model=BookingOut,
     status_code=status.HTTP_201_CREATED,
     responses={
         422: {"description": f"Invalid input, `unknown_service`, or a booking rule: {RULES}"}
@@ -221,7 +217,6 @@ def create_my_booking(
 
 @portal_router.post(
     "/{booking_id}/cancel",
-    response_model=BookingOut,
     responses={
         **NOT_FOUND,
         403: {"description": "`role_required`, `cancellation_not_allowed`"},
@@ -247,7 +242,6 @@ def cancel_my_booking(
 
 @calendar_router.get(
     "",
-    response_model=list[CalendarEntry],
     responses={
         422: {"description": "Missing or invalid from/to, `invalid_time_range`, `range_too_long`"},
     },
@@ -267,7 +261,7 @@ def calendar(
 # --- availability ----------------------------------------------------------------------
 
 
-@admin_availability.get("", response_model=Availability, responses=SLOTS)
+@admin_availability.get("", responses=SLOTS)
 def admin_open_slots(
     ctx: BookingsRead,
     session: TenantSession,
@@ -286,7 +280,7 @@ def admin_open_slots(
     )
 
 
-@portal_availability.get("", response_model=Availability, responses=SLOTS)
+@portal_availability.get("", responses=SLOTS)
 def portal_open_slots(
     client: PortalClient,
     session: TenantSession,

@@ -19,7 +19,7 @@ portal = tenant_router(prefix="/api/portal", tags=["chat"])
 routers = [admin, portal]
 
 
-@admin.get("/chat", response_model=Page[ChatMessageOut])
+@admin.get("/chat")
 def list_team_chat(ctx: ChatRead, session: TenantSession, page: Pagination) -> Page[ChatMessageOut]:
     """The team chat of this tenant (messages about no particular request).
 
@@ -30,7 +30,7 @@ def list_team_chat(ctx: ChatRead, session: TenantSession, page: Pagination) -> P
     return found.map(ChatMessageOut.model_validate)
 
 
-@admin.post("/chat", response_model=ChatMessageOut, status_code=status.HTTP_201_CREATED)
+@admin.post("/chat", status_code=status.HTTP_201_CREATED)
 def post_team_chat(
     ctx: ChatWrite, actor: Actor, session: TenantSession, body: ChatMessageIn
 ) -> ChatMessageOut:
@@ -43,7 +43,6 @@ def post_team_chat(
 
 @admin.get(
     "/service-requests/{service_request_id}/chat",
-    response_model=Page[ChatMessageOut],
     responses=NOT_FOUND,
 )
 def list_request_chat(
@@ -60,7 +59,6 @@ def list_request_chat(
 
 @admin.post(
     "/service-requests/{service_request_id}/chat",
-    response_model=ChatMessageOut,
     status_code=status.HTTP_201_CREATED,
     responses=NOT_FOUND,
 )
@@ -80,7 +78,6 @@ def post_request_chat(
 
 @portal.get(
     "/service-requests/{service_request_id}/chat",
-    response_model=Page[ChatMessageOut],
     responses=NOT_FOUND,
 )
 def portal_list_request_chat(
@@ -99,7 +96,6 @@ def portal_list_request_chat(
 
 @portal.post(
     "/service-requests/{service_request_id}/chat",
-    response_model=ChatMessageOut,
     status_code=status.HTTP_201_CREATED,
     responses=NOT_FOUND,
 )

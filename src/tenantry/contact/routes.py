@@ -29,7 +29,6 @@ Limiter = Annotated[service.ContactLimiter, Depends(contact_limiter)]
 
 @public.post(
     "/contact",
-    response_model=ContactReceivedOut,
     status_code=status.HTTP_201_CREATED,
     responses={
         404: {"description": "No tenant at this host"},
@@ -49,7 +48,7 @@ def submit_contact(
     return ContactReceivedOut(id=saved.id, received_at=saved.created_at)
 
 
-@admin.get("/contact-submissions", response_model=Page[ContactSubmissionOut])
+@admin.get("/contact-submissions")
 def list_contact_submissions(
     ctx: ContactRead, session: TenantSession, page: Pagination
 ) -> Page[ContactSubmissionOut]:

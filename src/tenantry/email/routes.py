@@ -18,7 +18,6 @@ router = tenant_router(prefix="/api/admin/email", tags=["email"])
 
 @router.post(
     "/test",
-    response_model=SentEmailOut,
     responses={
         422: {
             "description": "The address is not a member of this tenant (`recipient_not_in_team`)"

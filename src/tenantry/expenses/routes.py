@@ -25,7 +25,7 @@ DECIDE: Responses = {
 }
 
 
-@router.get("", response_model=Page[ExpenseOut])
+@router.get("")
 def list_expenses(
     ctx: ExpensesRead,
     session: TenantSession,
@@ -38,9 +38,7 @@ def list_expenses(
     return found.map(ExpenseOut.model_validate)
 
 
-@router.post(
-    "", response_model=ExpenseOut, status_code=status.HTTP_201_CREATED, responses=IN_FUTURE
-)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=IN_FUTURE)
 def record_expense(
     ctx: ExpensesWrite, actor: Actor, session: TenantSession, body: ExpenseCreate
 ) -> ExpenseOut:
@@ -54,7 +52,7 @@ def record_expense(
     return ExpenseOut.model_validate(expense)
 
 
-@router.post("/{expense_id}/approve", response_model=ExpenseOut, responses=DECIDE)
+@router.post("/{expense_id}/approve", responses=DECIDE)
 def approve_expense(
     ctx: ExpensesApprove, session: TenantSession, db: DatabaseDep, expense_id: uuid.UUID
 ) -> ExpenseOut:
@@ -64,7 +62,7 @@ def approve_expense(
     return ExpenseOut.model_validate(expense)
 
 
-@router.post("/{expense_id}/reject", response_model=ExpenseOut, responses=DECIDE)
+@router.post("/{expense_id}/reject", responses=DECIDE)
 def reject_expense(
     ctx: ExpensesApprove, session: TenantSession, db: DatabaseDep, expense_id: uuid.UUID
 ) -> ExpenseOut:

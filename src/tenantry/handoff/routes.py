@@ -58,7 +58,6 @@ def tenant_origin(settings: Settings, request: Request, slug: str, domain: str |
 
 @router.post(
     "/tenant/handoff",
-    response_model=HandoffOut,
     responses={401: {"description": "Not signed in"}, 403: {"description": "not_a_member"}},
 )
 async def start_handoff(
@@ -85,7 +84,6 @@ async def start_handoff(
 
 @router.post(
     "/auth/handoff",
-    response_model=RedeemOut,
     responses={403: {"description": "handoff_invalid"}},
 )
 async def redeem_handoff(

@@ -35,7 +35,7 @@ portal = tenant_router(prefix="/api/portal/invoices", tags=["portal", "invoices"
 routers = [admin, portal]
 
 
-@admin.get("", response_model=Page[InvoiceOut])
+@admin.get("")
 def list_invoices(
     ctx: InvoicesRead,
     session: TenantSession,
@@ -53,7 +53,7 @@ def list_invoices(
     return found.map(InvoiceOut.model_validate)
 
 
-@admin.post("", response_model=InvoiceDetail, status_code=201, responses=CREATE)
+@admin.post("", status_code=201, responses=CREATE)
 def create_invoice(
     ctx: InvoicesWrite, session: TenantSession, db: DatabaseDep, body: InvoiceCreate
 ) -> InvoiceDetail:
@@ -70,13 +70,13 @@ def create_invoice(
     return InvoiceDetail.model_validate(service.create_invoice(session, data=body))
 
 
-@admin.get("/{invoice_id}", response_model=InvoiceDetail, responses=NOT_FOUND)
+@admin.get("/{invoice_id}", responses=NOT_FOUND)
 def get_invoice(ctx: InvoicesRead, session: TenantSession, invoice_id: uuid.UUID) -> InvoiceDetail:
     """One invoice with its lines (404 `not_found` when not this tenant's)."""
     return InvoiceDetail.model_validate(service.get_invoice(session, invoice_id=invoice_id))
 
 
-@admin.post("/{invoice_id}/send", response_model=InvoiceDetail, responses=TRANSITION)
+@admin.post("/{invoice_id}/send", responses=TRANSITION)
 def send_invoice(
     ctx: InvoicesWrite, session: TenantSession, invoice_id: uuid.UUID
 ) -> InvoiceDetail:
@@ -85,7 +85,7 @@ def send_invoice(
     return InvoiceDetail.model_validate(invoice)
 
 
-@admin.post("/{invoice_id}/mark-paid", response_model=InvoiceDetail, responses=TRANSITION)
+@admin.post("/{invoice_id}/mark-paid", responses=TRANSITION)
 def mark_invoice_paid(
     ctx: InvoicesWrite, session: TenantSession, invoice_id: uuid.UUID
 ) -> InvoiceDetail:
@@ -95,7 +95,7 @@ def mark_invoice_paid(
     return InvoiceDetail.model_validate(invoice)
 
 
-@admin.post("/{invoice_id}/void", response_model=InvoiceDetail, responses=TRANSITION)
+@admin.post("/{invoice_id}/void", responses=TRANSITION)
 def void_invoice(
     ctx: InvoicesWrite, session: TenantSession, invoice_id: uuid.UUID
 ) -> InvoiceDetail:
@@ -105,7 +105,7 @@ def void_invoice(
     return InvoiceDetail.model_validate(invoice)
 
 
-@portal.get("", response_model=Page[InvoiceOut])
+@portal.get("")
 def list_my_invoices(
     client: PortalClient,
     session: TenantSession,
@@ -117,7 +117,7 @@ def list_my_invoices(
     return found.map(InvoiceOut.model_validate)
 
 
-@portal.get("/{invoice_id}", response_model=InvoiceDetail, responses=NOT_FOUND)
+@portal.get("/{invoice_id}", responses=NOT_FOUND)
 def get_my_invoice(
     client: PortalClient, session: TenantSession, invoice_id: uuid.UUID
 ) -> InvoiceDetail:

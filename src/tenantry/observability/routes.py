@@ -99,7 +99,7 @@ async def prometheus_metrics(request: Request) -> Response:
 ops_router = system_router(prefix="/api/ops", tags=["operator"])
 
 
-@ops_router.get("/security", response_model=SecuritySummary)
+@ops_router.get("/security")
 async def security_view(
     request: Request,
     operator: PlatformOperator,

@@ -48,7 +48,7 @@ router = scoped_router(
 )
 
 
-@router.get("/tenants", response_model=TenantList)
+@router.get("/tenants")
 async def list_tenants(
     operator: CurrentOperator, reason: StatedReason, db: DatabaseDep, settings: SettingsDep
 ) -> TenantList:
@@ -61,7 +61,7 @@ async def list_tenants(
     return TenantList(items=items)
 
 
-@router.post("/tenants", response_model=CreatedTenantOut, status_code=201)
+@router.post("/tenants", status_code=201)
 async def create(
     body: CreateTenantIn, operator: CurrentOperator, db: DatabaseDep
 ) -> CreatedTenantOut:
@@ -97,7 +97,7 @@ async def create(
     )
 
 
-@router.get("/tenants/{slug}", response_model=TenantDetail)
+@router.get("/tenants/{slug}")
 async def tenant_detail(
     slug: str,
     operator: CurrentOperator,
@@ -114,7 +114,7 @@ async def tenant_detail(
     return TenantDetail(tenant=summary, tables=tables)
 
 
-@router.get("/tenants/{slug}/tables/{table}", response_model=TableRows)
+@router.get("/tenants/{slug}/tables/{table}")
 async def read_rows(
     slug: str,
     table: str,
@@ -135,7 +135,7 @@ async def read_rows(
     return TableRows(tenant=slug, table=table, offset=offset, limit=limit, rows=rows)
 
 
-@router.post("/tenants/{slug}/suspend", response_model=StatusOut)
+@router.post("/tenants/{slug}/suspend")
 async def suspend(
     slug: str, body: ReasonIn, operator: CurrentOperator, db: DatabaseDep
 ) -> StatusOut:
@@ -143,7 +143,7 @@ async def suspend(
     return await _set_status(suspend_tenant, "suspended", db, slug, body, operator)
 
 
-@router.post("/tenants/{slug}/reactivate", response_model=StatusOut)
+@router.post("/tenants/{slug}/reactivate")
 async def reactivate(
     slug: str, body: ReasonIn, operator: CurrentOperator, db: DatabaseDep
 ) -> StatusOut:
@@ -166,7 +166,7 @@ async def _set_status(
     return StatusOut(slug=ref.slug, status=status)
 
 
-@router.post("/tenants/{slug}/members/{user_id}/role", response_model=MemberChangeOut)
+@router.post("/tenants/{slug}/members/{user_id}/role")
 async def change_member_role(
     slug: str, user_id: uuid.UUID, body: MemberRoleIn, operator: CurrentOperator, db: DatabaseDep
 ) -> MemberChangeOut:
@@ -181,7 +181,7 @@ async def change_member_role(
     return MemberChangeOut.model_validate(change)
 
 
-@router.post("/tenants/{slug}/members/{user_id}/remove", response_model=MemberChangeOut)
+@router.post("/tenants/{slug}/members/{user_id}/remove")
 async def remove_member(
     slug: str, user_id: uuid.UUID, body: ReasonIn, operator: CurrentOperator, db: DatabaseDep
 ) -> MemberChangeOut:
@@ -195,7 +195,7 @@ async def remove_member(
     return MemberChangeOut.model_validate(change)
 
 
-@router.get("/audit-log", response_model=AuditLogOut)
+@router.get("/audit-log")
 async def audit_log(
     operator: CurrentOperator,
     reason: StatedReason,

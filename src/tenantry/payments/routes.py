@@ -27,7 +27,6 @@ RawBody = Annotated[bytes, Depends(raw_body)]
 
 @router.post(
     "/webhook",
-    response_model=WebhookResult,
     responses={400: _ERROR},
     openapi_extra={
         **body_limit("webhook"),

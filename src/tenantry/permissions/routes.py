@@ -14,7 +14,7 @@ router = tenant_router(prefix="/api/admin/permissions", tags=["permissions"])
 mine = tenant_router(prefix="/api/tenant/permissions", tags=["tenant"])
 
 
-@router.get("", response_model=MatrixOut)
+@router.get("")
 def get_matrix(ctx: TeamRead, session: TenantSession) -> MatrixOut:
     """The permission catalogue and what each role holds in this tenant."""
     return service.matrix(session)
@@ -22,7 +22,6 @@ def get_matrix(ctx: TeamRead, session: TenantSession) -> MatrixOut:
 
 @router.put(
     "/{role}",
-    response_model=MatrixOut,
     responses={
         409: {
             "description": "The owner and client roles are fixed (`role_not_editable`); "
@@ -39,7 +38,7 @@ def set_role_permissions(
     return service.set_role(session, ctx=ctx, role=role, permissions=body.permissions)
 
 
-@mine.get("", response_model=MyPermissionsOut, responses={401: {"description": "Not signed in"}})
+@mine.get("", responses={401: {"description": "Not signed in"}})
 def my_permissions(ctx: CurrentTenant, db: DatabaseDep) -> MyPermissionsOut:
     """The permissions the caller's role holds in the active tenant (a client's list is
     empty: the portal checks ownership instead). Pages use it to offer only what the

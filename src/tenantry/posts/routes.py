@@ -40,7 +40,7 @@ TRANSITION: Responses = {
 }
 
 
-@admin.get("", response_model=Page[PostOut])
+@admin.get("")
 def list_posts(
     ctx: PostsRead,
     session: TenantSession,
@@ -51,20 +51,20 @@ def list_posts(
     return service.list_posts(session, status=status, page=page).map(PostOut.model_validate)
 
 
-@admin.post("", response_model=PostOut, status_code=status.HTTP_201_CREATED, responses=SLUG_TAKEN)
+@admin.post("", status_code=status.HTTP_201_CREATED, responses=SLUG_TAKEN)
 def create_post(ctx: PostsWrite, actor: Actor, session: TenantSession, body: PostIn) -> PostOut:
     """Write a new draft; the caller is its author."""
     post = service.create_draft(session, author_id=actor.user_id, data=body)
     return PostOut.model_validate(post)
 
 
-@admin.get("/{post_id}", response_model=PostOut, responses=NOT_FOUND)
+@admin.get("/{post_id}", responses=NOT_FOUND)
 def get_post(ctx: PostsRead, session: TenantSession, post_id: uuid.UUID) -> PostOut:
     """One post of this tenant, draft or published."""
     return PostOut.model_validate(posts.get_or_404(session, post_id))
 
 
-@admin.patch("/{post_id}", response_model=PostOut, responses={**NOT_FOUND, **SLUG_TAKEN})
+@admin.patch("/{post_id}", responses={**NOT_FOUND, **SLUG_TAKEN})
 def update_post(
     ctx: PostsWrite, session: TenantSession, post_id: uuid.UUID, body: PostPatch
 ) -> PostOut:
@@ -72,13 +72,13 @@ def update_post(
     return PostOut.model_validate(service.update_post(session, post_id=post_id, data=body))
 
 
-@admin.post("/{post_id}/publish", response_model=PostOut, responses=TRANSITION)
+@admin.post("/{post_id}/publish", responses=TRANSITION)
 def publish_post(ctx: PostsWrite, session: TenantSession, post_id: uuid.UUID) -> PostOut:
     """Publish a draft now: it appears on the tenant's public site."""
     return PostOut.model_validate(service.publish(session, post_id=post_id))
 
 
-@admin.post("/{post_id}/unpublish", response_model=PostOut, responses=TRANSITION)
+@admin.post("/{post_id}/unpublish", responses=TRANSITION)
 def unpublish_post(ctx: PostsWrite, session: TenantSession, post_id: uuid.UUID) -> PostOut:
     """Take a published post back to draft; it leaves the public site."""
     return PostOut.model_validate(service.unpublish(session, post_id=post_id))
@@ -90,14 +90,14 @@ def delete_post(ctx: PostsWrite, session: TenantSession, post_id: uuid.UUID) -> 
     service.delete_post(session, post_id=post_id)
 
 
-@public.get("", response_model=Page[PublicPostOut], responses={404: {}})
+@public.get("", responses={404: {}})
 def public_posts(ctx: HostTenant, session: TenantSession, page: Pagination) -> Page[PublicPostOut]:
     """Published posts of the tenant named by the host, newest first."""
     published = service.list_posts(session, status="published", page=page)
     return published.map(PublicPostOut.model_validate)
 
 
-@public.get("/{slug}", response_model=PublicPostOut, responses={404: {}})
+@public.get("/{slug}", responses={404: {}})
 def public_post(
     ctx: HostTenant,
     session: TenantSession,

@@ -28,7 +28,7 @@ UNKNOWN_TARGET: Responses = {
 }
 
 
-@router.get("", response_model=Page[ReminderOut])
+@router.get("")
 def list_reminders(
     ctx: RemindersRead,
     session: TenantSession,
@@ -45,7 +45,6 @@ def list_reminders(
 
 @router.post(
     "",
-    response_model=ReminderOut,
     status_code=status.HTTP_201_CREATED,
     responses=UNKNOWN_TARGET,
 )
@@ -61,7 +60,7 @@ def create_reminder(
     return ReminderOut.model_validate(service.create_reminder(session, data=body))
 
 
-@router.get("/{reminder_id}", response_model=ReminderOut, responses=NOT_FOUND)
+@router.get("/{reminder_id}", responses=NOT_FOUND)
 def get_reminder(ctx: RemindersRead, session: TenantSession, reminder_id: uuid.UUID) -> ReminderOut:
     """One reminder of this tenant, with its status and attempts."""
     return ReminderOut.model_validate(reminders.get_or_404(session, reminder_id))
@@ -69,7 +68,6 @@ def get_reminder(ctx: RemindersRead, session: TenantSession, reminder_id: uuid.U
 
 @router.post(
     "/{reminder_id}/cancel",
-    response_model=ReminderOut,
     responses={
         **NOT_FOUND,
         409: {"description": "The reminder is not pending (`invalid_transition`)"},

@@ -48,7 +48,7 @@ CANCEL: Responses = {**NOT_FOUND, 409: {"description": "No longer open (`invalid
 # --- admin -------------------------------------------------------------------------
 
 
-@admin_router.get("", response_model=Page[ServiceRequestOut])
+@admin_router.get("")
 def list_requests(
     ctx: RequestsRead,
     session: TenantSession,
@@ -75,7 +75,7 @@ def list_requests(
     return found.map(ServiceRequestOut.model_validate)
 
 
-@admin_router.get("/{request_id}", response_model=ServiceRequestOut, responses=NOT_FOUND)
+@admin_router.get("/{request_id}", responses=NOT_FOUND)
 def get_request(
     ctx: RequestsRead, session: TenantSession, request_id: uuid.UUID
 ) -> ServiceRequestOut:
@@ -83,9 +83,7 @@ def get_request(
     return ServiceRequestOut.model_validate(requests.get_or_404(session, request_id))
 
 
-@admin_router.post(
-    "", response_model=ServiceRequestOut, status_code=status.HTTP_201_CREATED, responses=REFERENCES
-)
+@admin_router.post("", status_code=status.HTTP_201_CREATED, responses=REFERENCES)
 def create_request(
     ctx: RequestsWrite, session: TenantSession, body: ServiceRequestCreate
 ) -> ServiceRequestOut:
@@ -93,7 +91,7 @@ def create_request(
     return ServiceRequestOut.model_validate(service.create(session, data=body))
 
 
-@admin_router.patch("/{request_id}", response_model=ServiceRequestOut, responses=WRITE)
+@admin_router.patch("/{request_id}", responses=WRITE)
 def triage_request(
     ctx: RequestsWrite, session: TenantSession, request_id: uuid.UUID, body: ServiceRequestTriage
 ) -> ServiceRequestOut:
@@ -102,7 +100,7 @@ def triage_request(
     return ServiceRequestOut.model_validate(request)
 
 
-@admin_router.post("/{request_id}/assign", response_model=ServiceRequestOut, responses=WRITE)
+@admin_router.post("/{request_id}/assign", responses=WRITE)
 def assign_request(
     ctx: RequestsWrite, session: TenantSession, request_id: uuid.UUID, body: ServiceRequestAssign
 ) -> ServiceRequestOut:
@@ -112,7 +110,7 @@ def assign_request(
     return ServiceRequestOut.model_validate(request)
 
 
-@admin_router.post("/{request_id}/status", response_model=ServiceRequestOut, responses=WRITE)
+@admin_router.post("/{request_id}/status", responses=WRITE)
 def change_request_status(
     ctx: RequestsWrite,
     session: TenantSession,
@@ -127,7 +125,6 @@ def change_request_status(
 
 @admin_router.post(
     "/{request_id}/convert-to-booking",
-    response_model=BookingOut,
     status_code=status.HTTP_201_CREATED,
     responses={
         **WRITE,
@@ -147,7 +144,7 @@ def convert_request_to_booking(
 # --- portal ------------------------------------------------------------------------
 
 
-@portal_router.get("", response_model=Page[ServiceRequestOut])
+@portal_router.get("")
 def list_my_requests(
     client: PortalClient,
     session: TenantSession,
@@ -161,7 +158,7 @@ def list_my_requests(
     return found.map(ServiceRequestOut.model_validate)
 
 
-@portal_router.get("/{request_id}", response_model=ServiceRequestOut, responses=NOT_FOUND)
+@portal_router.get("/{request_id}", responses=NOT_FOUND)
 def get_my_request(
     client: PortalClient, session: TenantSession, request_id: uuid.UUID
 ) -> ServiceRequestOut:
@@ -172,7 +169,6 @@ def get_my_request(
 
 @portal_router.post(
     "",
-    response_model=ServiceRequestOut,
     status_code=status.HTTP_201_CREATED,
     responses={422: {"description": "Invalid input, or `unknown_service`"}},
 )
@@ -186,7 +182,6 @@ def create_my_request(
 
 @portal_router.post(
     "/{request_id}/cancel",
-    response_model=ServiceRequestOut,
     responses=CANCEL,
 )
 def cancel_my_request(

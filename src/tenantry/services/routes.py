@@ -31,7 +31,7 @@ portal = tenant_router(prefix="/api/portal", tags=["portal"])
 routers = [admin, public, portal]
 
 
-@admin.get("/services", response_model=Page[ServiceOut])
+@admin.get("/services")
 def list_services(
     ctx: ServicesRead,
     session: TenantSession,
@@ -44,7 +44,6 @@ def list_services(
 
 @admin.post(
     "/services",
-    response_model=ServiceOut,
     status_code=status.HTTP_201_CREATED,
     responses=SLUG_TAKEN,
 )
@@ -53,7 +52,7 @@ def create_service(ctx: ServicesWrite, session: TenantSession, body: ServiceIn) 
     return ServiceOut.model_validate(service.create_service(session, data=body))
 
 
-@admin.get("/services/{service_id}", response_model=ServiceOut, responses=NOT_FOUND)
+@admin.get("/services/{service_id}", responses=NOT_FOUND)
 def get_service(ctx: ServicesRead, session: TenantSession, service_id: uuid.UUID) -> ServiceOut:
     """One service of this tenant."""
     return ServiceOut.model_validate(services.get_or_404(session, service_id))
@@ -61,7 +60,6 @@ def get_service(ctx: ServicesRead, session: TenantSession, service_id: uuid.UUID
 
 @admin.patch(
     "/services/{service_id}",
-    response_model=ServiceOut,
     responses={**NOT_FOUND, **SLUG_TAKEN},
 )
 def update_service(
@@ -83,14 +81,14 @@ def _catalogue_out(rows: list[Service]) -> CatalogueOut:
     return CatalogueOut(services=entries, active_count=sum(e.active for e in entries))
 
 
-@admin.get("/settings/services", response_model=CatalogueOut)
+@admin.get("/settings/services")
 def catalogue_settings(ctx: ServicesRead, session: TenantSession) -> CatalogueOut:
     """Every service of the tenant with its active flag, in catalogue order (the
     catalogue settings page)."""
     return _catalogue_out(service.catalogue(session))
 
 
-@admin.put("/settings/services", response_model=CatalogueOut, responses=NOT_FOUND)
+@admin.put("/settings/services", responses=NOT_FOUND)
 def set_catalogue_settings(
     ctx: ServicesWrite, session: TenantSession, body: CatalogueIn
 ) -> CatalogueOut:
@@ -99,7 +97,7 @@ def set_catalogue_settings(
     return _catalogue_out(service.set_catalogue(session, data=body))
 
 
-@public.get("/services", response_model=Page[PublicServiceOut], responses={404: {}})
+@public.get("/services", responses={404: {}})
 def public_services(
     ctx: HostTenant, session: TenantSession, page: Pagination
 ) -> Page[PublicServiceOut]:
@@ -108,7 +106,7 @@ def public_services(
     return active.map(PublicServiceOut.model_validate)
 
 
-@portal.get("/services", response_model=Page[PublicServiceOut])
+@portal.get("/services")
 def portal_services(
     client: PortalClient, session: TenantSession, page: Pagination
 ) -> Page[PublicServiceOut]:

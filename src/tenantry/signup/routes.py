@@ -30,9 +30,7 @@ def _limit(request: Request, settings: SettingsDep) -> None:
     limiter.hit(tenant_id=uuid.UUID(int=0), address=address)
 
 
-@router.post(
-    "", response_model=SignupAccepted, status_code=202, responses={404: {}, 409: {}, 429: {}}
-)
+@router.post("", status_code=202, responses={404: {}, 409: {}, 429: {}})
 async def signup(
     body: SignupIn, request: Request, settings: SettingsDep, db: DatabaseDep
 ) -> SignupAccepted:
@@ -48,7 +46,6 @@ async def signup(
 
 @router.post(
     "/verify",
-    response_model=SignedUp,
     status_code=201,
     responses={400: {}, 401: {}, 404: {}, 409: {}, 429: {}},
 )

@@ -35,7 +35,7 @@ router = public_router(prefix="/api/auth/invitations", tags=["accounts"])
 LIMITED: Responses = {429: {"description": "Too many requests from this address"}}
 
 
-@router.get("", response_model=list[PendingInvitationOut], responses=SIGNED_IN)
+@router.get("", responses=SIGNED_IN)
 async def my_invitations(user: CurrentUser, db: DatabaseDep) -> list[PendingInvitationOut]:
     """Open invitations to your (verified) address, in every tenant."""
     return await run_in_threadpool(joining.pending_for, db, user.user_id)
@@ -43,7 +43,6 @@ async def my_invitations(user: CurrentUser, db: DatabaseDep) -> list[PendingInvi
 
 @router.post(
     "/preview",
-    response_model=InvitationPreviewOut,
     responses={**BAD_TOKEN, **LIMITED},
 )
 async def preview_invitation(
@@ -58,7 +57,6 @@ async def preview_invitation(
 
 @router.post(
     "/accept",
-    response_model=SessionOut,
     responses={
         **BAD_TOKEN,
         403: {"description": "Signed in as another address (`invitation_for_another_account`)"},
@@ -88,7 +86,6 @@ async def accept_invitation(
 
 @router.post(
     "/{invitation_id}/accept",
-    response_model=SessionOut,
     responses={**SIGNED_IN, **BAD_TOKEN, 409: {"description": "`already_member`"}, **LIMITED},
 )
 async def accept_listed_invitation(

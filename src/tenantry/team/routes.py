@@ -34,7 +34,7 @@ LAST_OWNER: Responses = {
 }
 
 
-@router.get("", response_model=Page[TeamMemberOut])
+@router.get("")
 def list_members(
     ctx: TeamRead,
     session: TenantSession,
@@ -48,7 +48,6 @@ def list_members(
 
 @router.patch(
     "/{user_id}",
-    response_model=TeamMemberOut,
     responses={**NOT_FOUND, **LAST_OWNER},
 )
 def change_role(
@@ -72,7 +71,6 @@ CLOSED: Responses = {409: {"description": "Already accepted or revoked (`record_
 
 @invitations_router.post(
     "",
-    response_model=InvitationOut,
     status_code=status.HTTP_201_CREATED,
     responses={
         409: {"description": "An active member of this tenant uses the address (`already_member`)"},
@@ -88,7 +86,7 @@ def invite(ctx: TeamManage, session: TenantSession, body: InviteIn) -> Invitatio
     return invitations.invite(session, ctx=ctx, data=body)
 
 
-@invitations_router.get("", response_model=Page[InvitationOut])
+@invitations_router.get("")
 def list_invitations(
     ctx: TeamRead,
     session: TenantSession,
@@ -109,7 +107,6 @@ def revoke_invitation(ctx: TeamManage, session: TenantSession, invitation_id: uu
 
 @invitations_router.post(
     "/{invitation_id}/resend",
-    response_model=InvitationOut,
     status_code=status.HTTP_201_CREATED,
     responses={**INVITATION_NOT_FOUND, **CLOSED},
 )

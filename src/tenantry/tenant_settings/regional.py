@@ -26,14 +26,14 @@ class PublicTenantOut(RegionalOut):
     name: str
 
 
-@member_router.get("/locale", response_model=RegionalOut)
+@member_router.get("/locale")
 def tenant_locale(ctx: CurrentTenant, session: TenantSession) -> RegionalOut:
     """The active tenant's time zone and currency (any member, clients included)."""
     regional = service.read(session, kind=service.BOOKING)
     return RegionalOut(timezone=regional.timezone, currency=regional.currency)
 
 
-@host_router.get("/tenant", response_model=PublicTenantOut, responses={404: {}})
+@host_router.get("/tenant", responses={404: {}})
 def public_tenant(ctx: HostTenant, session: TenantSession) -> PublicTenantOut:
     """The tenant this host belongs to: its name, time zone and currency."""
     # The host's tenant row itself (the global tenants table, by the context's id).

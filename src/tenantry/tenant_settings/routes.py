@@ -20,14 +20,14 @@ router = tenant_router(prefix="/api/admin", tags=["settings"])
 INVALID: Responses = {422: {"description": "Invalid settings"}}
 
 
-@router.get("/booking-settings", response_model=BookingSettingsOut)
+@router.get("/booking-settings")
 def get_booking_settings(ctx: SettingsRead, session: TenantSession) -> BookingSettingsOut:
     """Booking windows, slot length, cancellation rules and opening hours (defaults until
     saved)."""
     return service.read(session, kind=service.BOOKING)
 
 
-@router.put("/booking-settings", response_model=BookingSettingsOut, responses=INVALID)
+@router.put("/booking-settings", responses=INVALID)
 def put_booking_settings(
     ctx: SettingsWrite, session: TenantSession, body: BookingSettingsIn
 ) -> BookingSettingsOut:
@@ -35,7 +35,7 @@ def put_booking_settings(
     return service.write(session, kind=service.BOOKING, data=body)
 
 
-@router.get("/communication-settings", response_model=CommunicationSettingsOut)
+@router.get("/communication-settings")
 def get_communication_settings(
     ctx: SettingsRead, session: TenantSession
 ) -> CommunicationSettingsOut:
@@ -45,7 +45,6 @@ def get_communication_settings(
 
 @router.put(
     "/communication-settings",
-    response_model=CommunicationSettingsOut,
     responses=INVALID,
 )
 def put_communication_settings(
@@ -55,13 +54,13 @@ def put_communication_settings(
     return service.write(session, kind=service.COMMUNICATION, data=body)
 
 
-@router.get("/thresholds", response_model=ThresholdsOut)
+@router.get("/thresholds")
 def get_thresholds(ctx: SettingsRead, session: TenantSession) -> ThresholdsOut:
     """Expense approval limit, invoice overdue days, request response time."""
     return service.read(session, kind=service.THRESHOLDS)
 
 
-@router.put("/thresholds", response_model=ThresholdsOut, responses=INVALID)
+@router.put("/thresholds", responses=INVALID)
 def put_thresholds(ctx: SettingsWrite, session: TenantSession, body: ThresholdsIn) -> ThresholdsOut:
     """Replace the thresholds (fields left out take their defaults)."""
     return service.write(session, kind=service.THRESHOLDS, data=body)

@@ -13,7 +13,7 @@ from tenantry.routing import tenant_router
 router = tenant_router(prefix="/api/tenant", tags=["tenant"])
 
 
-@router.get("/current", response_model=CurrentTenantOut)
+@router.get("/current")
 def current_tenant(ctx: CurrentTenant, session: TenantSession) -> CurrentTenantOut:
     """The active tenant and the caller's role in it."""
     tenant = session.scalar(select(Tenant).where(Tenant.id == ctx.tenant_id))

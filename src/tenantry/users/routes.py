@@ -17,7 +17,7 @@ from tenantry.users.schemas import Role, TenantUserOut
 router = tenant_router(prefix="/api/admin/users", tags=["users"])
 
 
-@router.get("", response_model=Page[TenantUserOut])
+@router.get("")
 def list_users(
     ctx: TeamRead,
     session: TenantSession,

@@ -39,7 +39,7 @@ WRITE: Responses = {
 }
 
 
-@router.get("", response_model=Page[WorkOrderOut])
+@router.get("")
 def list_work_orders(
     ctx: WorkOrdersRead,
     session: TenantSession,
@@ -52,7 +52,7 @@ def list_work_orders(
     return found.map(WorkOrderOut.model_validate)
 
 
-@router.get("/{work_order_id}", response_model=WorkOrderOut, responses=NOT_FOUND)
+@router.get("/{work_order_id}", responses=NOT_FOUND)
 def get_work_order(
     ctx: WorkOrdersRead, session: TenantSession, work_order_id: uuid.UUID
 ) -> WorkOrderOut:
@@ -60,9 +60,7 @@ def get_work_order(
     return WorkOrderOut.model_validate(work_orders.get_or_404(session, work_order_id))
 
 
-@router.post(
-    "", response_model=WorkOrderOut, status_code=status.HTTP_201_CREATED, responses=REFERENCES
-)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=REFERENCES)
 def create_work_order(
     ctx: WorkOrdersWrite, session: TenantSession, db: DatabaseDep, body: WorkOrderCreate
 ) -> WorkOrderOut:
@@ -75,7 +73,7 @@ def create_work_order(
     return WorkOrderOut.model_validate(service.create(session, data=body))
 
 
-@router.patch("/{work_order_id}", response_model=WorkOrderOut, responses=WRITE)
+@router.patch("/{work_order_id}", responses=WRITE)
 def update_work_order(
     ctx: WorkOrdersWrite, session: TenantSession, work_order_id: uuid.UUID, body: WorkOrderUpdate
 ) -> WorkOrderOut:
@@ -85,7 +83,7 @@ def update_work_order(
     return WorkOrderOut.model_validate(work_order)
 
 
-@router.post("/{work_order_id}/status", response_model=WorkOrderOut, responses=WRITE)
+@router.post("/{work_order_id}/status", responses=WRITE)
 def change_work_order_status(
     ctx: WorkOrdersWrite,
     session: TenantSession,
