@@ -21,7 +21,7 @@ from tenantry.isolation.context import dangerously_enter_system_scope
 from tenantry.operator.schemas import TableCount, TenantSummary
 from tenantry.tenants import audit_log
 from tenantry.tenants.audit_log import Actor
-from tenantry.tenants.catalogue import tenant_tables
+from tenantry.tenants.catalogue import row_counts, tenant_tables
 from tenantry.tenants.export import migrator_connection, tenant_files
 from tenantry.tenants.models import AuditEntry
 from tenantry.tenants.rowsql import pin_session, select_lines
@@ -111,16 +111,8 @@ def tenant_detail(
         migrator_connection(db) as conn,
     ):
         counts = [
-            TableCount(
-                table=t.name,
-                rows=int(
-                    conn.execute(  # type: ignore[index]
-                        sql.SQL("select count(*) from {} where tenant_id = %s").format(t.ident()),
-                        (tenant.id,),
-                    ).fetchone()[0]
-                ),
-            )
-            for t in tenant_tables(conn)
+            TableCount(table=name, rows=rows)
+            for name, rows in row_counts(conn, tenant_tables(conn), tenant.id).items()
         ]
     return _summary(tenant, sum(c.rows for c in counts), upload_dir), counts
 

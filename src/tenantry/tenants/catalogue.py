@@ -14,6 +14,8 @@ fully populated tenant for its id and fails on any column not declared here.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import psycopg
@@ -115,6 +117,17 @@ def tenant_tables(conn: psycopg.Connection) -> list[TenantTable]:
         for _, name, columns, generated, key in rows
     }
     return _parents_first(tables)
+
+
+def row_counts(
+    conn: psycopg.Connection, tables: Iterable[TenantTable], tenant_id: uuid.UUID
+) -> dict[str, int]:
+    """How many rows of ``tenant_id`` each of ``tables`` holds (in their order)."""
+    counts = {}
+    for table in tables:
+        query = sql.SQL("select count(*) from {} where tenant_id = %s").format(table.ident())
+        counts[table.name] = int(conn.execute(query, (tenant_id,)).fetchone()[0])  # type: ignore[index]
+    return counts
 
 
 def _parents_first(tables: dict[str, TenantTable]) -> list[TenantTable]:

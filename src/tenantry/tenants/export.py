@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
 from tenantry.db.engine import Database
 from tenantry.isolation.context import dangerously_enter_system_scope
@@ -36,7 +35,7 @@ from tenantry.tenants.archive import (
     sha256_file,
 )
 from tenantry.tenants.audit_log import Actor
-from tenantry.tenants.catalogue import tenant_tables
+from tenantry.tenants.catalogue import row_counts, tenant_tables
 from tenantry.tenants.lifecycle import TenantNotFound
 from tenantry.tenants.rowsql import pin_session, select_lines
 
@@ -105,13 +104,7 @@ def export_tenant(
         }
         revision = conn.execute("select version_num from alembic_version").fetchone()
         tables = tenant_tables(conn)
-        counts = {
-            t.name: conn.execute(
-                sql.SQL("select count(*) from {} where tenant_id = %s").format(t.ident()),
-                (tid,),
-            ).fetchone()[0]  # type: ignore[index]
-            for t in tables
-        }
+        counts = row_counts(conn, tables, tid)
         manifest = Manifest(
             tenant=tenant,
             schema_revision=str(revision[0]) if revision else "",

@@ -35,7 +35,7 @@ from tenantry.errors import InvalidInput, TenantryError
 from tenantry.isolation.context import dangerously_enter_system_scope
 from tenantry.tenants import audit_log
 from tenantry.tenants.audit_log import Actor
-from tenantry.tenants.catalogue import TenantTable, tenant_tables
+from tenantry.tenants.catalogue import TenantTable, row_counts, tenant_tables
 from tenantry.tenants.export import Progress, migrator_connection, tenant_files
 from tenantry.tenants.models import AuditEntry
 
@@ -126,7 +126,7 @@ def purge_tenant(
         report = PurgeReport(tid, slug, resumed, others_before=before)
         with migrator_connection(db) as conn:
             tables = tenant_tables(conn)
-            counts = _counts(conn, tables, tid)
+            counts = row_counts(conn, tables, tid)
             conn.commit()
             progress.start(sum(counts.values()), f"purge {slug}")
             for done, table in enumerate(reversed(tables)):
@@ -135,7 +135,7 @@ def purge_tenant(
                 report.deleted[table.name] = _delete_rows(conn, table, tid, progress)
             report.jobs_deleted = _delete_jobs(conn, tid)
             report.files_deleted = _delete_files(upload_dir, tid)
-            report.remaining = _counts(conn, tables, tid)
+            report.remaining = row_counts(conn, tables, tid)
             report.files_remaining = len(tenant_files(upload_dir, tid))
             report.others_after = fingerprint_others(conn, tables, tid)
             conn.commit()
@@ -182,14 +182,6 @@ def _start(
             details={"others": before},
         )
         return tenant.id, tenant.slug, False, before
-
-
-def _counts(conn: psycopg.Connection, tables: list[TenantTable], tid: uuid.UUID) -> dict[str, int]:
-    found = {}
-    for table in tables:
-        query = sql.SQL("select count(*) from {} where tenant_id = %s").format(table.ident())
-        found[table.name] = int(conn.execute(query, (tid,)).fetchone()[0])  # type: ignore[index]
-    return found
 
 
 def _delete_rows(
