@@ -1,6 +1,7 @@
 """Noisy neighbour: does one abusive tenant slow the others down once limits are on?
 
     .venv/bin/python -m bench.noisy_neighbour [--seconds 15] [--quota 10] [--rate 4]
+        [--hold SECONDS] [--abuser-connections 10]
 
 A real server (``uvicorn --workers 2``, the app exactly as ``tenantry serve`` builds
 it) runs with ``TENANTRY_TENANT_RATE_LIMIT=<quota>/second``, sharing its counters
@@ -126,7 +127,9 @@ def start_redis(tmp: Path) -> tuple[subprocess.Popen[bytes] | None, str | None]:
     return None, None
 
 
-def start_server(settings: Any, urls: Any, quota: int, redis_url: str | None) -> tuple[Any, str]:
+def start_server(
+    settings: Any, urls: Any, quota: int, redis_url: str | None, hold: float | None = None
+) -> tuple[Any, str]:
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"},
@@ -141,6 +144,8 @@ def start_server(settings: Any, urls: Any, quota: int, redis_url: str | None) ->
     }
     if redis_url:
         env["TENANTRY_RATE_LIMIT_URL"] = redis_url
+    if hold is not None:  # else the server's default (tenantry.settings)
+        env["TENANTRY_RATE_LIMIT_HOLD_SECONDS"] = str(hold)
     cmd = [
         sys.executable, "-m", "uvicorn", "tenantry.wsgi:app_from_env", "--factory",
         "--workers", "2", "--host", "127.0.0.1", "--port", str(port),
@@ -330,6 +335,7 @@ def run_phase(
     seconds: float,
     tmp: Path,
     abuser_rate: float | None = None,
+    abuser_connections: int = 10,
 ) -> dict[str, Any]:
     """One phase: the others' latency (and, with the abuser, what it got). The abuser
     sends ``abuser_rate`` requests per second (default: 10x its quota)."""
@@ -344,7 +350,7 @@ def run_phase(
     )
     procs = {"others": _wrk(others_lua, len(others), seconds, base + PATH)}
     if abuser is not None:
-        connections = 10
+        connections = abuser_connections
         abuser_lua = tmp / "abuser.lua"
         abuser_lua.write_text(
             ABUSER_LUA
@@ -374,10 +380,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=4.0, help="each normal tenant, req/s")
     parser.add_argument("--tenants", type=int, default=20, help="normal tenants")
     parser.add_argument("--rounds", type=int, default=4, help="baseline/abuser pairs")
+    parser.add_argument(
+        "--hold",
+        type=float,
+        default=None,
+        help="seconds the server holds a refusal at the quota gate "
+        "(TENANTRY_RATE_LIMIT_HOLD_SECONDS; default: the server's own, 1)",
+    )
+    parser.add_argument(
+        "--abuser-connections", type=int, default=10, help="connections the abuser sends on"
+    )
     parser.add_argument("--no-results", action="store_true", help="do not write bench/results")
     args = parser.parse_args(argv)
     if not 1 <= args.seconds <= 120 or not 1 <= args.tenants <= 50 or not 1 <= args.rounds <= 10:
         parser.error("--seconds 1..120, --tenants 1..50, --rounds 1..10 keep the run bounded")
+    if not 1 <= args.abuser_connections <= 200 or not 0 <= (args.hold or 0) <= 30:
+        parser.error("--abuser-connections 1..200, --hold 0..30")
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk; .ci/run does)")
 
@@ -389,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         accounts = make_tenants(urls, args.tenants + 1)
         redis_proc, redis_url = start_redis(tmp)
         print(f"counters: {'redis ' + redis_url if redis_url else 'per worker (no redis)'}")
-        server, base = start_server(settings, urls, args.quota, redis_url)
+        server, base = start_server(settings, urls, args.quota, redis_url, args.hold)
         rounds: list[dict[str, Any]] = []
         try:
             cookies = [sign_in(base, email) for _, email in accounts]
@@ -408,6 +426,7 @@ def main(argv: list[str] | None = None) -> int:
                         name, base, others, None if name == "baseline" else abuser,
                         args.rate, args.quota, args.seconds, tmp,
                         abuser_rate=args.quota if name == "at_budget" else None,
+                        abuser_connections=args.abuser_connections,
                     )  # fmt: skip
                     phase["server_cpu_s"] = round(server_cpu_seconds(server) - cpu_before, 3)
                     phase["load"] = round(os.getloadavg()[0], 2)
@@ -552,7 +571,9 @@ def render(result: dict[str, Any]) -> str:
         "",
         f"{cfg['tenants']} tenants at {cfg['rate']} req/s each (wrk, one connection per "
         f"tenant); one abuser at {cfg['quota'] * 10} req/s against a quota of "
-        f"{cfg['quota']}/s; 2 uvicorn workers; counters "
+        f"{cfg['quota']}/s on {cfg.get('abuser_connections', 10)} connections; refusals held "
+        f"{'as the server defaults' if cfg.get('hold') is None else str(cfg['hold']) + ' s'} "
+        "at the quota gate; 2 uvicorn workers; counters "
         f"{'shared (redis)' if cfg['shared_counters'] else 'per worker'}; "
         f"{cfg['seconds']:.0f} s per phase, {cfg['rounds']} alternating rounds. "
         f"Load average {load['start'][0]:.2f} at the start, {load['end'][0]:.2f} at the end.",

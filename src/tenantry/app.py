@@ -20,7 +20,7 @@ from tenantry.kit.body_limit import (
 )
 from tenantry.kit.route_index import index_routes
 from tenantry.observability.runtime import install as install_observability
-from tenantry.quotas.gate import QuotaGate, TenantPaths
+from tenantry.quotas.gate import Holds, QuotaGate, TenantPaths
 from tenantry.quotas.limiter import QuotaLimiter
 from tenantry.settings import Settings
 from tenantry.tenants.hosts import HostResolver
@@ -75,7 +75,13 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     app.add_middleware(CsrfMiddleware, settings=settings)
     # Outside CSRF, bodies and routing, inside observability: a budget this process saw
     # spent is refused here at the least cost (``app.state.quotas`` is read per request).
-    app.add_middleware(QuotaGate, settings=settings, paths=TenantPaths(iter_routes(app)))
+    app.state.quotas_held = Holds()
+    app.add_middleware(
+        QuotaGate,
+        settings=settings,
+        paths=TenantPaths(iter_routes(app)),
+        holds=app.state.quotas_held,
+    )
     # Metrics, traffic and error tags: just inside the edge, which sets the request id
     # and host tenant it reads.
     obs = install_observability(app, settings, db)

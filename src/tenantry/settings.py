@@ -149,6 +149,12 @@ class Settings(BaseSettings):
     rate_limit_url: str = "memory://"
     # Plan tiers: {"<tenant slug or id>": {"tenant": "500/second", "user": "50/second"}}.
     rate_limit_overrides: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # A client back before its Retry-After (its budget already seen spent) is refused only
+    # after this many seconds asleep: an abuser reusing its connections gets one refusal
+    # per connection per hold. At most rate_limit_hold_max refusals are held at once per
+    # process; past that, and with 0, refusals are answered at once.
+    rate_limit_hold_seconds: float = Field(default=1.0, ge=0, le=30)
+    rate_limit_hold_max: int = Field(default=512, ge=0)
 
     def check_production(self, *, loads_demo: bool = False) -> None:
         """In production mode, refuse what development allows; no-op otherwise."""

@@ -280,3 +280,75 @@ def test_the_gate_forgets_a_budget_when_its_window_frees_a_request(
 )
 def test_only_tenant_routes_pass_the_gate(app: Any, path: str, gated: bool) -> None:
     assert (path in TenantPaths(iter_routes(app))) is gated
+
+
+def held_app(settings: Settings, db: Database, **update: Any) -> Any:
+    return create_app(settings.model_copy(update={"user_rate_limit": "2/minute", **update}), db)
+
+
+def timed_get(client: TestClient) -> tuple[int, float]:
+    start = time.monotonic()
+    status = client.get(CURRENT).status_code
+    return status, time.monotonic() - start
+
+
+def test_a_client_back_before_retry_after_waits_for_its_refusal(
+    settings: Settings, db: Database, clients: list[TestClient]
+) -> None:
+    """The first refusal of a window is answered at once; past it, the gate holds each
+    refusal for ``rate_limit_hold_seconds`` before answering (asleep, no work), so an
+    abuser that reuses its connections gets at most one refusal per connection per hold."""
+    app = held_app(settings, db, rate_limit_hold_seconds=2.0)
+    tenant = make_tenant(db, roles=("owner",))
+    owner = client_of(app, tenant["owner"])
+    clients.append(owner)
+    assert statuses(owner, 2) == [200, 200]
+    assert owner.get(CURRENT).status_code == 429
+    assert app.state.quotas_held.total == 0  # the route dependency's refusal is not held
+    held, held_took = timed_get(owner)
+    assert held == 429
+    assert app.state.quotas_held.total == 1
+    assert held_took >= 1.9  # asleep for the hold (the loop may wake a clock tick early)
+    r = owner.get(CURRENT)
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+
+
+def test_no_more_refusals_are_held_at_once_than_the_cap(
+    settings: Settings, db: Database, clients: list[TestClient]
+) -> None:
+    """``rate_limit_hold_max`` bounds what held refusals can cost a process (a sleeping
+    request each): past it, a refusal is answered at once."""
+    import threading
+
+    app = held_app(settings, db, rate_limit_hold_seconds=5.0, rate_limit_hold_max=1)
+    tenant = make_tenant(db, roles=("owner",))
+    owner = client_of(app, tenant["owner"])
+    clients.append(owner)
+    assert statuses(owner, 3) == [200, 200, 429]
+    held: list[int] = []
+    holder = threading.Thread(target=lambda: held.append(owner.get(CURRENT).status_code))
+    holder.start()
+    try:
+        deadline = time.monotonic() + 4.0
+        while app.state.quotas_held.count < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert app.state.quotas_held.count == 1  # the first refusal is being held
+        assert owner.get(CURRENT).status_code == 429  # the cap is reached: answered at once
+        assert holder.is_alive()  # ... while the held one still waits
+    finally:
+        holder.join()
+    assert held == [429]
+    assert app.state.quotas_held.count == 0
+
+
+def test_a_hold_of_zero_answers_every_refusal_at_once(
+    settings: Settings, db: Database, clients: list[TestClient]
+) -> None:
+    app = held_app(settings, db, rate_limit_hold_seconds=0.0)
+    tenant = make_tenant(db, roles=("owner",))
+    owner = client_of(app, tenant["owner"])
+    clients.append(owner)
+    assert statuses(owner, 3) == [200, 200, 429]
+    assert statuses(owner, 5) == [429] * 5
+    assert app.state.quotas_held.count == 0
+    assert app.state.quotas_held.total == 0

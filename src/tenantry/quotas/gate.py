@@ -12,12 +12,23 @@ It decides nothing new: the first refusal of a window always comes from the rout
 dependencies (``refuse_spent_quota`` / ``enforce_quota``), which ask the storage.
 A pure ASGI middleware placed inside the edge (request id) and the observability
 middleware (the refusal is counted for the session's tenant like any other).
+
+A request that reaches the gate came back before the ``Retry-After`` it was given, so
+its refusal is held (asleep, ``rate_limit_hold_seconds``) before it is answered: a
+client that reuses its connections — HTTP/1.1 answers one request at a time on each —
+gets at most one refusal per connection per hold, instead of as many as the server can
+parse. Each refusal costs the server about what ``/healthz`` does (``bench/README.md``,
+noisy_neighbour), and that, not the gate's own work, is what an abuser's surplus still
+took from the others. Holds are bounded per process (``rate_limit_hold_max``); past the
+bound a refusal is answered at once, as with a hold of 0.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -27,7 +38,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tenantry.auth.cookies import SESSION_COOKIE, cookie_name, decode_session
 from tenantry.http_errors import send_error
-from tenantry.quotas.limiter import QuotaExceeded
+from tenantry.quotas.limiter import QuotaExceeded, QuotaLimiter
 from tenantry.settings import Settings
 
 _security = structlog.get_logger("tenantry.security")
@@ -56,17 +67,30 @@ class TenantPaths:
         return path.startswith(self.prefixes) or any(rx.match(path) for rx in self.patterns)
 
 
+@dataclass
+class Holds:
+    """Refusals held by this process's gate: now (``count``) and since it started."""
+
+    count: int = 0
+    total: int = 0
+
+
 class QuotaGate:
-    def __init__(self, app: ASGIApp, *, settings: Settings, paths: TenantPaths) -> None:
+    def __init__(
+        self, app: ASGIApp, *, settings: Settings, paths: TenantPaths, holds: Holds
+    ) -> None:
         self.app = app
         self.settings = settings
         self.paths = paths
+        self.holds = holds
         self.cookie = cookie_name(settings, SESSION_COOKIE).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limiter = scope["app"].state.quotas if scope["type"] == "http" else None
+        limiter: QuotaLimiter | None = (
+            scope["app"].state.quotas if scope["type"] == "http" else None
+        )
         refusal = self._refusal(scope, limiter) if limiter is not None else None
-        if refusal is None:
+        if limiter is None or refusal is None:
             await self.app(scope, receive, send)
             return
         headers, tenant_id, user_id = refusal
@@ -81,6 +105,8 @@ class QuotaGate:
             user=str(user_id),
             gate=True,
         )
+        if await self._hold():
+            headers = limiter.known_spent(tenant_id, user_id) or headers  # a fresh Retry-After
         await send_error(
             scope,
             send,
@@ -90,7 +116,22 @@ class QuotaGate:
             [(k.lower().encode(), v.encode()) for k, v in headers.items()],
         )
 
-    def _refusal(self, scope: Scope, limiter: Any) -> tuple[dict[str, str], Any, Any] | None:
+    async def _hold(self) -> bool:
+        """Sleep for the hold unless it is 0 or the process already holds its bound."""
+        hold, holds = self.settings.rate_limit_hold_seconds, self.holds
+        if hold <= 0 or holds.count >= self.settings.rate_limit_hold_max:
+            return False
+        holds.count += 1
+        holds.total += 1
+        try:
+            await asyncio.sleep(hold)
+        finally:
+            holds.count -= 1
+        return True
+
+    def _refusal(
+        self, scope: Scope, limiter: QuotaLimiter
+    ) -> tuple[dict[str, str], Any, Any] | None:
         if not limiter.enabled or not limiter.knows_spent or scope["path"] not in self.paths:
             return None
         raw = next((v for k, v in scope["headers"] if k == b"cookie"), None)
