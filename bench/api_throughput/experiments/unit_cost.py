@@ -97,10 +97,11 @@ def ways(db: Database, ids: dict[str, Any]) -> dict[str, Callable[[], Any]]:
         assert found is not None
         return found
 
-    from sqlalchemy import bindparam, select
+    from sqlalchemy import bindparam, func, select
     from sqlalchemy.orm import Session
 
     from tenantry.bookings.models import Booking
+    from tenantry.kit.pagination import Page
 
     # The same row without the guard: explicit tenant criterion (bench only).
     by_id = select(Booking).where(
@@ -135,6 +136,17 @@ def ways(db: Database, ids: dict[str, Any]) -> dict[str, Callable[[], Any]]:
     def get_validated(session: Any) -> Any:
         return BookingOut.model_validate(get(session))
 
+    # The output's columns instead of the entity (rows, no instance, no identity map).
+    cols_by_id = select(*(getattr(Booking, name) for name in BookingOut.model_fields)).where(
+        Booking.id == bindparam("id")
+    )
+
+    def get_cols_validated(session: Any) -> Any:
+        access(session)
+        row = session.execute(cols_by_id, {"id": booking_id}).first()
+        assert row is not None
+        return BookingOut.model_validate(row)
+
     def page(session: Any) -> Any:
         access(session)
         stmt = by_start(BookingFilters())
@@ -142,6 +154,21 @@ def ways(db: Database, ids: dict[str, Any]) -> dict[str, Callable[[], Any]]:
 
     def page_validated(session: Any) -> Any:
         return page(session).map(BookingOut.model_validate)
+
+    def page_two(session: Any) -> Any:
+        """The page as main sent it before session 10: the count, then the page."""
+        access(session)
+        stmt = by_start(BookingFilters())
+        total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+        sliced = stmt.limit(page_params.limit).offset(page_params.offset)
+        if len(sliced.column_descriptions) == 1:
+            rows = session.scalars(sliced).all()
+        else:
+            rows = session.execute(sliced).all()
+        return Page.of(rows, total or 0, page_params)
+
+    def page_two_validated(session: Any) -> Any:
+        return page_two(session).map(BookingOut.model_validate)
 
     # The floor: the same messages on the psycopg AsyncConnection of one pooled
     # connection held for the whole run (no pool, no SQLAlchemy).
@@ -192,11 +219,14 @@ def ways(db: Database, ids: dict[str, Any]) -> dict[str, Callable[[], Any]]:
         "get_rider": unit(get_rider),
         "get": unit(get),
         "get+validate": unit(get_validated),
+        "get_cols+validate": unit(get_cols_validated),
         "core_get": unit(core_get),
         "plain_orm_get": plain_unit(orm_unguarded),
         "plain_access": plain_unit(access),
         "page": unit(page),
         "page+validate": unit(page_validated),
+        "page_two": unit(page_two),
+        "page_two+validate": unit(page_two_validated),
     }
 
 

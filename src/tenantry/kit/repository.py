@@ -96,13 +96,26 @@ def page(session: Session, stmt: Select[*tuple[Any, ...]], params: PageParams) -
     """One page of ``stmt`` (kept in its order) and the number of rows it has in all.
 
     The count runs over ``stmt``'s own columns: a statement over ``users`` names only the
-    columns it shows (never ``password_hash``, which the app role may not read)."""
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    columns it shows (never ``password_hash``, which the app role may not read).
+
+    A statement of one column or entity (a model's rows) is sent once: the page with the
+    count as a scalar subquery beside each row (``(SELECT count(*) FROM (<stmt>))``, which
+    PostgreSQL runs once for the statement). The ORM guard scopes the subquery's entities
+    as it scopes the page's (its criterion reaches every entity of the statement, at any
+    depth). A page past the last row carries no count: only then is the count sent alone.
+    Rows of several columns keep their names, so those statements send the count first.
+    """
+    count = select(func.count()).select_from(stmt.order_by(None).subquery())
     sliced = stmt.limit(params.limit).offset(params.offset)
-    if len(sliced.column_descriptions) == 1:
-        rows: Sequence[Any] = session.scalars(sliced).all()
-    else:
-        rows = session.execute(sliced).all()  # rows unpack like tuples
+    if len(stmt.column_descriptions) == 1:
+        total_column = count.scalar_subquery().label("tenantry_page_total")
+        rows = session.execute(sliced.add_columns(total_column)).all()
+        if rows:
+            return Page.of([row[0] for row in rows], rows[0][1], params)
+        total = 0 if params.offset == 0 else session.scalar(count)
+        return Page.of([], total or 0, params)
+    total = session.scalar(count)
+    rows: Sequence[Any] = session.execute(sliced).all()  # rows unpack like tuples
     return Page.of(rows, total or 0, params)
 
 
