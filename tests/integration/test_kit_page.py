@@ -10,7 +10,9 @@ fail if the guard's criterion did not reach into that subquery.
 
 from __future__ import annotations
 
+import gc
 import uuid
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,7 +24,7 @@ from tenantry.db.engine import Database
 from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.isolation.guard import GuardedSession
 from tenantry.kit.pagination import PageParams
-from tenantry.kit.repository import page
+from tenantry.kit.repository import _paged, page
 from tenantry.services.models import Service
 from tests.factories import make_tenant
 
@@ -121,3 +123,36 @@ def test_a_page_of_one_column_and_of_several_columns(
     assert [row.id for row in several.items] == ids[1:4]  # rows keep their names
     assert [row.slug for row in several.items] == ["page-1", "page-2", "page-3"]
     assert several.total == 5
+
+
+def test_one_statement_object_serves_every_tenant_and_every_bound(
+    session: Session, world: dict[str, tuple[uuid.UUID, list[uuid.UUID]]]
+) -> None:
+    """What ``built_once`` hands out: the same statement object for every request, its
+    page statements derived once; the tenant and the bounds are bound per execution."""
+    stmt = ours()
+    seen = []
+    for name, limit, offset in (("a", 2, 1), ("b", 3, 0), ("a", 1, 0), ("b", 2, 3)):
+        with as_(world, name):
+            got = page(session, stmt, PageParams(limit=limit, offset=offset))
+        ids = world[name][1]
+        seen.append(([s.id for s in got.items], got.total))
+        assert seen[-1] == (ids[offset : offset + limit], len(ids)), name
+    assert _paged(stmt) is _paged(stmt)
+
+
+def test_a_statements_page_statements_go_with_it() -> None:
+    stmt = ours()
+    _paged(stmt)
+    ref = weakref.ref(stmt)
+    del stmt
+    gc.collect()
+    assert ref() is None  # its entry held no reference to it: the entry went with it
+
+
+def test_built_once_hands_out_one_object_per_arguments() -> None:
+    from tenantry.bookings.repository import BookingFilters, by_start
+
+    assert by_start(BookingFilters()) is by_start(BookingFilters())
+    assert by_start(BookingFilters(status="pending")) is not by_start(BookingFilters())
+    assert by_start(BookingFilters(), latest_first=True) is not by_start(BookingFilters())

@@ -155,6 +155,15 @@ def ways(db: Database, ids: dict[str, Any]) -> dict[str, Callable[[], Any]]:
     def page_validated(session: Any) -> Any:
         return page(session).map(BookingOut.model_validate)
 
+    def page_fresh(session: Any) -> Any:
+        """The page with its statement built afresh (as a builder without built_once)."""
+        access(session)
+        stmt = by_start.__wrapped__(BookingFilters())  # type: ignore[attr-defined]
+        return bookings.page(session, stmt, page_params)
+
+    def page_fresh_validated(session: Any) -> Any:
+        return page_fresh(session).map(BookingOut.model_validate)
+
     def page_two(session: Any) -> Any:
         """The page as main sent it before session 10: the count, then the page."""
         access(session)
@@ -225,6 +234,8 @@ def ways(db: Database, ids: dict[str, Any]) -> dict[str, Callable[[], Any]]:
         "plain_access": plain_unit(access),
         "page": unit(page),
         "page+validate": unit(page_validated),
+        "page_fresh": unit(page_fresh),
+        "page_fresh+validate": unit(page_fresh_validated),
         "page_two": unit(page_two),
         "page_two+validate": unit(page_two_validated),
     }

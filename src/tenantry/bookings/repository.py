@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from tenantry.auth.models import Membership
 from tenantry.bookings.models import Booking
 from tenantry.kit.errors import UnknownBooking
-from tenantry.kit.repository import Repository, where_given
+from tenantry.kit.repository import Repository, built_once, where_given
 from tenantry.services.models import Service
 from tenantry.tenant_settings.models import BookingSettings
 
@@ -43,6 +43,7 @@ class BookingFilters:
     service_id: uuid.UUID | None = None
 
 
+@built_once
 def by_start(
     f: BookingFilters, *, owner: uuid.UUID | None = None, latest_first: bool = False
 ) -> Select[Booking]:

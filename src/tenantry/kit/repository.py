@@ -24,11 +24,13 @@ area-independent part of a repository:
 
 from __future__ import annotations
 
+import functools
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Generic, TypedDict, TypeVar, TypeVarTuple, Unpack, overload
+from typing import Any, Generic, ParamSpec, TypedDict, TypeVar, TypeVarTuple, Unpack, cast, overload
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Integer, Select, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.orm.interfaces import ORMOption
@@ -42,6 +44,8 @@ R = TypeVar("R")
 Ts = TypeVarTuple("Ts")
 A = TypeVar("A")
 B = TypeVar("B")
+P = ParamSpec("P")
+S = TypeVar("S")
 
 # Constraint name -> the error it means: an error class, or a repository's ``not_found``
 # (a foreign key to a parent that vanished is the parent's 404).
@@ -104,19 +108,57 @@ def page(session: Session, stmt: Select[*tuple[Any, ...]], params: PageParams) -
     as it scopes the page's (its criterion reaches every entity of the statement, at any
     depth). A page past the last row carries no count: only then is the count sent alone.
     Rows of several columns keep their names, so those statements send the count first.
+
+    The page's statements are derived from ``stmt`` once per statement object, with the
+    limit and offset as parameters: a builder that hands out the same object for the same
+    arguments (``built_once``) costs no statement construction and no cache-key walk per
+    request.
     """
-    count = select(func.count()).select_from(stmt.order_by(None).subquery())
-    sliced = stmt.limit(params.limit).offset(params.offset)
-    if len(stmt.column_descriptions) == 1:
-        total_column = count.scalar_subquery().label("tenantry_page_total")
-        rows = session.execute(sliced.add_columns(total_column)).all()
+    count, sliced, one = _paged(stmt)
+    bounds = {_LIMIT.key: params.limit, _OFFSET.key: params.offset}
+    if one:
+        rows = session.execute(sliced, bounds).all()
         if rows:
             return Page.of([row[0] for row in rows], rows[0][1], params)
         total = 0 if params.offset == 0 else session.scalar(count)
         return Page.of([], total or 0, params)
     total = session.scalar(count)
-    rows: Sequence[Any] = session.execute(sliced).all()  # rows unpack like tuples
-    return Page.of(rows, total or 0, params)
+    found: Sequence[Any] = session.execute(sliced, bounds).all()  # rows unpack like tuples
+    return Page.of(found, total or 0, params)
+
+
+_LIMIT = bindparam("tenantry_page_limit", type_=Integer())
+_OFFSET = bindparam("tenantry_page_offset", type_=Integer())
+
+# A statement -> its page's statements: (count, page, whether the page carries the count).
+# Keyed weakly by the statement object (statements compare by identity), so an entry lives
+# as long as the statement it was derived from; the derived ones hold copies, not it.
+_PAGED: weakref.WeakKeyDictionary[Any, tuple[Any, Any, bool]] = weakref.WeakKeyDictionary()
+
+
+def _paged(stmt: Select[*tuple[Any, ...]]) -> tuple[Any, Any, bool]:
+    found = _PAGED.get(stmt)
+    if found is None:
+        count = select(func.count()).select_from(stmt.order_by(None).subquery())
+        sliced = stmt.limit(_LIMIT).offset(_OFFSET)
+        one = len(stmt.column_descriptions) == 1
+        if one:
+            sliced = sliced.add_columns(count.scalar_subquery().label("tenantry_page_total"))
+        found = _PAGED[stmt] = (count, sliced, one)
+    return found
+
+
+def built_once(builder: Callable[P, S]) -> Callable[P, S]:
+    """Hand out one statement object per distinct arguments of ``builder`` (a list's
+    statement builder: hashable arguments, a result that depends on them alone — never on
+    the time or a context), for the last 256 argument sets.
+
+    One object serves every tenant: a statement holds no tenant (the ORM guard binds the
+    context's tenant when it runs), and statements are never changed in place. The same
+    object keeps its page's derived statements (``page``), the guard's scoped copy and
+    SQLAlchemy's cache key, so a repeated list costs no statement work.
+    """
+    return cast(Callable[P, S], functools.lru_cache(maxsize=256)(builder))
 
 
 class Repository(Generic[M]):
