@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from tenantry.attachments.models import Attachment
 from tenantry.expenses.repository import expenses
-from tenantry.kit.repository import Repository, where_given
+from tenantry.kit.repository import Repository, built_once, where_given
 from tenantry.service_requests.repository import requests
 
 # The parent vanishing between the check and the insert is the parent's 404.
@@ -25,6 +25,7 @@ attachments = Repository(
 )
 
 
+@built_once
 def oldest_first(
     *, service_request_id: uuid.UUID | None = None, expense_id: uuid.UUID | None = None
 ) -> Select[Attachment]:

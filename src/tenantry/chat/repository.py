@@ -9,7 +9,7 @@ import uuid
 from sqlalchemy import Select
 
 from tenantry.chat.models import ChatMessage
-from tenantry.kit.repository import Repository
+from tenantry.kit.repository import Repository, built_once
 from tenantry.service_requests.repository import requests
 
 # The request vanishing between the check and the insert is the request's 404.
@@ -18,6 +18,7 @@ messages = Repository(
 )
 
 
+@built_once
 def newest_first(*, service_request_id: uuid.UUID | None) -> Select[ChatMessage]:
     """One thread (a request's, or the team chat when ``service_request_id`` is None)."""
     stmt = messages.select().order_by(ChatMessage.created_at.desc(), ChatMessage.id.desc())

@@ -7,10 +7,11 @@ from __future__ import annotations
 from sqlalchemy import Select
 
 from tenantry.contact.models import ContactSubmission
-from tenantry.kit.repository import Repository
+from tenantry.kit.repository import Repository, built_once
 
 submissions = Repository(ContactSubmission, not_found="No such message.")
 
 
+@built_once
 def newest_first() -> Select[ContactSubmission]:
     return submissions.select().order_by(ContactSubmission.created_at.desc(), ContactSubmission.id)

@@ -8,7 +8,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from tenantry.expenses.models import Expense
-from tenantry.kit.repository import Repository, where_given
+from tenantry.kit.repository import Repository, built_once, where_given
 from tenantry.tenant_settings.models import Thresholds
 
 # Used when the tenant has no thresholds row yet (the model's own default).
@@ -17,6 +17,7 @@ DEFAULT_EXPENSE_APPROVAL_CENTS = 0
 expenses = Repository(Expense, not_found="No such expense.")
 
 
+@built_once
 def most_recent_first(*, status: str | None, user_id: uuid.UUID | None) -> Select[Expense]:
     stmt = expenses.select().order_by(
         Expense.incurred_on.desc(), Expense.created_at.desc(), Expense.id

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 from tenantry.invoices.errors import NumberTaken
 from tenantry.invoices.models import Invoice
 from tenantry.kit.errors import UnknownBooking, UnknownClient
-from tenantry.kit.repository import Repository, where_given
+from tenantry.kit.repository import Repository, built_once, where_given
 
 NUMBER_PREFIX = "INV-"
 
@@ -33,6 +33,7 @@ invoices = Repository(
 WITH_LINES = (selectinload(Invoice.lines),)
 
 
+@built_once
 def by_creation(
     *,
     status: str | None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Select, func
 
-from tenantry.kit.repository import Repository
+from tenantry.kit.repository import Repository, built_once
 from tenantry.posts.errors import slug_taken
 from tenantry.posts.models import Post
 
@@ -13,6 +13,7 @@ posts = Repository(
 )
 
 
+@built_once
 def newest_first(*, status: str | None) -> Select[Post]:
     """Published posts by publication date, drafts by last change."""
     stmt = posts.select().order_by(

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from tenantry.bookings.models import Booking
 from tenantry.kit.errors import UnknownBooking, UnknownServiceRequest
-from tenantry.kit.repository import Repository
+from tenantry.kit.repository import Repository, built_once
 from tenantry.reminders.models import ScheduledReminder
 from tenantry.service_requests.models import ServiceRequest
 
@@ -26,6 +26,7 @@ reminders = Repository(
 )
 
 
+@built_once
 def soonest_first(*, status: str | None) -> Select[ScheduledReminder]:
     stmt = reminders.select().order_by(ScheduledReminder.send_at, ScheduledReminder.id)
     return stmt if status is None else stmt.where(ScheduledReminder.status == status)

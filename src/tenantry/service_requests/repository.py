@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, or_, select
 
 from tenantry.kit.errors import UnknownServiceRequest
-from tenantry.kit.repository import Repository, where_given
+from tenantry.kit.repository import Repository, built_once, where_given
 from tenantry.service_requests.models import ServiceRequest
 
 # A request's client is its owner: a portal read passes ``owner=client.user_id``, and
@@ -45,6 +45,7 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
+@built_once
 def by_creation(
     filters: RequestFilters, *, owner: uuid.UUID | None = None, oldest_first: bool = False
 ) -> Select[ServiceRequest]:

@@ -9,7 +9,7 @@ from collections.abc import Collection
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from tenantry.kit.repository import Repository
+from tenantry.kit.repository import Repository, built_once
 from tenantry.services.errors import slug_taken
 from tenantry.services.models import Service
 
@@ -21,6 +21,7 @@ services = Repository(
 )
 
 
+@built_once
 def in_catalogue_order(*, active: bool | None = None) -> Select[Service]:
     stmt = services.select().order_by(*ORDER)
     return stmt if active is None else stmt.where(Service.active == active)

@@ -6,12 +6,13 @@ import uuid
 
 from sqlalchemy import Select
 
-from tenantry.kit.repository import Repository, where_given
+from tenantry.kit.repository import Repository, built_once, where_given
 from tenantry.work_orders.models import WorkOrder
 
 work_orders = Repository(WorkOrder, not_found="No such work order.")
 
 
+@built_once
 def soonest_due_first(*, status: str | None, assignee_id: uuid.UUID | None) -> Select[WorkOrder]:
     """Soonest due first (undated last), then newest."""
     stmt = work_orders.select().order_by(
