@@ -164,6 +164,14 @@ def ways(db: Database, ids: dict[str, Any]) -> dict[str, Callable[[], Any]]:
     def page_fresh_validated(session: Any) -> Any:
         return page_fresh(session).map(BookingOut.model_validate)
 
+    out_columns = [getattr(Booking, name) for name in BookingOut.model_fields]
+
+    def page_cols_validated(session: Any) -> Any:
+        """The page of the output's columns (rows, no ORM objects), then model_validate."""
+        access(session)
+        stmt = by_start(BookingFilters()).with_only_columns(*out_columns)
+        return bookings.page(session, stmt, page_params).map(BookingOut.model_validate)
+
     def page_two(session: Any) -> Any:
         """The page as main sent it before session 10: the count, then the page."""
         access(session)
@@ -236,6 +244,7 @@ def ways(db: Database, ids: dict[str, Any]) -> dict[str, Callable[[], Any]]:
         "page+validate": unit(page_validated),
         "page_fresh": unit(page_fresh),
         "page_fresh+validate": unit(page_fresh_validated),
+        "page_cols+validate": unit(page_cols_validated),
         "page_two": unit(page_two),
         "page_two+validate": unit(page_two_validated),
     }
