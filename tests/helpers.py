@@ -6,6 +6,8 @@ writing another copy in a test module.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -48,3 +50,44 @@ def module_tenant(name: str) -> Any:
         return make_tenant(db)
 
     return _tenant
+
+
+def served_handlers(app: Any) -> list[tuple[str, Any, Any]]:
+    """(``"METHOD,... /path"``, route context, request handler) for every API route of
+    ``app``: the handler the route serves with, the function FastAPI's
+    ``request_response`` closes over (``f``) under its included route's ASGI app."""
+    from fastapi.routing import APIRoute, iter_route_contexts
+
+    out: list[tuple[str, Any, Any]] = []
+    for rc in iter_route_contexts(app.routes):
+        if not isinstance(rc.original_route, APIRoute):
+            continue
+        asgi: Any = rc._route_context.app if rc._route_context else rc.original_route.app
+        while not hasattr(asgi, "__code__") and hasattr(asgi, "app"):
+            asgi = asgi.app  # body-limit middlewares around it
+        cells = dict(zip(asgi.__code__.co_freevars, asgi.__closure__ or (), strict=True))
+        out.append(
+            (f"{','.join(sorted(rc.methods or ()))} {rc.path}", rc, cells["f"].cell_contents)
+        )
+    return out
+
+
+@contextlib.contextmanager
+def fastapi_own_handlers() -> Iterator[None]:
+    """Routes whose handlers are built inside this block get FastAPI's own request
+    handler even when an integration patched ``fastapi.routing.get_request_handler`` in
+    this process (Sentry's FastAPI integration does, for good, once any test has
+    started the SDK). The handlers are built lazily: build the app inside the block and
+    call ``served_handlers`` on it before leaving."""
+    import fastapi.routing
+
+    patched = fastapi.routing.get_request_handler
+    own: Any = patched
+    while own.__qualname__ != "get_request_handler":  # follow the wrappers' closures
+        cells = dict(zip(own.__code__.co_freevars, own.__closure__ or (), strict=True))
+        own = next(c.cell_contents for n, c in cells.items() if "get_request_handler" in n)
+    fastapi.routing.get_request_handler = own
+    try:
+        yield
+    finally:
+        fastapi.routing.get_request_handler = patched

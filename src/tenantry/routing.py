@@ -22,7 +22,8 @@ from tenantry.db.unit import UNIT_HOOKS
 from tenantry.http_errors import ErrorResponse
 from tenantry.idempotency.middleware import idempotency_guard
 from tenantry.isolation.context import TenantContext
-from tenantry.isolation.scopes import provides_tenant_context, scoped_router
+from tenantry.isolation.scopes import RouteHooks, provides_tenant_context, scoped_router
+from tenantry.kit.dep_plan import planned
 from tenantry.quotas.dependency import enforce_quota, refuse_spent_quota
 
 Responses = dict[int | str, dict[str, Any]]
@@ -60,6 +61,15 @@ async def tenant_gate(request: Request, response: Response) -> TenantContext:
     return ctx
 
 
+# The unit of work around each route (``tenantry.db.unit``), and inside it FastAPI's
+# handler solving the route's dependencies from a plan made once (``tenantry.kit.dep_plan``;
+# FastAPI's own solver where the plan does not apply).
+ROUTE_HOOKS = RouteHooks(
+    endpoint=UNIT_HOOKS.endpoint,
+    handler=lambda handler: UNIT_HOOKS.handler(planned(handler)),
+)
+
+
 def tenant_router(**kwargs: Any) -> APIRouter:
     """Tenant-scoped routes, authenticated by ``require_tenant`` through ``tenant_gate``
     (with the tenant's and user's request budgets, see ``tenantry.quotas``, and the
@@ -70,18 +80,18 @@ def tenant_router(**kwargs: Any) -> APIRouter:
         dependencies=deps,
         error_model=ErrorResponse,
         error_codes=(401, 403, 422, 429),
-        hooks=UNIT_HOOKS,
+        hooks=ROUTE_HOOKS,
         **kwargs,
     )
 
 
 def public_router(**kwargs: Any) -> APIRouter:
     return scoped_router(
-        "public", error_model=ErrorResponse, error_codes=(422,), hooks=UNIT_HOOKS, **kwargs
+        "public", error_model=ErrorResponse, error_codes=(422,), hooks=ROUTE_HOOKS, **kwargs
     )
 
 
 def system_router(**kwargs: Any) -> APIRouter:
     return scoped_router(
-        "system", error_model=ErrorResponse, error_codes=(422,), hooks=UNIT_HOOKS, **kwargs
+        "system", error_model=ErrorResponse, error_codes=(422,), hooks=ROUTE_HOOKS, **kwargs
     )
