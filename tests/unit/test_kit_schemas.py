@@ -1,6 +1,7 @@
 """The kit's body bases say in the API reference what they do: a patch without a
 docstring of its own is described by the partial-update rule it follows (with the
-fields where null clears), and the shared ``Slug`` carries its rule into every area."""
+fields where null clears), the shared ``Slug`` carries its rule into every area, and
+``PatchOf`` makes an input model's patch from its fields."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from pydantic import Field, ValidationError
 
 from tenantry.kit import schemas as kit
-from tenantry.kit.schemas import Patch
+from tenantry.kit.schemas import Input, Patch, PatchOf
 
 
 class Plain(Patch):
@@ -62,3 +63,39 @@ def test_an_areas_slug_keeps_the_shared_rule_and_adds_its_bound() -> None:
     for bad in ("", "too-long", "A-b", "-ab"):
         with pytest.raises(ValidationError):
             Body.model_validate({"slug": bad})
+
+
+Short = Annotated[str, Field(min_length=1, max_length=3, description="A short name.")]
+
+
+class ThingIn(Input):
+    name: Short
+    size: int = 1
+    place: int | None = Field(default=None, description="Default: after the last.")
+
+
+class ThingPatch(PatchOf[ThingIn]):
+    pass
+
+
+def test_a_patch_of_an_input_has_its_fields_optional_with_their_checks() -> None:
+    assert list(ThingPatch.model_fields) == ["name", "size", "place"]
+    assert ThingPatch.model_validate({"size": 2}).changes() == {"size": 2}
+    assert ThingPatch.model_validate({"name": " ab "}).changes() == {"name": "ab"}
+    for bad in ({}, {"name": None}, {"name": "abcd"}, {"name": "a\x00"}, {"tenant_id": 1}):
+        with pytest.raises(ValidationError):
+            ThingPatch.model_validate(bad)
+
+
+def test_a_patch_of_an_input_takes_the_types_description_not_the_creation_default() -> None:
+    props = ThingPatch.model_json_schema()["properties"]
+    assert props["name"]["anyOf"][0]["description"] == "A short name."
+    assert "description" not in props["place"] and props["place"]["default"] is None
+    assert props["size"]["default"] is None
+    assert ThingPatch.model_json_schema()["description"].startswith("Partial update")
+
+
+def test_a_patch_of_an_input_is_made_once_and_only_of_an_input() -> None:
+    assert PatchOf[ThingIn] is PatchOf[ThingIn]
+    with pytest.raises(TypeError, match="takes an Input model"):
+        PatchOf[int]  # type: ignore[type-var]

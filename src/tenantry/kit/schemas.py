@@ -8,13 +8,17 @@ text cannot hold one; caught here it never becomes a database error).
 must be sent; an explicit ``null`` is refused except for the fields listed in
 ``nullable`` (where it clears the value). A patch without a docstring of its own says
 so in the API reference (its schema's description); one with a docstring says it there.
+
+``PatchOf[PostIn]``: the patch of an input model, ``class PostPatch(PatchOf[PostIn])``:
+every field of the input, optional, so that the two cannot drift apart.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Self
+from functools import cache
+from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 # A slug: lowercase letters, digits and inner dashes (the models' slug_format checks
 # say the same); each area bounds its length.
@@ -86,3 +90,34 @@ class Patch(Input):
     def changes(self) -> dict[str, Any]:
         """The fields the caller sent, with their new values."""
         return self.model_dump(include=self.model_fields_set)
+
+
+InputT = TypeVar("InputT", bound=Input)
+
+
+class PatchOf(Patch, Generic[InputT]):
+    """The patch of an input model: ``class PostPatch(PatchOf[PostIn])`` has each of
+    ``PostIn``'s fields with its type as written there (``Slug``, with its bounds and
+    description), optional, default ``None``. A field added to the input is patchable
+    too, with the same checks; the two cannot drift apart. What stands after the ``=``
+    on the input's line (a default, a ``Field(description=...)`` of it) is about
+    creating a record and is not taken.
+
+    The fields are made at run time, so mypy does not see them on the patch: read what
+    was sent through ``changes()``. ``PatchOf[PostIn]`` is a subclass made once per
+    input model (type checkers read it as the generic it declares).
+    """
+
+    def __class_getitem__(cls, source: Any) -> Any:
+        if not (isinstance(source, type) and issubclass(source, Input)):
+            raise TypeError(f"PatchOf[...] takes an Input model, not {source!r}")
+        return _patch_of(source)
+
+
+@cache
+def _patch_of(source: type[Input]) -> type[Patch]:
+    hints = get_type_hints(source, include_extras=True)
+    optional: dict[str, Any] = {name: (hints[name] | None, None) for name in source.model_fields}
+    return create_model(
+        f"PatchOf[{source.__name__}]", __base__=PatchOf, __module__=source.__module__, **optional
+    )

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from tenantry.kit import schemas as kit
-from tenantry.kit.schemas import Input, Output, Patch
+from tenantry.kit.schemas import Input, Output, PatchOf
 
 PostStatus = Literal["draft", "published"]
 
@@ -27,10 +27,8 @@ class PostIn(Input):
     body: Body = ""
 
 
-class PostPatch(Patch):
-    slug: Slug | None = None
-    title: Title | None = None
-    body: Body | None = None
+class PostPatch(PatchOf[PostIn]):
+    pass
 
 
 class PostOut(Output):

@@ -31,9 +31,9 @@ def create_draft(session: Session, *, author_id: uuid.UUID, data: PostIn) -> Pos
 
 
 def update_post(session: Session, *, post_id: uuid.UUID, data: PostPatch) -> Post:
-    post = posts.get_or_404(session, post_id)
-    _check_slug(session, data.slug, post_id=post.id)
-    return posts.update(session, post, data.changes())
+    post, changes = posts.get_or_404(session, post_id), data.changes()
+    _check_slug(session, changes.get("slug"), post_id=post.id)
+    return posts.update(session, post, changes)
 
 
 def publish(session: Session, *, post_id: uuid.UUID) -> Post:

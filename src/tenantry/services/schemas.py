@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, model_validator
 
 from tenantry.kit import schemas as kit
-from tenantry.kit.schemas import Input, Output, Patch
+from tenantry.kit.schemas import Input, Output, PatchOf
 
 Slug = Annotated[kit.Slug, Field(max_length=100)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]  # stripped: blank is empty
@@ -31,14 +31,8 @@ class ServiceIn(Input):
     position: Position | None = Field(default=None, description="Default: after the last.")
 
 
-class ServicePatch(Patch):
-    slug: Slug | None = None
-    name: Name | None = None
-    description: Description | None = None
-    price_cents: PriceCents | None = None
-    duration_minutes: Minutes | None = None
-    active: bool | None = None
-    position: Position | None = None
+class ServicePatch(PatchOf[ServiceIn]):
+    pass
 
 
 class PublicServiceOut(Output):

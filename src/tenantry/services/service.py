@@ -31,9 +31,9 @@ def create_service(session: Session, *, data: ServiceIn) -> Service:
 
 
 def update_service(session: Session, *, service_id: uuid.UUID, data: ServicePatch) -> Service:
-    found = services.get_or_404(session, service_id)
-    _check_slug(session, data.slug, service_id=found.id)
-    return services.update(session, found, data.changes())
+    found, changes = services.get_or_404(session, service_id), data.changes()
+    _check_slug(session, changes.get("slug"), service_id=found.id)
+    return services.update(session, found, changes)
 
 
 def retire_service(session: Session, *, service_id: uuid.UUID) -> None:
