@@ -222,19 +222,16 @@ class _Step:
         "body",
         "call",
         "connection_name",
-        "cookie",
         "dependant",
         "first",
-        "header",
         "key",
         "kind",
         "name",
         "parent",
-        "path",
-        "query",
         "request_name",
         "response_name",
         "scope",
+        "sources",
         "use_cache",
     )
 
@@ -254,10 +251,19 @@ class _Step:
             self.kind = _ASYNC
         else:
             self.kind = _SYNC
-        self.path = [_param(f) for f in dependant.path_params]
-        self.query = [_param(f) for f in dependant.query_params]
-        self.header = [_param(f) for f in dependant.header_params]
-        self.cookie = [_param(f) for f in dependant.cookie_params]
+        # The parameters read from each part of the request, in FastAPI's order, each with
+        # the Request attribute that holds them; a part this step reads nothing from is
+        # left out, so its headers or cookies are parsed only if some step reads them.
+        self.sources = tuple(
+            (source, [_param(f) for f in fields])
+            for source, fields in (
+                ("path_params", dependant.path_params),
+                ("query_params", dependant.query_params),
+                ("headers", dependant.header_params),
+                ("cookies", dependant.cookie_params),
+            )
+            if fields
+        )
         self.body = list(dependant.body_params)
         self.connection_name = dependant.http_connection_param_name
         self.request_name = dependant.request_param_name
@@ -357,21 +363,9 @@ class DependencyPlan:
         for i, step in enumerate(steps):
             errors_at[i] = len(errors)
             values = frames[i]
-            if step.path:
-                received: Any = request.path_params
-                for p in step.path:
-                    p.read(received, values, errors)
-            if step.query:
-                received = request.query_params
-                for p in step.query:
-                    p.read(received, values, errors)
-            if step.header:
-                received = request.headers
-                for p in step.header:
-                    p.read(received, values, errors)
-            if step.cookie:
-                received = request.cookies
-                for p in step.cookie:
+            for source, read_from_it in step.sources:
+                received: Any = getattr(request, source)
+                for p in read_from_it:
                     p.read(received, values, errors)
             if step.body:
                 body_values, body_errors = await fastapi_utils.request_body_to_args(
