@@ -9,8 +9,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import CheckConstraint, DateTime, ForeignKeyConstraint, MetaData, func, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tenantry.isolation.owned import TenantScoped
@@ -54,6 +56,12 @@ def uuid_pk() -> Mapped[uuid.UUID]:
     return mapped_column(
         primary_key=True, default=uuid.uuid4, server_default=text("gen_random_uuid()")
     )
+
+
+def json_object() -> Mapped[dict[str, Any]]:
+    """A JSON object column, ``{}`` when none is given: a fresh dict for a row made in
+    Python (never one shared between rows), ``'{}'`` for one inserted by SQL alone."""
+    return mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
 
 
 def tenant_fk(

@@ -6,11 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Index, String, func, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import BigInteger, DateTime, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tenantry.db.base import TenantOwned, uuid_pk
+from tenantry.db.base import TenantOwned, json_object, uuid_pk
 
 
 class HeldJob(TenantOwned):
@@ -22,8 +21,6 @@ class HeldJob(TenantOwned):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     task_name: Mapped[str] = mapped_column(String(100))
-    args: Mapped[dict[str, Any]] = mapped_column(
-        JSONB, default=dict, server_default=text("'{}'::jsonb")
-    )
+    args: Mapped[dict[str, Any]] = json_object()
     job_id: Mapped[int | None] = mapped_column(BigInteger)
     held_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

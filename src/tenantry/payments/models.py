@@ -7,10 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Index, String, UniqueConstraint, func, text
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tenantry.db.base import TenantOwned, tenant_fk, uuid_pk
+from tenantry.db.base import TenantOwned, json_object, tenant_fk, uuid_pk
 
 
 class PaymentEvent(TenantOwned):
@@ -32,9 +31,7 @@ class PaymentEvent(TenantOwned):
     provider_event_id: Mapped[str] = mapped_column(String(255))
     type: Mapped[str] = mapped_column(String(100))
     invoice_id: Mapped[uuid.UUID | None]
-    payload: Mapped[dict[str, Any]] = mapped_column(
-        JSONB, default=dict, server_default=text("'{}'::jsonb")
-    )
+    payload: Mapped[dict[str, Any]] = json_object()
     received_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )

@@ -15,10 +15,9 @@ from sqlalchemy import (
     String,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tenantry.db.base import TenantOwned, Timestamped, one_of, tenant_fk, uuid_pk
+from tenantry.db.base import TenantOwned, Timestamped, json_object, one_of, tenant_fk, uuid_pk
 
 REMINDER_CHANNELS = ("email", "sms")
 REMINDER_STATUSES = ("pending", "sent", "failed", "cancelled")
@@ -57,6 +56,4 @@ class ScheduledReminder(TenantOwned, Timestamped):
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The procrastinate job that sends it (cancelled with the reminder).
     job_id: Mapped[int | None] = mapped_column(BigInteger)
-    payload: Mapped[dict[str, Any]] = mapped_column(
-        JSONB, default=dict, server_default=text("'{}'::jsonb")
-    )
+    payload: Mapped[dict[str, Any]] = json_object()

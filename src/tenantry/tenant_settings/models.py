@@ -5,11 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Integer, String, UniqueConstraint, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tenantry.db.base import TenantOwned, Timestamped, uuid_pk
+from tenantry.db.base import TenantOwned, Timestamped, json_object, uuid_pk
 
 
 class BookingSettings(TenantOwned, Timestamped):
@@ -38,9 +37,7 @@ class BookingSettings(TenantOwned, Timestamped):
     )
     cancellation_notice_hours: Mapped[int] = mapped_column(Integer, default=24, server_default="24")
     # {"mon": [["09:00", "17:00"]], ...}
-    business_hours: Mapped[dict[str, Any]] = mapped_column(
-        JSONB, default=dict, server_default=text("'{}'::jsonb")
-    )
+    business_hours: Mapped[dict[str, Any]] = json_object()
 
 
 class CommunicationSettings(TenantOwned, Timestamped):
@@ -56,9 +53,7 @@ class CommunicationSettings(TenantOwned, Timestamped):
     email_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     sms_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     reminder_lead_minutes: Mapped[int] = mapped_column(Integer, default=1440, server_default="1440")
-    templates: Mapped[dict[str, Any]] = mapped_column(
-        JSONB, default=dict, server_default=text("'{}'::jsonb")
-    )
+    templates: Mapped[dict[str, Any]] = json_object()
 
 
 class Thresholds(TenantOwned, Timestamped):
