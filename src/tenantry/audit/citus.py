@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
@@ -174,6 +175,28 @@ def _unique_findings(conn: Connection, tables: dict[int, _Table]) -> Iterable[Fi
             )
 
 
+# Keys Citus refuses by the kinds of their two tables (the rows would live on different
+# nodes): (child's kind, parent's kind) -> the finding's code and what it says.
+_REFUSED_KINDS: dict[tuple[str, str], tuple[str, str]] = {
+    ("reference", "distributed"): (
+        "citus_fk_to_distributed",
+        "a reference table cannot reference distributed {parent}",
+    ),
+    ("local", "distributed"): (
+        "citus_fk_to_distributed",
+        "a local table cannot reference distributed {parent}",
+    ),
+    ("distributed", "local"): (
+        "citus_fk_to_local",
+        "a distributed table cannot reference {parent}, which stays local to the coordinator",
+    ),
+    ("local", "reference"): (
+        "citus_fk_to_local",
+        "local table references reference table {parent}; add it to Citus metadata or drop the key",
+    ),
+}
+
+
 def _fk_findings(conn: Connection, tables: dict[int, _Table]) -> Iterable[Finding]:
     sequence_columns = {
         (row.adrelid, row.attname) for row in conn.execute(text(_SEQUENCE_DEFAULTS_SQL))
@@ -183,28 +206,11 @@ def _fk_findings(conn: Connection, tables: dict[int, _Table]) -> Iterable[Findin
         if child is None or parent is None:
             continue
         name = fk.conname
-        if child.kind in ("reference", "local") and parent.kind == "distributed":
-            yield Finding(
-                child.name,
-                "citus_fk_to_distributed",
-                f"{name}: a {child.kind} table cannot reference distributed {parent.name}",
-            )
-            continue
-        if child.kind == "distributed" and parent.kind == "local":
-            yield Finding(
-                child.name,
-                "citus_fk_to_local",
-                f"{name}: a distributed table cannot reference {parent.name}, "
-                "which stays local to the coordinator",
-            )
-            continue
-        if child.kind == "local" and parent.kind == "reference":
-            yield Finding(
-                child.name,
-                "citus_fk_to_local",
-                f"{name}: local table references reference table {parent.name}; "
-                "add it to Citus metadata or drop the key",
-            )
+        refused = _REFUSED_KINDS.get((child.kind, parent.kind))
+        if refused is not None:
+            code, says = refused
+            yield Finding(child.name, code, f"{name}: {says.format(parent=parent.name)}")
+            continue  # a key that cannot exist at all: its actions are moot
         includes_tenant = child.kind == "distributed" and child.tenant_attnum in fk.conkey
         if child.kind == "distributed" and parent.kind == "distributed":
             position = list(fk.conkey).index(child.tenant_attnum) if includes_tenant else -1
@@ -214,29 +220,30 @@ def _fk_findings(conn: Connection, tables: dict[int, _Table]) -> Iterable[Findin
                     "citus_fk_not_colocated",
                     f"{name}: must pair {TENANT_COLUMN} with {parent.name}.{TENANT_COLUMN}",
                 )
-        if includes_tenant and fk.on_delete in ("n", "d"):
+        for action in _refused_actions(fk, child, sequence_columns):
+            yield Finding(child.name, "citus_fk_action", f"{name}: {action}")
+
+
+def _refused_actions(
+    fk: Any, child: _Table, sequence_columns: set[tuple[int, str]]
+) -> Iterable[str]:
+    """What Citus refuses in a key's ON DELETE / ON UPDATE actions."""
+    if child.kind == "distributed" and child.tenant_attnum in fk.conkey:
+        if fk.on_delete in ("n", "d"):
             cols = f" ({_names(child, fk.delete_set_columns)})" if fk.delete_set_columns else ""
-            yield Finding(
-                child.name,
-                "citus_fk_action",
-                f"{name}: ON DELETE {_ACTIONS[fk.on_delete]}{cols} on a key that "
-                f"includes {TENANT_COLUMN} is refused by Citus",
+            yield (
+                f"ON DELETE {_ACTIONS[fk.on_delete]}{cols} on a key that includes "
+                f"{TENANT_COLUMN} is refused by Citus"
             )
-        if includes_tenant and fk.on_update in ("n", "d", "c"):
-            yield Finding(
-                child.name,
-                "citus_fk_action",
-                f"{name}: ON UPDATE {_ACTIONS[fk.on_update]} on a key that includes "
-                f"{TENANT_COLUMN} is refused by Citus",
+        if fk.on_update in ("n", "d", "c"):
+            yield (
+                f"ON UPDATE {_ACTIONS[fk.on_update]} on a key that includes "
+                f"{TENANT_COLUMN} is refused by Citus"
             )
-        if "d" in (fk.on_delete, fk.on_update) and any(
-            (child.oid, child.columns.get(k)) in sequence_columns for k in fk.conkey
-        ):
-            yield Finding(
-                child.name,
-                "citus_fk_action",
-                f"{name}: SET DEFAULT on a column that defaults to a sequence",
-            )
+    if "d" in (fk.on_delete, fk.on_update) and any(
+        (child.oid, child.columns.get(k)) in sequence_columns for k in fk.conkey
+    ):
+        yield "SET DEFAULT on a column that defaults to a sequence"
 
 
 def _object_findings(conn: Connection, tables: dict[int, _Table]) -> Iterable[Finding]:
