@@ -10,6 +10,7 @@ some fail half-way.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 from collections import Counter
@@ -23,7 +24,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tenantry.contact.models import ContactSubmission
-from tenantry.db.engine import Database, app_engine
+from tenantry.db.engine import Database, app_engine, loop_app_engine
+from tenantry.db.loop import run_on_loop, run_to_end
 from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.isolation.guard import GuardedSession
 from tenantry.services.models import Service
@@ -45,11 +47,17 @@ class Seen:
     visible: frozenset[uuid.UUID]
 
 
-@pytest.fixture(scope="module", params=["app_engine", "plain_psycopg"])
+@pytest.fixture(scope="module", params=["app_engine", "loop_app_engine", "plain_psycopg"])
 def pool(db: Database, request: pytest.FixtureRequest) -> Iterator[Engine]:
-    """The app's own engine (the pin travels in the BEGIN message) and a plain psycopg
-    engine (the guard sends the pin after psycopg's BEGIN)."""
+    """The app's own engines (the pin travels in the BEGIN message; on the loop one,
+    inside the first statement's wait) and a plain psycopg engine (the guard sends the
+    pin after psycopg's BEGIN)."""
     options = {"pool_size": 2, "max_overflow": 0, "pool_timeout": 30}
+    if request.param == "loop_app_engine":
+        loop_engine = loop_app_engine(db.urls.app, **options)
+        yield loop_engine.sync_engine  # used from greenlets on an event loop
+        run_to_end(loop_engine.dispose())
+        return
     if request.param == "app_engine":
         engine = app_engine(db.urls.app, **options)
     else:
@@ -107,11 +115,25 @@ def test_500_transactions_over_two_connections_never_inherit_a_tenant(db, pool, 
         except BaseException as exc:  # reported below, with the thread's traceback
             failures.append(exc)
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    if pool.dialect.is_async:
+        # A request's way: each transaction in a greenlet on one event loop, the workers
+        # interleaved at every wait for the server.
+        async def coroutine_worker(n: int) -> None:
+            for i in range(TRANSACTIONS // THREADS):
+                tenant = tenants[(i + n) % 2]
+                kind = KINDS[(i + n) % len(KINDS)]
+                results[n].append(await run_on_loop(one_transaction, maker, kind, tenant))
+
+        async def both() -> None:
+            await asyncio.gather(*(coroutine_worker(n) for n in range(THREADS)))
+
+        asyncio.run(both())
+    else:
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(THREADS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
     if failures:
         raise failures[0]
     seen = [s for per_thread in results for s in per_thread]

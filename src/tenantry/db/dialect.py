@@ -19,7 +19,12 @@ The pool checks liveness without a round trip (``install_liveness_check``): SQLA
 Two drivers, one behaviour: ``TenantryDialect`` on psycopg's blocking connection (the
 CLI, the job worker, work a request hands to a thread) and ``TenantryAsyncDialect`` on
 psycopg's async connection, which request units use on the event loop
-(``tenantry.db.loop``). Both begin with the same message in one round trip.
+(``tenantry.db.loop``). Both begin with the same message in one round trip. On the
+async one (``PinningAsyncConnection``) ``do_begin`` only leaves the message pending: the
+transaction's first statement sends it in its own wait, where psycopg would send its own
+``BEGIN``, so a pinned transaction costs no await of its own; a BEGIN that carries a
+rider (whose rows are read at once) is still sent on its own. Its pool skips the
+reset-on-return rollback when the server is idle (psycopg would send nothing).
 """
 
 from __future__ import annotations
@@ -40,7 +45,14 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.util.concurrency import await_
 
 from tenantry.isolation.context import current_context
-from tenantry.isolation.pin import begin_message, pin_of, send_begin, send_begin_async
+from tenantry.isolation.pin import (
+    PinningAsyncConnection,
+    begin_message,
+    pin_in_first_statement,
+    pin_of,
+    send_begin,
+    send_begin_async,
+)
 
 DRIVERNAME = "postgresql+tenantry"
 ASYNC_DRIVERNAME = "postgresql+tenantry_async"
@@ -150,10 +162,16 @@ class _BeginsPinned:
 
         return on_connect
 
+    def _begin(self, raw: Driver, message: bytes) -> None:
+        """Begin the transaction with ``message`` (no rows to read)."""
+        self._send_begin(raw, message)
+
     def do_begin(self, dbapi_connection: Any) -> None:
         raw = driver_of(dbapi_connection)
         level = _LEVELS.get(raw)
         if level == "AUTOCOMMIT":
+            if isinstance(raw, PinningAsyncConnection):
+                raw.begin_before_next_statement(None)  # no transaction, nothing pinned
             return
         message = begin_message(pin_of(current_context()), level)
         if not raw.autocommit:  # pragma: no cover - someone switched psycopg's mode back
@@ -166,7 +184,7 @@ class _BeginsPinned:
         if rider is not None and rider.result is None and self.riders and raw not in _RIDERLESS:
             rider.result = self._begin_with(raw, message, rider)
         else:
-            self._send_begin(raw, message)
+            self._begin(raw, message)
 
     def _begin_with(self, raw: Driver, begin: bytes, rider: Rider) -> PGresult:
         """``begin`` and the rider's EXECUTE in one message, its PREPARE first if this
@@ -251,7 +269,33 @@ class TenantryAsyncDialect(_BeginsPinned, PGDialectAsync_psycopg):
 
     def _send_begin(self, raw: Driver, message: bytes) -> PGresult:
         assert isinstance(raw, psycopg.AsyncConnection)
+        if isinstance(raw, PinningAsyncConnection):
+            raw.begin_before_next_statement(None)  # this message begins it instead
         return await_(send_begin_async(raw, message))
+
+    def _begin(self, raw: Driver, message: bytes) -> None:
+        if isinstance(raw, PinningAsyncConnection):
+            # Sent inside the first statement's own wait, before that statement: no
+            # await of its own (``PinningAsyncConnection``).
+            raw.begin_before_next_statement(message)
+        else:
+            self._send_begin(raw, message)
+
+    def do_rollback(self, dbapi_connection: Any) -> None:
+        # The pool rolls back every connection it gets back (reset-on-return), after
+        # every commit too: an await of its own (a greenlet switch there and back, a
+        # coroutine, psycopg's lock) for psycopg to find the server idle and send
+        # nothing. Skipped when there is nothing to roll back or forget.
+        raw = driver_of(dbapi_connection)
+        if isinstance(raw, PinningAsyncConnection) and raw.idle:
+            return
+        # PinningAsyncConnection.rollback forgets a pending message
+        super().do_rollback(dbapi_connection)  # type: ignore[no-untyped-call]
+
+    def connect(self, *cargs: Any, **cparams: Any) -> Any:
+        if pin_in_first_statement():
+            cparams.setdefault("async_creator_fn", PinningAsyncConnection.connect)
+        return super().connect(*cargs, **cparams)
 
     def _autocommit(self, raw: Driver) -> None:
         assert isinstance(raw, psycopg.AsyncConnection)

@@ -18,7 +18,9 @@ text inside the quotes can only ever be 36 hex digits and dashes.
 from __future__ import annotations
 
 import functools
+import os
 import uuid
+from collections.abc import Generator
 from typing import Any
 
 import psycopg
@@ -117,3 +119,97 @@ def _raise_unless_ok(result: PGresult, encoding: str) -> PGresult:
     if result.status not in _OK:
         raise psycopg.errors.error_from_result(result, encoding=encoding)
     return result
+
+
+# ---- the BEGIN message sent inside the transaction's first statement -----------------
+
+IN_STATEMENT_ENV = "TENANTRY_PIN_IN_FIRST_STATEMENT"
+# psycopg internals ``PinningAsyncConnection`` overrides or calls (3.3's): with another
+# psycopg, or without any of them, the dialect sends its BEGIN message on its own.
+_PSYCOPG_SERIES = ("3.3.",)
+_PSYCOPG_INTERNALS = ("_start_query", "_exec_command", "_check_connection_ok")
+
+
+class PinningAsyncConnection(psycopg.AsyncConnection[Any]):
+    """psycopg's async connection that sends a pending ``begin_message`` as the first
+    thing its next statement does, in that statement's own wait.
+
+    ``send_begin_async`` costs a wait of its own: from a request's greenlet, an
+    ``await_`` (a greenlet switch there and back), a coroutine, psycopg's lock and a
+    ``wait`` — ~42 Python calls per transaction more than psycopg's own ``BEGIN``, which
+    runs inside the first statement's generator (``_start_query``; bench/README.md,
+    isolation_overhead session 9). Here the pinned message takes the place of
+    psycopg's ``BEGIN``: ``begin_before_next_statement`` leaves it pending, and the
+    next cursor operation (execute, executemany, copy, a server-side cursor's
+    DECLARE: each starts with ``_start_query``) sends it and checks every result
+    before it sends its own statement. The round trips are the same; the pin still
+    reaches the server before any statement of the transaction.
+
+    Fail closed: the pending message is dropped only once the server accepted all of
+    it, so after a failed pin no statement runs unpinned (the next one sends it again;
+    in a transaction the failure aborted, the server refuses it). ``commit`` and
+    ``rollback`` drop it too: a transaction that ran no statement sent nothing and
+    leaves nothing for the next one (psycopg sends no COMMIT when the server is idle).
+    """
+
+    _tenantry_begin: bytes | None = None
+
+    def begin_before_next_statement(self, message: bytes | None) -> None:
+        """``message`` (a ``begin_message``) goes out before the next statement, or
+        nothing (``None``: the caller began the transaction itself, or runs none)."""
+        self._tenantry_begin = message
+
+    @property
+    def begin_pending(self) -> bool:
+        return self._tenantry_begin is not None
+
+    def _start_query(self) -> Generator[Any, Any, None]:
+        message = self._tenantry_begin
+        if message is None:
+            yield from super()._start_query()  # autocommit: psycopg sends nothing
+            return
+        if self._pipeline:
+            # executemany runs in pipeline mode, which takes no simple-protocol message:
+            # the message's statements one by one (each ours, see begin_message: none
+            # contains "; "), then a sync, as psycopg does with its own BEGIN.
+            for statement in message.split(b"; "):
+                yield from self._exec_command(statement)
+            yield from self._pipeline._sync_gen()
+        else:
+            self._check_connection_ok()
+            self.pgconn.send_query(message)
+            results = yield from generators.execute(self.pgconn)
+            for result in results:  # the first error: the server skips the rest of it
+                if result.status not in _OK:
+                    raise psycopg.errors.error_from_result(result, encoding=self.pgconn._encoding)
+        self._tenantry_begin = None
+
+    async def commit(self) -> None:
+        self._tenantry_begin = None
+        await super().commit()
+
+    async def rollback(self) -> None:
+        self._tenantry_begin = None
+        await super().rollback()
+
+    @property
+    def idle(self) -> bool:
+        """No transaction open and nothing pending: a rollback would send nothing
+        (psycopg's own ``rollback`` returns at once when the server says idle outside
+        a pipeline), so the pool's reset-on-return may skip it and its await."""
+        return (
+            self._tenantry_begin is None
+            and self._pipeline is None
+            and self.pgconn.transaction_status == pq.TransactionStatus.IDLE
+        )
+
+
+def pin_in_first_statement() -> bool:
+    """Whether app connections send the BEGIN message inside the first statement's wait
+    (``PinningAsyncConnection``): this psycopg has the internals it relies on, and
+    ``TENANTRY_PIN_IN_FIRST_STATEMENT`` is not ``off``."""
+    if os.environ.get(IN_STATEMENT_ENV, "on").strip().lower() in ("off", "0", "false", "no"):
+        return False
+    return psycopg.__version__.startswith(_PSYCOPG_SERIES) and all(
+        hasattr(psycopg.AsyncConnection, name) for name in _PSYCOPG_INTERNALS
+    )
