@@ -44,6 +44,7 @@ from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg, PGDialectA
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.util.concurrency import await_
 
+from tenantry.db.cursor import DescribingAsyncCursor, lazy_description
 from tenantry.isolation.context import current_context
 from tenantry.isolation.pin import (
     PinningAsyncConnection,
@@ -295,6 +296,8 @@ class TenantryAsyncDialect(_BeginsPinned, PGDialectAsync_psycopg):
     def connect(self, *cargs: Any, **cparams: Any) -> Any:
         if pin_in_first_statement():
             cparams.setdefault("async_creator_fn", PinningAsyncConnection.connect)
+        if lazy_description():
+            cparams.setdefault("cursor_factory", DescribingAsyncCursor)
         return super().connect(*cargs, **cparams)
 
     def _autocommit(self, raw: Driver) -> None:
