@@ -14,7 +14,10 @@ BEGIN+pin, commit, close; ``access`` the check as a statement of its own, as bef
 ``page``, ``+validate``), and the read's statements are also timed on the raw psycopg
 ``AsyncConnection`` (``raw_read``: the floor; ``raw_read_exec``: the check EXECUTEd in the
 BEGIN message), a Core read (``core_get``) and a plain ORM session without the guard
-(``plain_orm_get``), so the difference between two ways is what one step costs. The server
+(``plain_orm_get``), so the difference between two ways is what one step costs.
+``get_rider@s10`` and ``page@s10`` run ``get_rider`` and ``page`` on session 10's loop
+engine (psycopg's own connection and cursor, the pool's reset always a rollback): an
+A/B of session 11's driver changes in one process. The server
 CPU of the app role's backends is read from ``/proc`` (10 ms ticks: use many units).
 
 Each figure: best of ``--rounds`` x ``--n`` of ``time.process_time()`` per unit (client CPU,
@@ -31,12 +34,15 @@ import os
 import pstats
 import tempfile
 import time
+import types
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import psycopg
 from sqlalchemy import text
+from sqlalchemy.engine.default import DefaultDialect
 from sqlalchemy.util.concurrency import await_
 
 from bench.api_throughput.data import seed
@@ -44,9 +50,10 @@ from bench.isolation_overhead.server import bench_database
 from tenantry.auth import dependencies
 from tenantry.bookings.repository import BookingFilters, bookings, by_start
 from tenantry.bookings.schemas import BookingOut
-from tenantry.db.engine import Database
+from tenantry.db.engine import Database, loop_app_engine
 from tenantry.db.loop import run_on_loop
 from tenantry.isolation.context import TenantContext, tenant_context
+from tenantry.isolation.guard import GuardedSession
 from tenantry.isolation.pin import begin_message, pin_of, send_begin_async
 from tenantry.kit.pagination import PageParams
 
@@ -227,7 +234,36 @@ def ways(db: Database, ids: dict[str, Any]) -> dict[str, Callable[[], Any]]:
         await_(raw.commit())
         return row
 
+    # Session 10's loop engine, for A/B in this process (session 11 changed the app's):
+    # psycopg's own connection and cursor (the BEGIN message sent with an await of its
+    # own, the description built on every read) and the pool's reset always a rollback.
+    s10 = loop_app_engine(
+        db.urls.serving,
+        pool_size=2,
+        max_overflow=0,
+        connect_args={
+            "async_creator_fn": psycopg.AsyncConnection.connect,
+            "cursor_factory": psycopg.AsyncCursor,
+        },
+    )
+    s10_dialect: Any = s10.sync_engine.dialect
+    s10_dialect.do_rollback = types.MethodType(DefaultDialect.do_rollback, s10_dialect)
+
+    def s10_unit(body: Callable[[Any], Any]) -> Callable[[], Any]:
+        def run() -> Any:
+            session = GuardedSession(bind=s10.sync_engine, expire_on_commit=False)
+            try:
+                out = body(session)
+                session.commit()
+            finally:
+                session.close()
+            return out
+
+        return run
+
     return {
+        "get_rider@s10": s10_unit(get_rider),
+        "page@s10": s10_unit(page),
         "raw_read": raw_read,
         "raw_read_exec": raw_read_executed,
         "empty": unit(empty),
