@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import re
 import time
 import uuid
@@ -42,8 +43,44 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tenantry.isolation.context import set_context
 
 STRIPPED_HEADERS = frozenset({b"x-tenant-id", b"x-tenant-slug", b"x-user-id"})
+_REPLACED_RESPONSE_HEADERS = (b"x-request-id", b"x-user-id")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
-_log = structlog.get_logger("tenantry.access")
+ACCESS_LOGGER = "tenantry.access"
+_access: tuple[tuple[Any, ...], Any] | None = None
+
+
+def access_log() -> Any:
+    """The request line's logger, bound once per structlog configuration.
+
+    ``structlog.get_logger`` (``cache_logger_on_first_use=False``, which tests that
+    reconfigure structlog rely on) builds a bound logger and its output logger on every
+    call — a fixed cost on every request here. This one is rebuilt whenever the
+    configuration changes (another processors list, logger factory, wrapper or context
+    class); ``structlog.testing.capture_logs`` edits the processors list in place, and
+    the bound logger shares that list, so captures still see the line."""
+    global _access
+    config = structlog.get_config()
+    key = (
+        config["processors"],
+        config["logger_factory"],
+        config["wrapper_class"],
+        config["context_class"],
+    )
+    cached = _access
+    if cached is not None and all(a is b for a, b in zip(cached[0], key, strict=True)):
+        return cached[1]
+    logger = structlog.get_logger(ACCESS_LOGGER).bind()
+    _access = (key, logger)
+    return logger
+
+
+def new_request_id() -> str:
+    """``uuid.uuid4().hex`` (same bits: random, version 4, RFC 4122 variant) without
+    building a ``UUID`` object, which costs several times the randomness."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    return raw.hex()
 
 
 @dataclass(frozen=True)
@@ -163,8 +200,9 @@ class EdgeMiddleware:
             if name == b"host":
                 host = normalise_host(value.decode("latin-1"))
             headers.append((name, value))
-        request_id = request_id or uuid.uuid4().hex
-        headers.append((b"x-request-id", request_id.encode()))
+        request_id = request_id or new_request_id()
+        request_id_bytes = request_id.encode()
+        headers.append((b"x-request-id", request_id_bytes))
         scope = dict(scope, headers=headers)
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
@@ -179,10 +217,10 @@ class EdgeMiddleware:
                 status_holder["status"] = message["status"]
                 out = [
                     (k, v)
-                    for k, v in message.get("headers", [])
-                    if k not in (b"x-request-id", b"x-user-id")
+                    for k, v in message.get("headers", ())
+                    if k not in _REPLACED_RESPONSE_HEADERS
                 ]
-                out.append((b"x-request-id", request_id.encode()))
+                out.append((b"x-request-id", request_id_bytes))
                 user_id = state.get("user_id")
                 if user_id:
                     out.append((b"x-user-id", str(user_id).encode()))
@@ -210,7 +248,7 @@ class EdgeMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             host_tenant = state.get("host_tenant")
-            _log.info(
+            access_log().info(
                 "request",
                 request_id=request_id,
                 tenant_id=str(state.get("tenant_id") or (host_tenant.id if host_tenant else ""))
