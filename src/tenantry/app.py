@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 from tenantry import __version__, areas
 from tenantry.auth.csrf import CsrfMiddleware
@@ -28,6 +29,8 @@ from tenantry.web.routes import routers as web_routers
 
 health = scoped_router("public", tags=["health"])
 
+NATIVE_TELEMETRY_OFF: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+
 
 @health.get("/healthz")
 def healthz() -> dict[str, str]:
@@ -51,6 +54,12 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
         # Our own /docs and /redoc (tenantry.web.docs) serve the assets themselves.
         docs_url=None,
         redoc_url=None,
+        # FastAPI's native OpenTelemetry stays off: Tenantry's traces come from
+        # tenantry.observability.tracing (OpenTelemetry's FastAPI instrumentation, in whose
+        # presence FastAPI's native telemetry stands aside anyway), its metrics from
+        # Prometheus. Left on, FastAPI asks the global tracer, meter and logger providers
+        # on every request whether one is configured: ~8 us per request (session 11).
+        telemetry=NATIVE_TELEMETRY_OFF,
     )
     app.state.settings = settings
     app.state.db = db

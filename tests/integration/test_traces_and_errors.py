@@ -147,3 +147,24 @@ def test_error_reports_carry_tenant_tags_and_no_cookie_or_secret(
     assert session and session not in raw
     assert TEST_KEYS.split(",")[0] not in raw
     assert "[Filtered]" in raw
+
+
+def test_fastapi_native_telemetry_stays_off_even_with_a_global_tracer_provider(
+    settings: Settings, database_urls: DatabaseUrls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tenantry's spans come from its own instrumentation (above). FastAPI's native
+    telemetry is switched off, so an embedding's global provider adds no spans of its
+    own — and FastAPI no longer asks the providers on every request."""
+    import opentelemetry.trace
+
+    exporter = InMemorySpanExporter()
+    provider = build_provider(exporter, batch=False)
+    monkeypatch.setattr(opentelemetry.trace, "get_tracer_provider", lambda: provider)
+    db = Database(database_urls)
+    try:
+        app = create_app(settings, db)
+        with TestClient(app) as client:
+            assert client.get("/healthz").status_code == 200
+    finally:
+        db.dispose()
+    assert [s.name for s in exporter.get_finished_spans()] == []
