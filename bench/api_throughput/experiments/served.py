@@ -110,11 +110,12 @@ def main(argv: list[str]) -> int:
                         row = {"round": round_, "scenario": scenario, "side": side,
                                "rps": got.rps, "cpu": spent.cpu_ms, "sys": spent.sys_ms,
                                "non2xx": got.non_2xx, "load": os.getloadavg()[0],
-                               "gc": gc_ms}  # fmt: skip
+                               "gc": gc_ms, "rss": _rss_mb(server.pid)}  # fmt: skip
                         rows.append(row)
                         print(f"r{round_} {scenario:5} {side:4} {got.rps:7.0f}/s "
                               f"cpu {spent.cpu_ms:.3f} ms/req (sys {spent.sys_ms:.3f}, "
-                              f"gc {gc_ms:.3f}) non2xx {got.non_2xx} load {row['load']:.2f}",
+                              f"gc {gc_ms:.3f}) rss {row['rss']:.0f} MB non2xx {got.non_2xx} "
+                              f"load {row['load']:.2f}",
                               flush=True)  # fmt: skip
             if args.spy:
                 args.spy.mkdir(parents=True, exist_ok=True)
@@ -151,6 +152,14 @@ def main(argv: list[str]) -> int:
     print(f"load at the end {os.getloadavg()}")
     subprocess.run(["rm", "-rf", str(work)], check=False)
     return 0
+
+
+def _rss_mb(pid: int) -> float:
+    """The server's resident memory now (``VmRSS``), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def _gc_seconds(pattern: str | None, pid: int, side: str) -> tuple[float, ...] | None:
