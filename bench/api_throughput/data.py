@@ -105,3 +105,16 @@ def seed_filler(db: Database, *, bookings: int) -> None:
             {"t": tenant.id, "c": client, "s": service_id, "n": bookings},
         )
         session.execute(text("analyze bookings"))
+
+
+def seed_bench(db: Database, *, bookings: int, filler: int) -> tuple[BenchTenant, BenchTenant]:
+    """The bench's two tenants, ``(read, write)``, and the filler (none when ``filler`` is 0).
+
+    The write tenant's bookings start far in the future (100 years) so that the write
+    runs' new bookings, placed from now on, never meet its existing one.
+    """
+    read = seed(db, bookings=bookings, label="read")
+    write = seed(db, bookings=1, label="write", advance_days=36500)
+    if filler:
+        seed_filler(db, bookings=filler)
+    return read, write

@@ -20,7 +20,7 @@ import httpx
 from sqlalchemy.engine import URL
 
 from bench.api_throughput import profile, usage
-from bench.api_throughput.data import PASSWORD, BenchTenant, seed, seed_filler
+from bench.api_throughput.data import PASSWORD, BenchTenant, seed_bench
 from bench.api_throughput.load import LoadResult, Request, run_wrk, wrk_path
 from bench.api_throughput.report import write_results
 from bench.api_throughput.servers import Server, Spec, serve
@@ -216,10 +216,7 @@ def _run_on(
     config = result.config
     db = Database(urls)
     try:
-        read = seed(db, bookings=config.bookings, label="read")
-        write = seed(db, bookings=1, label="write", advance_days=36500)
-        if config.filler:
-            seed_filler(db, bookings=config.filler)
+        read, write = seed_bench(db, bookings=config.bookings, filler=config.filler)
     finally:
         db.dispose()
     env = _env(urls, data_dir)

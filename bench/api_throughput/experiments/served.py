@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.api_throughput import profile, usage
-from bench.api_throughput.data import seed, seed_filler
+from bench.api_throughput.data import seed_bench
 from bench.api_throughput.load import run_wrk
 from bench.api_throughput.main import _cookie_of, _env, _requests, browser_cookies
 from bench.api_throughput.servers import Spec, serve
@@ -62,9 +62,7 @@ def main(argv: list[str]) -> int:
     rows: list[dict[str, Any]] = []
     with bench_database(data_dir=work / "data") as urls:
         db = Database(urls)
-        read = seed(db, bookings=200, label="read")
-        write = seed(db, bookings=1, label="write", advance_days=36500)
-        seed_filler(db, bookings=args.filler)
+        read, write = seed_bench(db, bookings=200, filler=args.filler)
         db.dispose()
         env = _env(urls, work / "data")
         specs = []

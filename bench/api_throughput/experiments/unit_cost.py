@@ -57,6 +57,26 @@ from tenantry.isolation.guard import GuardedSession
 from tenantry.isolation.pin import begin_message, pin_of, send_begin_async
 from tenantry.kit.pagination import PageParams
 
+Unit = Callable[[Callable[[Any], Any]], Callable[[], Any]]  # a way's body -> the timed call
+
+
+def _unit_on(make_session: Callable[[], Any]) -> Unit:
+    """A way's unit: a session from ``make_session``, the body, commit, close."""
+
+    def unit(body: Callable[[Any], Any]) -> Callable[[], Any]:
+        def run() -> Any:
+            session = make_session()
+            try:
+                out = body(session)
+                session.commit()
+            finally:
+                session.close()
+            return out
+
+        return run
+
+    return unit
+
 
 def ways(db: Database, ids: dict[str, Any]) -> dict[str, Callable[[], Any]]:
     """Each way runs one whole unit (a transaction); built inside the tenant context."""
@@ -71,17 +91,7 @@ def ways(db: Database, ids: dict[str, Any]) -> dict[str, Callable[[], Any]]:
         row = dependencies._read_on_driver(conn, sql, access_params)
         assert row is not None
 
-    def unit(body: Callable[[Any], Any]) -> Callable[[], Any]:
-        def run() -> Any:
-            session = db.loop_session()
-            try:
-                out = body(session)
-                session.commit()
-            finally:
-                session.close()
-            return out
-
-        return run
+    unit = _unit_on(db.loop_session)
 
     login = SimpleNamespace(user_id=user_id, session_id=ids["session"], tenant_id=tenant_id)
 
@@ -120,17 +130,7 @@ def ways(db: Database, ids: dict[str, Any]) -> dict[str, Callable[[], Any]]:
     )
     plain = {"bind": db.loop_engine.sync_engine}
 
-    def plain_unit(body: Callable[[Any], Any]) -> Callable[[], Any]:
-        def run() -> Any:
-            session = Session(**plain, expire_on_commit=False)
-            try:
-                out = body(session)
-                session.commit()
-            finally:
-                session.close()
-            return out
-
-        return run
+    plain_unit = _unit_on(lambda: Session(**plain, expire_on_commit=False))
 
     def orm_unguarded(session: Any) -> Any:
         access(session)
@@ -249,17 +249,7 @@ def ways(db: Database, ids: dict[str, Any]) -> dict[str, Callable[[], Any]]:
     s10_dialect: Any = s10.sync_engine.dialect
     s10_dialect.do_rollback = types.MethodType(DefaultDialect.do_rollback, s10_dialect)
 
-    def s10_unit(body: Callable[[Any], Any]) -> Callable[[], Any]:
-        def run() -> Any:
-            session = GuardedSession(bind=s10.sync_engine, expire_on_commit=False)
-            try:
-                out = body(session)
-                session.commit()
-            finally:
-                session.close()
-            return out
-
-        return run
+    s10_unit = _unit_on(lambda: GuardedSession(bind=s10.sync_engine, expire_on_commit=False))
 
     return {
         "get_rider@s10": s10_unit(get_rider),
