@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from tenantry.db.engine import Database
     from tests.factories import TenantFixture
 
 
@@ -91,3 +94,20 @@ def fastapi_own_handlers() -> Iterator[None]:
         yield
     finally:
         fastapi.routing.get_request_handler = patched
+
+
+@contextlib.contextmanager
+def guard_only_session(db: Database) -> Iterator[Session]:
+    """A privileged connection (BYPASSRLS) with the guard on and NO system scope: only
+    wall 4, the ORM guard, stands between a query and other tenants' rows. Rolled back
+    at the end."""
+    from sqlalchemy.orm import sessionmaker
+
+    from tenantry.isolation.guard import GuardedSession
+
+    maker = sessionmaker(db.migrator_engine, class_=GuardedSession, expire_on_commit=False)
+    with maker() as s:
+        try:
+            yield s
+        finally:
+            s.rollback()

@@ -18,15 +18,15 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from tenantry.db.engine import Database
 from tenantry.isolation.context import TenantContext, tenant_context
-from tenantry.isolation.guard import GuardedSession
 from tenantry.kit.pagination import PageParams
 from tenantry.kit.repository import _paged, page
 from tenantry.services.models import Service
 from tests.factories import make_tenant
+from tests.helpers import guard_only_session
 
 
 def _services(db: Database, tenant_id: uuid.UUID, count: int) -> list[uuid.UUID]:
@@ -54,11 +54,8 @@ def world(db: Database) -> dict[str, tuple[uuid.UUID, list[uuid.UUID]]]:
 
 @pytest.fixture
 def session(db: Database) -> Iterator[Session]:
-    """A privileged connection (BYPASSRLS) with the guard on and NO system scope."""
-    maker = sessionmaker(db.migrator_engine, class_=GuardedSession, expire_on_commit=False)
-    with maker() as s:
+    with guard_only_session(db) as s:
         yield s
-        s.rollback()
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import delete, exists, func, insert, literal, select, text, true, update
-from sqlalchemy.orm import Session, aliased, joinedload, selectinload, sessionmaker, with_parent
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload, with_parent
 from structlog.testing import capture_logs
 
 from tenantry.bookings.models import Booking
@@ -32,12 +32,12 @@ from tenantry.isolation.context import (
 from tenantry.isolation.guard import (
     GUARD_PARAMETER,
     CrossTenantWrite,
-    GuardedSession,
     UnscopableStatement,
 )
 from tenantry.service_requests.models import ServiceRequest
 from tenantry.services.models import Service
 from tests.factories import TenantFixture, make_tenant
+from tests.helpers import guard_only_session
 
 LINES_PER_INVOICE = 2
 
@@ -109,11 +109,8 @@ def b(world: tuple[Seeded, Seeded]) -> Seeded:
 
 @pytest.fixture
 def session(db: Database) -> Iterator[Session]:
-    """A privileged connection (BYPASSRLS) with the guard on and NO system scope."""
-    maker = sessionmaker(db.migrator_engine, class_=GuardedSession, expire_on_commit=False)
-    with maker() as s:
+    with guard_only_session(db) as s:
         yield s
-        s.rollback()
 
 
 def as_tenant(t: Seeded) -> tenant_context:  # type: ignore[valid-type]
@@ -476,4 +473,3 @@ def test_log_mode_lets_through_but_reports(session, a, b):
     violations = [e for e in logs if e["event"] == "guard_violation"]
     assert {v["code"] for v in violations} == {"tenant_context_missing", "not_found"}
     assert all(v["mode"] == "log" for v in violations)
-

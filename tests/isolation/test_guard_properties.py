@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, exists, func, select, text, update
-from sqlalchemy.orm import Session, aliased, sessionmaker
+from sqlalchemy.orm import Session, aliased
 
 from tenantry.db.engine import Database
 from tenantry.isolation.context import (
@@ -30,9 +30,9 @@ from tenantry.isolation.context import (
     dangerously_enter_system_scope,
     tenant_context,
 )
-from tenantry.isolation.guard import GuardedSession
 from tenantry.services.models import Service
 from tenantry.tenants.lifecycle import provision_tenant
+from tests.helpers import guard_only_session
 
 POOL = 4
 SETTINGS = settings(
@@ -91,22 +91,18 @@ QUERIES: dict[str, Callable[[Session, uuid.UUID], list[uuid.UUID]]] = {
 def test_a_guarded_query_returns_exactly_the_context_tenants_rows(
     db: Database, pool: list[uuid.UUID], rows: Any, me: int, other: int, shape: str
 ) -> None:
-    maker = sessionmaker(db.migrator_engine, class_=GuardedSession, expire_on_commit=False)
-    with maker() as s:
-        try:
-            owners = seed(s, pool, rows)
-            tenant = pool[me]
-            with tenant_context(TenantContext(tenant_id=tenant)):
-                got = QUERIES[shape](s, pool[other])
-                count = s.scalar(select(func.count()).select_from(Service))
-                any_other = s.scalar(select(exists().where(Service.tenant_id != tenant)))
-            mine = {rid for rid, t in owners.items() if t == tenant}
-            expected = mine if shape != "where-other-tenant" or other == me else set()
-            assert set(got) == expected
-            assert count == len(mine)
-            assert any_other is False
-        finally:
-            s.rollback()
+    with guard_only_session(db) as s:
+        owners = seed(s, pool, rows)
+        tenant = pool[me]
+        with tenant_context(TenantContext(tenant_id=tenant)):
+            got = QUERIES[shape](s, pool[other])
+            count = s.scalar(select(func.count()).select_from(Service))
+            any_other = s.scalar(select(exists().where(Service.tenant_id != tenant)))
+        mine = {rid for rid, t in owners.items() if t == tenant}
+        expected = mine if shape != "where-other-tenant" or other == me else set()
+        assert set(got) == expected
+        assert count == len(mine)
+        assert any_other is False
 
 
 @SETTINGS
@@ -114,21 +110,17 @@ def test_a_guarded_query_returns_exactly_the_context_tenants_rows(
 def test_guarded_bulk_writes_touch_only_the_context_tenants_rows(
     db: Database, pool: list[uuid.UUID], rows: Any, me: int, new_price: int
 ) -> None:
-    maker = sessionmaker(db.migrator_engine, class_=GuardedSession, expire_on_commit=False)
-    with maker() as s:
-        try:
-            owners = seed(s, pool, rows)
-            tenant = pool[me]
-            with tenant_context(TenantContext(tenant_id=tenant)):
-                s.execute(update(Service).values(price_cents=new_price))
-                s.execute(delete(Service).where(Service.price_cents == new_price))
-            s.expunge_all()
-            with dangerously_enter_system_scope(reason="test: property check"):
-                stmt = select(Service.id, Service.tenant_id).where(Service.id.in_(list(owners)))
-                left = {rid: t for rid, t in s.execute(stmt)}
-            assert left == {rid: t for rid, t in owners.items() if t != tenant}
-        finally:
-            s.rollback()
+    with guard_only_session(db) as s:
+        owners = seed(s, pool, rows)
+        tenant = pool[me]
+        with tenant_context(TenantContext(tenant_id=tenant)):
+            s.execute(update(Service).values(price_cents=new_price))
+            s.execute(delete(Service).where(Service.price_cents == new_price))
+        s.expunge_all()
+        with dangerously_enter_system_scope(reason="test: property check"):
+            stmt = select(Service.id, Service.tenant_id).where(Service.id.in_(list(owners)))
+            left = {rid: t for rid, t in s.execute(stmt)}
+        assert left == {rid: t for rid, t in owners.items() if t != tenant}
 
 
 @SETTINGS
