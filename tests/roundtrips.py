@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -64,14 +65,19 @@ class Trip:
 
 
 @contextlib.contextmanager
-def trace_engine(engine: Engine | AsyncEngine) -> Iterator[Trip]:
+def trace_engine(
+    engine: Engine | AsyncEngine, *, except_threads: frozenset[str] = frozenset()
+) -> Iterator[Trip]:
     """Trace every connection ``engine``'s pool hands out while the block runs (an
-    async engine's: psycopg's async connection, behind SQLAlchemy's adapter)."""
+    async engine's: psycopg's async connection, behind SQLAlchemy's adapter), except
+    those checked out on a thread named in ``except_threads``."""
     trip = Trip()
     if isinstance(engine, AsyncEngine):
         engine = engine.sync_engine
 
     def checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if threading.current_thread().name in except_threads:
+            return
         trip.attach(driver_of(dbapi_connection))
 
     def checkin(dbapi_connection: Any, record: Any) -> None:
