@@ -131,8 +131,18 @@ class Recorder:
             except Exception as exc:  # the database is away: try again next round
                 _log.warning("ops_recorder_flush_failed", error=exc.__class__.__name__)
 
-    def stop(self) -> None:
+    def stop(self, *, timeout_s: float = 10.0) -> None:
+        """End the writer and write what it had not yet: called when a server stops, so
+        the last ``interval_s`` of events is not lost with the thread. A later event
+        starts a new writer (tests share one app across clients)."""
         self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout_s)
+        try:
+            self.flush()
+        except Exception as exc:  # the database is away: nothing more to do at shutdown
+            _log.warning("ops_recorder_final_flush_failed", error=exc.__class__.__name__)
 
     def flush(self) -> None:
         """Write what is buffered (the operator page calls it, so it shows the latest)."""

@@ -124,7 +124,7 @@ def serve(
             loop=event_loop_setting(sys.platform),
             log_level="warning",
             access_log=False,
-            lifespan="off",  # the app has no start-up hooks; spares a traceback on Ctrl-C
+            lifespan="on",  # at shutdown the app writes what its ops recorder buffered
             **listen,  # type: ignore[arg-type]
         )
 
