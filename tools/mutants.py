@@ -60,6 +60,13 @@ GUARD_READ_FILTER = (
     "        return\n",
     "        return\n",
 )
+# ... and on the hot read that skips SQLAlchemy's execution (``tenantry.db.direct``), which
+# sends the statement the guard hands it: the same filter, forgotten the same way.
+GUARD_DIRECT_READ_FILTER = (
+    "tenantry/isolation/guard.py",
+    "    return _guarded(statement)\n",
+    "    return statement\n",
+)
 GUARD_OFF = GUARD_READ_FILTER
 # The guard forgets locking reads (``SELECT ... FOR UPDATE``, which every write route uses
 # to load the row it changes): with RLS off too, a write route loads B's row, and only
@@ -117,8 +124,12 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "guard-read-filter",
         "ORM guard adds no tenant filter to reads",
-        (GUARD_READ_FILTER,),
-        (*WALL_TESTS, f"{ATTACK}::test_with_rls_off_the_guard_alone_keeps_tenants_apart"),
+        (GUARD_READ_FILTER, GUARD_DIRECT_READ_FILTER),
+        (
+            *WALL_TESTS,
+            "tests/integration/test_direct_read.py",
+            f"{ATTACK}::test_with_rls_off_the_guard_alone_keeps_tenants_apart",
+        ),
         probe_only=("/api/admin/",),
         serve_with=(RLS_OFF,),
     ),

@@ -105,6 +105,16 @@ def ways(db: Database, ids: dict[str, Any]) -> dict[str, Callable[[], Any]]:
         assert found is not None
         return found
 
+    def get_rider_validated(session: Any) -> Any:
+        """The read as served before session 12: the ORM object, then model_validate."""
+        return BookingOut.model_validate(get_rider(session))
+
+    def row_rider_validated(session: Any) -> Any:
+        """The read as served since session 12 (orm12): the guarded statement on the
+        driver (``Repository.row_or_404``, ``tenantry.db.direct``), then model_validate."""
+        access_rider(session)
+        return BookingOut.model_validate(bookings.row_or_404(session, booking_id))
+
     def empty(session: Any) -> None:
         session.connection()
 
@@ -260,6 +270,8 @@ def ways(db: Database, ids: dict[str, Any]) -> dict[str, Callable[[], Any]]:
         "access": unit(access),
         "access_rider": unit(access_rider),
         "get_rider": unit(get_rider),
+        "get_rider+validate": unit(get_rider_validated),
+        "row_rider+validate": unit(row_rider_validated),
         "get": unit(get),
         "get+validate": unit(get_validated),
         "get_cols+validate": unit(get_cols_validated),

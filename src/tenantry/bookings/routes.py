@@ -115,7 +115,7 @@ def pending_count(ctx: BookingsRead, session: TenantSession) -> PendingCount:
 @admin_router.get("/{booking_id}", responses=NOT_FOUND)
 def get_booking(ctx: BookingsRead, session: TenantSession, booking_id: uuid.UUID) -> BookingOut:
     """One booking."""
-    return BookingOut.model_validate(bookings.get_or_404(session, booking_id))
+    return BookingOut.model_validate(bookings.row_or_404(session, booking_id))
 
 
 @admin_router.post("", status_code=status.HTTP_201_CREATED, responses=REFERENCES)

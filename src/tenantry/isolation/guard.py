@@ -13,6 +13,9 @@
   ``TenantContextMissing`` — fail closed, never "all tenants". Statements the guard
   cannot pin (ORM over ``text()``, ``INSERT ... SELECT``) raise ``UnscopableStatement``.
 * Inside an explicit system scope the guard steps aside (audited on entry).
+* A hot read sent without SQLAlchemy's execution (``tenantry.db.direct``, a booking read
+  by id) sends the statement ``scoped_read`` hands it: the same criterion, the same
+  tenant parameter bound from the context; anything else goes through the session.
 
 Known bypasses, covered by row-level security (wall 5) alone: raw SQL (``text()``) on
 a connection, and Core statements on bare tables (``Model.__table__``), which carry no
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import uuid
 import weakref
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import psycopg
@@ -142,6 +146,25 @@ def _guarded(statement: Any) -> Any:
     if guarded is None:
         guarded = _GUARDED[statement] = statement.options(_CRITERIA)
     return guarded
+
+
+def scoped_read(session: Session, statement: Any, params: Mapping[str, Any]) -> Any | None:
+    """The statement this guard would send for ``statement`` read on ``session`` in the
+    current tenant (the tenant criterion added, as ``_scope_statement`` does), for a
+    caller that sends it without SQLAlchemy's execution (``tenantry.db.direct``); or
+    ``None`` when the guard would do anything else — no tenant context, the system scope,
+    a session without the guard, a statement that is not a plain SELECT — and the caller
+    must run it through the session, whose events refuse or scope it as always.
+    A value given for the guard's own parameter is refused, as ``_scope_statement``
+    refuses it."""
+    if GUARD_PARAMETER in params:
+        raise UnscopableStatement()
+    if not isinstance(session, GuardedSession) or not getattr(statement, "is_select", False):
+        return None
+    ctx = current_context()
+    if ctx is None or ctx.tenant_id is None or ctx.scope == "system":
+        return None
+    return _guarded(statement)
 
 
 def _names_guard_parameter(parameters: Any) -> bool:

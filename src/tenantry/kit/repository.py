@@ -31,10 +31,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, ParamSpec, TypedDict, TypeVar, TypeVarTuple, Unpack, cast, overload
 
 from sqlalchemy import Integer, Select, bindparam, func, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.orm.interfaces import ORMOption
 
+from tenantry.db.direct import first_row
 from tenantry.errors import NotFound, TenantryError
 from tenantry.kit.errors import ConstraintConflict
 from tenantry.kit.pagination import Page, PageParams
@@ -177,6 +179,7 @@ class Repository(Generic[M]):
         self._unknown = unknown
         self.constraints: Constraints = constraints or {}
         self._by_id: Select[M] | None = None
+        self._row_by_id: Select[Any] | None = None
 
     def not_found(self, message: str | None = None) -> TenantryError:
         """The error for a row that is not there (or is another client's or tenant's):
@@ -218,6 +221,20 @@ class Repository(Generic[M]):
         if lock:
             stmt = stmt.with_for_update()
         return session.scalar(stmt)
+
+    def row_or_404(self, session: Session, id: uuid.UUID) -> Mapping[str, Any]:
+        """The row's columns by name (``Out.model_validate`` takes them), not an ORM
+        object: for a hot read that only shows the row. Sent without SQLAlchemy's
+        execution when the ORM guard scopes it to the tenant (``tenantry.db.direct``);
+        the row never enters the session (to change it, ``get`` it)."""
+        if self._row_by_id is None:
+            model: Any = self.model
+            columns = [getattr(model, attr.key) for attr in sa_inspect(model).column_attrs]
+            self._row_by_id = select(*columns).where(model.id == bindparam("id"))
+        found = first_row(session, self._row_by_id, {"id": id})
+        if found is None:
+            raise self.not_found()
+        return found
 
     def get_or_404(self, session: Session, id: uuid.UUID, **lookup: Unpack[Lookup]) -> M:
         found = self.get(session, id, **lookup)
