@@ -187,3 +187,23 @@ def test_on_the_loop_engine_the_read_is_pinned_and_scoped(db, world):
     own, other = asyncio.run(run_on_loop(read))
     assert own["id"] == a_booking and own["tenant_id"] == a
     assert other is False
+
+
+def test_with_a_cursor_listener_on_the_engine_the_read_goes_through_the_session(db, session, world):
+    """Tracing (OpenTelemetry's SQLAlchemy instrumentation) listens to the engine's cursor
+    events: the read then keeps its span, going through the session and the guard's events."""
+    a, a_booking = world["a"]
+    seen: list[str] = []
+
+    def listener(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    orm = OrmExecutions(session)
+    event.listen(db.migrator_engine, "before_cursor_execute", listener)
+    try:
+        with in_tenant(a):
+            assert bookings.row_or_404(session, a_booking)["id"] == a_booking
+    finally:
+        event.remove(db.migrator_engine, "before_cursor_execute", listener)
+    assert orm.count == 1
+    assert any("FROM bookings" in sql and "tenantry_guard_tenant_id" in sql for sql in seen)

@@ -121,7 +121,9 @@ def first_row(
     guarded = scoped_read(session, statement, params)
     if guarded is None:
         return _through_session(session, statement, params)
-    connection = session.connection()  # begins (and pins) the transaction if needed
+    # The statement's bind (a session with per-model binds picks by its entity), begun
+    # (and pinned) if the transaction was not.
+    connection = session.connection(bind_arguments={"clause": statement})
     plan = _plan(guarded, statement, connection.dialect)
     if plan is None or _has_cursor_events(connection):
         return _through_session(session, statement, params)
