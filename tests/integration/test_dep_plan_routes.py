@@ -79,6 +79,21 @@ def test_every_route_is_planned_or_listed_with_its_reason(apps: tuple[FastAPI, F
         assert not hasattr(handler, dep_plan.PLAN_ATTR), label
 
 
+def test_the_apps_body_free_routes_take_the_lean_handler(apps: tuple[FastAPI, FastAPI]) -> None:
+    """Every planned route with no body (all of them async, run in the request's unit)
+    is served by the lean handler (session 12), the bench's read among them, so the
+    real requests below compare it with FastAPI's own handler and solver."""
+    planned_app, _ = apps
+    lean, other = [], []
+    for label, rc, handler in served_handlers(planned_app):
+        if not hasattr(handler, dep_plan.PLAN_ATTR):
+            continue
+        (lean if getattr(handler, dep_plan.LEAN_ATTR, False) else other).append(label)
+        assert getattr(handler, dep_plan.LEAN_ATTR, False) == (rc.body_field is None), label
+    assert "GET /api/admin/bookings/{booking_id}" in lean
+    assert len(lean) >= 80, (len(lean), len(other))
+
+
 def _path_value(annotation: Any) -> str:
     if annotation is uuid.UUID:
         return SAMPLE

@@ -212,6 +212,15 @@ def build(route_class: type[APIRoute], log: list[Any]) -> FastAPI:
     async def raw_route(request: Request) -> Response:
         return Response(content=request.url.query, media_type="text/plain")
 
+    @router.get("/raw-later")  # its own Response, and background tasks to run after it
+    async def raw_later_route(background: BackgroundTasks) -> Response:
+        background.add_task(log.append, ("background", "raw"))
+        return Response(content="raw", media_type="text/plain")
+
+    @router.get("/no-content", status_code=204, response_model=None)  # no body allowed
+    async def no_content_route(n: int = 0) -> dict[str, int]:
+        return {"n": n}
+
     def scoped(scopes: SecurityScopes) -> list[str]:
         return scopes.scopes
 
@@ -265,6 +274,9 @@ REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/refused?n=1", {"headers": {"flag": "no"}}),
     ("GET", "/refused?n=bad", {"headers": {"flag": "no"}}),
     ("GET", "/raw?a=1&b=2", {}),
+    ("GET", "/raw-later", {}),
+    ("GET", "/no-content?n=1", {}),
+    ("GET", "/no-content?n=x", {}),
     ("GET", "/scoped", {}),
 ]
 
@@ -447,3 +459,48 @@ def test_a_request_the_plan_was_not_built_for_goes_to_fastapi(apps: Any) -> None
 
     solved = asyncio.run(run())
     assert [e["loc"] for e in solved.errors] == [("query", "size")]
+
+
+LEAN_PATHS = [
+    ("GET", "/params/{item_id}"), ("GET", "/model"), ("GET", "/tree"), ("GET", "/errors"),
+    ("GET", "/generators"), ("GET", "/raw"), ("GET", "/raw-later"), ("GET", "/no-content"),
+]  # fmt: skip
+
+
+def test_routes_with_no_body_and_a_coroutine_endpoint_take_the_lean_handler(apps: Any) -> None:
+    """The requests above went through it (session 12): FastAPI's plain path without
+    the per-request work that does nothing there; a body or a sync endpoint (FastAPI
+    validates its answer in a thread) keeps FastAPI's handler, with the plan."""
+    (planned_app, _), _ = apps
+    for method, path in LEAN_PATHS:
+        assert getattr(_handler(planned_app, path, method), dep_plan.LEAN_ATTR, False), path
+    for method, path in (("POST", "/body/{item_id}"), ("PUT", "/single"), ("GET", "/refused")):
+        handler = _handler(planned_app, path, method)
+        assert not hasattr(handler, dep_plan.LEAN_ATTR), path
+        assert isinstance(getattr(handler, dep_plan.PLAN_ATTR), dep_plan.DependencyPlan)
+
+
+def test_with_fastapis_native_telemetry_the_lean_handler_hands_over(apps: Any) -> None:
+    """A request FastAPI records native telemetry for is served by FastAPI's handler
+    (with the plan), which feeds that telemetry."""
+    (planned_app, plan_log), (own_app, own_log) = apps
+    handler = _handler(planned_app, "/tree")
+    cells = dict(zip(handler.__code__.co_freevars, handler.__closure__, strict=True))
+    telemetry, fallback = cells["telemetry"].cell_contents, cells["fallback"].cell_contents
+    handed: list[str] = []
+
+    async def recording(request: Request) -> Any:
+        handed.append(request.url.path)
+        return await fallback(request)
+
+    cells["telemetry"].cell_contents = lambda: object()  # as if FastAPI recorded some
+    cells["fallback"].cell_contents = recording
+    try:
+        answer = _serve(planned_app, plan_log, "GET", "/tree?x=1", {})
+    finally:
+        cells["telemetry"].cell_contents = telemetry
+        cells["fallback"].cell_contents = fallback
+    assert answer == _serve(own_app, own_log, "GET", "/tree?x=1", {})
+    assert handed == ["/tree"]
+    assert not hasattr(fallback, dep_plan.LEAN_ATTR)
+    assert isinstance(getattr(fallback, dep_plan.PLAN_ATTR), dep_plan.DependencyPlan)

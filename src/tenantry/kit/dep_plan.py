@@ -113,6 +113,10 @@ except ImportError:  # pragma: no cover - another FastAPI: FastAPI's own solver 
 else:
     _gone = [name for name in _FASTAPI_HELPERS if not hasattr(fastapi_utils, name)]
     _MISSING = f"FastAPI has no {', '.join(_gone)}" if _gone else None
+try:  # the request's native telemetry, if FastAPI records any (private; 0.165)
+    from fastapi.telemetry._api import _get_request_telemetry as _request_telemetry
+except ImportError:  # pragma: no cover - another FastAPI: no lean handler
+    _request_telemetry = None  # type: ignore[assignment]
 _ATOMIC = (type(None), bool, int, float, str, bytes, enum.Enum)
 
 _GEN, _ASYNC, _SYNC = 0, 1, 2
@@ -452,13 +456,21 @@ def plan_for(handler: Any) -> DependencyPlan:
 
 def planned(handler: Handler) -> Handler:
     """``handler`` (FastAPI's, for one route) solving its dependencies from a plan, or
-    ``handler`` itself with the reason it is not (``tenantry_dep_plan_fallback``)."""
+    ``handler`` itself with the reason it is not (``tenantry_dep_plan_fallback``).
+    Where FastAPI's handler would only take its plain path (``lean``), that path."""
     if not enabled():
         return _fallback(handler, f"{ENV}=off")
     try:
         plan = plan_for(handler)
     except Unplannable as exc:
         return _fallback(handler, str(exc))
+    copy = _with_plan(handler, plan)
+    lean_handler = lean(copy, _fastapi_handler_parts(handler), plan)
+    return copy if lean_handler is None else lean_handler
+
+
+def _with_plan(handler: Handler, plan: DependencyPlan) -> Handler:
+    """A copy of FastAPI's handler whose ``solve_dependencies`` is the plan's."""
     fn: Any = handler
     namespace = dict(fn.__globals__)
     namespace["solve_dependencies"] = plan.solve
@@ -470,6 +482,143 @@ def planned(handler: Handler) -> Handler:
     setattr(copy, PLAN_ATTR, plan)
     result: Handler = copy
     return result
+
+
+# What FastAPI's handler calls on its plain path, from its own module (0.165).
+_PLAIN_PATH_NAMES = (
+    "AsyncExitStack",
+    "DefaultPlaceholder",
+    "RequestValidationError",
+    "Response",
+    "Undefined",
+    "_build_response_args",
+    "_extract_endpoint_context",
+    "_validation_failed",
+    "is_body_allowed_for_status_code",
+    "serialize_response",
+)
+LEAN_ATTR = "tenantry_dep_plan_lean"
+
+
+def lean(fallback: Handler, parts: dict[str, Any], plan: DependencyPlan) -> Handler | None:
+    """FastAPI's request handler for a route that takes no body, streams nothing and
+    whose endpoint is a coroutine function — the plain path of
+    ``fastapi.routing.get_request_handler``'s ``app``, step for step, with what that
+    path does for nothing taken out: the four look-ups of FastAPI's native telemetry
+    (one is left: a request with telemetry goes to ``fallback``, FastAPI's code), the
+    stream and generator checks of the endpoint (known when the route is built), the
+    serializer closure made per request, ``run_endpoint_function``'s frame. ``None``
+    where the route takes another path (its handler is then ``fallback``)."""
+    globals_ = getattr(fallback, "__globals__", {})
+    names: dict[str, Any] = {name: globals_.get(name) for name in _PLAIN_PATH_NAMES}
+    dependant: Dependant = parts["dependant"]
+    call = dependant.call
+    if (
+        _request_telemetry is None
+        or None in names.values()
+        or call is None
+        or parts["body_field"] is not None
+        or parts["is_sse_stream"]
+        or parts["is_json_stream"]
+        or parts["stream_item_field"] is not None
+        or not parts["is_coroutine"]
+        or _is_async_gen_callable(call)
+        or _is_gen_callable(call)
+    ):
+        return None
+    exit_stack_type = names["AsyncExitStack"]
+    default_placeholder = names["DefaultPlaceholder"]
+    validation_error_type = names["RequestValidationError"]
+    plain_response = names["Response"]
+    undefined = names["Undefined"]
+    build_response_args = names["_build_response_args"]
+    extract_endpoint_context = names["_extract_endpoint_context"]
+    validation_failed = names["_validation_failed"]
+    body_allowed = names["is_body_allowed_for_status_code"]
+    serialize_response = names["serialize_response"]
+    solve = plan.solve
+    telemetry: Any = _request_telemetry
+    path = dependant.path
+    status_code = parts["status_code"]
+    response_field = parts["response_field"]
+    response_class = parts["actual_response_class"]
+    dump_json = response_field is not None and isinstance(
+        parts["response_class"], default_placeholder
+    )
+    overrides = parts["dependency_overrides_provider"]
+    embed_body_fields = parts["embed_body_fields"]
+    serialize: dict[str, Any] = {
+        "include": parts["response_model_include"],
+        "exclude": parts["response_model_exclude"],
+        "by_alias": parts["response_model_by_alias"],
+        "exclude_unset": parts["response_model_exclude_unset"],
+        "exclude_defaults": parts["response_model_exclude_defaults"],
+        "exclude_none": parts["response_model_exclude_none"],
+    }
+
+    async def app(request: Request) -> Response:
+        if telemetry() is not None:  # FastAPI's native telemetry is on for this request
+            return await fallback(request)
+        response: Response | None = None
+        scope = request.scope
+        file_stack = scope.get("fastapi_middleware_astack")
+        assert isinstance(file_stack, exit_stack_type), (
+            "fastapi_middleware_astack not found in request scope"
+        )
+        endpoint_ctx = extract_endpoint_context(call)  # call is not None (checked above)
+        if path:
+            mount_path = scope.get("root_path", "").rstrip("/")
+            endpoint_ctx["path"] = f"{request.method} {mount_path}{path}"
+        async_exit_stack = scope.get("fastapi_inner_astack")
+        assert isinstance(async_exit_stack, exit_stack_type), (
+            "fastapi_inner_astack not found in request scope"
+        )
+        solved = await solve(
+            request=request,
+            dependant=dependant,
+            body=undefined,
+            dependency_overrides_provider=overrides,
+            async_exit_stack=async_exit_stack,
+            embed_body_fields=embed_body_fields,
+        )
+        errors = solved.errors
+        if not errors:
+            raw_response = await call(**solved.values)
+            if isinstance(raw_response, Response):
+                if raw_response.background is None:
+                    raw_response.background = solved.background_tasks
+                response = raw_response
+            else:
+                response_args = build_response_args(status_code=status_code, solved_result=solved)
+                content = await serialize_response(
+                    field=response_field,
+                    response_content=raw_response,
+                    is_coroutine=True,
+                    endpoint_ctx=endpoint_ctx,
+                    dump_json=dump_json,
+                    **serialize,
+                )
+                if dump_json:
+                    response = plain_response(
+                        content=content, media_type="application/json", **response_args
+                    )
+                else:
+                    response = response_class(content, **response_args)
+                if not body_allowed(response.status_code):
+                    response.body = b""
+                response.headers.raw.extend(solved.response.headers.raw)
+        if errors:
+            validation_error = validation_error_type(errors, body=None, endpoint_ctx=endpoint_ctx)
+            validation_failed(validation_error)
+            raise validation_error
+        assert response
+        return response
+
+    app.__qualname__ = fallback.__qualname__
+    app.__module__ = __name__
+    setattr(app, PLAN_ATTR, plan)
+    setattr(app, LEAN_ATTR, True)
+    return app
 
 
 def _fallback(handler: Handler, reason: str) -> Handler:
