@@ -68,6 +68,19 @@ def run(*cmd: str) -> int:
             signal.signal(signum, handler)
 
 
+def whole_suite_in_parallel(args: list[str]) -> list[str]:
+    """The whole suite runs in two pytest-xdist processes, whole files each (a file's
+    module fixtures are built once); each has its own embedded PostgreSQL. A run that
+    names tests, or says ``-n`` itself, is left as asked. TENANTRY_TEST_JOBS=1 runs
+    the whole suite in one process."""
+    jobs = int(os.environ.get("TENANTRY_TEST_JOBS", "2"))
+    names_tests = any(not a.startswith("-") for a in args)
+    says_jobs = any(a == "-n" or a.startswith(("-n", "--numprocesses")) for a in args)
+    if jobs < 2 or names_tests or says_jobs:
+        return []
+    return ["-n", str(jobs), "--dist", "loadfile"]
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(__doc__)
@@ -77,7 +90,7 @@ def main(argv: list[str]) -> int:
     if task == "run":
         return run(str(BIN / "tenantry"), "serve", *rest)
     if task == "test":
-        return run(str(PY), "-m", "pytest", *rest)
+        return run(str(PY), "-m", "pytest", *whole_suite_in_parallel(rest), *rest)
     if task == "lint":
         return run(str(PY), "-m", "ruff", "check", "src", "tests", "bench", "tools", *rest) or run(
             str(BIN / "lint-imports")
