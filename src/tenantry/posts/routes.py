@@ -61,7 +61,7 @@ def create_post(ctx: PostsWrite, actor: Actor, session: TenantSession, body: Pos
 @admin.get("/{post_id}", responses=NOT_FOUND)
 def get_post(ctx: PostsRead, session: TenantSession, post_id: uuid.UUID) -> PostOut:
     """One post of this tenant, draft or published."""
-    return PostOut.model_validate(posts.get_or_404(session, post_id))
+    return PostOut.model_validate(posts.row_or_404(session, post_id))
 
 
 @admin.patch("/{post_id}", responses={**NOT_FOUND, **SLUG_TAKEN})

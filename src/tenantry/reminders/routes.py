@@ -63,7 +63,7 @@ def create_reminder(
 @router.get("/{reminder_id}", responses=NOT_FOUND)
 def get_reminder(ctx: RemindersRead, session: TenantSession, reminder_id: uuid.UUID) -> ReminderOut:
     """One reminder of this tenant, with its status and attempts."""
-    return ReminderOut.model_validate(reminders.get_or_404(session, reminder_id))
+    return ReminderOut.model_validate(reminders.row_or_404(session, reminder_id))
 
 
 @router.post(

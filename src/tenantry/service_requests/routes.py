@@ -80,7 +80,7 @@ def get_request(
     ctx: RequestsRead, session: TenantSession, request_id: uuid.UUID
 ) -> ServiceRequestOut:
     """One service request."""
-    return ServiceRequestOut.model_validate(requests.get_or_404(session, request_id))
+    return ServiceRequestOut.model_validate(requests.row_or_404(session, request_id))
 
 
 @admin_router.post("", status_code=status.HTTP_201_CREATED, responses=REFERENCES)

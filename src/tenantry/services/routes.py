@@ -55,7 +55,7 @@ def create_service(ctx: ServicesWrite, session: TenantSession, body: ServiceIn) 
 @admin.get("/services/{service_id}", responses=NOT_FOUND)
 def get_service(ctx: ServicesRead, session: TenantSession, service_id: uuid.UUID) -> ServiceOut:
     """One service of this tenant."""
-    return ServiceOut.model_validate(services.get_or_404(session, service_id))
+    return ServiceOut.model_validate(services.row_or_404(session, service_id))
 
 
 @admin.patch(

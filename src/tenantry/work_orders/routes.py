@@ -57,7 +57,7 @@ def get_work_order(
     ctx: WorkOrdersRead, session: TenantSession, work_order_id: uuid.UUID
 ) -> WorkOrderOut:
     """One work order."""
-    return WorkOrderOut.model_validate(work_orders.get_or_404(session, work_order_id))
+    return WorkOrderOut.model_validate(work_orders.row_or_404(session, work_order_id))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=REFERENCES)
