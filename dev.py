@@ -75,7 +75,7 @@ def whole_suite_in_parallel(args: list[str]) -> list[str]:
     the whole suite in one process."""
     jobs = int(os.environ.get("TENANTRY_TEST_JOBS", "2"))
     names_tests = any(not a.startswith("-") for a in args)
-    says_jobs = any(a == "-n" or a.startswith(("-n", "--numprocesses")) for a in args)
+    says_jobs = any(a.startswith(("-n", "--numprocesses")) for a in args)
     if jobs < 2 or names_tests or says_jobs:
         return []
     return ["-n", str(jobs), "--dist", "loadfile"]
