@@ -3,7 +3,7 @@
 
     python3 dev.py run        set up (first time) and serve the app on the embedded database
     python3 dev.py test       set up (first time) and run the whole test suite
-    python3 dev.py lint       ruff, then the import contracts (lint-imports)
+    python3 dev.py lint       ruff check, ruff format --check, then the import contracts
     python3 dev.py typecheck  mypy --strict on src/
     python3 dev.py bench      the isolation overhead benchmark
     python3 dev.py mutants    the mutation check: security bugs the proof must catch
@@ -92,8 +92,11 @@ def main(argv: list[str]) -> int:
     if task == "test":
         return run(str(PY), "-m", "pytest", *whole_suite_in_parallel(rest), *rest)
     if task == "lint":
-        return run(str(PY), "-m", "ruff", "check", "src", "tests", "bench", "tools", *rest) or run(
-            str(BIN / "lint-imports")
+        paths = ("src", "tests", "bench", "tools")
+        return (
+            run(str(PY), "-m", "ruff", "check", *paths, *rest)
+            or run(str(PY), "-m", "ruff", "format", "--check", *paths)
+            or run(str(BIN / "lint-imports"))
         )
     if task == "typecheck":
         return run(str(PY), "-m", "mypy", "src", *rest)

@@ -56,8 +56,7 @@ RLS_OFF = (
 )
 GUARD_READ_FILTER = (
     "tenantry/isolation/guard.py",
-    "        state.statement = _guarded(state.statement)\n"
-    "        return\n",
+    "        state.statement = _guarded(state.statement)\n        return\n",
     "        return\n",
 )
 # ... and on the hot read that skips SQLAlchemy's execution (``tenantry.db.direct``), which
@@ -74,8 +73,7 @@ GUARD_OFF = GUARD_READ_FILTER
 # mutant; on its own (the control) B's rows must stay unchanged.
 LOCKING_READS_UNFILTERED = (
     "tenantry/isolation/guard.py",
-    "        state.statement = _guarded(state.statement)\n"
-    "        return\n",
+    "        state.statement = _guarded(state.statement)\n        return\n",
     "        if state.statement._for_update_arg is None:\n"
     "            state.statement = _guarded(state.statement)\n"
     "        return\n",

@@ -31,4 +31,3 @@ class ServiceRequest(TenantOwned, Timestamped, ServiceWork):
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
     status: Mapped[str] = mapped_column(String(16), default="submitted", server_default="submitted")
     priority: Mapped[str] = mapped_column(String(16), default="normal", server_default="normal")
-

@@ -14,8 +14,12 @@ SLUG_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 
 def _timestamps() -> list[sa.Column[object]]:
     return [
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
     ]
 
 
@@ -32,8 +36,12 @@ def upgrade() -> None:
         sa.UniqueConstraint("slug", name="uq_tenants_slug"),
         sa.UniqueConstraint("primary_domain", name="uq_tenants_primary_domain"),
         sa.CheckConstraint(f"slug ~ '{SLUG_PATTERN}'", name=op.f("ck_tenants_slug_dns_label")),
-        sa.CheckConstraint("status in ('active', 'suspended', 'archived')", name=op.f("ck_tenants_status_known")),
-        sa.CheckConstraint("primary_domain = lower(primary_domain)", name=op.f("ck_tenants_domain_lowercase")),
+        sa.CheckConstraint(
+            "status in ('active', 'suspended', 'archived')", name=op.f("ck_tenants_status_known")
+        ),
+        sa.CheckConstraint(
+            "primary_domain = lower(primary_domain)", name=op.f("ck_tenants_domain_lowercase")
+        ),
     )
     op.create_table(
         "users",
@@ -46,8 +54,12 @@ def upgrade() -> None:
         sa.Column("last_tenant_id", sa.Uuid(), nullable=True),
         *_timestamps(),
         sa.PrimaryKeyConstraint("id", name="pk_users"),
-        sa.ForeignKeyConstraint(["last_tenant_id"], ["tenants.id"], ondelete="SET NULL",
-                                name="fk_users_last_tenant_id_tenants"),
+        sa.ForeignKeyConstraint(
+            ["last_tenant_id"],
+            ["tenants.id"],
+            ondelete="SET NULL",
+            name="fk_users_last_tenant_id_tenants",
+        ),
     )
     op.create_index("uq_users_email_lower", "users", [sa.text("lower(email)")], unique=True)
     create_tenant_table(
@@ -59,12 +71,25 @@ def upgrade() -> None:
         sa.Column("status", sa.String(16), server_default="active", nullable=False),
         *_timestamps(),
         sa.PrimaryKeyConstraint("tenant_id", "user_id", name="pk_tenant_memberships"),
-        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE",
-                                name="fk_tenant_memberships_tenant_id_tenants"),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE",
-                                name="fk_tenant_memberships_user_id_users"),
-        sa.CheckConstraint("role in ('owner', 'admin', 'staff', 'client')", name=op.f("ck_tenant_memberships_role_known")),
-        sa.CheckConstraint("status in ('active', 'removed')", name=op.f("ck_tenant_memberships_status_known")),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            ondelete="CASCADE",
+            name="fk_tenant_memberships_tenant_id_tenants",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            ondelete="CASCADE",
+            name="fk_tenant_memberships_user_id_users",
+        ),
+        sa.CheckConstraint(
+            "role in ('owner', 'admin', 'staff', 'client')",
+            name=op.f("ck_tenant_memberships_role_known"),
+        ),
+        sa.CheckConstraint(
+            "status in ('active', 'removed')", name=op.f("ck_tenant_memberships_status_known")
+        ),
     )
     op.create_index("ix_tenant_memberships_user_id", "tenant_memberships", ["user_id"])
     # A signed-in user may list their own memberships across tenants (tenant switcher)

@@ -30,9 +30,7 @@ def upgrade() -> None:
         sa.Column("path", sa.String(300), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ops_security_events")),
     )
-    op.create_index(
-        "ix_ops_security_events_occurred_at", "ops_security_events", ["occurred_at"]
-    )
+    op.create_index("ix_ops_security_events_occurred_at", "ops_security_events", ["occurred_at"])
     op.create_table(
         "ops_traffic",
         sa.Column("minute", sa.DateTime(timezone=True), nullable=False),
