@@ -85,6 +85,52 @@ def test_keys_citus_refuses_are_caught(migrator):
     }, found
 
 
+@pytest.mark.parametrize(
+    ("statements", "expected"),
+    [
+        pytest.param(
+            (
+                "alter table citus_probe enable row level security",
+                "create policy citus_probe_sub on citus_probe using"
+                " (exists (select 1 from tenants t where t.id = tenant_id))",
+            ),
+            {("citus_probe", "citus_policy_subquery")},
+            id="a policy with a subquery",
+        ),
+        pytest.param(
+            (
+                "create function citus_probe_code() returns text language sql as $$ select 'x' $$",
+                "alter table citus_probe alter column code set default citus_probe_code()",
+            ),
+            {("citus_probe", "citus_user_function")},
+            id="a default that calls a function of ours",
+        ),
+        pytest.param(
+            ("alter table citus_probe add column n serial",),
+            {("citus_probe", "citus_sequence_type")},
+            id="an int sequence default",
+        ),
+        pytest.param(
+            (
+                "create table citus_probe_generated (tenant_id uuid generated always as"
+                " ('00000000-0000-0000-0000-000000000000'::uuid) stored,"
+                " id uuid not null, primary key (tenant_id, id))",
+            ),
+            {("citus_probe_generated", "citus_distribution_column")},
+            id="a generated tenant_id",
+        ),
+    ],
+)
+def test_objects_citus_refuses_on_a_distributed_table_are_caught(migrator, statements, expected):
+    assert _findings_after(migrator, PROBE, *statements) == expected
+
+
+def test_a_bigint_sequence_default_is_not_refused(migrator):
+    assert (
+        _findings_after(migrator, PROBE, "alter table citus_probe add column n bigserial") == set()
+    )
+
+
 def test_cli_runs_the_citus_rules(database_urls, settings):
     previous = get_settings()
     set_settings(settings)
