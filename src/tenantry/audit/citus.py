@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, text
 
@@ -103,18 +103,23 @@ from pg_constraint con join pg_namespace ns on ns.oid = con.connamespace
 where ns.nspname = 'public' and con.contype = 'f'
 """
 _SEQUENCE_DEFAULTS_SQL = """
-select d.adrelid, a.attname, format_type(a.atttypid, a.atttypmod) as type
+select d.adrelid as relid, a.attname, format_type(a.atttypid, a.atttypmod) as type
 from pg_attrdef d
 join pg_attribute a on a.attrelid = d.adrelid and a.attnum = d.adnum
 join pg_depend dep on dep.classid = 'pg_attrdef'::regclass and dep.objid = d.oid
 join pg_class s on s.oid = dep.refobjid and s.relkind = 'S'
 """
-_TRIGGERS_SQL = "select tgrelid, tgname from pg_trigger where not tgisinternal"
-_POLICIES_SQL = """
-select p.polrelid, p.polname,
-       coalesce(pg_get_expr(p.polqual, p.polrelid), '') || ' '
-       || coalesce(pg_get_expr(p.polwithcheck, p.polrelid), '') as expression
-from pg_policy p
+# Workers draw only bigint sequence values.
+_NARROW_SEQUENCE_DEFAULTS_SQL = _SEQUENCE_DEFAULTS_SQL + "where a.atttypid <> 'bigint'::regtype"
+_TRIGGERS_SQL = "select tgrelid as relid, tgname from pg_trigger where not tgisinternal"
+_SUBQUERY_POLICIES_SQL = """
+select relid, polname from (
+  select p.polrelid as relid, p.polname,
+         upper(coalesce(pg_get_expr(p.polqual, p.polrelid), '') || ' '
+               || coalesce(pg_get_expr(p.polwithcheck, p.polrelid), '')) as expression
+  from pg_policy p
+) policies
+where strpos(expression, 'SELECT ') > 0 or strpos(expression, 'EXISTS') > 0
 """
 # Functions outside pg_catalog that a table's defaults, policies or CHECKs call.
 _USER_FUNCTIONS_SQL = """
@@ -199,7 +204,7 @@ _REFUSED_KINDS: dict[tuple[str, str], tuple[str, str]] = {
 
 def _fk_findings(conn: Connection, tables: dict[int, _Table]) -> Iterable[Finding]:
     sequence_columns = {
-        (row.adrelid, row.attname) for row in conn.execute(text(_SEQUENCE_DEFAULTS_SQL))
+        (row.relid, row.attname) for row in conn.execute(text(_SEQUENCE_DEFAULTS_SQL))
     }
     for fk in conn.execute(text(_FKS_SQL)):
         child, parent = tables.get(fk.conrelid), tables.get(fk.confrelid)
@@ -246,47 +251,50 @@ def _refused_actions(
         yield "SET DEFAULT on a column that defaults to a sequence"
 
 
+class _ObjectRule(NamedTuple):
+    sql: str  # the catalogue rows that break the rule, each naming its table as ``relid``
+    kinds: tuple[str, ...]  # the kinds of table Citus refuses them on
+    code: str
+    says: str  # the finding's text, formatted with the ``row`` and its ``table``
+
+
+_ON_CITUS = ("distributed", "reference")
+_OBJECT_RULES = (
+    _ObjectRule(
+        _TRIGGERS_SQL,
+        _ON_CITUS,
+        "citus_trigger",
+        "trigger {row.tgname}: Citus refuses triggers on {table.kind} tables",
+    ),
+    _ObjectRule(
+        _SUBQUERY_POLICIES_SQL,
+        ("distributed",),
+        "citus_policy_subquery",
+        "policy {row.polname} has a subquery: not supported on distributed tables",
+    ),
+    _ObjectRule(
+        _USER_FUNCTIONS_SQL,
+        _ON_CITUS,
+        "citus_user_function",
+        "{row.nspname}.{row.proname}() used by a {row.used_by} row: it must exist on every "
+        "worker (create_distributed_function) or the statement is not pushed down",
+    ),
+    _ObjectRule(
+        _NARROW_SEQUENCE_DEFAULTS_SQL,
+        ("distributed",),
+        "citus_sequence_type",
+        "{row.attname} defaults to a sequence as {row.type}: workers can only draw bigint "
+        "sequence values",
+    ),
+)
+
+
 def _object_findings(conn: Connection, tables: dict[int, _Table]) -> Iterable[Finding]:
-    for relid, tgname in conn.execute(text(_TRIGGERS_SQL)):
-        table = tables.get(relid)
-        if table is not None and table.kind in ("distributed", "reference"):
-            yield Finding(
-                table.name,
-                "citus_trigger",
-                f"trigger {tgname}: Citus refuses triggers on {table.kind} tables",
-            )
-    for row in conn.execute(text(_POLICIES_SQL)):
-        table = tables.get(row.polrelid)
-        upper = row.expression.upper()
-        if (
-            table is not None
-            and table.kind == "distributed"
-            and ("SELECT " in upper or "EXISTS" in upper)
-        ):
-            yield Finding(
-                table.name,
-                "citus_policy_subquery",
-                f"policy {row.polname} has a subquery: not supported on distributed tables",
-            )
-    for row in conn.execute(text(_USER_FUNCTIONS_SQL)):
-        table = tables.get(row.relid)
-        if table is not None and table.kind in ("distributed", "reference"):
-            yield Finding(
-                table.name,
-                "citus_user_function",
-                f"{row.nspname}.{row.proname}() used by a {row.used_by} row: it "
-                "must exist on every worker (create_distributed_function) or the "
-                "statement is not pushed down",
-            )
-    for row in conn.execute(text(_SEQUENCE_DEFAULTS_SQL)):
-        table = tables.get(row.adrelid)
-        if table is not None and table.kind == "distributed" and row.type != "bigint":
-            yield Finding(
-                table.name,
-                "citus_sequence_type",
-                f"{row.attname} defaults to a sequence as {row.type}: workers can "
-                "only draw bigint sequence values",
-            )
+    for rule in _OBJECT_RULES:
+        for row in conn.execute(text(rule.sql)):
+            table = tables.get(row.relid)
+            if table is not None and table.kind in rule.kinds:
+                yield Finding(table.name, rule.code, rule.says.format(row=row, table=table))
     for table in tables.values():
         if table.kind == "distributed" and table.tenant_generated:
             yield Finding(
