@@ -114,10 +114,13 @@ def test_an_authenticated_single_row_get_is_one_checkout_and_at_most_the_bare_ro
     assert len(begins) == 1, sent
     assert "; EXECUTE tenantry_access(" in begins[0], begins[0]
     assert begins[0].index("SET LOCAL app.current_user_id") < begins[0].index("EXECUTE"), begins
+    assert begins[0].startswith("F\t") and "BEGIN READ ONLY; " in begins[0], begins
     bare = _bare_round_trips(database_urls, tenant.id, booking)
     assert bare == 4
-    # BEGIN + pin + access check, the endpoint's SELECT, COMMIT: one fewer than bare.
-    assert trips <= bare - 1, f"{trips} round trips (bare endpoint: {bare}):\n" + "\n".join(sent)
+    # BEGIN + pin + access check; the endpoint's SELECT with the COMMIT (the route is a
+    # single_read): two fewer than bare.
+    assert trips <= bare - 2, f"{trips} round trips (bare endpoint: {bare}):\n" + "\n".join(sent)
+    assert any(line.rstrip('"').endswith("; COMMIT") for line in lines), "\n".join(lines)
 
 
 def test_an_authenticated_single_row_get_takes_one_call_on_the_loop_and_no_thread_hop(

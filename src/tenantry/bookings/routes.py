@@ -27,6 +27,7 @@ from tenantry.bookings.schemas import (
     PortalBookingCancel,
     PortalBookingCreate,
 )
+from tenantry.db.unit import single_read
 from tenantry.kit.actor import PortalClient
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.access import BookingsRead, BookingsWrite
@@ -113,6 +114,7 @@ def pending_count(ctx: BookingsRead, session: TenantSession) -> PendingCount:
 
 
 @admin_router.get("/{booking_id}", responses=NOT_FOUND)
+@single_read
 def get_booking(ctx: BookingsRead, session: TenantSession, booking_id: uuid.UUID) -> BookingOut:
     """One booking."""
     return BookingOut.model_validate(bookings.row_or_404(session, booking_id))

@@ -11,7 +11,7 @@ then costs what it costs without isolation: BEGIN, the statement, COMMIT.
 Commit and rollback are unchanged: psycopg sends them whenever the server says a
 transaction is open, whatever its autocommit flag. An ``isolation_level`` execution
 option is honoured by putting the level into our ``BEGIN``; ``AUTOCOMMIT`` means no
-``BEGIN`` at all.
+``BEGIN`` at all. Inside ``read_only_transactions`` the ``BEGIN`` says ``READ ONLY``.
 
 The pool checks liveness without a round trip (``install_liveness_check``): SQLAlchemy's
 ``pool_pre_ping`` costs a ``SELECT 1`` per checkout.
@@ -121,6 +121,23 @@ def riding_on_begin(rider: Rider) -> Iterator[Rider]:
         _RIDER.reset(token)
 
 
+_READ_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "tenantry_read_only_begin", default=False
+)
+
+
+@contextlib.contextmanager
+def read_only_transactions() -> Iterator[None]:
+    """While the block runs, transactions begun on an app engine are ``READ ONLY``: the
+    server refuses any write in them (a request unit that promised a single read,
+    ``tenantry.db.unit.single_read``)."""
+    token = _READ_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _READ_ONLY.reset(token)
+
+
 def driver_of(dbapi_connection: Any) -> Driver:
     """The psycopg connection behind what SQLAlchemy passes: the pool's proxy, the
     connection itself, or (async) SQLAlchemy's adapter around it."""
@@ -174,7 +191,7 @@ class _BeginsPinned:
             if isinstance(raw, PinningAsyncConnection):
                 raw.begin_before_next_statement(None)  # no transaction, nothing pinned
             return
-        message = begin_message(pin_of(current_context()), level)
+        message = begin_message(pin_of(current_context()), level, read_only=_READ_ONLY.get())
         if not raw.autocommit:  # pragma: no cover - someone switched psycopg's mode back
             # psycopg will send its own BEGIN first; ours would only warn. Pin after it.
             message = message.partition(b"; ")[2]

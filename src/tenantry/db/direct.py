@@ -26,6 +26,13 @@ the statement runs through the session, so it keeps its span. A driver error is 
 SQLAlchemy's ``DBAPIError`` subclass, and a connection it left broken is invalidated, as
 SQLAlchemy does. Not kept: the row does not enter the session's identity map (a read that
 needs the object, or writes it, uses the repository's ``get``).
+
+**A single read ends its transaction.** When the request's endpoint promised that its
+whole unit is this one read (``tenantry.db.unit.single_read``), its transaction was begun
+``READ ONLY`` and the read is sent with ``COMMIT`` in the same simple-protocol message
+(psycopg's client-side binding quotes the values): an authenticated read by id then costs
+two round trips (``BEGIN`` + pin + access check; the read + ``COMMIT``) where the bare
+endpoint takes four. The session's own commit then sends nothing.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 from sqlalchemy.util.concurrency import await_
 
+from tenantry.db.unit import unit_of
 from tenantry.isolation.guard import scoped_read
 
 Processor = Callable[[Any], Any] | None
@@ -49,10 +57,12 @@ Processor = Callable[[Any], Any] | None
 class _Plan:
     """One guarded statement compiled for one dialect, as the driver takes it."""
 
-    __slots__ = ("_compiled", "binds", "escaped", "keys", "results", "sql")
+    __slots__ = ("_compiled", "binds", "escaped", "keys", "results", "sql", "sql_and_commit")
 
     def __init__(self, compiled: Any, keys: Sequence[str]) -> None:
         self.sql: str = compiled.string
+        # The read and its transaction's end in one simple-protocol message.
+        self.sql_and_commit = self.sql + "; COMMIT"
         self.keys = tuple(keys)
         self.binds: Mapping[str, Any] = compiled._bind_processors
         self.escaped: Mapping[str, str] = compiled.escaped_bind_names or {}
@@ -128,7 +138,12 @@ def first_row(
     if plan is None or _has_cursor_events(connection):
         return _through_session(session, statement, params)
     values = plan.parameters(params)
-    row = _fetch_first(connection, plan, values)
+    unit = unit_of(session)
+    if unit is not None and unit.commits_with_read(session):
+        row = _fetch_first(connection, plan, values, commit=True)
+        session.commit()  # the server has committed: SQLAlchemy's side of it, no message
+    else:
+        row = _fetch_first(connection, plan, values)
     if row is None:
         return None
     return dict(zip(plan.keys, row, strict=True))
@@ -150,15 +165,28 @@ def _has_cursor_events(connection: Connection) -> bool:
     return bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute)
 
 
-def _fetch_first(connection: Connection, plan: _Plan, values: dict[str, Any]) -> Any:
+def _fetch_first(
+    connection: Connection, plan: _Plan, values: dict[str, Any], *, commit: bool = False
+) -> Any:
+    """The plan's first row; with ``commit``, the read and ``COMMIT`` go in one message
+    (psycopg's client-side binding: simple protocol, the values quoted by psycopg's
+    adapters), so the transaction ends in the read's round trip."""
     raw: Any = connection.connection.driver_connection
     try:
         if isinstance(raw, psycopg.AsyncConnection):
-            cursor: Any = await_(raw.execute(plan.sql, values))
+            if commit:
+                cursor: Any = psycopg.AsyncClientCursor(raw)
+                await_(cursor.execute(plan.sql_and_commit, values))
+            else:
+                cursor = await_(raw.execute(plan.sql, values))
             row = await_(cursor.fetchone())
         else:
             assert isinstance(raw, psycopg.Connection)
-            cursor = raw.execute(plan.sql, values)
+            if commit:
+                cursor = psycopg.ClientCursor(raw)
+                cursor.execute(plan.sql_and_commit, values)
+            else:
+                cursor = raw.execute(plan.sql, values)
             row = cursor.fetchone()
     except psycopg.Error as error:
         broken = bool(raw.broken or raw.closed)

@@ -54,13 +54,14 @@ from sqlalchemy.orm import Session, SessionTransaction
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tenantry.db.dialect import Rider, riding_on_begin
+from tenantry.db.dialect import Rider, read_only_transactions, riding_on_begin
 from tenantry.db.loop import run_on_loop
 from tenantry.isolation.guard import GuardedSession
 from tenantry.isolation.scopes import RouteHooks
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 _current: contextvars.ContextVar[RequestUnit | None] = contextvars.ContextVar(
     "tenantry_request_unit", default=None
@@ -97,6 +98,7 @@ class RequestUnit:
 
     __slots__ = (
         "_after",
+        "_commit_with_read",
         "_factory",
         "_failed",
         "_pending",
@@ -113,6 +115,8 @@ class RequestUnit:
         self._refused: DeferredCheck | None = None
         self._after: list[Callable[[], None]] = []  # run once the deferred check passed
         self._failed = False  # what ran after the check refused the request
+        # A single-read endpoint's read may carry its transaction's COMMIT (once).
+        self._commit_with_read = False
         # False when the handler runs again after a StaleGuess: check eagerly this time.
         self.speculate = speculate
         # What the request's authentication returned (``require_tenant``), so a second
@@ -209,7 +213,8 @@ class RequestUnit:
         if session is None:
             return
         try:
-            session.commit()
+            if session.in_transaction():  # not when its read carried the COMMIT
+                session.commit()
         finally:
             session.close()
 
@@ -231,9 +236,21 @@ class RequestUnit:
             raise
         self.finish()
 
-    def run(self, endpoint: Callable[..., Any], values: dict[str, Any]) -> Any:
+    def run(
+        self, endpoint: Callable[..., Any], values: dict[str, Any], single_read: bool = False
+    ) -> Any:
         """The deferred check (if any), a sync endpoint and the commit, in one ``call``
-        for the whole request."""
+        for the whole request. A ``single_read`` endpoint's transactions are begun READ
+        ONLY, and its read may carry the COMMIT (``commits_with_read``)."""
+        if not single_read:
+            return self._run(endpoint, values)
+        with read_only_transactions():
+            # Only a transaction begun here, READ ONLY, may end with the read: one begun
+            # before (an eager access check) stays the dependencies' to end.
+            self._commit_with_read = not self.session.in_transaction()
+            return self._run(endpoint, values)
+
+    def _run(self, endpoint: Callable[..., Any], values: dict[str, Any]) -> Any:
         try:
             self.ensure_checked()
             result = endpoint(**values)
@@ -242,6 +259,15 @@ class RequestUnit:
             raise
         self.finish()
         return result
+
+    def commits_with_read(self, session: Session) -> bool:
+        """Whether the read about to run on ``session`` sends the transaction's COMMIT
+        in its own message (``tenantry.db.direct.first_row``): the unit's single read,
+        in the READ ONLY transaction begun for it. True once; the caller then ends the
+        session's transaction (``session.commit()``, which sends nothing more)."""
+        armed = self._commit_with_read and session is self._session and session.in_transaction()
+        self._commit_with_read = False
+        return armed
 
 
 @event.listens_for(GuardedSession, "after_begin")
@@ -261,6 +287,12 @@ async def ensure_checked() -> None:
     unit = _current.get()
     if unit is not None and unit.pending:
         await unit.call(unit.ensure_checked)
+
+
+def unit_of(session: Session) -> RequestUnit | None:
+    """The request unit ``session`` belongs to, if any."""
+    unit: RequestUnit | None = session.info.get(_UNIT_KEY)
+    return unit
 
 
 def active_unit() -> RequestUnit | None:
@@ -326,6 +358,22 @@ async def _serve(unit: RequestUnit, handler: Handler, request: Request) -> Respo
             unit.undo_refused()
 
 
+_SINGLE_READ = "__tenantry_single_read__"
+
+
+def single_read(endpoint: F) -> F:
+    """Mark a sync endpoint whose whole unit of work is one read of one row
+    (``Repository.row_or_404``). Its transaction is begun ``READ ONLY``, so the server
+    refuses any write in it, and the read carries the transaction's ``COMMIT`` in its
+    own message: one round trip fewer (``tenantry.db.direct``). A statement the
+    endpoint runs after that read begins a new transaction, pinned and READ ONLY like
+    the first."""
+    if not callable(endpoint) or inspect.iscoroutinefunction(endpoint):
+        raise TypeError("single_read marks a sync endpoint (def, not async def)")
+    setattr(endpoint, _SINGLE_READ, True)
+    return endpoint
+
+
 def unit_endpoint(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap an endpoint so its work and the unit's commit happen together: a sync
     endpoint and the commit in one ``call``; an async endpoint, then the commit (a
@@ -351,10 +399,12 @@ def unit_endpoint(endpoint: Callable[..., Any]) -> Callable[..., Any]:
 
         return run_async
 
+    one_read = getattr(endpoint, _SINGLE_READ, False)
+
     @functools.wraps(endpoint)
     async def run_sync(**values: Any) -> Any:
         unit = current_unit()
-        return await unit.call(unit.run, endpoint, values)
+        return await unit.call(unit.run, endpoint, values, one_read)
 
     return run_sync
 

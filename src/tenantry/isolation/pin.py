@@ -66,18 +66,25 @@ def pin_statement(tenant_id: uuid.UUID | None, user_id: uuid.UUID | None) -> byt
 
 @functools.lru_cache(maxsize=8192)
 def begin_message(
-    pin: tuple[uuid.UUID | None, uuid.UUID | None] | None, isolation: str | None = None
+    pin: tuple[uuid.UUID | None, uuid.UUID | None] | None,
+    isolation: str | None = None,
+    *,
+    read_only: bool = False,
 ) -> bytes:
-    """``BEGIN`` (with an isolation level if asked), then the pin if there is one.
+    """``BEGIN`` (with an isolation level and ``READ ONLY`` if asked), then the pin if
+    there is one.
 
     Cached: a tenant's message is the same bytes every time, and composing costs more
     than the rest of beginning a transaction.
     """
-    begin = b"BEGIN"
+    modes = []
     if isolation is not None:
         if isolation not in ISOLATION_LEVELS:
             raise ValueError(f"unknown isolation level {isolation!r}")
-        begin += b" ISOLATION LEVEL " + isolation.encode()
+        modes.append(b"ISOLATION LEVEL " + isolation.encode())
+    if read_only:
+        modes.append(b"READ ONLY")
+    begin = (b"BEGIN " + b", ".join(modes)) if modes else b"BEGIN"
     if pin is None:
         return begin
     return begin + b"; " + pin_statement(*pin)

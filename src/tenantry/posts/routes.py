@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Path, Query, status
 
 from tenantry.auth.dependencies import HostTenant, TenantSession
+from tenantry.db.unit import single_read
 from tenantry.kit.actor import Actor
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.kit.schemas import SLUG_PATTERN
@@ -59,6 +60,7 @@ def create_post(ctx: PostsWrite, actor: Actor, session: TenantSession, body: Pos
 
 
 @admin.get("/{post_id}", responses=NOT_FOUND)
+@single_read
 def get_post(ctx: PostsRead, session: TenantSession, post_id: uuid.UUID) -> PostOut:
     """One post of this tenant, draft or published."""
     return PostOut.model_validate(posts.row_or_404(session, post_id))

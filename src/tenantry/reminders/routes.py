@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import Query, status
 
 from tenantry.auth.dependencies import DatabaseDep, TenantSession
+from tenantry.db.unit import single_read
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.access import RemindersRead, RemindersWrite
 from tenantry.permissions.catalog import reads_for
@@ -61,6 +62,7 @@ def create_reminder(
 
 
 @router.get("/{reminder_id}", responses=NOT_FOUND)
+@single_read
 def get_reminder(ctx: RemindersRead, session: TenantSession, reminder_id: uuid.UUID) -> ReminderOut:
     """One reminder of this tenant, with its status and attempts."""
     return ReminderOut.model_validate(reminders.row_or_404(session, reminder_id))

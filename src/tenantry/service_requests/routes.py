@@ -11,6 +11,7 @@ from fastapi import Query, status
 
 from tenantry.auth.dependencies import TenantSession
 from tenantry.bookings.schemas import BookingOut
+from tenantry.db.unit import single_read
 from tenantry.kit.actor import PortalClient
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.access import RequestsRead, RequestsToBooking, RequestsWrite
@@ -76,6 +77,7 @@ def list_requests(
 
 
 @admin_router.get("/{request_id}", responses=NOT_FOUND)
+@single_read
 def get_request(
     ctx: RequestsRead, session: TenantSession, request_id: uuid.UUID
 ) -> ServiceRequestOut:

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Query, status
 
 from tenantry.auth.dependencies import HostTenant, TenantSession
+from tenantry.db.unit import single_read
 from tenantry.kit.actor import PortalClient
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.access import ServicesRead, ServicesWrite
@@ -53,6 +54,7 @@ def create_service(ctx: ServicesWrite, session: TenantSession, body: ServiceIn) 
 
 
 @admin.get("/services/{service_id}", responses=NOT_FOUND)
+@single_read
 def get_service(ctx: ServicesRead, session: TenantSession, service_id: uuid.UUID) -> ServiceOut:
     """One service of this tenant."""
     return ServiceOut.model_validate(services.row_or_404(session, service_id))

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Query, status
 
 from tenantry.auth.dependencies import DatabaseDep, TenantSession
+from tenantry.db.unit import single_read
 from tenantry.kit.pagination import Page, Pagination
 from tenantry.permissions.access import WorkOrdersRead, WorkOrdersWrite
 from tenantry.permissions.catalog import reads_for
@@ -53,6 +54,7 @@ def list_work_orders(
 
 
 @router.get("/{work_order_id}", responses=NOT_FOUND)
+@single_read
 def get_work_order(
     ctx: WorkOrdersRead, session: TenantSession, work_order_id: uuid.UUID
 ) -> WorkOrderOut:
