@@ -8,6 +8,7 @@ tally of the operator view sums the counts, so nothing is lost from the figures.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
@@ -140,6 +141,14 @@ def test_a_flush_writes_every_tenants_traffic_in_one_statement_and_adds_up(db: D
         assert got == {
             label: (2 * (n + 1), 2 * (n + 1) if n % 2 == 0 else 0) for n, label in enumerate(labels)
         }
+        with db.system_session(reason="test: read the traffic minutes") as s:
+            minutes = set(
+                s.scalars(select(OpsTraffic.minute).where(OpsTraffic.tenant_label.in_(labels)))
+            )
+        now = datetime.now(UTC)
+        for minute in minutes:  # the UTC minute the requests were counted in
+            assert minute.second == 0 and minute.microsecond == 0, minute
+            assert timedelta(0) <= now - minute < timedelta(minutes=2), (now, minute)
     finally:
         event.remove(db.app_engine, "before_cursor_execute", count)
         recorder.stop()

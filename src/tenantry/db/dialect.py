@@ -310,6 +310,14 @@ class TenantryAsyncDialect(_BeginsPinned, PGDialectAsync_psycopg):
         # PinningAsyncConnection.rollback forgets a pending message
         super().do_rollback(dbapi_connection)  # type: ignore[no-untyped-call]
 
+    def do_commit(self, dbapi_connection: Any) -> None:
+        # The same for a commit the server has already done: a single read's COMMIT
+        # rode in its own message (tenantry.db.direct), and psycopg would send nothing.
+        raw = driver_of(dbapi_connection)
+        if isinstance(raw, PinningAsyncConnection) and raw.idle:
+            return
+        super().do_commit(dbapi_connection)  # type: ignore[no-untyped-call]
+
     def connect(self, *cargs: Any, **cparams: Any) -> Any:
         if pin_in_first_statement():
             cparams.setdefault("async_creator_fn", PinningAsyncConnection.connect)

@@ -134,14 +134,19 @@ def instrument_pool(engine: Engine, name: str) -> None:
         DB_POOL.labels(name, state) for state in ("checked_out", "idle", "overflow", "size")
     )
 
+    series = (checked_out, idle, overflow, size)
+    last: list[float | None] = [None] * len(series)
+
     def update(*_: Any) -> None:
         try:
-            checked_out.set(pool.checkedout())
-            idle.set(pool.checkedin())
-            overflow.set(max(0, pool.overflow()))
-            size.set(pool.size())
+            values = (pool.checkedout(), pool.checkedin(), max(0, pool.overflow()), pool.size())
         except AttributeError:  # a pool without these counters (NullPool)
             return
+        # Only what changed: a request's checkout and checkin move two of the four.
+        for i, value in enumerate(values):
+            if value != last[i]:
+                last[i] = value
+                series[i].set(value)
 
     if getattr(pool, "_tenantry_instrumented", False):
         return
