@@ -14,16 +14,23 @@ under RLS), in a greenlet on the event loop, inside a tenant context. What must 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import re
 import uuid
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from fastapi.testclient import TestClient
+from sqlalchemy import event, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
+from tenantry.app import create_app
+from tenantry.auth import service as auth_service
+from tenantry.auth.models import Membership
 from tenantry.bookings.models import Booking
 from tenantry.bookings.repository import bookings
 from tenantry.db.engine import Database
@@ -31,8 +38,13 @@ from tenantry.db.loop import run_on_loop
 from tenantry.db.unit import RequestUnit, single_read
 from tenantry.errors import NotFound
 from tenantry.isolation.context import TenantContext, tenant_context
+from tenantry.settings import Settings
+from tenantry.tenants.lifecycle import set_tenant_status
 from tests.factories import make_service, make_tenant
+from tests.helpers import code, login
 from tests.roundtrips import trace_engine
+
+BOOKINGS = "/api/admin/bookings"
 
 
 def _booking(db: Database, tenant_id: uuid.UUID, client_id: uuid.UUID) -> uuid.UUID:
@@ -169,3 +181,134 @@ def test_single_read_marks_sync_endpoints_only():
 
     with pytest.raises(TypeError, match="sync endpoint"):
         single_read(endpoint)
+
+
+# ---- served: the single read holds its transaction without a session's -------------
+
+
+@pytest.fixture(scope="module")
+def own_db(database_urls: Any) -> Iterator[Database]:
+    """A Database of its own, so its pool and events see only this module's requests."""
+    database = Database(database_urls, pool_size=2, max_overflow=0)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture(scope="module")
+def app(settings: Settings, own_db: Database) -> Any:
+    return create_app(settings, own_db)
+
+
+def _checked_out(database: Database) -> int:
+    pool: Any = database.loop_engine.sync_engine.pool
+    return int(pool.checkedout())
+
+
+@contextlib.contextmanager
+def _no_dropped_connection() -> Iterator[None]:
+    """A connection the unit forgot to give back is found by the garbage collector,
+    which drops it with an SAWarning (and the pool then counts it back in)."""
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        yield
+        gc.collect()
+    dropped = [w for w in seen if "non-checked-in connection" in str(w.message)]
+    assert not dropped, dropped
+
+
+def _set_membership(db: Database, tenant: Any, user_id: uuid.UUID, **values: Any) -> None:
+    with tenant_context(TenantContext(tenant_id=tenant.id)), db.session() as s:
+        s.execute(update(Membership).where(Membership.user_id == user_id).values(**values))
+
+
+def test_the_single_read_route_begins_no_sqlalchemy_transaction(
+    app: Any, own_db: Database, world
+) -> None:
+    """The access check and the read on a connection held from the pool, without
+    SQLAlchemy's Connection: no engine ``begin`` event for the read by id (a list,
+    which is not a single read, shows the counter works)."""
+    tenant, booking = world["a"]
+    engine = own_db.loop_engine.sync_engine
+    begins: list[object] = []
+
+    def counted(conn: object) -> None:
+        begins.append(conn)
+
+    with TestClient(app) as client:
+        login(client, tenant["owner"])
+        assert client.get(f"{BOOKINGS}/{booking}").status_code == 200  # warm: deferred next
+        event.listen(engine, "begin", counted)
+        try:
+            with _no_dropped_connection():
+                one = client.get(f"{BOOKINGS}/{booking}")
+            after_one = len(begins)
+            listed = client.get(BOOKINGS)
+        finally:
+            event.remove(engine, "begin", counted)
+    assert one.status_code == 200 and one.json()["id"] == str(booking), one.text
+    assert after_one == 0, "the single read began a SQLAlchemy transaction"
+    assert listed.status_code == 200 and len(begins) >= 1
+    assert _checked_out(own_db) == 0
+
+
+@pytest.mark.parametrize("revocation", ["logout_all", "removed", "suspended"])
+def test_the_very_next_single_read_is_refused_and_its_connection_goes_back(
+    app: Any, own_db: Database, db: Database, revocation: str
+) -> None:
+    fresh = make_tenant(db, roles=("owner", "staff", "client"))
+    booking = _booking(db, fresh.id, fresh["client"].user_id)
+    member = fresh["staff"]
+    path = f"{BOOKINGS}/{booking}"
+    with TestClient(app) as client:
+        login(client, member)
+        assert client.get(path).status_code == 200  # verified once: the check is deferred
+        if revocation == "logout_all":
+            auth_service.revoke_all_sessions(db, member.user_id)
+        elif revocation == "removed":
+            _set_membership(db, fresh, member.user_id, status="removed")
+        else:
+            set_tenant_status(db, fresh.id, "suspended")
+        with _no_dropped_connection():
+            r = client.get(path)
+    expected = {
+        "logout_all": "session_revoked",
+        "removed": "not_a_member",
+        "suspended": "tenant_suspended",
+    }[revocation]
+    assert r.status_code == 403 and code(r) == expected, r.text
+    assert str(booking) not in r.text
+    assert _checked_out(own_db) == 0, "the refused request kept its connection"
+
+
+def test_a_changed_role_reruns_the_single_read_with_the_check_first(
+    app: Any, own_db: Database, db: Database
+) -> None:
+    """The deferred check finds the guessed role wrong (StaleGuess): the held transaction
+    is rolled back and given back, and the request runs again, checked first."""
+    fresh = make_tenant(db, roles=("owner", "staff", "client"))
+    booking = _booking(db, fresh.id, fresh["client"].user_id)
+    path = f"{BOOKINGS}/{booking}"
+    with TestClient(app) as client:
+        login(client, fresh["staff"])
+        assert client.get(path).status_code == 200
+        _set_membership(db, fresh, fresh["staff"].user_id, role="client")
+        with _no_dropped_connection():
+            demoted = client.get(path)
+        _set_membership(db, fresh, fresh["staff"].user_id, role="staff")
+        restored = client.get(path)
+    assert demoted.status_code == 403 and code(demoted) == "role_required", demoted.text
+    assert restored.status_code == 200 and restored.json()["id"] == str(booking)
+    assert _checked_out(own_db) == 0
+
+
+def test_another_tenants_id_on_the_single_read_is_a_404_and_nothing_is_kept(
+    app: Any, own_db: Database, world
+) -> None:
+    (a, _), (_, b_booking) = world["a"], world["b"]
+    with TestClient(app) as client:
+        login(client, a["owner"])
+        for _ in range(2):  # eager, then deferred (held)
+            with _no_dropped_connection():
+                r = client.get(f"{BOOKINGS}/{b_booking}")
+            assert r.status_code == 404 and code(r) == "not_found", r.text
+    assert _checked_out(own_db) == 0

@@ -197,12 +197,17 @@ def _execute_access(
 
 
 def access_of(
-    rider: Rider, connection: Connection, login: cookies.SessionData, tenant_id: uuid.UUID | None
+    rider: Rider,
+    connection: Connection | None,
+    login: cookies.SessionData,
+    tenant_id: uuid.UUID | None,
 ) -> Access | None:
     """The access check's answer from the rider's rows (text format), or — when no BEGIN
     carried it — from the statement run now on ``connection``."""
     result = rider.result
     if result is None:
+        if connection is None:  # pragma: no cover - a held transaction always has it
+            raise RuntimeError("the access check did not ride in BEGIN and has no connection")
         return _read_access(connection, login, tenant_id)
     if result.ntuples == 0:
         return None
@@ -359,8 +364,10 @@ class _DeferredAccess:
         self._rider = access_rider(self.login, self.login.tenant_id)
         return self._rider
 
-    def run(self, connection: Connection) -> None:
+    def run(self, connection: Connection | None) -> None:
         if self._rider is None:
+            if connection is None:  # pragma: no cover - a held transaction has a rider
+                raise RuntimeError("the access check has neither a rider nor a connection")
             access = _read_access(connection, self.login, self.login.tenant_id)
         else:
             access = access_of(self._rider, connection, self.login, self.login.tenant_id)

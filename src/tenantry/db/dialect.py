@@ -147,6 +147,75 @@ def driver_of(dbapi_connection: Any) -> Driver:
     return raw
 
 
+class HeldTransaction:
+    """A transaction on a pooled connection, held without SQLAlchemy's ``Connection`` or
+    ``Session`` around it: begun by the same BEGIN message ``do_begin`` sends (the pin,
+    the access check riding in it). A single-read request unit holds one
+    (``tenantry.db.unit.single_read``): its read then needs no more of SQLAlchemy than
+    the compiled statement (``tenantry.db.direct``)."""
+
+    __slots__ = ("_fairy", "dialect", "driver")
+
+    def __init__(self, fairy: Any, dialect: Any, driver: Driver) -> None:
+        self._fairy = fairy
+        self.dialect = dialect
+        self.driver = driver
+
+    def invalidate(self, error: BaseException | None = None) -> None:
+        """The connection is broken: the pool never hands it out again."""
+        if self._fairy is not None:
+            self._fairy.invalidate(error)
+
+    def end(self, *, commit: bool) -> None:
+        """Commit or roll back what the server still has open (nothing is sent when the
+        read carried the COMMIT) and give the connection back to the pool."""
+        fairy, self._fairy = self._fairy, None
+        if fairy is None:
+            return
+        try:
+            if fairy.is_valid:
+                if commit:
+                    self.dialect.do_commit(fairy)
+                else:
+                    self.dialect.do_rollback(fairy)
+        except BaseException:
+            fairy.invalidate()
+            raise
+        finally:
+            fairy.close()
+
+
+def begin_held(engine: Engine, rider: Rider) -> HeldTransaction | None:
+    """Check a connection out of ``engine``'s pool and begin a transaction on it with the
+    BEGIN message and ``rider`` in it; ``None`` (and nothing checked out) where no rider
+    could ride (another dialect, a pooler, Citus) or where engine events must see every
+    statement (a cursor-execute listener: tracing)."""
+    dialect = engine.dialect
+    if not isinstance(dialect, _BeginsPinned) or not dialect.riders:
+        return None
+    if engine._has_events and (
+        engine.dispatch.before_cursor_execute or engine.dispatch.after_cursor_execute
+    ):
+        return None
+    fairy = engine.raw_connection()
+    try:
+        raw = driver_of(fairy)
+        if raw in _RIDERLESS or raw in _LEVELS or not raw.autocommit:
+            fairy.close()
+            return None
+        with riding_on_begin(rider):
+            dialect.do_begin(fairy)
+    except BaseException:
+        fairy.invalidate()
+        fairy.close()
+        raise
+    held = HeldTransaction(fairy, dialect, raw)
+    if rider.result is None:  # pragma: no cover - ruled out above
+        held.end(commit=False)
+        return None
+    return held
+
+
 class _BeginsPinned:
     """What both dialects add to psycopg's: autocommit mode, and our ``BEGIN``."""
 

@@ -48,6 +48,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 from sqlalchemy.util.concurrency import await_
 
+from tenantry.db.dialect import HeldTransaction
 from tenantry.db.unit import unit_of
 from tenantry.isolation.guard import scoped_read
 
@@ -131,6 +132,10 @@ def first_row(
     guarded = scoped_read(session, statement, params)
     if guarded is None:
         return _through_session(session, statement, params)
+    unit = unit_of(session)
+    held = unit.take_held() if unit is not None else None
+    if held is not None:
+        return _read_held(held, session, guarded, statement, params)
     # The statement's bind (a session with per-model binds picks by its entity), begun
     # (and pinned) if the transaction was not.
     connection = session.connection(bind_arguments={"clause": statement})
@@ -138,15 +143,38 @@ def first_row(
     if plan is None or _has_cursor_events(connection):
         return _through_session(session, statement, params)
     values = plan.parameters(params)
-    unit = unit_of(session)
+    raw = connection.connection.driver_connection
     if unit is not None and unit.commits_with_read(session):
-        row = _fetch_first(connection, plan, values, commit=True)
+        row = _fetch_first(raw, connection.dialect, connection.invalidate, plan, values, True)
         session.commit()  # the server has committed: SQLAlchemy's side of it, no message
     else:
-        row = _fetch_first(connection, plan, values)
-    if row is None:
-        return None
-    return dict(zip(plan.keys, row, strict=True))
+        row = _fetch_first(raw, connection.dialect, connection.invalidate, plan, values)
+    return None if row is None else dict(zip(plan.keys, row, strict=True))
+
+
+def _read_held(
+    held: HeldTransaction,
+    session: Session,
+    guarded: Any,
+    statement: Select[Any],
+    params: Mapping[str, Any],
+) -> Mapping[str, Any] | None:
+    """The unit's single read on the transaction it holds, with its COMMIT; the
+    connection goes back to the pool either way. A statement that cannot be sent
+    directly ends that transaction (only the access check ran in it) and goes through
+    the session, in a transaction of its own, pinned and READ ONLY like the first."""
+    plan = _plan(guarded, statement, held.dialect)
+    if plan is None:
+        held.end(commit=True)
+        return _through_session(session, statement, params)
+    values = plan.parameters(params)
+    try:
+        row = _fetch_first(held.driver, held.dialect, held.invalidate, plan, values, True)
+    except BaseException:
+        held.end(commit=False)
+        raise
+    held.end(commit=True)  # the server committed with the read: nothing is sent
+    return None if row is None else dict(zip(plan.keys, row, strict=True))
 
 
 def _through_session(
@@ -166,12 +194,17 @@ def _has_cursor_events(connection: Connection) -> bool:
 
 
 def _fetch_first(
-    connection: Connection, plan: _Plan, values: dict[str, Any], *, commit: bool = False
+    raw: Any,
+    dialect: Dialect,
+    invalidate: Callable[[BaseException], None],
+    plan: _Plan,
+    values: dict[str, Any],
+    commit: bool = False,
 ) -> Any:
-    """The plan's first row; with ``commit``, the read and ``COMMIT`` go in one message
-    (psycopg's client-side binding: simple protocol, the values quoted by psycopg's
-    adapters), so the transaction ends in the read's round trip."""
-    raw: Any = connection.connection.driver_connection
+    """The plan's first row on the psycopg connection ``raw``; with ``commit``, the read
+    and ``COMMIT`` go in one message (psycopg's client-side binding: simple protocol, the
+    values quoted by psycopg's adapters), so the transaction ends in the read's round
+    trip. A connection the error left broken is ``invalidate``d."""
     try:
         if isinstance(raw, psycopg.AsyncConnection):
             if commit:
@@ -191,20 +224,20 @@ def _fetch_first(
     except psycopg.Error as error:
         broken = bool(raw.broken or raw.closed)
         if broken:
-            connection.invalidate(error)
+            invalidate(error)
         raise exc.DBAPIError.instance(
             plan.sql,
             values,
             error,
             psycopg.Error,
             connection_invalidated=broken,
-            dialect=connection.dialect,
+            dialect=dialect,
         ) from error
     if row is None:
         return None
     processors = plan.results
     if processors is None:
-        processors = plan.result_processors(connection.dialect, cursor.description)
+        processors = plan.result_processors(dialect, cursor.description)
     if any(processors):
         row = tuple(p(v) if p else v for p, v in zip(processors, row, strict=True))
     return row

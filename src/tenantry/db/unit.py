@@ -39,6 +39,15 @@ guarantees the check runs, in the request's pinned transaction, BEFORE:
 A refused check poisons the unit (its session is never handed out again) and its
 ``undo`` runs on the event loop. A check that finds the guess it was deferred on
 wrong raises ``StaleGuess``: the handler runs again, once, with nothing deferred.
+
+**A single read** (``single_read``): an endpoint whose whole unit is one read of one row.
+Its transactions are begun ``READ ONLY``. With a deferred check to run, the unit checks a
+connection out of the pool and begins the transaction on it itself (``begin_held``: the
+same BEGIN message, the check riding in it), without SQLAlchemy's connection and
+transaction objects; the endpoint's read (``tenantry.db.direct.first_row``) runs on that
+connection with the ``COMMIT`` in its message and gives it back. Whatever else the
+endpoint might run goes through the session as in any unit, in a new transaction, pinned
+and READ ONLY. ``finish`` and ``abort`` end a held transaction the endpoint never read in.
 """
 
 from __future__ import annotations
@@ -49,12 +58,18 @@ import inspect
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session, SessionTransaction
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tenantry.db.dialect import Rider, read_only_transactions, riding_on_begin
+from tenantry.db.dialect import (
+    HeldTransaction,
+    Rider,
+    begin_held,
+    read_only_transactions,
+    riding_on_begin,
+)
 from tenantry.db.loop import run_on_loop
 from tenantry.isolation.guard import GuardedSession
 from tenantry.isolation.scopes import RouteHooks
@@ -85,8 +100,10 @@ class DeferredCheck(Protocol):
         """The check's read, to send in the BEGIN message of the transaction it will run
         in (``tenantry.db.dialect.Rider``), or None; ``run`` then reads its result."""
 
-    def run(self, connection: Connection) -> None:
-        """Check on the request's pinned transaction; raise to refuse (or StaleGuess)."""
+    def run(self, connection: Connection | None) -> None:
+        """Check on the request's pinned transaction; raise to refuse (or StaleGuess).
+        ``connection`` is ``None`` when the transaction is held without one
+        (``HeldTransaction``): the rider's result is then always there."""
 
     def undo(self) -> None:
         """On the event loop, after a refusal: undo what deferring bound to the request."""
@@ -101,6 +118,7 @@ class RequestUnit:
         "_commit_with_read",
         "_factory",
         "_failed",
+        "_held",
         "_pending",
         "_refused",
         "_session",
@@ -117,6 +135,8 @@ class RequestUnit:
         self._failed = False  # what ran after the check refused the request
         # A single-read endpoint's read may carry its transaction's COMMIT (once).
         self._commit_with_read = False
+        # A single read's transaction, held without a session one (see ensure_checked).
+        self._held: HeldTransaction | None = None
         # False when the handler runs again after a StaleGuess: check eagerly this time.
         self.speculate = speculate
         # What the request's authentication returned (``require_tenant``), so a second
@@ -175,10 +195,34 @@ class RequestUnit:
         if rider is None:
             self.session.connection()
             return
+        if self._commit_with_read and self._hold(rider):
+            return
         with riding_on_begin(rider):
             self.session.connection()
 
-    def _run_pending(self, connection: Connection) -> None:
+    def _hold(self, rider: Rider) -> bool:
+        """A single read's transaction without the session's: a pooled connection begun
+        with the BEGIN message and the check riding in it, the check's answer read from
+        it. The read then goes on that connection with the COMMIT
+        (``tenantry.db.direct``), which gives it back; SQLAlchemy's connection and
+        transaction bookkeeping is skipped for the request. Not where the rider cannot
+        ride (``begin_held``): then the session begins as for any unit."""
+        bind = self.session.bind
+        held = begin_held(bind, rider) if isinstance(bind, Engine) else None
+        if held is None:
+            return False
+        self._held = held
+        self._run_pending(None)
+        return True
+
+    def take_held(self) -> HeldTransaction | None:
+        """The held transaction, for the unit's one read to end (``tenantry.db.direct``)."""
+        held, self._held = self._held, None
+        if held is not None:  # its read carries the COMMIT: no other read does
+            self._commit_with_read = False
+        return held
+
+    def _run_pending(self, connection: Connection | None) -> None:
         check, self._pending = self._pending, None
         if check is None:
             return
@@ -205,10 +249,17 @@ class RequestUnit:
 
     @property
     def open(self) -> bool:
-        return self._session is not None
+        return self._session is not None or self._held is not None
 
     def finish(self) -> None:
         """Commit and give the connection back (nothing to do if no session was made)."""
+        held, self._held = self._held, None
+        if held is not None:  # the endpoint never read: end the check's transaction
+            try:
+                held.end(commit=True)
+            except BaseException:
+                self.abort()
+                raise
         session, self._session = self._session, None
         if session is None:
             return
@@ -220,9 +271,14 @@ class RequestUnit:
 
     def abort(self) -> None:
         """Roll back and give the connection back."""
+        held, self._held = self._held, None
         session, self._session = self._session, None
-        if session is not None:
-            session.close()  # closing rolls the open transaction back
+        try:
+            if held is not None:
+                held.end(commit=False)
+        finally:
+            if session is not None:
+                session.close()  # closing rolls the open transaction back
 
     def release(self) -> None:
         """End the transaction so far (commit) and return the connection to the pool
