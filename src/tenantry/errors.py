@@ -1,4 +1,9 @@
-"""Domain errors that carry their HTTP status and a stable machine-readable code."""
+"""Domain errors that carry their HTTP status and a stable machine-readable code.
+
+Every error names its HTTP meaning by the base it subclasses (``Unauthorized``,
+``Forbidden``, ``NotFound``, ``Conflict``, ``Gone``, ``InvalidInput``, ...), so a
+declaration is its code and message only; ``TenantryError`` itself is a 400.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,9 @@ from typing import Any, ClassVar
 
 
 class TenantryError(Exception):
+    """The root of the domain errors; raised as is, or through a subclass that names no
+    other status, it answers 400."""
+
     status_code: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
     message: ClassVar[str] = "Bad request."
@@ -23,8 +31,13 @@ class TenantryError(Exception):
         super().__init__(self.detail)
 
 
-class NotAuthenticated(TenantryError):
+class Unauthorized(TenantryError):
     status_code = 401
+    code = "unauthorized"
+    message = "Unauthorized."
+
+
+class NotAuthenticated(Unauthorized):
     code = "not_authenticated"
     message = "Sign in first."
 
@@ -104,6 +117,41 @@ class InvalidInput(TenantryError):
     message = "The request cannot be carried out as sent."
 
 
+class Gone(TenantryError):
+    status_code = 410
+    code = "gone"
+    message = "Gone."
+
+
+class PayloadTooLarge(TenantryError):
+    status_code = 413
+    code = "payload_too_large"
+    message = "The file is larger than this server accepts."
+
+
+class UnsupportedMediaType(TenantryError):
+    status_code = 415
+    code = "unsupported_media_type"
+    message = "This type of file is not accepted."
+
+
+class InternalError(TenantryError):
+    """A fault on our side that the code detects (a broken invariant, a check that
+    failed): 500, never the caller's fault."""
+
+    status_code = 500
+    code = "internal_error"
+    message = "Something went wrong on our side."
+
+
+class BadGateway(TenantryError):
+    """A service we depend on failed or refused (the mail server)."""
+
+    status_code = 502
+    code = "bad_gateway"
+    message = "A service we depend on failed."
+
+
 class LastOwner(Conflict):
     """The team's rule, whoever changes it (an owner in the app, an operator)."""
 
@@ -111,8 +159,7 @@ class LastOwner(Conflict):
     message = "A tenant needs at least one owner: make someone else owner first."
 
 
-class InvalidCredentials(TenantryError):
-    status_code = 401
+class InvalidCredentials(Unauthorized):
     code = "invalid_credentials"
     message = "Wrong email or password."
 

@@ -2,19 +2,7 @@
 
 from __future__ import annotations
 
-from tenantry.errors import Conflict, InvalidInput, TenantryError
-
-
-class PayloadTooLarge(TenantryError):
-    status_code = 413
-    code = "payload_too_large"
-    message = "The file is larger than this server accepts."
-
-
-class UnsupportedMediaType(TenantryError):
-    status_code = 415
-    code = "unsupported_media_type"
-    message = "This type of file is not accepted."
+from tenantry.errors import Conflict, Gone, InvalidInput, Unauthorized
 
 
 class InvalidUpload(InvalidInput):
@@ -27,8 +15,7 @@ class ScanPending(Conflict):
     message = "The file has not been scanned for viruses yet; try again shortly."
 
 
-class FileInfected(TenantryError):
-    status_code = 410
+class FileInfected(Gone):
     code = "file_infected"
     message = "The file was found infected and has been quarantined."
 
@@ -38,7 +25,6 @@ class ScanFinal(Conflict):
     message = "An infected file stays infected; upload a clean copy instead."
 
 
-class ScannerSecretInvalid(TenantryError):
-    status_code = 401
+class ScannerSecretInvalid(Unauthorized):
     code = "scanner_secret_invalid"
     message = "The scanner secret is missing or wrong."

@@ -26,7 +26,8 @@ from urllib.parse import quote
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from tenantry.attachments.errors import InvalidUpload, PayloadTooLarge, UnsupportedMediaType
+from tenantry.attachments.errors import InvalidUpload
+from tenantry.errors import PayloadTooLarge, UnsupportedMediaType
 
 SNIFF_BYTES = 512
 # Room for the multipart envelope (boundaries, part headers, small fields).

@@ -36,7 +36,6 @@ PAGES: dict[Purpose, str] = {
 
 
 class InvalidToken(TenantryError):
-    status_code = 400
     code = "invalid_token"
     message = "This link is invalid, has expired or was already used; ask for a new one."
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from tenantry.errors import InvalidInput, TenantryError
+from tenantry.errors import BadGateway, InvalidInput
 
 
-class MailUnavailable(TenantryError):
-    status_code = 502
+class MailUnavailable(BadGateway):
     code = "mail_unavailable"
     message = "The mail server could not be reached or refused the message."
 

@@ -17,7 +17,7 @@ from typing import Literal
 
 import structlog
 
-from tenantry.errors import NotFound, TenantryError
+from tenantry.errors import InternalError, NotFound
 
 Scope = Literal["tenant", "public", "system"]
 
@@ -34,8 +34,7 @@ class TenantContext:
     reason: str | None = None  # why a system scope was entered (audited)
 
 
-class TenantContextMissing(TenantryError):
-    status_code = 500
+class TenantContextMissing(InternalError):
     code = "tenant_context_missing"
     message = "A tenant-owned resource was used outside a tenant context."
 

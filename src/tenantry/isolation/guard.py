@@ -40,7 +40,7 @@ from sqlalchemy.orm.context import FromStatement
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import BindParameter, ClauseElement
 
-from tenantry.errors import NotFound, TenantryError
+from tenantry.errors import InternalError, NotFound, TenantryError
 from tenantry.isolation.context import (
     TenantContext,
     TenantContextMissing,
@@ -59,12 +59,11 @@ class CrossTenantWrite(NotFound):
     """A write to another tenant's row: answered exactly as a row that does not exist."""
 
 
-class UnscopableStatement(TenantryError):
+class UnscopableStatement(InternalError):
     """An ORM statement on a tenant model whose rows the guard cannot pin to the tenant
     (``from_statement(text(...))``, ``INSERT ... SELECT``). Use a repository query, or
     an explicit system scope."""
 
-    status_code = 500
     code = "unscopable_statement"
     message = "This statement cannot be scoped to the tenant."
 

@@ -31,7 +31,7 @@ from psycopg import sql
 from sqlalchemy import select
 
 from tenantry.db.engine import Database
-from tenantry.errors import InvalidInput, TenantryError
+from tenantry.errors import InternalError, InvalidInput
 from tenantry.isolation.context import dangerously_enter_system_scope
 from tenantry.tenants import audit_log
 from tenantry.tenants.audit_log import Actor
@@ -47,8 +47,7 @@ class ConfirmationMismatch(InvalidInput):
     message = "Type the tenant's slug after --confirm to purge it."
 
 
-class PurgeNotVerified(TenantryError):
-    status_code = 500
+class PurgeNotVerified(InternalError):
     code = "purge_not_verified"
     message = "The purge did not verify."
 

@@ -293,8 +293,8 @@ def test_the_receiver_stops_reading_the_stream_at_the_limit(tmp_path):
     receiver itself: it abandons the stream once the limit is passed."""
     import asyncio
 
-    from tenantry.attachments.errors import PayloadTooLarge
     from tenantry.attachments.storage import receive_file
+    from tenantry.errors import PayloadTooLarge
 
     boundary = "b0undary"
     pulled = []
