@@ -71,10 +71,11 @@ def run(*cmd: str) -> int:
 def whole_suite_in_parallel(args: list[str]) -> list[str]:
     """The whole suite runs in two pytest-xdist processes, whole files each (a file's
     module fixtures are built once); each has its own embedded PostgreSQL. A run that
-    names tests, or says ``-n`` itself, is left as asked. TENANTRY_TEST_JOBS=1 runs
-    the whole suite in one process."""
+    names tests (a path or node id that exists: an option's value such as
+    ``-p no:cacheprovider`` or ``-k expr`` names none), or says ``-n`` itself, is left as
+    asked. TENANTRY_TEST_JOBS=1 runs the whole suite in one process."""
     jobs = int(os.environ.get("TENANTRY_TEST_JOBS", "2"))
-    names_tests = any(not a.startswith("-") for a in args)
+    names_tests = any(not a.startswith("-") and (ROOT / a.split("::", 1)[0]).exists() for a in args)
     says_jobs = any(a.startswith(("-n", "--numprocesses")) for a in args)
     if jobs < 2 or names_tests or says_jobs:
         return []

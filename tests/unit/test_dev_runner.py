@@ -49,3 +49,35 @@ def test_a_signal_to_dev_py_reaches_its_child_once(tmp_path: Path, signum: int) 
         assert marker.read_text() == signal.Signals(signum).name
     finally:
         runner.kill()
+
+
+def _dev_module() -> object:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("tenantry_dev_script", ROOT / "dev.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("args", "parallel"),
+    [
+        ([], True),
+        (["-q"], True),
+        (["-q", "-p", "no:cacheprovider"], True),  # an option's value names no test
+        (["-k", "single_read"], True),
+        (["--timeout", "60"], True),
+        (["tests/unit"], False),  # a run that names tests runs as asked
+        (["tests/unit/test_dev_runner.py::test_a_signal_to_dev_py_reaches_its_child_once"], False),
+        (["-n", "1"], False),
+        (["--numprocesses=3"], False),
+    ],
+)
+def test_the_whole_suite_runs_in_two_processes_unless_tests_or_jobs_are_named(
+    args: list[str], parallel: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TENANTRY_TEST_JOBS", raising=False)
+    extra = _dev_module().whole_suite_in_parallel(args)  # type: ignore[attr-defined]
+    assert extra == (["-n", "2", "--dist", "loadfile"] if parallel else []), args
