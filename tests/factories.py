@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from argon2 import PasswordHasher
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from tenantry.auth import service as auth_service
+from tenantry.auth.models import Membership
+from tenantry.bookings.models import Booking
 from tenantry.db.engine import Database
 from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.services.models import Service
-from tenantry.tenants.lifecycle import add_member, ensure_user, provision_tenant
+from tenantry.tenants.lifecycle import add_member, ensure_user, provision_tenant, set_tenant_status
 
 PASSWORD = "correct-horse-battery"
 
@@ -97,3 +101,41 @@ def count_rows(db: Database, tenant_id: uuid.UUID, model: type[Any]) -> int:
     """How many rows of ``model`` the tenant has (read in the tenant's own context)."""
     with tenant_context(TenantContext(tenant_id=tenant_id)), db.session() as s:
         return s.scalar(select(func.count()).select_from(model)) or 0
+
+
+def make_booking(
+    db: Database, tenant_id: uuid.UUID, client_id: uuid.UUID, *, notes: str = ""
+) -> uuid.UUID:
+    """A pending booking of ``client_id`` three days ahead, on a new service of the tenant."""
+    service_id = make_service(db, tenant_id)
+    start = datetime.now(UTC) + timedelta(days=3)
+    with tenant_context(TenantContext(tenant_id=tenant_id)), db.session() as s:
+        row = Booking(client_id=client_id, service_id=service_id, starts_at=start,
+                      ends_at=start + timedelta(hours=1), notes=notes)  # fmt: skip
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+def set_membership(db: Database, tenant: TenantFixture, user_id: uuid.UUID, **values: Any) -> None:
+    """Change a member's row behind the app's back (role, status)."""
+    with tenant_context(TenantContext(tenant_id=tenant.id)), db.session() as s:
+        s.execute(update(Membership).where(Membership.user_id == user_id).values(**values))
+
+
+REVOCATIONS = ("logout_all", "removed", "suspended")
+
+
+def revoke(db: Database, tenant: TenantFixture, member: Member, how: str) -> str:
+    """Take ``member``'s access to ``tenant`` away one of three ways (``REVOCATIONS``);
+    the error code the very next request must be refused with."""
+    if how == "logout_all":
+        auth_service.revoke_all_sessions(db, member.user_id)
+        return "session_revoked"
+    if how == "removed":
+        set_membership(db, tenant, member.user_id, status="removed")
+        return "not_a_member"
+    if how == "suspended":
+        set_tenant_status(db, tenant.id, "suspended")
+        return "tenant_suspended"
+    raise ValueError(f"unknown revocation {how!r}")

@@ -22,11 +22,10 @@ from typing import Any
 import pytest
 import structlog.testing
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from tenantry.app import create_app
 from tenantry.auth import service as auth_service
-from tenantry.auth.models import Membership
 from tenantry.db.engine import Database
 from tenantry.idempotency.models import IdempotencyKey
 from tenantry.isolation.context import TenantContext, tenant_context
@@ -34,8 +33,7 @@ from tenantry.kit.cache import tenant_cache
 from tenantry.observability import security
 from tenantry.services.models import Service
 from tenantry.settings import Settings
-from tenantry.tenants.lifecycle import set_tenant_status
-from tests.factories import TenantFixture, make_tenant
+from tests.factories import REVOCATIONS, make_tenant, revoke, set_membership
 from tests.helpers import code, login
 from tests.hops import counting
 
@@ -78,11 +76,6 @@ def warm(app: Any, member: Any, path: str = BOOKINGS) -> Iterator[TestClient]:
         yield client
 
 
-def set_membership(db: Database, tenant: TenantFixture, user_id: uuid.UUID, **values: Any) -> None:
-    with tenant_context(TenantContext(tenant_id=tenant.id)), db.session() as s:
-        s.execute(update(Membership).where(Membership.user_id == user_id).values(**values))
-
-
 def test_a_verified_session_reads_with_one_call_and_a_new_one_with_two(
     app: Any, db: Database
 ) -> None:
@@ -99,24 +92,14 @@ def test_a_verified_session_reads_with_one_call_and_a_new_one_with_two(
     assert second.loop == ["RequestUnit.run"] and second.threads == [], second
 
 
-@pytest.mark.parametrize("revocation", ["logout_all", "removed", "suspended"])
+@pytest.mark.parametrize("revocation", REVOCATIONS)
 def test_the_very_next_deferred_request_is_refused(app: Any, db: Database, revocation: str) -> None:
     fresh = make_tenant(db, roles=("staff",))
     member = fresh["staff"]
     with warm(app, member) as client:
-        if revocation == "logout_all":
-            auth_service.revoke_all_sessions(db, member.user_id)
-        elif revocation == "removed":
-            set_membership(db, fresh, member.user_id, status="removed")
-        else:
-            set_tenant_status(db, fresh.id, "suspended")
+        expected = revoke(db, fresh, member, revocation)
         with hops() as seen, security_events() as events:
             r = client.get(BOOKINGS)
-    expected = {
-        "logout_all": "session_revoked",
-        "removed": "not_a_member",
-        "suspended": "tenant_suspended",
-    }[revocation]
     assert r.status_code == 403 and code(r) == expected, r.text
     assert len(seen) == 1, seen  # the deferred path refused it (no eager check ran)
     mine = [e for e in events if e.user_id == member.user_id or e.tenant_id == fresh.id]

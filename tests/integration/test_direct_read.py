@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -34,19 +33,8 @@ from tenantry.isolation.context import (
     tenant_context,
 )
 from tenantry.isolation.guard import GUARD_PARAMETER, UnscopableStatement
-from tests.factories import make_service, make_tenant
+from tests.factories import make_booking, make_tenant
 from tests.helpers import guard_only_session
-
-
-def _booking(db: Database, tenant_id: uuid.UUID, client_id: uuid.UUID) -> uuid.UUID:
-    service_id = make_service(db, tenant_id)
-    start = datetime.now(UTC) + timedelta(days=3)
-    with tenant_context(TenantContext(tenant_id=tenant_id)), db.session() as s:
-        row = Booking(client_id=client_id, service_id=service_id, starts_at=start,
-                      ends_at=start + timedelta(hours=1), notes="direct")  # fmt: skip
-        s.add(row)
-        s.flush()
-        return row.id
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +43,10 @@ def world(db: Database) -> dict[str, tuple[uuid.UUID, uuid.UUID]]:
     out = {}
     for name in ("a", "b"):
         tenant = make_tenant(db, roles=("owner", "client"))
-        out[name] = (tenant.id, _booking(db, tenant.id, tenant["client"].user_id))
+        out[name] = (
+            tenant.id,
+            make_booking(db, tenant.id, tenant["client"].user_id, notes="direct"),
+        )
     return out
 
 

@@ -20,17 +20,15 @@ import re
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, func, select, text, update
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 
 from tenantry.app import create_app
-from tenantry.auth import service as auth_service
-from tenantry.auth.models import Membership
 from tenantry.bookings.models import Booking
 from tenantry.bookings.repository import bookings
 from tenantry.db.engine import Database
@@ -39,23 +37,18 @@ from tenantry.db.unit import RequestUnit, single_read
 from tenantry.errors import NotFound
 from tenantry.isolation.context import TenantContext, tenant_context
 from tenantry.settings import Settings
-from tenantry.tenants.lifecycle import set_tenant_status
-from tests.factories import make_service, make_tenant
+from tests.factories import (
+    REVOCATIONS,
+    count_rows,
+    make_booking,
+    make_tenant,
+    revoke,
+    set_membership,
+)
 from tests.helpers import code, login
 from tests.roundtrips import trace_engine
 
 BOOKINGS = "/api/admin/bookings"
-
-
-def _booking(db: Database, tenant_id: uuid.UUID, client_id: uuid.UUID) -> uuid.UUID:
-    service_id = make_service(db, tenant_id)
-    start = datetime.now(UTC) + timedelta(days=3)
-    with tenant_context(TenantContext(tenant_id=tenant_id)), db.session() as s:
-        row = Booking(client_id=client_id, service_id=service_id, starts_at=start,
-                      ends_at=start + timedelta(hours=1), notes="single read")  # fmt: skip
-        s.add(row)
-        s.flush()
-        return row.id
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +57,10 @@ def world(db: Database) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in ("a", "b"):
         tenant = make_tenant(db, roles=("owner", "client"))
-        out[name] = (tenant, _booking(db, tenant.id, tenant["client"].user_id))
+        out[name] = (
+            tenant,
+            make_booking(db, tenant.id, tenant["client"].user_id, notes="single read"),
+        )
     return out
 
 
@@ -81,11 +77,6 @@ def _serve(db: Database, tenant_id: uuid.UUID, endpoint: Callable[..., Any], one
         return asyncio.run(run_on_loop(run))
     finally:
         assert not unit.open, "the unit must have ended its session"
-
-
-def _bookings_of(db: Database, tenant_id: uuid.UUID) -> int:
-    with tenant_context(TenantContext(tenant_id=tenant_id)), db.session() as s:
-        return int(s.scalar(select(func.count()).select_from(Booking)) or 0)
 
 
 def test_the_read_carries_the_commit_in_a_read_only_transaction(db: Database, world):
@@ -117,7 +108,7 @@ def test_a_write_in_a_single_read_unit_is_refused_by_the_server_and_nothing_is_s
     db: Database, world
 ):
     a, a_booking = world["a"]
-    before = _bookings_of(db, a.id)
+    before = count_rows(db, a.id, Booking)
 
     @single_read
     def endpoint(session: Any) -> None:
@@ -131,7 +122,7 @@ def test_a_write_in_a_single_read_unit_is_refused_by_the_server_and_nothing_is_s
 
     with pytest.raises(DBAPIError, match="read-only transaction"):
         _serve(db, a.id, endpoint, True)
-    assert _bookings_of(db, a.id) == before
+    assert count_rows(db, a.id, Booking) == before
 
 
 def test_a_statement_after_the_read_runs_in_a_new_pinned_read_only_transaction(db: Database, world):
@@ -155,7 +146,7 @@ def test_a_statement_after_the_read_runs_in_a_new_pinned_read_only_transaction(d
     assert seen["first"] == seen["again"] == a_booking
     tenant, read_only, visible = seen["settings"]
     assert tenant == str(a.id) and read_only == "on"
-    assert visible == _bookings_of(db, a.id)
+    assert visible == count_rows(db, a.id, Booking)
 
 
 def test_an_endpoint_that_did_not_promise_one_read_keeps_one_transaction(db: Database, world):
@@ -216,11 +207,6 @@ def _no_dropped_connection() -> Iterator[None]:
     assert not dropped, dropped
 
 
-def _set_membership(db: Database, tenant: Any, user_id: uuid.UUID, **values: Any) -> None:
-    with tenant_context(TenantContext(tenant_id=tenant.id)), db.session() as s:
-        s.execute(update(Membership).where(Membership.user_id == user_id).values(**values))
-
-
 def test_the_single_read_route_begins_no_sqlalchemy_transaction(
     app: Any, own_db: Database, world
 ) -> None:
@@ -251,30 +237,20 @@ def test_the_single_read_route_begins_no_sqlalchemy_transaction(
     assert _checked_out(own_db) == 0
 
 
-@pytest.mark.parametrize("revocation", ["logout_all", "removed", "suspended"])
+@pytest.mark.parametrize("revocation", REVOCATIONS)
 def test_the_very_next_single_read_is_refused_and_its_connection_goes_back(
     app: Any, own_db: Database, db: Database, revocation: str
 ) -> None:
     fresh = make_tenant(db, roles=("owner", "staff", "client"))
-    booking = _booking(db, fresh.id, fresh["client"].user_id)
+    booking = make_booking(db, fresh.id, fresh["client"].user_id)
     member = fresh["staff"]
     path = f"{BOOKINGS}/{booking}"
     with TestClient(app) as client:
         login(client, member)
         assert client.get(path).status_code == 200  # verified once: the check is deferred
-        if revocation == "logout_all":
-            auth_service.revoke_all_sessions(db, member.user_id)
-        elif revocation == "removed":
-            _set_membership(db, fresh, member.user_id, status="removed")
-        else:
-            set_tenant_status(db, fresh.id, "suspended")
+        expected = revoke(db, fresh, member, revocation)
         with _no_dropped_connection():
             r = client.get(path)
-    expected = {
-        "logout_all": "session_revoked",
-        "removed": "not_a_member",
-        "suspended": "tenant_suspended",
-    }[revocation]
     assert r.status_code == 403 and code(r) == expected, r.text
     assert str(booking) not in r.text
     assert _checked_out(own_db) == 0, "the refused request kept its connection"
@@ -286,15 +262,15 @@ def test_a_changed_role_reruns_the_single_read_with_the_check_first(
     """The deferred check finds the guessed role wrong (StaleGuess): the held transaction
     is rolled back and given back, and the request runs again, checked first."""
     fresh = make_tenant(db, roles=("owner", "staff", "client"))
-    booking = _booking(db, fresh.id, fresh["client"].user_id)
+    booking = make_booking(db, fresh.id, fresh["client"].user_id)
     path = f"{BOOKINGS}/{booking}"
     with TestClient(app) as client:
         login(client, fresh["staff"])
         assert client.get(path).status_code == 200
-        _set_membership(db, fresh, fresh["staff"].user_id, role="client")
+        set_membership(db, fresh, fresh["staff"].user_id, role="client")
         with _no_dropped_connection():
             demoted = client.get(path)
-        _set_membership(db, fresh, fresh["staff"].user_id, role="staff")
+        set_membership(db, fresh, fresh["staff"].user_id, role="staff")
         restored = client.get(path)
     assert demoted.status_code == 403 and code(demoted) == "role_required", demoted.text
     assert restored.status_code == 200 and restored.json()["id"] == str(booking)
